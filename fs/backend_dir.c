@@ -1,0 +1,339 @@
+/* A store in a local directory (or a mounted USB drive).
+ * Objects are files written to a temporary name, fdatasync'ed, then renamed
+ * into place without replacing; directories touched are fsync'ed by sync(),
+ * so one batch of chunk writes costs one directory fsync per fan-out dir. */
+#include "backend.h"
+#include "cleanup.h"
+#include "err.h"
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+struct dir_backend {
+	struct hs_backend be;
+	int rootfd;
+	/* dirty_lock protects the set of directories whose entries changed since the last sync */
+	pthread_mutex_t dirty_lock;
+	char **dirty;
+	size_t ndirty, capdirty;
+	atomic_uint tmp_seq;
+};
+
+static struct dir_backend *D(struct hs_backend *be) { return (struct dir_backend *)be; }
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+	return h;
+}
+
+/* Add dir to the dirty set (an open-addressed hash set of strings). */
+static int mark_dirty(struct dir_backend *d, const char *dir)
+{
+	HS_LOCK_SCOPE(&d->dirty_lock);
+	if (d->ndirty * 2 >= d->capdirty) {
+		size_t ncap = d->capdirty ? d->capdirty * 2 : 64;
+		char **n = calloc(ncap, sizeof *n);
+		if (!n)
+			return -ENOMEM;
+		for (size_t i = 0; i < d->capdirty; i++) {
+			if (!d->dirty[i])
+				continue;
+			size_t j = hash_str(d->dirty[i]) & (ncap - 1);
+			while (n[j])
+				j = (j + 1) & (ncap - 1);
+			n[j] = d->dirty[i];
+		}
+		free(d->dirty);
+		d->dirty = n;
+		d->capdirty = ncap;
+	}
+	size_t j = hash_str(dir) & (d->capdirty - 1);
+	while (d->dirty[j]) {
+		if (strcmp(d->dirty[j], dir) == 0)
+			return 0;
+		j = (j + 1) & (d->capdirty - 1);
+	}
+	d->dirty[j] = strdup(dir);
+	if (!d->dirty[j])
+		return -ENOMEM;
+	d->ndirty++;
+	return 0;
+}
+
+/* The directory part of key ("." for a top-level key) into out. */
+static void dir_of(const char *key, char *out, size_t cap)
+{
+	const char *slash = strrchr(key, '/');
+	if (!slash)
+		snprintf(out, cap, ".");
+	else
+		snprintf(out, cap, "%.*s", (int)(slash - key), key);
+}
+
+/* mkdir -p for dir under the root, marking each parent of a new dir dirty. */
+static int make_dirs(struct dir_backend *d, const char *dir)
+{
+	if (strcmp(dir, ".") == 0)
+		return 0;
+	struct stat st;
+	if (fstatat(d->rootfd, dir, &st, 0) == 0)
+		return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+	char parent[4096];
+	dir_of(dir, parent, sizeof parent);
+	int r = make_dirs(d, parent);
+	if (r < 0)
+		return r;
+	if (mkdirat(d->rootfd, dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return mark_dirty(d, parent);
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+	while (n) {
+		ssize_t w = write(fd, c, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Rename tmp to key without replacing an existing key; -EEXIST if present. */
+static int rename_noreplace(int rootfd, const char *tmp, const char *key)
+{
+	if (renameat2(rootfd, tmp, rootfd, key, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno == EEXIST)
+		return -EEXIST;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -errno;
+	/* Filesystems without RENAME_NOREPLACE (vfat, exfat on a USB drive):
+	 * the store's writers never write different content under one name,
+	 * so a check-then-rename race can only put identical bytes in place. */
+	if (faccessat(rootfd, key, F_OK, 0) == 0)
+		return -EEXIST;
+	return renameat(rootfd, tmp, rootfd, key) == 0 ? 0 : -errno;
+}
+
+static int dir_put(struct hs_backend *be, const char *key, const void *p, size_t n, unsigned flags)
+{
+	struct dir_backend *d = D(be);
+	char dir[4096], tmp[4200];
+	dir_of(key, dir, sizeof dir);
+	int r = make_dirs(d, dir);
+	if (r < 0)
+		return hs_err(-r, "cannot create %s/%s: %s", be->where, dir, strerror(-r));
+	snprintf(tmp, sizeof tmp, "%s/.tmp.%d.%u", dir, (int)getpid(),
+		 atomic_fetch_add(&d->tmp_seq, 1));
+	_cleanup_close_ int fd = openat(d->rootfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return hs_err(errno, "cannot write %s/%s: %s", be->where, key, strerror(errno));
+	r = write_all(fd, p, n);
+	if (r == 0 && fdatasync(fd) < 0)
+		r = -errno;
+	if (r == 0 && close(HS_TAKE_FD(fd)) < 0)
+		r = -errno;
+	if (r == 0) {
+		if (flags & HS_PUT_NOREPLACE)
+			r = rename_noreplace(d->rootfd, tmp, key);
+		else if (renameat(d->rootfd, tmp, d->rootfd, key) < 0)
+			r = -errno;
+	}
+	if (r < 0) {
+		int e = -r;
+		unlinkat(d->rootfd, tmp, 0);
+		if (e == EEXIST)
+			return -EEXIST;
+		return hs_err(e, "cannot write %s/%s: %s", be->where, key, strerror(e));
+	}
+	return mark_dirty(d, dir);
+}
+
+static int dir_get(struct hs_backend *be, const char *key, struct hs_buf *out)
+{
+	struct dir_backend *d = D(be);
+	_cleanup_close_ int fd = openat(d->rootfd, key, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return -ENOENT;
+		return hs_err(errno, "cannot read %s/%s: %s", be->where, key, strerror(errno));
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	out->len = 0;
+	int r = hs_buf_reserve(out, (size_t)st.st_size + 1);
+	if (r < 0)
+		return r;
+	for (;;) {
+		if (out->len == out->cap && (r = hs_buf_reserve(out, out->cap * 2)) < 0)
+			return r;
+		ssize_t n = read(fd, out->data + out->len, out->cap - out->len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return hs_err(errno, "cannot read %s/%s: %s", be->where, key, strerror(errno));
+		}
+		if (n == 0)
+			break;
+		out->len += (size_t)n;
+	}
+	return 0;
+}
+
+static int dir_exists(struct hs_backend *be, const char *key)
+{
+	struct stat st;
+	if (fstatat(D(be)->rootfd, key, &st, 0) == 0)
+		return 1;
+	if (errno == ENOENT || errno == ENOTDIR)
+		return 0;
+	return hs_err(errno, "cannot look up %s/%s: %s", be->where, key, strerror(errno));
+}
+
+static int dir_list(struct hs_backend *be, const char *dirname,
+		    int (*fn)(void *, const char *), void *arg)
+{
+	int fd = openat(D(be)->rootfd, dirname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ENOENT : hs_err(errno, "cannot list %s/%s: %s", be->where, dirname, strerror(errno));
+	DIR *dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return -errno;
+	}
+	int r = 0;
+	struct dirent *de;
+	while (r == 0 && (de = readdir(dir)))
+		if (de->d_name[0] != '.')
+			r = fn(arg, de->d_name);
+	closedir(dir);
+	return r;
+}
+
+static int dir_sync(struct hs_backend *be)
+{
+	struct dir_backend *d = D(be);
+	HS_LOCK_SCOPE(&d->dirty_lock);
+	int r = 0;
+	for (size_t i = 0; i < d->capdirty; i++) {
+		if (!d->dirty[i])
+			continue;
+		int fd = openat(d->rootfd, d->dirty[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 || fsync(fd) < 0) {
+			if (r == 0)
+				r = hs_err(errno, "cannot sync %s/%s: %s", be->where, d->dirty[i], strerror(errno));
+		}
+		if (fd >= 0)
+			close(fd);
+		free(d->dirty[i]);
+		d->dirty[i] = NULL;
+	}
+	d->ndirty = 0;
+	return r;
+}
+
+static int dir_lock(struct hs_backend *be, const char *name, int *token)
+{
+	struct dir_backend *d = D(be);
+	char path[512];
+	int r = make_dirs(d, "locks");
+	if (r < 0)
+		return hs_err(-r, "cannot create %s/locks: %s", be->where, strerror(-r));
+	snprintf(path, sizeof path, "locks/%s.lock", name);
+	_cleanup_close_ int fd = openat(d->rootfd, path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return hs_err(errno, "cannot open lock %s/%s: %s", be->where, path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK)
+			return hs_err(errno, "cannot lock %s/%s: %s", be->where, path, strerror(errno));
+		char pid[32] = "";
+		ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+		pid[n > 0 ? n : 0] = 0;
+		pid[strcspn(pid, "\n")] = 0;
+		return hs_err(EBUSY, "%s is busy: another hotspare process (pid %s) is writing it in %s",
+			      name, pid[0] ? pid : "unknown", be->where);
+	}
+	char pid[32];
+	int len = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)len, 0) < 0)
+		return hs_err(errno, "cannot write lock %s/%s: %s", be->where, path, strerror(errno));
+	*token = HS_TAKE_FD(fd);
+	return 0;
+}
+
+static void dir_unlock(struct hs_backend *be, int token)
+{
+	(void)be;
+	if (token >= 0)
+		close(token);
+}
+
+static void dir_close(struct hs_backend *be)
+{
+	struct dir_backend *d = D(be);
+	for (size_t i = 0; i < d->capdirty; i++)
+		free(d->dirty[i]);
+	free(d->dirty);
+	pthread_mutex_destroy(&d->dirty_lock);
+	close(d->rootfd);
+	free(be->where);
+	free(d);
+}
+
+static const struct hs_backend_ops dir_ops = {
+	.get = dir_get,
+	.put = dir_put,
+	.exists = dir_exists,
+	.list = dir_list,
+	.sync = dir_sync,
+	.lock = dir_lock,
+	.unlock = dir_unlock,
+	.close = dir_close,
+};
+
+int hs_backend_dir_open(const char *path, int create, struct hs_backend **out)
+{
+	if (create && mkdir(path, 0755) < 0 && errno != EEXIST)
+		return hs_err(errno, "cannot create store directory %s: %s", path, strerror(errno));
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		if (e == ENOENT)
+			return hs_err(e, "store %s does not exist", path);
+		if (e == ENOTDIR)
+			return hs_err(e, "store %s is not a directory", path);
+		return hs_err(e, "cannot open store %s: %s", path, strerror(e));
+	}
+	struct dir_backend *d = calloc(1, sizeof *d);
+	if (!d || !(d->be.where = strdup(path))) {
+		free(d);
+		close(fd);
+		return -ENOMEM;
+	}
+	d->be.ops = &dir_ops;
+	d->rootfd = fd;
+	pthread_mutex_init(&d->dirty_lock, NULL);
+	*out = &d->be;
+	return 0;
+}
+
+int hs_backend_open(const char *where, int create, struct hs_backend **out)
+{
+	if (strstr(where, "://"))
+		return hs_err(EPROTONOSUPPORT, "store %s: URL stores are not supported yet (use a directory)", where);
+	return hs_backend_dir_open(where, create, out);
+}

@@ -1,0 +1,37 @@
+/* Growable byte buffer; see buf.h. */
+#include "buf.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int hs_buf_reserve(struct hs_buf *b, size_t cap)
+{
+	if (cap <= b->cap)
+		return 0;
+	size_t n = b->cap ? b->cap : 4096;
+	while (n < cap)
+		n *= 2;
+	unsigned char *p = realloc(b->data, n);
+	if (!p)
+		return -ENOMEM;
+	b->data = p;
+	b->cap = n;
+	return 0;
+}
+
+int hs_buf_append(struct hs_buf *b, const void *p, size_t n)
+{
+	int r = hs_buf_reserve(b, b->len + n);
+	if (r < 0)
+		return r;
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	return 0;
+}
+
+void hs_buf_free(struct hs_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}

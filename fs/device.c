@@ -1,0 +1,117 @@
+/* Image and block-device I/O; see device.h. */
+#include "device.h"
+#include "cleanup.h"
+#include "err.h"
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+
+static int fd_size(int fd, const struct stat *st, uint64_t *size)
+{
+	if (S_ISBLK(st->st_mode)) {
+		uint64_t n;
+		if (ioctl(fd, BLKGETSIZE64, &n) < 0)
+			return -errno;
+		*size = n;
+		return 0;
+	}
+	*size = (uint64_t)st->st_size;
+	return 0;
+}
+
+int hs_dev_open_read(const char *path, int *fdp, uint64_t *size)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return hs_err(errno, "cannot read %s: %s", path, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return hs_err(errno, "cannot stat %s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return hs_err(EINVAL, "%s is not a raw image file or a block device", path);
+	int r = fd_size(fd, &st, size);
+	if (r < 0)
+		return hs_err(-r, "cannot get the size of %s: %s", path, strerror(-r));
+	if (*size == 0)
+		return hs_err(EINVAL, "%s is empty", path);
+	/* Probe one byte: a directory-like or unreadable device fails here, not mid-way. */
+	char probe;
+	if (pread(fd, &probe, 1, 0) < 0)
+		return hs_err(errno, "cannot read %s: %s", path, strerror(errno));
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	*fdp = HS_TAKE_FD(fd);
+	return 0;
+}
+
+int hs_dev_open_target(const char *path, uint64_t size, int *fdp, bool *created, bool *is_blk)
+{
+	*created = false;
+	_cleanup_close_ int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		*created = fd >= 0;
+	}
+	if (fd < 0)
+		return hs_err(errno, "cannot open %s for writing: %s", path, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return hs_err(errno, "cannot stat %s: %s", path, strerror(errno));
+	*is_blk = S_ISBLK(st.st_mode);
+	if (!S_ISREG(st.st_mode) && !*is_blk)
+		return hs_err(EINVAL, "%s is not a regular file or a block device", path);
+	uint64_t have = 0;
+	int r = fd_size(fd, &st, &have);
+	if (r < 0)
+		return hs_err(-r, "cannot get the size of %s: %s", path, strerror(-r));
+	if (*is_blk && have < size)
+		return hs_err(ENOSPC, "%s holds %llu bytes, smaller than the image (%llu bytes)", path,
+			      (unsigned long long)have, (unsigned long long)size);
+	if (!*is_blk && have != size && ftruncate(fd, (off_t)size) < 0)
+		return hs_err(errno, "cannot resize %s to %llu bytes: %s", path,
+			      (unsigned long long)size, strerror(errno));
+	*fdp = HS_TAKE_FD(fd);
+	return 0;
+}
+
+ssize_t hs_pread_full(int fd, void *buf, size_t n, uint64_t off)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+int hs_pwrite_full(int fd, const void *buf, size_t n, uint64_t off)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t r = pwrite(fd, (const char *)buf + done, n - done, (off_t)(off + done));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+bool hs_range_is_hole(int fd, uint64_t off, uint64_t n)
+{
+	off_t d = lseek(fd, (off_t)off, SEEK_DATA);
+	/* ENXIO: no data at or after off. */
+	if (d < 0)
+		return errno == ENXIO;
+	return (uint64_t)d >= off + n;
+}

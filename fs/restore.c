@@ -1,0 +1,156 @@
+/* Restore; see restore.h. */
+#include "restore.h"
+#include "cleanup.h"
+#include "device.h"
+#include "err.h"
+#include "workers.h"
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <string.h>
+
+struct job {
+	const struct hs_restore_opts *o;
+	int fd;
+	bool fresh;  /* a new file: every byte reads as zero, no need to look */
+	bool is_blk;
+	atomic_uint_fast64_t next;
+	atomic_uint_fast64_t written, same, zero, from_seed, from_store;
+};
+
+/* Make [off, off+len) read as zeros. */
+static int zero_range(struct job *j, uint64_t off, uint32_t len, void *buf)
+{
+	if (!j->is_blk &&
+	    fallocate(j->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, len) == 0)
+		return 0;
+	memset(buf, 0, len);
+	return hs_pwrite_full(j->fd, buf, len, off);
+}
+
+static int restore_one(struct job *j, uint64_t i, void *plain, struct hs_buf *z)
+{
+	const struct hs_index *ix = j->o->ix;
+	const struct hs_digest *d = &ix->digests[i];
+	uint64_t off = i * ix->chunk_size;
+	uint32_t len = hs_index_chunk_len(ix, i);
+	int r;
+	if (!j->fresh) {
+		ssize_t got = hs_pread_full(j->fd, plain, len, off);
+		if (got < 0)
+			return hs_err((int)-got, "cannot read %s at offset %llu: %s", j->o->target,
+				      (unsigned long long)off, strerror((int)-got));
+		if ((size_t)got == len) {
+			struct hs_digest have = { 0 };
+			if (!hs_is_zero(plain, len))
+				hs_digest_compute(plain, len, &have);
+			if (hs_digest_eq(&have, d)) {
+				atomic_fetch_add(hs_digest_is_zero(d) ? &j->zero : &j->same, len);
+				return 0;
+			}
+		}
+	}
+	if (hs_digest_is_zero(d)) {
+		atomic_fetch_add(&j->zero, len);
+		if (j->fresh)
+			return 0;
+		r = zero_range(j, off, len, plain);
+		if (r == 0)
+			atomic_fetch_add(&j->written, len);
+	} else {
+		size_t from;
+		r = hs_sources_read(j->o->src, d, plain, len, z, &from);
+		if (r < 0)
+			return r;
+		atomic_fetch_add(from + 1 == j->o->src->n ? &j->from_store : &j->from_seed, len);
+		r = hs_pwrite_full(j->fd, plain, len, off);
+		if (r == 0)
+			atomic_fetch_add(&j->written, len);
+	}
+	if (r < 0)
+		return hs_err(-r, "cannot write %s at offset %llu: %s", j->o->target,
+			      (unsigned long long)off, strerror(-r));
+	return 0;
+}
+
+static int worker(void *arg, atomic_int *stop)
+{
+	struct job *j = arg;
+	const struct hs_index *ix = j->o->ix;
+	_cleanup_free_ void *plain = malloc(ix->chunk_size);
+	struct hs_buf z = { 0 };
+	if (!plain)
+		return -ENOMEM;
+	int r = 0;
+	while (r == 0 && !atomic_load(stop)) {
+		uint64_t i = atomic_fetch_add(&j->next, 1);
+		if (i >= ix->nchunks)
+			break;
+		r = restore_one(j, i, plain, &z);
+		if (j->o->progress)
+			hs_progress_add(j->o->progress, hs_index_chunk_len(ix, i));
+	}
+	hs_buf_free(&z);
+	return r;
+}
+
+/* Reserve the blocks a new file will need, so a full disk fails before any
+ * data is written rather than half-way. Runs of non-zero chunks at a time. */
+static int reserve(int fd, const struct hs_index *ix, const char *target)
+{
+	uint64_t i = 0;
+	while (i < ix->nchunks) {
+		if (hs_digest_is_zero(&ix->digests[i])) {
+			i++;
+			continue;
+		}
+		uint64_t k = i;
+		while (k < ix->nchunks && !hs_digest_is_zero(&ix->digests[k]))
+			k++;
+		uint64_t off = i * ix->chunk_size;
+		uint64_t end = k == ix->nchunks ? ix->image_size : k * ix->chunk_size;
+		if (fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)(end - off)) < 0) {
+			if (errno == EOPNOTSUPP)
+				return 0;
+			return hs_err(errno, "cannot reserve space for %s: %s", target, strerror(errno));
+		}
+		i = k;
+	}
+	return 0;
+}
+
+int hs_restore(const struct hs_restore_opts *o, struct hs_restore_stats *stats)
+{
+	memset(stats, 0, sizeof *stats);
+	struct job j = { .o = o, .fd = -1 };
+	int r = hs_dev_open_target(o->target, o->ix->image_size, &j.fd, &j.fresh, &j.is_blk);
+	if (r < 0)
+		return r;
+	bool created = j.fresh;
+	if (created && (r = reserve(j.fd, o->ix, o->target)) < 0)
+		goto fail;
+	if (o->progress)
+		hs_progress_start(o->progress, "restore", o->ix->image_size, 0);
+	r = hs_parallel(o->threads ? o->threads : 2 * hs_ncpu(), worker, &j);
+	if (r == 0 && fsync(j.fd) < 0)
+		r = hs_err(errno, "cannot flush %s: %s", o->target, strerror(errno));
+	if (o->progress) {
+		hs_progress_end(o->progress);
+		stats->seconds = hs_progress_seconds(o->progress);
+	}
+	/* A failed restore removes a file it created (nothing half written is
+	 * left behind); an interrupted one (killed) leaves it to resume. */
+	if (r < 0)
+		goto fail;
+	close(j.fd);
+	stats->bytes_written = j.written;
+	stats->bytes_same = j.same;
+	stats->bytes_zero = j.zero;
+	stats->bytes_from_seed = j.from_seed;
+	stats->bytes_from_store = j.from_store;
+	return r;
+fail:
+	close(j.fd);
+	if (created)
+		unlink(o->target);
+	return r;
+}

@@ -1,0 +1,79 @@
+/* Reading verified chunks from seeds and the store; see sources.h. */
+#include "sources.h"
+#include "chunk.h"
+#include "err.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int hs_sources_open(struct hs_store *store, char **seeds, size_t nseeds, struct hs_sources *out)
+{
+	out->v = calloc(nseeds + 1, sizeof *out->v);
+	if (!out->v) {
+		hs_store_close(store);
+		return -ENOMEM;
+	}
+	out->n = 0;
+	for (size_t i = 0; i < nseeds; i++) {
+		struct hs_store *s;
+		int r = hs_store_open(seeds[i], &s);
+		if (r < 0) {
+			char msg[600];
+			snprintf(msg, sizeof msg, "seed %s: %s", seeds[i], hs_err_msg() ? hs_err_msg() : strerror(-r));
+			hs_err_set_msg(msg);
+			hs_sources_close(out);
+			hs_store_close(store);
+			return r;
+		}
+		out->v[out->n++] = s;
+		if (s->chunk_size != store->chunk_size) {
+			r = hs_err(EINVAL, "seed %s has chunk size %u but the store has %u", seeds[i],
+				   s->chunk_size, store->chunk_size);
+			hs_sources_close(out);
+			hs_store_close(store);
+			return r;
+		}
+	}
+	out->v[out->n++] = store;
+	return 0;
+}
+
+void hs_sources_close(struct hs_sources *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		hs_store_close(s->v[i]);
+	free(s->v);
+	s->v = NULL;
+	s->n = 0;
+}
+
+int hs_sources_read(const struct hs_sources *s, const struct hs_digest *d, void *plain, size_t len,
+		    struct hs_buf *scratch, size_t *from)
+{
+	int corrupt = 0;
+	char hex[HS_DIGEST_HEX];
+	for (size_t i = 0; i < s->n; i++) {
+		int r = hs_store_chunk_get(s->v[i], d, scratch);
+		if (r == -ENOENT)
+			continue;
+		if (r < 0)
+			return r;
+		r = hs_chunk_decode(scratch->data, scratch->len, d, plain, len);
+		if (r == 0) {
+			*from = i;
+			return 0;
+		}
+		if (r != -EBADMSG)
+			return r;
+		hs_digest_hex(d, hex);
+		if (!corrupt)
+			hs_err(EIO, "chunk %s in %s is corrupt (does not match its digest)", hex,
+			       s->v[i]->be->where);
+		corrupt = 1;
+	}
+	if (corrupt)
+		return -EIO;
+	hs_digest_hex(d, hex);
+	return hs_err(ENOENT, "chunk %s is missing (not in %s%s)", hex, s->v[s->n - 1]->be->where,
+		      s->n > 1 ? " nor any seed" : "");
+}

@@ -1,0 +1,200 @@
+/* Verify; see verify.h. */
+#include "verify.h"
+#include "chunk.h"
+#include "cleanup.h"
+#include "err.h"
+#include "workers.h"
+#include <stdatomic.h>
+#include <string.h>
+
+struct entry {
+	struct hs_digest d;
+	uint32_t len;
+};
+
+struct bad {
+	struct hs_digest d;
+	char why[160];
+};
+
+struct job {
+	const struct hs_verify_opts *o;
+	struct entry *e;
+	size_t n;
+	atomic_size_t next;
+	atomic_uint_fast64_t bytes;
+	/* bad_lock protects the bad list */
+	pthread_mutex_t bad_lock;
+	struct bad *bad;
+	size_t nbad, capbad;
+};
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return memcmp(a, b, HS_DIGEST_LEN);
+}
+
+/* The distinct non-zero chunks of all points, sorted by digest. */
+static int collect(const struct hs_verify_opts *o, struct entry **out, size_t *n)
+{
+	size_t total = 0, k = 0;
+	for (size_t p = 0; p < o->npoints; p++)
+		total += o->points[p]->nchunks;
+	struct entry *e = malloc((total ? total : 1) * sizeof *e);
+	if (!e)
+		return -ENOMEM;
+	for (size_t p = 0; p < o->npoints; p++) {
+		const struct hs_index *ix = o->points[p];
+		for (uint64_t i = 0; i < ix->nchunks; i++)
+			if (!hs_digest_is_zero(&ix->digests[i])) {
+				e[k].d = ix->digests[i];
+				e[k++].len = hs_index_chunk_len(ix, i);
+			}
+	}
+	qsort(e, k, sizeof *e, cmp_entry);
+	size_t u = 0;
+	for (size_t i = 0; i < k; i++)
+		if (u == 0 || !hs_digest_eq(&e[u - 1].d, &e[i].d))
+			e[u++] = e[i];
+	*out = e;
+	*n = u;
+	return 0;
+}
+
+static int add_bad(struct job *j, const struct hs_digest *d, const char *why)
+{
+	HS_LOCK_SCOPE(&j->bad_lock);
+	if (j->nbad == j->capbad) {
+		size_t cap = j->capbad ? j->capbad * 2 : 16;
+		struct bad *b = realloc(j->bad, cap * sizeof *b);
+		if (!b)
+			return -ENOMEM;
+		j->bad = b;
+		j->capbad = cap;
+	}
+	j->bad[j->nbad].d = *d;
+	snprintf(j->bad[j->nbad].why, sizeof j->bad[j->nbad].why, "%s", why);
+	j->nbad++;
+	return 0;
+}
+
+/* Check one chunk: the first source that holds it must hold a good copy;
+ * corrupt copies met on the way are reported too. */
+static int check_one(struct job *j, const struct entry *e, void *plain, struct hs_buf *z)
+{
+	const struct hs_sources *s = j->o->src;
+	char why[160];
+	for (size_t i = 0; i < s->n; i++) {
+		int r = hs_store_chunk_get(s->v[i], &e->d, z);
+		if (r == -ENOENT)
+			continue;
+		if (r < 0)
+			return r;
+		r = hs_chunk_decode(z->data, z->len, &e->d, plain, e->len);
+		if (r == 0)
+			return 0;
+		if (r != -EBADMSG)
+			return r;
+		snprintf(why, sizeof why, "corrupt in %s", s->v[i]->be->where);
+		r = add_bad(j, &e->d, why);
+		if (r < 0)
+			return r;
+	}
+	snprintf(why, sizeof why, "missing (not in %s%s)", s->v[s->n - 1]->be->where,
+		 s->n > 1 ? " nor any seed" : "");
+	return add_bad(j, &e->d, why);
+}
+
+static int worker(void *arg, atomic_int *stop)
+{
+	struct job *j = arg;
+	_cleanup_free_ void *plain = malloc(4u << 20);
+	struct hs_buf z = { 0 };
+	if (!plain)
+		return -ENOMEM;
+	int r = 0;
+	while (r == 0 && !atomic_load(stop)) {
+		size_t i = atomic_fetch_add(&j->next, 1);
+		if (i >= j->n)
+			break;
+		r = check_one(j, &j->e[i], plain, &z);
+		atomic_fetch_add(&j->bytes, j->e[i].len);
+		if (j->o->progress)
+			hs_progress_add(j->o->progress, j->e[i].len);
+	}
+	hs_buf_free(&z);
+	return r;
+}
+
+/* Report each bad chunk with the points that name it. */
+static uint64_t report(const struct job *j)
+{
+	const struct hs_verify_opts *o = j->o;
+	bool *broken = calloc(o->npoints ? o->npoints : 1, sizeof *broken);
+	uint64_t nbroken = 0;
+	for (size_t b = 0; b < j->nbad; b++) {
+		char hex[HS_DIGEST_HEX], line[1024];
+		hs_digest_hex(&j->bad[b].d, hex);
+		int len = snprintf(line, sizeof line, "chunk %s: %s; breaks", hex, j->bad[b].why);
+		for (size_t p = 0; p < o->npoints; p++) {
+			const struct hs_index *ix = o->points[p];
+			for (uint64_t i = 0; i < ix->nchunks; i++) {
+				if (!hs_digest_eq(&ix->digests[i], &j->bad[b].d))
+					continue;
+				if (len < (int)sizeof line - 100)
+					len += snprintf(line + len, sizeof line - (size_t)len, " %s@%s",
+							ix->server, ix->id);
+				if (broken && !broken[p]) {
+					broken[p] = true;
+					nbroken++;
+				}
+				break;
+			}
+		}
+		if (o->bad)
+			o->bad(o->bad_arg, line);
+	}
+	free(broken);
+	return nbroken;
+}
+
+int hs_verify(const struct hs_verify_opts *o, struct hs_verify_stats *stats)
+{
+	memset(stats, 0, sizeof *stats);
+	struct job j = { .o = o };
+	int r = collect(o, &j.e, &j.n);
+	if (r < 0)
+		return r;
+	pthread_mutex_init(&j.bad_lock, NULL);
+	uint64_t total = 0;
+	for (size_t i = 0; i < j.n; i++)
+		total += j.e[i].len;
+	if (o->progress)
+		hs_progress_start(o->progress, "verify", total, 0);
+	r = hs_parallel(o->threads ? o->threads : 2 * hs_ncpu(), worker, &j);
+	if (o->progress) {
+		hs_progress_end(o->progress);
+		stats->seconds = hs_progress_seconds(o->progress);
+	}
+	stats->chunks = j.n;
+	stats->bytes = j.bytes;
+	if (r == 0 && j.nbad) {
+		/* The same chunk may be listed twice (a corrupt copy and then missing). */
+		uint64_t distinct = 0;
+		for (size_t b = 0; b < j.nbad; b++) {
+			bool seen = false;
+			for (size_t c = 0; c < b && !seen; c++)
+				seen = hs_digest_eq(&j.bad[c].d, &j.bad[b].d);
+			distinct += !seen;
+		}
+		stats->bad = distinct;
+		stats->broken_points = report(&j);
+		r = hs_err(EIO, "verify failed: %llu of %zu chunks bad, %llu of %zu points broken",
+			   (unsigned long long)distinct, j.n, (unsigned long long)stats->broken_points,
+			   o->npoints);
+	}
+	free(j.e);
+	free(j.bad);
+	pthread_mutex_destroy(&j.bad_lock);
+	return r;
+}

@@ -1,0 +1,49 @@
+/* The key/value interface every kind of store is built on (a local directory
+ * now; HTTP(S) and S3 later). Keys are relative paths like "chunks/ab12/<hex>.zst";
+ * the layout above this interface is the same for every kind. */
+#pragma once
+#include <stddef.h>
+#include "buf.h"
+
+struct hs_backend;
+
+#define HS_PUT_NOREPLACE 1u /* keep an existing object; put returns -EEXIST */
+
+struct hs_backend_ops {
+	/* Read the whole object into out (replacing its content).
+	 * 0, -ENOENT if absent, other -errno on failure. */
+	int (*get)(struct hs_backend *be, const char *key, struct hs_buf *out);
+	/* Store an object atomically: readers see nothing or all of it, and its
+	 * content is durable before its name appears. The name itself is durable
+	 * after the next sync(). 0, -EEXIST (NOREPLACE and present), -errno. */
+	int (*put)(struct hs_backend *be, const char *key, const void *p, size_t n,
+		   unsigned flags);
+	/* 1 if the object exists, 0 if not, -errno on failure. */
+	int (*exists)(struct hs_backend *be, const char *key);
+	/* Call fn(arg, name) for each object directly under dir; a non-zero
+	 * return from fn stops the walk and is returned. -ENOENT if no such dir;
+	 * -ENOTSUP for kinds that cannot list (the store keeps manifests instead). */
+	int (*list)(struct hs_backend *be, const char *dir,
+		    int (*fn)(void *arg, const char *name), void *arg);
+	/* Make the names of all objects put so far durable. 0 or -errno. */
+	int (*sync)(struct hs_backend *be);
+	/* Take the exclusive writer lock called name; *token releases it.
+	 * 0, -EBUSY when another process holds it (message names the holder). */
+	int (*lock)(struct hs_backend *be, const char *name, int *token);
+	/* Release a lock taken by lock(). */
+	void (*unlock)(struct hs_backend *be, int token);
+	/* Free the backend. */
+	void (*close)(struct hs_backend *be);
+};
+
+struct hs_backend {
+	const struct hs_backend_ops *ops;
+	char *where; /* the store's location as the user gave it, for messages */
+};
+
+/* Open a local directory as a backend. With create, make the directory if
+ * missing. 0, -ENOENT (no such directory), -ENOTDIR, -errno. */
+int hs_backend_dir_open(const char *path, int create, struct hs_backend **out);
+
+/* Open the backend for a store location (a directory path or, later, a URL). */
+int hs_backend_open(const char *where, int create, struct hs_backend **out);

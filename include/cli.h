@@ -1,0 +1,40 @@
+/* What the hotspare subcommands share: error reporting, option helpers and
+ * the table of commands. Each subcommand lives in tools/cmd_<name>.c. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* Print "hotspare CMD: <message>" for a failed engine call (the engine's
+ * recorded message, else strerror) and return the exit status 1. */
+int cli_fail(const char *cmd, int r);
+
+/* Print "hotspare CMD: <formatted>" and return 1 (bad arguments: 2 via cli_usage). */
+int cli_failf(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Print the command's usage line to stderr and return the exit status 2. */
+int cli_usage(const char *cmd, const char *usage);
+
+/* A growable list of --seed arguments. */
+struct cli_list {
+	char **v;
+	size_t n;
+};
+int cli_list_add(struct cli_list *l, char *s);
+void cli_list_free(struct cli_list *l);
+
+int cmd_init(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_points(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+
+/* Shared by snapshot and backup: the capture command for a kind. */
+int cli_capture(int argc, char **argv, unsigned kind);
+
+struct hs_store;
+struct hs_index;
+/* Open STORE and load the point SERVER[@POINT] names (the newest if none).
+ * 0 or -errno with a message. */
+int cli_load_point(const char *where, const char *ref, struct hs_store **st, struct hs_index **ix);

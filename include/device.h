@@ -1,0 +1,26 @@
+/* Images and block devices as SOURCE and TARGET: opening, sizing (the size of
+ * a block device comes from the device, not stat) and whole-buffer I/O. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Open a raw image or block device for reading and tell its size.
+ * 0, or -errno with a message naming path. */
+int hs_dev_open_read(const char *path, int *fd, uint64_t *size);
+
+/* Open (creating a file if missing) a target for an image of size bytes.
+ * A block device must be at least size bytes; a file is extended to size.
+ * *created says whether the file was made here (to remove it on failure).
+ * 0, or -errno (-ENOSPC for a device that is too small) with a message. */
+int hs_dev_open_target(const char *path, uint64_t size, int *fd, bool *created, bool *is_blk);
+
+/* Read exactly n bytes at off (short only at end of file). Bytes read or -errno. */
+ssize_t hs_pread_full(int fd, void *buf, size_t n, uint64_t off);
+
+/* Write exactly n bytes at off. 0 or -errno. */
+int hs_pwrite_full(int fd, const void *buf, size_t n, uint64_t off);
+
+/* True if [off, off+n) of a regular file is one hole (reads as zeros without I/O). */
+bool hs_range_is_hole(int fd, uint64_t off, uint64_t n);

@@ -1,0 +1,31 @@
+/* Verifying points: every chunk a point names is present in a source and
+ * decodes to content matching its digest. Each bad chunk is reported with the
+ * points it breaks. */
+#pragma once
+#include <stdint.h>
+#include "index.h"
+#include "progress.h"
+#include "sources.h"
+
+struct hs_verify_opts {
+	const struct hs_sources *src;
+	struct hs_index *const *points;
+	size_t npoints;
+	unsigned threads;             /* 0: twice the CPUs */
+	struct hs_progress *progress; /* NULL: none */
+	/* Called once per bad chunk with a one-line description (may be NULL). */
+	void (*bad)(void *arg, const char *line);
+	void *bad_arg;
+};
+
+struct hs_verify_stats {
+	uint64_t chunks;        /* distinct chunks checked */
+	uint64_t bytes;         /* their plain bytes */
+	uint64_t bad;           /* missing or corrupt */
+	uint64_t broken_points; /* points naming at least one bad chunk */
+	double seconds;
+};
+
+/* Check every chunk of the points. 0 if all are good; -EIO (with a summary
+ * message) if any is bad; other -errno if verification itself failed. */
+int hs_verify(const struct hs_verify_opts *opts, struct hs_verify_stats *stats);

@@ -1,0 +1,38 @@
+/* hotspare init STORE [--chunk-size SIZE] */
+#include "cli.h"
+#include "progress.h"
+#include "store.h"
+#include <getopt.h>
+
+#define USAGE "STORE [--chunk-size SIZE]"
+
+int cmd_init(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "chunk-size", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	uint64_t cs = HS_DEFAULT_CHUNK_SIZE;
+	int c;
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			if (hs_parse_size(optarg, &cs) < 0 || !hs_chunk_size_valid(cs))
+				return cli_failf("init", "chunk size '%s' is not a power of two from 64K to 4M", optarg);
+			break;
+		case 'h':
+			return cli_usage("init", USAGE) & 0;
+		default:
+			return cli_usage("init", USAGE);
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage("init", USAGE);
+	int r = hs_store_init(argv[optind], (uint32_t)cs);
+	if (r < 0)
+		return cli_fail("init", r);
+	char b[16];
+	printf("initialised store %s (chunk size %s, zstd)\n", argv[optind], hs_fmt_bytes(cs, b));
+	return 0;
+}

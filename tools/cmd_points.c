@@ -1,0 +1,80 @@
+/* hotspare points STORE SERVER [--json] */
+#include "cli.h"
+#include "cleanup.h"
+#include "progress.h"
+#include "store.h"
+#include <getopt.h>
+#include <json-c/json.h>
+
+#define USAGE "STORE SERVER [--json]"
+
+int cmd_points(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	bool json = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'j')
+			json = true;
+		else
+			return c == 'h' ? cli_usage("points", USAGE) & 0 : cli_usage("points", USAGE);
+	}
+	if (argc - optind != 2)
+		return cli_usage("points", USAGE);
+	const char *where = argv[optind], *server = argv[optind + 1];
+	int r = hs_server_name_check(server);
+	if (r < 0)
+		return cli_fail("points", r);
+	_cleanup_(hs_store_close_p) struct hs_store *st = NULL;
+	_cleanup_(hs_strv_free_p) char **ids = NULL;
+	size_t n;
+	r = hs_store_open(where, &st);
+	if (r == 0)
+		r = hs_store_points_list(st, server, &ids, &n);
+	if (r < 0)
+		return cli_fail("points", r);
+	json_object *arr = json_object_new_array();
+	if (!json && n)
+		printf("%-17s %-9s %-21s %10s %10s  %s\n", "ID", "KIND", "TIME (UTC)", "SIZE", "NEW", "BASE");
+	for (size_t i = 0; i < n; i++) {
+		struct hs_index *ix;
+		r = hs_store_point_get(st, server, ids[i], &ix);
+		if (r < 0) {
+			json_object_put(arr);
+			return cli_fail("points", r);
+		}
+		char when[21], a[16], b[16];
+		hs_time_iso((time_t)ix->time, when);
+		if (json) {
+			json_object *o = json_object_new_object();
+			json_object_object_add(o, "id", json_object_new_string(ix->id));
+			json_object_object_add(o, "kind", json_object_new_string(hs_kind_name(ix->kind)));
+			json_object_object_add(o, "time", json_object_new_string(when));
+			json_object_object_add(o, "size", json_object_new_int64((int64_t)ix->image_size));
+			json_object_object_add(o, "new_bytes", json_object_new_int64((int64_t)ix->new_bytes));
+			json_object_object_add(o, "shipped_bytes", json_object_new_int64((int64_t)ix->ship_bytes));
+			json_object_object_add(o, "chunk_size", json_object_new_int64(ix->chunk_size));
+			json_object_object_add(o, "base", ix->base[0] ? json_object_new_string(ix->base) : NULL);
+			json_object_array_add(arr, o);
+		} else {
+			char newcol[40];
+			if (ix->ship_bytes)
+				snprintf(newcol, sizeof newcol, "%s shipped", hs_fmt_bytes(ix->ship_bytes, b));
+			else
+				snprintf(newcol, sizeof newcol, "%s", hs_fmt_bytes(ix->new_bytes, b));
+			printf("%-17s %-9s %-21s %10s %10s  %s\n", ix->id, hs_kind_name(ix->kind), when,
+			       hs_fmt_bytes(ix->image_size, a), newcol, ix->base[0] ? ix->base : "-");
+		}
+		hs_index_free(ix);
+	}
+	if (json)
+		puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	else if (n == 0)
+		printf("server %s has no points in %s\n", server, where);
+	json_object_put(arr);
+	return 0;
+}

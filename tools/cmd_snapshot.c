@@ -1,0 +1,110 @@
+/* hotspare snapshot STORE SERVER SOURCE [--ship DIR]
+ * and the capture logic it shares with backup. */
+#include "capture.h"
+#include "cli.h"
+#include "cleanup.h"
+#include "err.h"
+#include <getopt.h>
+#include <json-c/json.h>
+#include <string.h>
+
+static void print_summary(const struct hs_capture_stats *s, const char *server, unsigned kind,
+			  const char *ship, bool json)
+{
+	if (json) {
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "server", json_object_new_string(server));
+		json_object_object_add(o, "point", json_object_new_string(s->id));
+		json_object_object_add(o, "kind", json_object_new_string(hs_kind_name(kind)));
+		json_object_object_add(o, "base", s->base[0] ? json_object_new_string(s->base) : NULL);
+		json_object_object_add(o, "size", json_object_new_int64((int64_t)s->image_size));
+		json_object_object_add(o, "bytes_zero", json_object_new_int64((int64_t)s->bytes_zero));
+		json_object_object_add(o, "bytes_dedup", json_object_new_int64((int64_t)s->bytes_dedup));
+		json_object_object_add(o, "bytes_new", json_object_new_int64((int64_t)s->bytes_new));
+		json_object_object_add(o, "bytes_stored", json_object_new_int64((int64_t)s->bytes_stored));
+		json_object_object_add(o, "chunks_new", json_object_new_int64((int64_t)s->chunks_new));
+		json_object_object_add(o, "seconds", json_object_new_double(s->seconds));
+		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		json_object_put(o);
+		return;
+	}
+	char a[16], b[16], c[16], d[16], e[16], f[16];
+	double rate = s->seconds > 0 ? (double)s->image_size / s->seconds : 0;
+	printf("%s %s@%s: read %s, stored %s%s%s (%s new data), deduplicated %s, zero %s, %.1f s, %s/s\n",
+	       hs_kind_name(kind), server, s->id, hs_fmt_bytes(s->image_size, a),
+	       hs_fmt_bytes(s->bytes_stored, b), ship ? " on " : "", ship ? ship : "",
+	       hs_fmt_bytes(s->bytes_new, c), hs_fmt_bytes(s->bytes_dedup, d),
+	       hs_fmt_bytes(s->bytes_zero, e), s->seconds, hs_fmt_bytes((uint64_t)rate, f));
+}
+
+int cli_capture(int argc, char **argv, unsigned kind)
+{
+	const char *cmd = hs_kind_name(kind);
+	const char *usage = kind == HS_KIND_SNAPSHOT ? "STORE SERVER SOURCE [--ship DIR] [--json]"
+						     : "STORE SERVER SOURCE [--json]";
+	static const struct option opts[] = {
+		{ "ship", required_argument, NULL, 's' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *ship = NULL;
+	bool json = false;
+	unsigned threads = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (kind != HS_KIND_SNAPSHOT)
+				return cli_usage(cmd, usage);
+			ship = optarg;
+			break;
+		case 't':
+			threads = (unsigned)atoi(optarg);
+			if (threads < 1 || threads > 256)
+				return cli_failf(cmd, "--threads '%s' is not a number from 1 to 256", optarg);
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			return cli_usage(cmd, usage) & 0;
+		default:
+			return cli_usage(cmd, usage);
+		}
+	}
+	if (argc - optind != 3)
+		return cli_usage(cmd, usage);
+	const char *where = argv[optind], *server = argv[optind + 1], *source = argv[optind + 2];
+	int r = hs_server_name_check(server);
+	if (r < 0)
+		return cli_fail(cmd, r);
+	_cleanup_(hs_store_close_p) struct hs_store *st = NULL, *ship_st = NULL;
+	r = hs_store_open(where, &st);
+	if (r < 0)
+		return cli_fail(cmd, r);
+	if (ship && (r = hs_store_open_or_init(ship, st->chunk_size, &ship_st)) < 0)
+		return cli_fail(cmd, r);
+	struct hs_progress progress;
+	struct hs_capture_opts o = {
+		.store = st,
+		.ship = ship_st,
+		.server = server,
+		.source = source,
+		.kind = kind,
+		.threads = threads,
+		.progress = &progress,
+	};
+	struct hs_capture_stats s;
+	r = hs_capture(&o, &s);
+	if (r < 0)
+		return cli_fail(cmd, r);
+	print_summary(&s, server, kind, ship, json);
+	return 0;
+}
+
+int cmd_snapshot(int argc, char **argv)
+{
+	return cli_capture(argc, argv, HS_KIND_SNAPSHOT);
+}

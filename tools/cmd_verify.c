@@ -1,0 +1,133 @@
+/* hotspare verify STORE [SERVER[@POINT]] [--seed SEED]... */
+#include "cli.h"
+#include "cleanup.h"
+#include "err.h"
+#include "verify.h"
+#include <getopt.h>
+#include <json-c/json.h>
+#include <string.h>
+
+#define USAGE "STORE [SERVER[@POINT]] [--seed SEED]... [--json]"
+
+struct points {
+	struct hs_index **v;
+	size_t n;
+};
+
+static int add_point(struct hs_store *st, const char *server, const char *id, struct points *p)
+{
+	struct hs_index **v = realloc(p->v, (p->n + 1) * sizeof *v);
+	if (!v)
+		return -ENOMEM;
+	p->v = v;
+	int r = hs_store_point_get(st, server, id, &p->v[p->n]);
+	if (r == 0)
+		p->n++;
+	return r;
+}
+
+static int add_server(struct hs_store *st, const char *server, const char *want, struct points *p)
+{
+	if (want[0]) {
+		char id[HS_POINT_ID_LEN + 1];
+		int r = hs_store_point_resolve(st, server, want, id);
+		return r < 0 ? r : add_point(st, server, id, p);
+	}
+	_cleanup_(hs_strv_free_p) char **ids = NULL;
+	size_t n;
+	int r = hs_store_points_list(st, server, &ids, &n);
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = add_point(st, server, ids[i], p);
+	return r;
+}
+
+static void print_bad(void *arg, const char *line)
+{
+	(void)arg;
+	fprintf(stderr, "hotspare verify: %s\n", line);
+}
+
+int cmd_verify(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "seed", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct cli_list seeds = { 0 };
+	bool json = false;
+	int c, r;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 's' && cli_list_add(&seeds, optarg) == 0)
+			continue;
+		if (c == 'j') {
+			json = true;
+			continue;
+		}
+		cli_list_free(&seeds);
+		return c == 'h' ? cli_usage("verify", USAGE) & 0 : cli_usage("verify", USAGE);
+	}
+	int nargs = argc - optind;
+	if (nargs < 1 || nargs > 2) {
+		cli_list_free(&seeds);
+		return cli_usage("verify", USAGE);
+	}
+	struct points pts = { 0 };
+	struct hs_store *st = NULL;
+	struct hs_sources src = { 0 };
+	char server[HS_SERVER_MAX + 1], want[HS_POINT_ID_LEN + 1];
+	r = nargs == 2 ? hs_ref_parse(argv[optind + 1], server, want) : 0;
+	if (r == 0)
+		r = hs_store_open(argv[optind], &st);
+	if (r == 0 && nargs == 2) {
+		r = add_server(st, server, want, &pts);
+		if (r == 0 && pts.n == 0)
+			r = hs_err(ENOENT, "server %s has no points in %s", server, argv[optind]);
+	} else if (r == 0) {
+		_cleanup_(hs_strv_free_p) char **servers = NULL;
+		size_t n;
+		r = hs_store_servers_list(st, &servers, &n);
+		for (size_t i = 0; r == 0 && i < n; i++)
+			r = add_server(st, servers[i], "", &pts);
+	}
+	if (r == 0) {
+		r = hs_sources_open(st, seeds.v, seeds.n, &src);
+		st = NULL;
+	}
+	cli_list_free(&seeds);
+	struct hs_verify_stats s = { 0 };
+	if (r == 0) {
+		struct hs_progress progress;
+		struct hs_verify_opts o = {
+			.src = &src, .points = pts.v, .npoints = pts.n, .progress = &progress, .bad = print_bad,
+		};
+		r = hs_verify(&o, &s);
+	}
+	if (r == 0 || r == -EIO) {
+		char a[16];
+		if (json) {
+			json_object *j = json_object_new_object();
+			json_object_object_add(j, "ok", json_object_new_boolean(r == 0));
+			json_object_object_add(j, "points", json_object_new_int64((int64_t)pts.n));
+			json_object_object_add(j, "chunks", json_object_new_int64((int64_t)s.chunks));
+			json_object_object_add(j, "bytes", json_object_new_int64((int64_t)s.bytes));
+			json_object_object_add(j, "bad_chunks", json_object_new_int64((int64_t)s.bad));
+			json_object_object_add(j, "broken_points", json_object_new_int64((int64_t)s.broken_points));
+			json_object_object_add(j, "seconds", json_object_new_double(s.seconds));
+			puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
+			json_object_put(j);
+		} else if (r == 0) {
+			printf("verify: %zu points, %llu chunks (%s) all present and intact, %.1f s\n", pts.n,
+			       (unsigned long long)s.chunks, hs_fmt_bytes(s.bytes, a), s.seconds);
+		}
+	}
+	if (r < 0)
+		cli_fail("verify", r);
+	for (size_t i = 0; i < pts.n; i++)
+		hs_index_free(pts.v[i]);
+	free(pts.v);
+	hs_sources_close(&src);
+	hs_store_close(st);
+	return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,42 @@
+/* hotspare: the command. Dispatches to one cmd_*.c per subcommand. */
+#include "cli.h"
+#include <string.h>
+
+static const struct {
+	const char *name;
+	int (*fn)(int, char **);
+	const char *what;
+} cmds[] = {
+	{ "init", cmd_init, "create a store" },
+	{ "snapshot", cmd_snapshot, "take a full point of a server's disk (optionally shipped to a drive)" },
+	{ "backup", cmd_backup, "take a daily point, storing only new chunks" },
+	{ "points", cmd_points, "list a server's points" },
+	{ "verify", cmd_verify, "check that every chunk of the points is present and intact" },
+	{ "restore", cmd_restore, "write a point onto a file or block device" },
+};
+
+static int help(FILE *f)
+{
+	fprintf(f, "usage: hotspare COMMAND [ARGS]...\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
+		fprintf(f, "  %-9s %s\n", cmds[i].name, cmds[i].what);
+	fprintf(f, "\nSTORE is a directory. 'hotspare COMMAND --help' shows a command's arguments.\n");
+	return f == stdout ? 0 : 2;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return help(stderr);
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))
+		return help(stdout);
+	if (!strcmp(argv[1], "--version")) {
+		puts("hotspare " HS_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
+		if (!strcmp(argv[1], cmds[i].name))
+			return cmds[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "hotspare: unknown command '%s' (see 'hotspare --help')\n", argv[1]);
+	return 2;
+}
