@@ -264,8 +264,8 @@ static int dir_lock(struct hs_backend *be, const char *name, int *token)
 		ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
 		pid[n > 0 ? n : 0] = 0;
 		pid[strcspn(pid, "\n")] = 0;
-		return hs_err(EBUSY, "%s is busy: another hotspare process (pid %s) is writing it in %s",
-			      name, pid[0] ? pid : "unknown", be->where);
+		return hs_err(EBUSY, "%s is busy: another hotspare process %s%s%sis writing it in %s",
+			      name, pid[0] ? "(pid " : "", pid, pid[0] ? ") " : "", be->where);
 	}
 	char pid[32];
 	int len = snprintf(pid, sizeof pid, "%d\n", (int)getpid());

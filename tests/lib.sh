@@ -1,0 +1,64 @@
+# Shared helpers for the end-to-end tests: each test sources this, gets its
+# own temporary directory (removed on exit, whatever happens) and the binary
+# under test as $HS.
+set -euo pipefail
+
+HS=${HOTSPARE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/tools/hotspare}
+[ -x "$HS" ] || { echo "hotspare binary not found at $HS (set HOTSPARE)" >&2; exit 1; }
+T=$(mktemp -d "${TMPDIR:-/tmp}/hs-test.XXXXXX")
+CLEANUPS=()
+
+# Run cleanup steps (newest first), then remove the temporary directory.
+hs_cleanup() {
+	local i
+	for ((i = ${#CLEANUPS[@]} - 1; i >= 0; i--)); do eval "${CLEANUPS[$i]}" >/dev/null 2>&1 || true; done
+	rm -rf "$T"
+}
+trap hs_cleanup EXIT
+# Register a command to run on exit (e.g. detaching a loop device).
+on_exit() { CLEANUPS+=("$*"); }
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok - $*"; }
+
+# expect_fail PATTERN CMD...: CMD must exit non-zero with exactly one line on
+# stderr that matches PATTERN (extended regex).
+expect_fail() {
+	local pattern=$1; shift
+	local err=$T/.stderr rc=0
+	"$@" >/dev/null 2>"$err" || rc=$?
+	[ "$rc" -ne 0 ] || fail "expected failure: $*"
+	[ "$(wc -l <"$err")" -eq 1 ] || { cat "$err" >&2; fail "expected one line of error from: $*"; }
+	grep -Eq -- "$pattern" "$err" || { cat "$err" >&2; fail "error of '$*' does not match /$pattern/"; }
+}
+
+# json_get FILE|- KEY...: print a field of a JSON document (python3 is on every Debian).
+json_get() {
+	local src=$1; shift
+	python3 -c 'import json,sys
+d=json.load(open(sys.argv[1]) if sys.argv[1]!="-" else sys.stdin)
+for k in sys.argv[2:]:
+    d=d[int(k)] if isinstance(d,list) else d[k]
+print(d if not isinstance(d,bool) else str(d).lower())' "$src" "$@"
+}
+
+# make_ext4 IMAGE SIZE_MB: an ext4 image holding a realistic tree of files
+# (text, binary, a big file, an empty one) made without mounting anything.
+make_ext4() {
+	local img=$1 mb=$2 root=$T/.root.$$
+	rm -rf "$root"; mkdir -p "$root/etc" "$root/var/log" "$root/srv/data" "$root/home/user"
+	seq 1 20000 | sed 's/^/log line /' >"$root/var/log/syslog"
+	printf 'hostname mail01\n' >"$root/etc/hostname"
+	head -c $((mb * 1024 * 1024 / 8)) /dev/urandom >"$root/srv/data/blob.bin"
+	for i in $(seq 1 50); do head -c $((RANDOM * 4)) /dev/urandom >"$root/home/user/file$i"; done
+	: >"$root/home/user/empty"
+	truncate -s "${mb}M" "$img"
+	mkfs.ext4 -q -F -L hsroot -d "$root" "$img"
+	rm -rf "$root"
+}
+
+# ext4_write IMAGE PATH_IN_FS LOCAL_FILE: replace a file inside an ext4 image.
+ext4_write() {
+	debugfs -w -R "rm $2" "$1" >/dev/null 2>&1 || true
+	debugfs -w -R "write $3 $2" "$1" >/dev/null 2>&1
+}
