@@ -246,7 +246,7 @@ static int dir_sync(struct hs_backend *be)
 	return r;
 }
 
-static int dir_lock(struct hs_backend *be, const char *name, int *token)
+static int dir_lock(struct hs_backend *be, const char *name, int wait, int *token)
 {
 	struct dir_backend *d = D(be);
 	char path[512];
@@ -257,7 +257,10 @@ static int dir_lock(struct hs_backend *be, const char *name, int *token)
 	_cleanup_close_ int fd = openat(d->rootfd, path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return hs_err(errno, "cannot open lock %s/%s: %s", be->where, path, strerror(errno));
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+	int r2;
+	while ((r2 = flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB))) < 0 && errno == EINTR)
+		;
+	if (r2 < 0) {
 		if (errno != EWOULDBLOCK)
 			return hs_err(errno, "cannot lock %s/%s: %s", be->where, path, strerror(errno));
 		char pid[32] = "";

@@ -333,7 +333,7 @@ int hs_store_point_put(struct hs_store *st, const struct hs_index *ix)
 	if (r < 0)
 		return r;
 	int token = -1;
-	r = st->be->ops->lock(st->be, STORE_LOCK, &token);
+	r = st->be->ops->lock(st->be, STORE_LOCK, 1, &token);
 	if (r < 0)
 		return r;
 	r = hs_store_servers_list(st, &servers, &n);
@@ -402,7 +402,7 @@ int hs_store_point_resolve(struct hs_store *st, const char *server, const char *
 
 int hs_store_lock_server(struct hs_store *st, const char *server, int *token)
 {
-	return st->be->ops->lock(st->be, server, token);
+	return st->be->ops->lock(st->be, server, 0, token);
 }
 
 void hs_store_unlock(struct hs_store *st, int token)

@@ -27,9 +27,10 @@ struct hs_backend_ops {
 		    int (*fn)(void *arg, const char *name), void *arg);
 	/* Make the names of all objects put so far durable. 0 or -errno. */
 	int (*sync)(struct hs_backend *be);
-	/* Take the exclusive writer lock called name; *token releases it.
-	 * 0, -EBUSY when another process holds it (message names the holder). */
-	int (*lock)(struct hs_backend *be, const char *name, int *token);
+	/* Take the exclusive lock called name; *token releases it. With wait,
+	 * block until it is free (for short critical sections); without, return
+	 * -EBUSY at once when another process holds it (message names the holder). */
+	int (*lock)(struct hs_backend *be, const char *name, int wait, int *token);
 	/* Release a lock taken by lock(). */
 	void (*unlock)(struct hs_backend *be, int token);
 	/* Free the backend. */

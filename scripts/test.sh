@@ -14,7 +14,7 @@ run_suite() {
 	meson test -C "$dir" --print-errorlogs --num-processes 2
 }
 
-run_suite build
+run_suite build -Dtests=true
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
 echo "== all tests passed"
