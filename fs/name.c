@@ -46,7 +46,10 @@ int hs_point_id_parse(const char *id, time_t *t)
 	if (!end || *end)
 		return -EINVAL;
 	*t = timegm(&tm);
-	return 0;
+	/* strptime+timegm normalise impossible dates (Feb 31): insist on the canonical form. */
+	char back[HS_POINT_ID_LEN + 1];
+	hs_point_id_format(*t, back);
+	return strcmp(back, id) == 0 ? 0 : -EINVAL;
 }
 
 int hs_ref_parse(const char *ref, char server[HS_SERVER_MAX + 1], char point[HS_POINT_ID_LEN + 1])

@@ -92,6 +92,8 @@ void hs_progress_end(struct hs_progress *p)
 int hs_parse_size(const char *s, uint64_t *out)
 {
 	char *end;
+	if (*s < '0' || *s > '9') /* strtoull would skip blanks and accept signs */
+		return -EINVAL;
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);
 	if (errno || end == s || s[0] == '-')

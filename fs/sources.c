@@ -50,14 +50,18 @@ void hs_sources_close(struct hs_sources *s)
 int hs_sources_read(const struct hs_sources *s, const struct hs_digest *d, void *plain, size_t len,
 		    struct hs_buf *scratch, size_t *from)
 {
-	int corrupt = 0;
+	int corrupt = 0, failed = 0;
 	char hex[HS_DIGEST_HEX];
 	for (size_t i = 0; i < s->n; i++) {
 		int r = hs_store_chunk_get(s->v[i], d, scratch);
 		if (r == -ENOENT)
 			continue;
-		if (r < 0)
-			return r;
+		if (r < 0) {
+			/* A source that cannot be read now: try the next; report the first failure. */
+			if (!failed && !corrupt)
+				failed = r;
+			continue;
+		}
 		r = hs_chunk_decode(scratch->data, scratch->len, d, plain, len);
 		if (r == 0) {
 			*from = i;
@@ -73,6 +77,8 @@ int hs_sources_read(const struct hs_sources *s, const struct hs_digest *d, void 
 	}
 	if (corrupt)
 		return -EIO;
+	if (failed)
+		return failed;
 	hs_digest_hex(d, hex);
 	return hs_err(ENOENT, "chunk %s is missing (not in %s%s)", hex, s->v[s->n - 1]->be->where,
 		      s->n > 1 ? " nor any seed" : "");

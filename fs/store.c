@@ -60,15 +60,17 @@ static int desc_read(struct hs_backend *be, struct hs_store *st)
 		json_tokener_free(tok);
 	hs_buf_free(&b);
 	json_object *v;
-	if (!o || !json_object_is_type(o, json_type_object) ||
-	    !json_object_object_get_ex(o, "format", &v) ||
-	    strcmp(json_object_get_string(v), "hotspare-store") != 0) {
+	const char *fmt = o && json_object_is_type(o, json_type_object) &&
+				  json_object_object_get_ex(o, "format", &v) ? json_object_get_string(v) : NULL;
+	if (!fmt || strcmp(fmt, "hotspare-store") != 0) {
 		json_object_put(o);
 		return hs_err(EBADMSG, "%s/%s is not a valid store description", be->where, DESC_KEY);
 	}
 	int version = json_object_object_get_ex(o, "version", &v) ? json_object_get_int(v) : -1;
 	int64_t cs = json_object_object_get_ex(o, "chunk_size", &v) ? json_object_get_int64(v) : 0;
-	const char *comp = json_object_object_get_ex(o, "compression", &v) ? json_object_get_string(v) : "";
+	const char *comp = json_object_object_get_ex(o, "compression", &v) ? json_object_get_string(v) : NULL;
+	if (!comp)
+		comp = "";
 	r = 0;
 	if (version != HS_STORE_VERSION)
 		r = hs_err(EPROTONOSUPPORT, "%s has store format version %d; this hotspare reads version %d",
@@ -121,6 +123,8 @@ int hs_store_open(const char *where, struct hs_store **out)
 
 int hs_store_open_or_init(const char *where, uint32_t chunk_size, struct hs_store **out)
 {
+	if (!hs_chunk_size_valid(chunk_size))
+		return hs_err(EINVAL, "chunk size %u is not a power of two from 64 KiB to 4 MiB", chunk_size);
 	struct hs_backend *be;
 	int r = hs_backend_open(where, 1, &be);
 	if (r < 0)

@@ -16,8 +16,10 @@ static inline void hs_unlockp(pthread_mutex_t **m) { if (*m) pthread_mutex_unloc
 #define _cleanup_fclose_ _cleanup_(hs_fclosep)
 
 /* Hold a mutex until the end of the enclosing scope. */
+#define HS_CAT2(a, b) a##b
+#define HS_CAT(a, b) HS_CAT2(a, b)
 #define HS_LOCK_SCOPE(m) \
-	pthread_mutex_t *_cleanup_(hs_unlockp) hs_lock_##__LINE__ = (pthread_mutex_lock(m), (m))
+	pthread_mutex_t *_cleanup_(hs_unlockp) HS_CAT(hs_lock_, __LINE__) = (pthread_mutex_lock(m), (m))
 
 /* Hand ownership out of a cleanup-managed variable. */
 #define HS_TAKE(p) ({ __typeof__(p) _t = (p); (p) = NULL; _t; })

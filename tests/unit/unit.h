@@ -10,6 +10,7 @@
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -96,6 +97,7 @@ static inline int ut_write_file(const char *path, const void *p, size_t n)
 /* Read a whole file into a malloc'ed buffer; NULL on failure. */
 static inline unsigned char *ut_read_file(const char *path, size_t *n)
 {
+	*n = 0;
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return NULL;
@@ -131,8 +133,14 @@ static inline int ut_in_child(int (*fn)(void *), void *arg)
 	pid_t pid = fork();
 	if (pid < 0)
 		return -1;
-	if (pid == 0)
+	if (pid == 0) {
+		/* cmocka catches these to report a crashed test; in the child a
+		 * crash must end the child, not resume the runner. */
+		const int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGSYS, SIGABRT };
+		for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+			signal(sigs[i], SIG_DFL);
 		_exit(fn(arg) & 0x7f);
+	}
 	int ws;
 	while (waitpid(pid, &ws, 0) < 0)
 		if (errno != EINTR)
