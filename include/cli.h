@@ -28,6 +28,12 @@ int cmd_snapshot(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_points(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_mount(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_umount(int argc, char **argv);
+
+/* Read MOUNTPOINT's status JSON into buf; prints the error itself. 0 or -errno. */
+int cli_read_status(const char *mountpoint, char *buf, size_t cap);
 int cmd_restore(int argc, char **argv);
 
 /* Shared by snapshot and backup: the capture command for a kind. */

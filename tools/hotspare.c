@@ -13,6 +13,9 @@ static const struct {
 	{ "points", cmd_points, "list a server's points" },
 	{ "verify", cmd_verify, "check that every chunk of the points is present and intact" },
 	{ "restore", cmd_restore, "write a point onto a file or block device" },
+	{ "mount", cmd_mount, "present a point as a disk image on a FUSE mount, hydrating it" },
+	{ "status", cmd_status, "show a mounted spare's hydration and counters" },
+	{ "umount", cmd_umount, "unmount a spare once its daemon has flushed its state" },
 };
 
 static int help(FILE *f)

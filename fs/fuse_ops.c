@@ -1,0 +1,438 @@
+/* The FUSE filesystem over a spare: "/" holds SERVER.img and a hidden status
+ * file. Requests are translated into spare calls; no policy lives here. */
+#define FUSE_USE_VERSION 314
+#include "fusefs.h"
+#include "cleanup.h"
+#include "err.h"
+#include "spare.h"
+#include <fuse_lowlevel.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+enum { INO_ROOT = 1, INO_IMAGE = 2, INO_STATUS = 3 };
+
+struct hs_fuse {
+	struct hs_spare *sp;
+	struct hs_status_info info;
+	struct fuse_session *se;
+	bool mounted;
+	uint64_t data_blocks; /* 512-byte blocks of non-zero chunks, for st_blocks */
+	/* times_lock protects the image's times */
+	pthread_mutex_t times_lock;
+	struct timespec atime, mtime, ctime;
+};
+
+static struct hs_fuse *F(fuse_req_t req) { return fuse_req_userdata(req); }
+
+static void image_attr(struct hs_fuse *f, struct stat *st)
+{
+	struct hs_state *s = f->sp->state;
+	pthread_mutex_lock(&s->attr_lock);
+	st->st_mode = S_IFREG | s->mode;
+	st->st_uid = s->uid;
+	st->st_gid = s->gid;
+	pthread_mutex_unlock(&s->attr_lock);
+	st->st_nlink = 1;
+	st->st_size = (off_t)hs_spare_size(f->sp);
+	st->st_blocks = (blkcnt_t)f->data_blocks;
+	st->st_blksize = 65536;
+	pthread_mutex_lock(&f->times_lock);
+	st->st_atim = f->atime;
+	st->st_mtim = f->mtime;
+	st->st_ctim = f->ctime;
+	pthread_mutex_unlock(&f->times_lock);
+}
+
+static int fill_attr(struct hs_fuse *f, fuse_ino_t ino, struct stat *st)
+{
+	memset(st, 0, sizeof *st);
+	st->st_ino = ino;
+	switch (ino) {
+	case INO_ROOT:
+		st->st_mode = S_IFDIR | 0755;
+		st->st_nlink = 2;
+		st->st_mtim = st->st_ctim = st->st_atim = f->ctime;
+		return 0;
+	case INO_IMAGE:
+		image_attr(f, st);
+		return 0;
+	case INO_STATUS:
+		st->st_mode = S_IFREG | 0444;
+		st->st_nlink = 1;
+		st->st_mtim = st->st_ctim = st->st_atim = f->ctime;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static void touch(struct hs_fuse *f, bool modify)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	pthread_mutex_lock(&f->times_lock);
+	if (modify)
+		f->mtime = f->ctime = now;
+	else
+		f->ctime = now;
+	pthread_mutex_unlock(&f->times_lock);
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	conn->max_write = 1u << 20;
+	conn->max_read = 1u << 20; /* must match the max_read mount option */
+	conn->max_readahead = 1u << 20;
+	/* Replies can splice straight from the state's image file. */
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE;
+	if (conn->capable & FUSE_CAP_SPLICE_MOVE)
+		conn->want |= FUSE_CAP_SPLICE_MOVE;
+	if (conn->capable & FUSE_CAP_ASYNC_DIO)
+		conn->want |= FUSE_CAP_ASYNC_DIO;
+	/* We are the only writer: a changed mtime must not drop the page cache. */
+	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+}
+
+static void reply_entry(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fuse_entry_param e = { .ino = ino, .attr_timeout = 1.0, .entry_timeout = 1.0 };
+	fill_attr(F(req), ino, &e.attr);
+	fuse_reply_entry(req, &e);
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct hs_fuse *f = F(req);
+	if (parent != INO_ROOT)
+		fuse_reply_err(req, ENOENT);
+	else if (strcmp(name, f->info.image_name) == 0)
+		reply_entry(req, INO_IMAGE);
+	else if (strcmp(name, HS_STATUS_FILE) == 0)
+		reply_entry(req, INO_STATUS);
+	else
+		fuse_reply_err(req, ENOENT);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)fi;
+	struct stat st;
+	if (fill_attr(F(req), ino, &st) < 0)
+		fuse_reply_err(req, ENOENT);
+	else
+		fuse_reply_attr(req, &st, 1.0);
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	(void)fi;
+	struct hs_fuse *f = F(req);
+	if (ino != INO_IMAGE) {
+		fuse_reply_err(req, ino == INO_STATUS ? EPERM : EISDIR);
+		return;
+	}
+	if ((to_set & FUSE_SET_ATTR_SIZE) && (uint64_t)attr->st_size != hs_spare_size(f->sp)) {
+		fuse_reply_err(req, EPERM); /* a disk image keeps its size */
+		return;
+	}
+	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		struct hs_state *s = f->sp->state;
+		pthread_mutex_lock(&s->attr_lock);
+		uid_t uid = to_set & FUSE_SET_ATTR_UID ? attr->st_uid : s->uid;
+		gid_t gid = to_set & FUSE_SET_ATTR_GID ? attr->st_gid : s->gid;
+		mode_t mode = to_set & FUSE_SET_ATTR_MODE ? attr->st_mode : s->mode;
+		pthread_mutex_unlock(&s->attr_lock);
+		int r = hs_state_set_attr(s, uid, gid, mode);
+		if (r < 0) {
+			fuse_reply_err(req, -r);
+			return;
+		}
+		touch(f, false);
+	}
+	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
+		      FUSE_SET_ATTR_MTIME_NOW)) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		pthread_mutex_lock(&f->times_lock);
+		if (to_set & FUSE_SET_ATTR_ATIME)
+			f->atime = attr->st_atim;
+		if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+			f->atime = now;
+		if (to_set & FUSE_SET_ATTR_MTIME)
+			f->mtime = attr->st_mtim;
+		if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+			f->mtime = now;
+		pthread_mutex_unlock(&f->times_lock);
+	}
+	struct stat st;
+	fill_attr(f, ino, &st);
+	fuse_reply_attr(req, &st, 1.0);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	(void)fi;
+	struct hs_fuse *f = F(req);
+	if (ino != INO_ROOT) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	char buf[1024];
+	size_t len = 0;
+	const char *names[] = { ".", "..", f->info.image_name };
+	const fuse_ino_t inos[] = { INO_ROOT, INO_ROOT, INO_IMAGE };
+	for (off_t k = off; k < 3; k++) {
+		struct stat st = { .st_ino = inos[k], .st_mode = k < 2 ? S_IFDIR : S_IFREG };
+		size_t n = fuse_add_direntry(req, buf + len, sizeof buf - len, names[k], &st, k + 1);
+		if (len + n > size || len + n > sizeof buf)
+			break;
+		len += n;
+	}
+	fuse_reply_buf(req, buf, len);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if (ino == INO_ROOT) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	if (ino == INO_STATUS) {
+		if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+			fuse_reply_err(req, EACCES);
+			return;
+		}
+		fi->direct_io = 1; /* a fresh status on every read */
+		fuse_reply_open(req, fi);
+		return;
+	}
+	if (fi->flags & O_TRUNC) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	fi->keep_cache = 1;
+	fi->noflush = 1;
+	fuse_reply_open(req, fi);
+}
+
+static void read_status(fuse_req_t req, size_t size, off_t off)
+{
+	struct hs_fuse *f = F(req);
+	struct hs_buf b = { 0 };
+	int r = hs_status_json(f->sp, &f->info, &b);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+	} else if ((size_t)off >= b.len) {
+		fuse_reply_buf(req, NULL, 0);
+	} else {
+		size_t n = b.len - (size_t)off < size ? b.len - (size_t)off : size;
+		fuse_reply_buf(req, (const char *)b.data + off, n);
+	}
+	hs_buf_free(&b);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	(void)fi;
+	struct hs_fuse *f = F(req);
+	if (ino == INO_STATUS) {
+		read_status(req, size, off);
+		return;
+	}
+	uint64_t isz = hs_spare_size(f->sp);
+	if ((uint64_t)off >= isz) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	if (size > isz - (uint64_t)off)
+		size = (size_t)(isz - (uint64_t)off);
+	int r = hs_spare_prepare_read(f->sp, (uint64_t)off, size);
+	if (r < 0) {
+		const char *m = hs_err_msg();
+		fprintf(stderr, "hotspare: read of %zu bytes at %lld failed: %s\n", size, (long long)off,
+			m ? m : strerror(-r));
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	/* Every chunk of the range is in the state's image file now: splice from it. */
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	buf.buf[0].fd = hs_spare_image_fd(f->sp);
+	buf.buf[0].pos = off;
+	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	(void)fi;
+	struct hs_fuse *f = F(req);
+	if (ino != INO_IMAGE) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	int r = hs_spare_write(f->sp, data, size, (uint64_t)off);
+	if (r < 0) {
+		const char *m = hs_err_msg();
+		if (r != -EFBIG)
+			fprintf(stderr, "hotspare: write of %zu bytes at %lld failed: %s\n", size,
+				(long long)off, m ? m : strerror(-r));
+		fuse_reply_err(req, r == -EFBIG ? EFBIG : EIO);
+		return;
+	}
+	touch(f, true);
+	fuse_reply_write(req, size);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	(void)datasync;
+	(void)fi;
+	int r = ino == INO_IMAGE ? hs_spare_flush(F(req)->sp) : 0;
+	if (r < 0)
+		fprintf(stderr, "hotspare: flush failed: %s\n", hs_err_msg() ? hs_err_msg() : strerror(-r));
+	fuse_reply_err(req, r < 0 ? EIO : 0);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+			 struct fuse_file_info *fi)
+{
+	(void)fi;
+	struct hs_fuse *f = F(req);
+	uint64_t size = hs_spare_size(f->sp);
+	if (ino != INO_IMAGE || off < 0 || len <= 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) {
+		uint64_t end = (uint64_t)off + (uint64_t)len;
+		if ((uint64_t)off >= size) {
+			fuse_reply_err(req, 0);
+			return;
+		}
+		int r = hs_spare_discard(f->sp, (uint64_t)off, (end > size ? size : end) - (uint64_t)off);
+		if (r == 0)
+			touch(f, true);
+		fuse_reply_err(req, r < 0 ? EIO : 0);
+		return;
+	}
+	/* The image is whole already: allocating inside it is a no-op. */
+	if ((mode == 0 || mode == FALLOC_FL_KEEP_SIZE) &&
+	    ((uint64_t)off + (uint64_t)len <= size || mode == FALLOC_FL_KEEP_SIZE)) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	fuse_reply_err(req, mode == 0 ? EFBIG : EOPNOTSUPP);
+}
+
+static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)
+{
+	(void)fi;
+	if (ino != INO_IMAGE || (whence != SEEK_DATA && whence != SEEK_HOLE) || off < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	int64_t r = hs_spare_seek(F(req)->sp, (uint64_t)off, whence);
+	if (r < 0)
+		fuse_reply_err(req, (int)-r);
+	else
+		fuse_reply_lseek(req, r);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	(void)ino;
+	struct statvfs sv = {
+		.f_bsize = 4096, .f_frsize = 4096,
+		.f_blocks = hs_spare_size(F(req)->sp) / 4096,
+		.f_files = 2, .f_namemax = 255,
+	};
+	fuse_reply_statfs(req, &sv);
+}
+
+static const struct fuse_lowlevel_ops ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.readdir = op_readdir,
+	.open = op_open,
+	.read = op_read,
+	.write = op_write,
+	.flush = op_flush,
+	.fsync = op_fsync,
+	.fallocate = op_fallocate,
+	.lseek = op_lseek,
+	.statfs = op_statfs,
+};
+
+int hs_fuse_mount(struct hs_spare *sp, const struct hs_status_info *info, struct hs_fuse **out)
+{
+	struct hs_fuse *f = calloc(1, sizeof *f);
+	if (!f)
+		return -ENOMEM;
+	f->sp = sp;
+	f->info = *info;
+	pthread_mutex_init(&f->times_lock, NULL);
+	clock_gettime(CLOCK_REALTIME, &f->ctime);
+	f->atime = f->mtime = f->ctime;
+	for (uint64_t i = 0; i < sp->ix->nchunks; i++)
+		if (!hs_digest_is_zero(&sp->ix->digests[i]))
+			f->data_blocks += hs_index_chunk_len(sp->ix, i) / 512;
+	char *argv[] = { "hotspare", "-o",
+			 "allow_other,default_permissions,max_read=1048576,fsname=hotspare,subtype=hotspare",
+			 NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
+	f->se = fuse_session_new(&args, &ops, sizeof ops, f);
+	fuse_opt_free_args(&args);
+	if (!f->se) {
+		free(f);
+		return hs_err(EIO, "cannot create the FUSE session");
+	}
+	if (fuse_session_mount(f->se, info->mountpoint) != 0) {
+		fuse_session_destroy(f->se);
+		free(f);
+		return hs_err(EIO, "cannot mount FUSE at %s (is /dev/fuse there and fuse3 installed?)",
+			      info->mountpoint);
+	}
+	f->mounted = true;
+	*out = f;
+	return 0;
+}
+
+int hs_fuse_serve(struct hs_fuse *f)
+{
+	if (fuse_set_signal_handlers(f->se) != 0)
+		return hs_err(EIO, "cannot install signal handlers");
+	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+	if (!cfg)
+		return -ENOMEM;
+	fuse_loop_cfg_set_max_threads(cfg, 32);
+	fuse_loop_cfg_set_idle_threads(cfg, 8);
+	int r = fuse_session_loop_mt(f->se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	fuse_remove_signal_handlers(f->se);
+	return r < 0 ? r : 0;
+}
+
+void hs_fuse_destroy(struct hs_fuse *f)
+{
+	if (!f)
+		return;
+	if (f->mounted)
+		fuse_session_unmount(f->se);
+	fuse_session_destroy(f->se);
+	pthread_mutex_destroy(&f->times_lock);
+	free(f);
+}

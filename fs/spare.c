@@ -1,0 +1,408 @@
+/* The spare engine; see spare.h. */
+#include "spare.h"
+#include "cleanup.h"
+#include "device.h"
+#include "err.h"
+#include "hydrate.h"
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/* One chunk being fetched (or claimed by a whole-chunk write); others wait. */
+struct hs_inflight {
+	uint64_t i;
+	int refs;  /* the owner plus its waiters */
+	bool done;
+	int err;
+	struct hs_inflight *next;
+};
+
+/* Per-thread buffers for fetching: one chunk of plain bytes and the stored form. */
+struct tl {
+	void *plain;
+	struct hs_buf z;
+};
+static pthread_key_t tl_key;
+static pthread_once_t tl_once = PTHREAD_ONCE_INIT;
+
+static void tl_free(void *p)
+{
+	struct tl *t = p;
+	free(t->plain);
+	hs_buf_free(&t->z);
+	free(t);
+}
+static void tl_make(void) { pthread_key_create(&tl_key, tl_free); }
+
+static struct tl *tl_get(size_t chunk_size)
+{
+	pthread_once(&tl_once, tl_make);
+	struct tl *t = pthread_getspecific(tl_key);
+	if (t)
+		return t;
+	t = calloc(1, sizeof *t);
+	if (!t || !(t->plain = malloc(chunk_size))) {
+		free(t);
+		return NULL;
+	}
+	pthread_setspecific(tl_key, t);
+	return t;
+}
+
+static bool zero_chunk(const struct hs_spare *sp, uint64_t i)
+{
+	return hs_digest_is_zero(&sp->ix->digests[i]);
+}
+
+bool hs_spare_chunk_local(const struct hs_spare *sp, uint64_t i)
+{
+	return hs_state_get(sp->state, i) != HS_ABSENT || zero_chunk(sp, i);
+}
+
+int hs_spare_image_fd(const struct hs_spare *sp) { return sp->state->image_fd; }
+
+int hs_spare_open(struct hs_index *ix, struct hs_sources *src, struct hs_state *state,
+		  struct hs_spare **out)
+{
+	struct hs_spare *sp = calloc(1, sizeof *sp);
+	if (!sp) {
+		hs_index_free(ix);
+		hs_sources_close(src);
+		hs_state_close(state);
+		return -ENOMEM;
+	}
+	sp->ix = ix;
+	sp->src = *src;
+	sp->state = state;
+	sp->demand_deadline_ms = 120000;
+	pthread_mutex_init(&sp->fetch_lock, NULL);
+	pthread_cond_init(&sp->fetch_done, NULL);
+	uint64_t local = 0, written = 0;
+	for (uint64_t i = 0; i < ix->nchunks; i++) {
+		local += hs_spare_chunk_local(sp, i);
+		written += hs_state_get(state, i) == HS_WRITTEN;
+	}
+	sp->nlocal = local;
+	sp->nwritten = written;
+	*out = sp;
+	return 0;
+}
+
+int hs_spare_close(struct hs_spare *sp)
+{
+	if (!sp)
+		return 0;
+	if (sp->hyd)
+		hs_hydrate_stop(sp->hyd);
+	int r = hs_state_flush(sp->state);
+	hs_state_close(sp->state);
+	hs_sources_close(&sp->src);
+	hs_index_free(sp->ix);
+	pthread_mutex_destroy(&sp->fetch_lock);
+	pthread_cond_destroy(&sp->fetch_done);
+	free(sp);
+	return r;
+}
+
+/* Claim chunk i for fetching or overwriting. Returns 1 with *slot owned by
+ * the caller; 0 if the chunk became local meanwhile; or the result of
+ * another thread's claim that just ended (0 or -errno) after waiting for it. */
+static int claim(struct hs_spare *sp, uint64_t i, struct hs_inflight **slot)
+{
+	HS_LOCK_SCOPE(&sp->fetch_lock);
+	for (;;) {
+		if (hs_spare_chunk_local(sp, i))
+			return 0;
+		struct hs_inflight *f = sp->inflight;
+		while (f && f->i != i)
+			f = f->next;
+		if (!f)
+			break;
+		f->refs++;
+		while (!f->done)
+			pthread_cond_wait(&sp->fetch_done, &sp->fetch_lock);
+		int err = f->err;
+		if (--f->refs == 0)
+			free(f);
+		/* A failed fetch is reported to its waiters; a claim released
+		 * without making the chunk local (a write) lets them retry. */
+		if (err < 0)
+			return err;
+	}
+	struct hs_inflight *f = calloc(1, sizeof *f);
+	if (!f)
+		return -ENOMEM;
+	f->i = i;
+	f->refs = 1;
+	f->next = sp->inflight;
+	sp->inflight = f;
+	*slot = f;
+	return 1;
+}
+
+static void release(struct hs_spare *sp, struct hs_inflight *f, int err)
+{
+	HS_LOCK_SCOPE(&sp->fetch_lock);
+	struct hs_inflight **p = &sp->inflight;
+	while (*p != f)
+		p = &(*p)->next;
+	*p = f->next;
+	f->done = true;
+	f->err = err;
+	if (err < 0) {
+		sp->errors++;
+		const char *m = hs_err_msg();
+		snprintf(sp->last_error, sizeof sp->last_error, "%s", m ? m : strerror(-err));
+	}
+	pthread_cond_broadcast(&sp->fetch_done);
+	if (--f->refs == 0)
+		free(f);
+}
+
+static bool transient(int err)
+{
+	return err == -EAGAIN || err == -ETIMEDOUT || err == -ECONNREFUSED || err == -ECONNRESET ||
+	       err == -EHOSTUNREACH || err == -ENETUNREACH || err == -EINTR;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Fetch chunk i from the sources into the state's image. Transient source
+ * errors are retried with backoff until the deadline (demand) or once
+ * (hydration, which comes back to the chunk later by itself). */
+static int fetch(struct hs_spare *sp, uint64_t i, bool demand)
+{
+	struct tl *t = tl_get(sp->ix->chunk_size);
+	if (!t)
+		return -ENOMEM;
+	uint32_t len = hs_index_chunk_len(sp->ix, i);
+	int64_t deadline = now_ms() + (demand ? sp->demand_deadline_ms : 0);
+	int delay = 50, r;
+	size_t from = 0;
+	for (;;) {
+		r = hs_sources_read(&sp->src, &sp->ix->digests[i], t->plain, len, &t->z, &from);
+		if (r == 0 || !transient(r) || now_ms() + delay > deadline)
+			break;
+		usleep((useconds_t)delay * 1000);
+		delay = delay < 2000 ? delay * 2 : 2000;
+	}
+	if (r < 0)
+		return r == -ENOENT ? -EIO : r;
+	r = hs_pwrite_full(sp->state->image_fd, t->plain, len, i * sp->ix->chunk_size);
+	if (r < 0)
+		return hs_err(-r, "cannot write %s/disk.img: %s", sp->state->dir, strerror(-r));
+	atomic_fetch_add(from + 1 == sp->src.n ? &sp->from_store : &sp->from_seed, len);
+	if (!demand)
+		atomic_fetch_add(&sp->hydrated, len);
+	/* Present in memory now; durable in the map only after the next image sync. */
+	r = hs_state_set(sp->state, i, HS_PRESENT);
+	if (r == 0)
+		atomic_fetch_add(&sp->nlocal, 1);
+	return r;
+}
+
+int hs_spare_ensure_chunk(struct hs_spare *sp, uint64_t i, bool demand)
+{
+	struct hs_inflight *slot;
+	for (;;) {
+		int r = claim(sp, i, &slot);
+		if (r <= 0) {
+			if (r == 0 && !hs_spare_chunk_local(sp, i))
+				continue; /* a released write claim: try again */
+			return r;
+		}
+		r = fetch(sp, i, demand);
+		release(sp, slot, r);
+		return r;
+	}
+}
+
+int hs_spare_prepare_read(struct hs_spare *sp, uint64_t off, uint64_t len)
+{
+	if (len == 0)
+		return 0;
+	uint64_t cs = sp->ix->chunk_size;
+	int r = 0;
+	atomic_fetch_add(&sp->demand_active, 1);
+	for (uint64_t i = off / cs; i <= (off + len - 1) / cs && r == 0; i++)
+		if (!hs_spare_chunk_local(sp, i))
+			r = hs_spare_ensure_chunk(sp, i, true);
+	atomic_fetch_sub(&sp->demand_active, 1);
+	return r;
+}
+
+ssize_t hs_spare_read(struct hs_spare *sp, void *buf, size_t len, uint64_t off)
+{
+	uint64_t size = sp->ix->image_size;
+	if (off >= size)
+		return 0;
+	if (len > size - off)
+		len = (size_t)(size - off);
+	int r = hs_spare_prepare_read(sp, off, len);
+	if (r < 0)
+		return r;
+	return hs_pread_full(sp->state->image_fd, buf, len, off);
+}
+
+/* Prepare chunk i for a change covering [a, b) of it (chunk-relative):
+ * returns 1 if the caller holds a whole-chunk claim (no fetch was needed),
+ * else 0 once the chunk is local and durably marked written. */
+static int begin_change(struct hs_spare *sp, uint64_t i, uint32_t a, uint32_t b,
+			struct hs_inflight **slot)
+{
+	uint32_t len = hs_index_chunk_len(sp->ix, i);
+	bool zero = zero_chunk(sp, i);
+	uint8_t st = hs_state_get(sp->state, i);
+	if (st == HS_WRITTEN)
+		return 0;
+	if (st == HS_ABSENT && !zero) {
+		if (a == 0 && b == len) {
+			/* Overwritten whole: no need to fetch what is replaced. */
+			int r = claim(sp, i, slot);
+			if (r == 1)
+				return 1;
+			if (r < 0)
+				return r;
+		} else {
+			int r = hs_spare_ensure_chunk(sp, i, true);
+			if (r < 0)
+				return r;
+		}
+		if (hs_state_get(sp->state, i) == HS_WRITTEN)
+			return 0;
+	}
+	/* The chunk's base is in the state (or a hole): say "written" durably
+	 * before the guest's bytes can reach the disk. */
+	int r = hs_state_mark_written(sp->state, i, !zero);
+	if (r < 0)
+		return hs_err(-r, "cannot update %s/map: %s", sp->state->dir, strerror(-r));
+	if (r == 1)
+		atomic_fetch_add(&sp->nwritten, 1);
+	return 0;
+}
+
+/* Finish a whole-chunk change under a claim: the data is in the image;
+ * "written" becomes durable at the next flush, after the data. */
+static int end_claimed(struct hs_spare *sp, uint64_t i, struct hs_inflight *slot, int r)
+{
+	if (r == 0) {
+		r = hs_state_set(sp->state, i, HS_WRITTEN);
+		if (r == 0) {
+			atomic_fetch_add(&sp->nlocal, 1);
+			atomic_fetch_add(&sp->nwritten, 1);
+		}
+	}
+	release(sp, slot, r < 0 ? r : 0);
+	return r;
+}
+
+enum change { CHANGE_WRITE, CHANGE_DISCARD };
+
+static int change(struct hs_spare *sp, enum change op, const char *buf, uint64_t off, uint64_t len)
+{
+	uint64_t size = sp->ix->image_size, cs = sp->ix->chunk_size;
+	if (off > size || len > size - off)
+		return -EFBIG;
+	while (len) {
+		uint64_t i = off / cs;
+		uint32_t a = (uint32_t)(off - i * cs);
+		uint32_t clen = hs_index_chunk_len(sp->ix, i);
+		uint32_t n = (uint32_t)(len < clen - a ? len : clen - a);
+		struct hs_inflight *slot = NULL;
+		int claimed = begin_change(sp, i, a, a + n, &slot);
+		if (claimed < 0)
+			return claimed;
+		int r;
+		if (op == CHANGE_WRITE)
+			r = hs_pwrite_full(sp->state->image_fd, buf, n, off);
+		else if (fallocate(sp->state->image_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				   (off_t)off, n) == 0)
+			r = 0;
+		else
+			r = -errno;
+		if (r < 0)
+			hs_err(-r, "cannot write %s/disk.img: %s", sp->state->dir, strerror(-r));
+		if (claimed)
+			r = end_claimed(sp, i, slot, r);
+		if (r < 0)
+			return r;
+		off += n;
+		len -= n;
+		if (buf)
+			buf += n;
+	}
+	return 0;
+}
+
+int hs_spare_write(struct hs_spare *sp, const void *buf, size_t len, uint64_t off)
+{
+	return change(sp, CHANGE_WRITE, buf, off, len);
+}
+
+int hs_spare_discard(struct hs_spare *sp, uint64_t off, uint64_t len)
+{
+	return change(sp, CHANGE_DISCARD, NULL, off, len);
+}
+
+int hs_spare_flush(struct hs_spare *sp)
+{
+	int r = hs_state_flush(sp->state);
+	if (r < 0)
+		return hs_err(-r, "cannot flush state %s: %s", sp->state->dir, strerror(-r));
+	return 0;
+}
+
+/* Is there data in chunk i at or after chunk-relative offset a? (For written
+ * chunks the image file knows; discarded ranges are holes there.) */
+static int64_t data_in_chunk(struct hs_spare *sp, uint64_t i, uint64_t from, int whence)
+{
+	uint64_t start = i * sp->ix->chunk_size, end = start + hs_index_chunk_len(sp->ix, i);
+	uint8_t st = hs_state_get(sp->state, i);
+	bool zero = zero_chunk(sp, i);
+	if (st != HS_WRITTEN && !zero)
+		return whence == SEEK_DATA ? (int64_t)from : -1; /* all data */
+	if (st != HS_WRITTEN && zero && st == HS_ABSENT)
+		return whence == SEEK_HOLE ? (int64_t)from : -1; /* all hole */
+	off_t r = lseek(sp->state->image_fd, (off_t)from, whence);
+	if (r < 0 || (uint64_t)r >= end)
+		return -1;
+	return r;
+}
+
+int64_t hs_spare_seek(struct hs_spare *sp, uint64_t off, int whence)
+{
+	uint64_t size = sp->ix->image_size, cs = sp->ix->chunk_size;
+	if (off >= size)
+		return -ENXIO;
+	for (uint64_t i = off / cs; i < sp->ix->nchunks; i++) {
+		uint64_t from = i == off / cs ? off : i * cs;
+		int64_t r = data_in_chunk(sp, i, from, whence);
+		if (r >= 0)
+			return r;
+	}
+	return whence == SEEK_HOLE ? (int64_t)size : -ENXIO;
+}
+
+void hs_spare_status(struct hs_spare *sp, struct hs_spare_status *st)
+{
+	memset(st, 0, sizeof *st);
+	st->size = sp->ix->image_size;
+	st->chunk_size = sp->ix->chunk_size;
+	st->chunks_total = sp->ix->nchunks;
+	st->chunks_present = atomic_load(&sp->nlocal);
+	st->chunks_written = atomic_load(&sp->nwritten);
+	st->bytes_from_seed = atomic_load(&sp->from_seed);
+	st->bytes_from_store = atomic_load(&sp->from_store);
+	st->errors = atomic_load(&sp->errors);
+	st->hydrated = st->chunks_present >= st->chunks_total;
+	st->hydrate_bytes_per_s = sp->hyd ? hs_hydrate_rate(sp->hyd) : 0;
+	pthread_mutex_lock(&sp->fetch_lock);
+	snprintf(st->last_error, sizeof st->last_error, "%s", sp->last_error);
+	pthread_mutex_unlock(&sp->fetch_lock);
+}

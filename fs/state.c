@@ -1,0 +1,354 @@
+/* The spare's state directory; see state.h. */
+#include "state.h"
+#include "cleanup.h"
+#include "err.h"
+#include <dirent.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#define STATE_VERSION 1
+
+static int write_json_atomic(int dirfd, const char *name, json_object *o)
+{
+	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
+	char tmp[64];
+	snprintf(tmp, sizeof tmp, ".%s.tmp", name);
+	_cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	size_t n = strlen(text);
+	if (write(fd, text, n) != (ssize_t)n || write(fd, "\n", 1) != 1 || fsync(fd) < 0)
+		return errno ? -errno : -EIO;
+	if (renameat(dirfd, tmp, dirfd, name) < 0 || fsync(dirfd) < 0)
+		return -errno;
+	return 0;
+}
+
+static int save_attrs_locked(struct hs_state *s)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "format", json_object_new_string("hotspare-state"));
+	json_object_object_add(o, "version", json_object_new_int(STATE_VERSION));
+	json_object_object_add(o, "server", json_object_new_string(s->server));
+	json_object_object_add(o, "point", json_object_new_string(s->point));
+	json_object_object_add(o, "store", json_object_new_string(s->store));
+	json_object_object_add(o, "image_size", json_object_new_int64((int64_t)s->image_size));
+	json_object_object_add(o, "chunk_size", json_object_new_int64(s->chunk_size));
+	json_object_object_add(o, "uid", json_object_new_int64(s->uid));
+	json_object_object_add(o, "gid", json_object_new_int64(s->gid));
+	json_object_object_add(o, "mode", json_object_new_int(s->mode & 07777));
+	int r = write_json_atomic(s->dirfd, "state.json", o);
+	json_object_put(o);
+	return r;
+}
+
+static int load_json(struct hs_state *s, const struct hs_index *ix)
+{
+	_cleanup_close_ int fd = openat(s->dirfd, "state.json", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	char buf[8192];
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	json_object *o = json_tokener_parse(buf), *v;
+	const char *fmt = o && json_object_object_get_ex(o, "format", &v) ? json_object_get_string(v) : NULL;
+	if (!fmt || strcmp(fmt, "hotspare-state") != 0) {
+		json_object_put(o);
+		return hs_err(EINVAL, "%s/state.json is not a hotspare state description", s->dir);
+	}
+#define GETS(key) (json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "")
+#define GETI(key) (json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : -1)
+	int r = 0;
+	if (GETI("version") != STATE_VERSION)
+		r = hs_err(EPROTONOSUPPORT, "state %s has format version %lld; this hotspare reads version %d",
+			   s->dir, (long long)GETI("version"), STATE_VERSION);
+	else if (strcmp(GETS("server"), ix->server) != 0 || strcmp(GETS("point"), ix->id) != 0)
+		r = hs_err(EINVAL, "state %s belongs to %s@%s, not %s@%s", s->dir, GETS("server"),
+			   GETS("point"), ix->server, ix->id);
+	else if ((uint64_t)GETI("image_size") != ix->image_size || GETI("chunk_size") != ix->chunk_size)
+		r = hs_err(EINVAL, "state %s was made for another image size or chunk size", s->dir);
+	if (r == 0) {
+		s->uid = (uid_t)GETI("uid");
+		s->gid = (gid_t)GETI("gid");
+		s->mode = (mode_t)GETI("mode") & 07777;
+	}
+#undef GETS
+#undef GETI
+	json_object_put(o);
+	return r;
+}
+
+/* True if the directory holds nothing but our lock file. */
+static int dir_empty(int dirfd)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	struct dirent *de;
+	int empty = 1;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && strcmp(de->d_name, "lock"))
+			empty = 0;
+	closedir(d);
+	return empty;
+}
+
+static int create_files(struct hs_state *s, const struct hs_index *ix)
+{
+	_cleanup_close_ int img = openat(s->dirfd, "disk.img", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	_cleanup_close_ int map = openat(s->dirfd, "map", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (img < 0 || map < 0)
+		return hs_err(errno, "cannot create state files in %s: %s", s->dir, strerror(errno));
+	if (ftruncate(img, (off_t)ix->image_size) < 0 || ftruncate(map, (off_t)ix->nchunks) < 0 ||
+	    fsync(img) < 0 || fsync(map) < 0)
+		return hs_err(errno, "cannot size state files in %s: %s", s->dir, strerror(errno));
+	s->uid = getuid();
+	s->gid = getgid();
+	s->mode = 0600;
+	/* state.json last: a directory without it is an unfinished creation. */
+	int r = save_attrs_locked(s);
+	if (r < 0)
+		return hs_err(-r, "cannot write %s/state.json: %s", s->dir, strerror(-r));
+	return 0;
+}
+
+static int take_lock(struct hs_state *s)
+{
+	s->lock_fd = openat(s->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->lock_fd < 0)
+		return hs_err(errno, "cannot open %s/lock: %s", s->dir, strerror(errno));
+	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		char pid[32] = "";
+		ssize_t n = pread(s->lock_fd, pid, sizeof pid - 1, 0);
+		pid[n > 0 ? n : 0] = 0;
+		pid[strcspn(pid, "\n")] = 0;
+		return hs_err(EBUSY, "state %s is in use by another hotspare daemon%s%s%s", s->dir,
+			      pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "");
+	}
+	char pid[32];
+	int len = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+	if (ftruncate(s->lock_fd, 0) < 0 || pwrite(s->lock_fd, pid, (size_t)len, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+int hs_state_open(const char *dir, const struct hs_index *ix, const char *where, struct hs_state **out)
+{
+	struct hs_state *s = calloc(1, sizeof *s);
+	if (!s)
+		return -ENOMEM;
+	s->dirfd = s->image_fd = s->map_fd = s->lock_fd = -1;
+	pthread_mutex_init(&s->map_lock, NULL);
+	pthread_mutex_init(&s->attr_lock, NULL);
+	pthread_mutex_init(&s->flush_lock, NULL);
+	s->dir = strdup(dir);
+	s->store = strdup(where);
+	s->nchunks = ix->nchunks;
+	s->image_size = ix->image_size;
+	s->chunk_size = ix->chunk_size;
+	snprintf(s->server, sizeof s->server, "%s", ix->server);
+	snprintf(s->point, sizeof s->point, "%s", ix->id);
+	int r = 0;
+	if (!s->dir || !s->store) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		r = hs_err(errno, "cannot create state directory %s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->dirfd < 0) {
+		r = hs_err(errno, "cannot open state directory %s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	if ((r = take_lock(s)) < 0)
+		goto fail;
+	r = load_json(s, ix);
+	if (r == -ENOENT) {
+		r = dir_empty(s->dirfd);
+		if (r == 0)
+			r = hs_err(EINVAL, "%s is not empty and holds no hotspare state (no state.json)", dir);
+		if (r > 0)
+			r = create_files(s, ix);
+	}
+	if (r < 0)
+		goto fail;
+	s->image_fd = openat(s->dirfd, "disk.img", O_RDWR | O_CLOEXEC);
+	s->map_fd = openat(s->dirfd, "map", O_RDWR | O_CLOEXEC);
+	struct stat ist, mst;
+	if (s->image_fd < 0 || s->map_fd < 0 || fstat(s->image_fd, &ist) < 0 || fstat(s->map_fd, &mst) < 0) {
+		r = hs_err(errno, "cannot open the state files in %s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	if ((uint64_t)ist.st_size != ix->image_size || (uint64_t)mst.st_size != ix->nchunks) {
+		r = hs_err(EINVAL, "state %s is damaged (disk.img or map has the wrong size)", dir);
+		goto fail;
+	}
+	s->map = malloc(ix->nchunks ? ix->nchunks : 1);
+	s->durable = malloc(ix->nchunks ? ix->nchunks : 1);
+	if (!s->map || !s->durable) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	size_t got = 0;
+	while (got < ix->nchunks) {
+		ssize_t n = pread(s->map_fd, s->durable + got, ix->nchunks - got, (off_t)got);
+		if (n <= 0) {
+			r = hs_err(n < 0 ? errno : EIO, "cannot read %s/map", dir);
+			goto fail;
+		}
+		got += (size_t)n;
+	}
+	for (uint64_t i = 0; i < ix->nchunks; i++)
+		if (s->durable[i] > HS_WRITTEN) {
+			r = hs_err(EINVAL, "state %s is damaged (bad map entry %llu)", dir, (unsigned long long)i);
+			goto fail;
+		}
+	memcpy(s->map, s->durable, ix->nchunks);
+	*out = s;
+	return 0;
+fail:
+	hs_state_close(s);
+	return r;
+}
+
+void hs_state_close(struct hs_state *s)
+{
+	if (!s)
+		return;
+	if (s->image_fd >= 0)
+		close(s->image_fd);
+	if (s->map_fd >= 0)
+		close(s->map_fd);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
+	if (s->dirfd >= 0)
+		close(s->dirfd);
+	pthread_mutex_destroy(&s->map_lock);
+	pthread_mutex_destroy(&s->attr_lock);
+	pthread_mutex_destroy(&s->flush_lock);
+	free(s->store);
+	free(s->map);
+	free(s->durable);
+	free(s->dirty);
+	free(s->dir);
+	free(s);
+}
+
+static int dirty_push_locked(struct hs_state *s, uint64_t i, uint8_t v)
+{
+	if (s->ndirty == s->capdirty) {
+		size_t cap = s->capdirty ? s->capdirty * 2 : 1024;
+		struct hs_dirty *d = realloc(s->dirty, cap * sizeof *d);
+		if (!d)
+			return -ENOMEM;
+		s->dirty = d;
+		s->capdirty = cap;
+	}
+	s->dirty[s->ndirty++] = (struct hs_dirty){ i, v };
+	return 0;
+}
+
+int hs_state_set(struct hs_state *s, uint64_t i, uint8_t st)
+{
+	HS_LOCK_SCOPE(&s->map_lock);
+	if (st <= __atomic_load_n(&s->map[i], __ATOMIC_RELAXED))
+		return 0; /* states only move forward: absent, present, written */
+	__atomic_store_n(&s->map[i], st, __ATOMIC_RELEASE);
+	return dirty_push_locked(s, i, st);
+}
+
+int hs_state_mark_written(struct hs_state *s, uint64_t i, bool nonzero_base)
+{
+	if (__atomic_load_n(&s->durable[i], __ATOMIC_ACQUIRE) == HS_WRITTEN)
+		return 0;
+	HS_LOCK_SCOPE(&s->map_lock);
+	if (s->durable[i] == HS_WRITTEN)
+		return 0;
+	int changed = s->map[i] != HS_WRITTEN;
+	/* The written bit also says "present": the chunk's data must be durable
+	 * first unless it is a hole (zero chunk) or already durably present. */
+	if (s->durable[i] == HS_ABSENT && (nonzero_base || !changed) && fdatasync(s->image_fd) < 0)
+		return -errno;
+	uint8_t v = HS_WRITTEN;
+	if (pwrite(s->map_fd, &v, 1, (off_t)i) != 1 || fdatasync(s->map_fd) < 0)
+		return errno ? -errno : -EIO;
+	__atomic_store_n(&s->durable[i], HS_WRITTEN, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->map[i], HS_WRITTEN, __ATOMIC_RELEASE);
+	return changed;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct hs_dirty *x = a, *y = b;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+int hs_state_flush(struct hs_state *s)
+{
+	HS_LOCK_SCOPE(&s->flush_lock);
+	/* Entries taken before the image sync vouch only for data written before it. */
+	pthread_mutex_lock(&s->map_lock);
+	struct hs_dirty *d = s->dirty;
+	size_t n = s->ndirty;
+	s->dirty = NULL;
+	s->ndirty = s->capdirty = 0;
+	pthread_mutex_unlock(&s->map_lock);
+
+	int r = fdatasync(s->image_fd) < 0 ? -errno : 0;
+	HS_LOCK_SCOPE(&s->map_lock);
+	if (r < 0) {
+		/* Still owed to the map: keep them for the next flush. */
+		for (size_t k = 0; k < n; k++)
+			if (dirty_push_locked(s, d[k].i, d[k].v) < 0)
+				break;
+		free(d);
+		return r;
+	}
+	qsort(d, n, sizeof *d, cmp_entry);
+	for (size_t k = 0; k < n && r == 0;) {
+		size_t e = k;
+		/* A run of consecutive chunks is written with one pwrite. */
+		while (e + 1 < n && d[e + 1].i <= d[e].i + 1)
+			e++;
+		for (size_t m = k; m <= e; m++)
+			if (d[m].v > s->durable[d[m].i])
+				__atomic_store_n(&s->durable[d[m].i], d[m].v, __ATOMIC_RELEASE);
+		uint64_t a = d[k].i, len = d[e].i - a + 1;
+		if (pwrite(s->map_fd, s->durable + a, len, (off_t)a) != (ssize_t)len)
+			r = errno ? -errno : -EIO;
+		k = e + 1;
+	}
+	if (r == 0 && n && fdatasync(s->map_fd) < 0)
+		r = -errno;
+	free(d);
+	return r;
+}
+
+int hs_state_set_attr(struct hs_state *s, uid_t uid, gid_t gid, mode_t mode)
+{
+	HS_LOCK_SCOPE(&s->attr_lock);
+	uid_t ou = s->uid;
+	gid_t og = s->gid;
+	mode_t om = s->mode;
+	s->uid = uid;
+	s->gid = gid;
+	s->mode = mode & 07777;
+	int r = save_attrs_locked(s);
+	if (r < 0) {
+		s->uid = ou;
+		s->gid = og;
+		s->mode = om;
+	}
+	return r;
+}

@@ -1,0 +1,19 @@
+/* The FUSE filesystem: one directory holding SERVER.img (the spare) and a
+ * hidden status file. It only translates requests into spare engine calls. */
+#pragma once
+#include "status.h"
+
+struct hs_spare;
+struct hs_fuse;
+
+/* Mount sp at mountpoint as info->image_name (allow_other,
+ * default_permissions, max_read 1 MiB). 0, or -errno with a message
+ * (mountpoint missing or in use, no /dev/fuse, ...). */
+int hs_fuse_mount(struct hs_spare *sp, const struct hs_status_info *info, struct hs_fuse **out);
+
+/* Serve requests on several threads until the filesystem is unmounted or a
+ * termination signal arrives. 0 or -errno. */
+int hs_fuse_serve(struct hs_fuse *f);
+
+/* Unmount (if still mounted) and free. */
+void hs_fuse_destroy(struct hs_fuse *f);

@@ -1,0 +1,88 @@
+/* A spare: one point presented as a raw disk image whose blocks come from the
+ * first place that has them: the state, then the seeds, then the store.
+ * Every fetched chunk is checked against its digest before anyone reads it;
+ * writes land in the state. This is the engine behind the FUSE file and is
+ * usable (and tested) without FUSE. */
+#pragma once
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "index.h"
+#include "sources.h"
+#include "state.h"
+
+struct hs_inflight;
+
+struct hs_spare {
+	struct hs_index *ix;
+	struct hs_sources src;
+	struct hs_state *state;
+	/* fetch_lock protects the in-flight list; fetch_done is signalled when
+	 * any fetch ends */
+	pthread_mutex_t fetch_lock;
+	pthread_cond_t fetch_done;
+	struct hs_inflight *inflight;
+	atomic_int demand_active;   /* demand reads in progress (hydration yields) */
+	atomic_uint_fast64_t from_seed, from_store; /* plain bytes fetched */
+	atomic_uint_fast64_t hydrated;             /* plain bytes fetched by hydration */
+	atomic_uint_fast64_t nlocal;               /* chunk positions held locally */
+	atomic_uint_fast64_t nwritten;
+	atomic_uint_fast64_t errors;
+	char last_error[256];       /* guarded by fetch_lock */
+	int demand_deadline_ms;     /* how long a demand read keeps retrying */
+	struct hs_hydrator *hyd;
+};
+
+/* Build a spare over an index, its sources and its state, taking ownership of
+ * all three (also on failure). 0 or -errno. */
+int hs_spare_open(struct hs_index *ix, struct hs_sources *src, struct hs_state *state,
+		  struct hs_spare **out);
+
+/* Stop hydration, flush the state and free everything. Returns the flush's result. */
+int hs_spare_close(struct hs_spare *sp);
+
+/* Image size in bytes. */
+static inline uint64_t hs_spare_size(const struct hs_spare *sp) { return sp->ix->image_size; }
+
+/* True if chunk i needs no fetch (held in the state, or a zero chunk). */
+bool hs_spare_chunk_local(const struct hs_spare *sp, uint64_t i);
+
+/* Make chunk i local, fetching it if needed; concurrent callers for the same
+ * chunk share one fetch. demand says a reader waits (retries until the
+ * deadline). 0, or -EIO (every copy missing or corrupt) / -errno. */
+int hs_spare_ensure_chunk(struct hs_spare *sp, uint64_t i, bool demand);
+
+/* Make every chunk in [off, off+len) local, so the bytes can be read from the
+ * state's image file (hs_spare_image_fd). 0 or -errno. */
+int hs_spare_prepare_read(struct hs_spare *sp, uint64_t off, uint64_t len);
+
+/* The state's image file, for reads of prepared ranges (zero-copy splice). */
+int hs_spare_image_fd(const struct hs_spare *sp);
+
+/* Read len bytes at off (clamped to the image). Bytes read or -errno. */
+ssize_t hs_spare_read(struct hs_spare *sp, void *buf, size_t len, uint64_t off);
+
+/* Write len bytes at off (within the image). 0 or -errno (-EFBIG past the end). */
+int hs_spare_write(struct hs_spare *sp, const void *buf, size_t len, uint64_t off);
+
+/* Make [off, off+len) read as zeros (a discard). 0 or -errno. */
+int hs_spare_discard(struct hs_spare *sp, uint64_t off, uint64_t len);
+
+/* Make every write so far durable (a guest flush). 0 or -errno. */
+int hs_spare_flush(struct hs_spare *sp);
+
+/* lseek SEEK_DATA / SEEK_HOLE on the image. Offset, or -ENXIO. */
+int64_t hs_spare_seek(struct hs_spare *sp, uint64_t off, int whence);
+
+struct hs_spare_status {
+	uint64_t size, chunk_size, chunks_total, chunks_present, chunks_written;
+	uint64_t bytes_from_seed, bytes_from_store, errors;
+	double hydrate_bytes_per_s;
+	bool hydrated; /* every chunk is local */
+	char last_error[256];
+};
+
+/* A snapshot of the spare's counters. */
+void hs_spare_status(struct hs_spare *sp, struct hs_spare_status *st);

@@ -1,0 +1,86 @@
+/* A spare's state directory: the blocks fetched and written (a sparse file the
+ * image's size: once every chunk is present it is a complete raw image), the
+ * map of which chunks are present or written, and the image's owner and mode.
+ *
+ *   STATE/state.json   server, point, sizes, owner, mode (rewritten atomically)
+ *   STATE/disk.img     the image's blocks
+ *   STATE/map          one byte per chunk: 0 absent, 1 present, 2 written
+ *   STATE/lock         flock'ed by the daemon that uses the state
+ *
+ * Durability: a map byte is made durable only after the data it vouches for
+ * (fdatasync of disk.img first), except present->written, which is made
+ * durable before the guest's data lands so a crash never hides a change. */
+#pragma once
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "index.h"
+
+enum hs_chunk_state { HS_ABSENT = 0, HS_PRESENT = 1, HS_WRITTEN = 2 };
+
+struct hs_dirty {
+	uint64_t i;
+	uint8_t v;
+};
+
+struct hs_state {
+	char *dir;
+	int dirfd;
+	int image_fd;  /* disk.img, read-write */
+	int map_fd;
+	int lock_fd;
+	uint64_t nchunks;
+	uint8_t *map;      /* in memory: current state of each chunk (atomic bytes) */
+	uint8_t *durable;  /* what the map file holds */
+	/* map_lock protects durable[], the dirty list and writes to the map file */
+	pthread_mutex_t map_lock;
+	struct hs_dirty *dirty; /* map changes not yet in the map file */
+	size_t ndirty, capdirty;
+	/* flush_lock serialises flushes, so a flush that returns covers every
+	 * change made before it started */
+	pthread_mutex_t flush_lock;
+	/* attr_lock protects uid, gid, mode and state.json */
+	pthread_mutex_t attr_lock;
+	uid_t uid;
+	gid_t gid;
+	mode_t mode;
+	char server[HS_SERVER_MAX + 1];
+	char point[HS_POINT_ID_LEN + 1];
+	char *store;          /* where the point came from, for the record */
+	uint64_t image_size;
+	uint32_t chunk_size;
+};
+
+/* Open the state directory for the point ix, creating it if empty or missing.
+ * Refuses (-EINVAL, one line) a state of another server or point or with
+ * different sizes, and (-EBUSY) one in use by another daemon; a refused
+ * state is left unchanged. where is the store's location, for the record. */
+int hs_state_open(const char *dir, const struct hs_index *ix, const char *where,
+		  struct hs_state **out);
+
+/* Close the state (flush first with hs_state_flush). NULL is fine. */
+void hs_state_close(struct hs_state *s);
+
+/* Current state of chunk i. */
+static inline uint8_t hs_state_get(const struct hs_state *s, uint64_t i)
+{
+	return __atomic_load_n(&s->map[i], __ATOMIC_ACQUIRE);
+}
+
+/* Record in memory that chunk i now holds data (present or written); the map
+ * file learns it at the next hs_state_flush, after the data is durable. */
+int hs_state_set(struct hs_state *s, uint64_t i, uint8_t st);
+
+/* Chunk i (present or about to be made present) is about to be changed by
+ * the guest: make "written" durable first (syncing the image before, if the
+ * chunk's present bit is not durable yet). 1 if this call changed the chunk
+ * to written, 0 if it already was, or -errno. */
+int hs_state_mark_written(struct hs_state *s, uint64_t i, bool nonzero_base);
+
+/* Make everything written so far durable: fdatasync the image, then write and
+ * fdatasync the changed map bytes. 0 or -errno. */
+int hs_state_flush(struct hs_state *s);
+
+/* Change the image's owner or mode, kept in state.json. 0 or -errno. */
+int hs_state_set_attr(struct hs_state *s, uid_t uid, gid_t gid, mode_t mode);

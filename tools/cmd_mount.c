@@ -1,0 +1,214 @@
+/* hotspare mount STORE SERVER[@POINT] MOUNTPOINT --state DIR [--seed SEED]... [--foreground]
+ * Loads the index and the state here, so bad input is reported by this
+ * command; then a daemon mounts the image, signals readiness and serves. */
+#include "cli.h"
+#include "cleanup.h"
+#include "err.h"
+#include "fusefs.h"
+#include "hydrate.h"
+#include "mounts.h"
+#include "spare.h"
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define USAGE "STORE SERVER[@POINT] MOUNTPOINT --state DIR [--seed SEED]... [--foreground]\n" \
+	      "       [--hydrate-threads N (default 2; 0: no background hydration)] [--deadline SECONDS]"
+
+struct mount_args {
+	const char *store, *ref, *mountpoint, *state;
+	struct cli_list seeds;
+	bool foreground;
+	unsigned hydrate_threads;
+	int deadline_s;
+};
+
+/* Serve until unmounted; report readiness (or the error) on ready_fd. */
+static int serve(struct hs_spare *sp, const struct hs_status_info *info, unsigned hthreads, int ready_fd)
+{
+	struct hs_fuse *f;
+	int r = hs_fuse_mount(sp, info, &f);
+	if (r < 0) {
+		if (ready_fd >= 0) {
+			const char *m = hs_err_msg();
+			dprintf(ready_fd, "%s", m ? m : strerror(-r));
+		}
+		return r;
+	}
+	if (hthreads && (r = hs_hydrate_start(sp, hthreads, NULL, 0, &sp->hyd)) < 0)
+		sp->hyd = NULL;
+	if (ready_fd >= 0) {
+		dprintf(ready_fd, "OK");
+		close(ready_fd);
+	}
+	fprintf(stderr, "hotspare: serving %s@%s at %s/%s (pid %d)\n", sp->ix->server, sp->ix->id,
+		info->mountpoint, info->image_name, (int)getpid());
+	r = hs_fuse_serve(f);
+	if (sp->hyd) {
+		hs_hydrate_stop(sp->hyd);
+		sp->hyd = NULL;
+	}
+	/* Flush before the mount goes away: umount waits for this process to exit. */
+	int fr = hs_spare_flush(sp);
+	hs_fuse_destroy(f);
+	fprintf(stderr, "hotspare: unmounted %s; state flushed%s\n", info->mountpoint, fr < 0 ? " FAILED" : "");
+	return r < 0 ? r : fr;
+}
+
+static int parse(int argc, char **argv, struct mount_args *a)
+{
+	static const struct option opts[] = {
+		{ "state", required_argument, NULL, 's' },
+		{ "seed", required_argument, NULL, 'e' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "hydrate-threads", required_argument, NULL, 'h' },
+		{ "deadline", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'H' },
+		{ 0 },
+	};
+	a->hydrate_threads = 2;
+	a->deadline_s = 120;
+	int c;
+	while ((c = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': a->state = optarg; break;
+		case 'e':
+			if (cli_list_add(&a->seeds, optarg) < 0)
+				return -ENOMEM;
+			break;
+		case 'f': a->foreground = true; break;
+		case 'h':
+			a->hydrate_threads = (unsigned)atoi(optarg);
+			if (a->hydrate_threads > 16)
+				return cli_failf("mount", "--hydrate-threads '%s' is not a number from 0 to 16", optarg) ? -EINVAL : 0;
+			break;
+		case 'd':
+			a->deadline_s = atoi(optarg);
+			if (a->deadline_s < 1)
+				return cli_failf("mount", "--deadline '%s' is not a number of seconds", optarg) ? -EINVAL : 0;
+			break;
+		case 'H':
+			cli_usage("mount", USAGE);
+			return 1;
+		default:
+			return cli_usage("mount", USAGE) ? -EINVAL : 0;
+		}
+	}
+	if (argc - optind != 3 || !a->state)
+		return cli_usage("mount", USAGE) ? -EINVAL : 0;
+	a->store = argv[optind];
+	a->ref = argv[optind + 1];
+	a->mountpoint = argv[optind + 2];
+	return 0;
+}
+
+int cmd_mount(int argc, char **argv)
+{
+	struct mount_args a = { 0 };
+	int r = parse(argc, argv, &a);
+	if (r != 0) {
+		cli_list_free(&a.seeds);
+		return r > 0 ? 0 : 2;
+	}
+	char mnt[PATH_MAX], state_dir[PATH_MAX];
+	struct hs_store *st = NULL;
+	struct hs_index *ix = NULL;
+	struct hs_sources src = { 0 };
+	struct hs_state *state = NULL;
+	struct hs_spare *sp = NULL;
+
+	r = hs_mount_check_free(a.mountpoint);
+	if (r == 0 && !realpath(a.mountpoint, mnt))
+		r = hs_err(errno, "mountpoint %s: %s", a.mountpoint, strerror(errno));
+	if (r == 0)
+		r = cli_load_point(a.store, a.ref, &st, &ix);
+	if (r == 0) {
+		r = hs_sources_open(st, a.seeds.v, a.seeds.n, &src);
+		st = NULL;
+	}
+	if (r == 0)
+		r = hs_state_open(a.state, ix, a.store, &state);
+	if (r == 0 && !realpath(a.state, state_dir))
+		r = -errno;
+	if (r == 0) {
+		r = hs_spare_open(ix, &src, state, &sp);
+		ix = NULL;
+		state = NULL;
+		src.v = NULL;
+		src.n = 0;
+	}
+	cli_list_free(&a.seeds);
+	if (r < 0) {
+		hs_index_free(ix);
+		hs_sources_close(&src);
+		hs_store_close(st);
+		hs_state_close(state);
+		return cli_fail("mount", r);
+	}
+	sp->demand_deadline_ms = a.deadline_s * 1000;
+	char image[HS_SERVER_MAX + 8];
+	snprintf(image, sizeof image, "%s.img", sp->ix->server);
+	struct hs_status_info info = {
+		.store = a.store, .state_dir = state_dir, .mountpoint = mnt, .image_name = image,
+	};
+
+	if (a.foreground) {
+		info.pid = (int)getpid();
+		printf("%s/%s is ready\n", mnt, image);
+		fflush(stdout);
+		r = serve(sp, &info, a.hydrate_threads, -1);
+		int cr = hs_spare_close(sp);
+		return r < 0 || cr < 0 ? cli_fail("mount", r < 0 ? r : cr) : 0;
+	}
+
+	int pipefd[2];
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return cli_fail("mount", -errno);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		return cli_fail("mount", -errno);
+	if (pid == 0) {
+		close(pipefd[0]);
+		setsid();
+		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+		char logpath[PATH_MAX + 16];
+		snprintf(logpath, sizeof logpath, "%s/daemon.log", state_dir);
+		int log = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		dup2(devnull, 0);
+		dup2(log >= 0 ? log : devnull, 1);
+		dup2(log >= 0 ? log : devnull, 2);
+		if (chdir("/") < 0)
+			_exit(1);
+		info.pid = (int)getpid();
+		r = serve(sp, &info, a.hydrate_threads, pipefd[1]);
+		int cr = hs_spare_close(sp);
+		_exit(r < 0 || cr < 0 ? 1 : 0);
+	}
+	close(pipefd[1]);
+	char msg[600];
+	size_t n = 0;
+	ssize_t k;
+	while (n < sizeof msg - 1 && (k = read(pipefd[0], msg + n, sizeof msg - 1 - n)) != 0) {
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		n += (size_t)k;
+	}
+	msg[n] = 0;
+	close(pipefd[0]);
+	if (strcmp(msg, "OK") != 0) {
+		if (!msg[0])
+			return cli_failf("mount", "the daemon exited before the image was ready (see %s/daemon.log)", state_dir);
+		return cli_failf("mount", "%s", msg);
+	}
+	printf("%s/%s is ready (daemon pid %d, state %s)\n", mnt, image, (int)pid, state_dir);
+	/* The daemon owns the state now; this copy only releases its memory
+	 * (the state's lock stays held through the daemon's descriptor). */
+	hs_spare_close(sp);
+	return 0;
+}

@@ -1,0 +1,79 @@
+/* hotspare status MOUNTPOINT [--json] */
+#include "cli.h"
+#include "cleanup.h"
+#include "progress.h"
+#include "status.h"
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <string.h>
+
+#define USAGE "MOUNTPOINT [--json]"
+
+int cli_read_status(const char *mountpoint, char *buf, size_t cap)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s", mountpoint, HS_STATUS_FILE);
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	if (!f) {
+		int e = errno;
+		if (e == ENOENT)
+			return cli_failf("status", "%s is not a hotspare mount", mountpoint) ? -ENOENT : 0;
+		if (e == ENOTCONN)
+			return cli_failf("status", "%s is a hotspare mount whose daemon died (remount it, or 'hotspare umount' it)", mountpoint) ? -ENOTCONN : 0;
+		return cli_failf("status", "cannot read the status of %s: %s", mountpoint, strerror(e)) ? -e : 0;
+	}
+	size_t n = fread(buf, 1, cap - 1, f);
+	buf[n] = 0;
+	return 0;
+}
+
+int cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	bool json = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'j')
+			json = true;
+		else
+			return c == 'h' ? cli_usage("status", USAGE) & 0 : cli_usage("status", USAGE);
+	}
+	if (argc - optind != 1)
+		return cli_usage("status", USAGE);
+	char buf[8192];
+	if (cli_read_status(argv[optind], buf, sizeof buf) < 0)
+		return 1;
+	if (json) {
+		fputs(buf, stdout);
+		return 0;
+	}
+	json_object *o = json_tokener_parse(buf), *v;
+	if (!o)
+		return cli_failf("status", "the daemon at %s sent an unreadable status", argv[optind]);
+#define I(k) (json_object_object_get_ex(o, k, &v) ? (uint64_t)json_object_get_int64(v) : 0)
+#define S(k) (json_object_object_get_ex(o, k, &v) && json_object_get_string(v) ? json_object_get_string(v) : "")
+	char a[16], b[16], d[16], e[16];
+	uint64_t total = I("chunks_total"), present = I("chunks_present");
+	double rate = json_object_object_get_ex(o, "hydrate_bytes_per_s", &v) ? json_object_get_double(v) : 0;
+	printf("%s@%s  %s/%s  (%s, daemon pid %llu)\n", S("server"), S("point"), S("mountpoint"),
+	       S("image"), hs_fmt_bytes(I("size"), a), (unsigned long long)I("pid"));
+	printf("  state      %s\n", S("state"));
+	printf("  hydration  %.1f%% (%llu of %llu chunks of %s)%s%s/s\n",
+	       total ? 100.0 * (double)present / (double)total : 100.0, (unsigned long long)present,
+	       (unsigned long long)total, hs_fmt_bytes(I("chunk_size"), b),
+	       present >= total ? ", complete; " : ", ", hs_fmt_bytes((uint64_t)rate, d));
+	printf("  fetched    %s from seeds, %s from the store\n", hs_fmt_bytes(I("bytes_from_seed"), d),
+	       hs_fmt_bytes(I("bytes_from_store"), e));
+	printf("  written    %llu chunks changed by the guest\n", (unsigned long long)I("chunks_written"));
+	printf("  errors     %llu%s%s\n", (unsigned long long)I("errors"), S("last_error")[0] ? ": " : "",
+	       S("last_error"));
+#undef I
+#undef S
+	json_object_put(o);
+	return 0;
+}
