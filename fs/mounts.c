@@ -2,6 +2,7 @@
 #include "mounts.h"
 #include "cleanup.h"
 #include "err.h"
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,22 +59,29 @@ int hs_mount_detach(const char *path, bool lazy)
 	return umount2(path, lazy ? MNT_DETACH : 0) == 0 ? 0 : -errno;
 }
 
+/* A hotspare mount whose daemon died answers every request with ENOTCONN. */
+static bool dead_hotspare(const char *path)
+{
+	char type[64], probe[4200];
+	if (hs_mount_type(path, type, sizeof type) != 1 || strcmp(type, "fuse.hotspare") != 0)
+		return false;
+	snprintf(probe, sizeof probe, "%s/.hotspare-status", path);
+	int fd = open(probe, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		return false;
+	}
+	return errno == ENOTCONN;
+}
+
 int hs_mount_check_free(const char *path)
 {
 	struct stat st;
 	char type[64];
-	if (stat(path, &st) < 0) {
-		if (errno == ENOTCONN && hs_mount_type(path, type, sizeof type) == 1 &&
-		    strcmp(type, "fuse.hotspare") == 0) {
-			/* The daemon of an earlier mount died: clear its dead endpoint. */
-			if (hs_mount_detach(path, true) < 0)
-				return hs_err(EBUSY, "%s holds a dead hotspare mount that cannot be detached", path);
-			if (stat(path, &st) < 0)
-				return hs_err(errno, "mountpoint %s: %s", path, strerror(errno));
-		} else {
-			return hs_err(errno, "mountpoint %s: %s", path, strerror(errno));
-		}
-	}
+	if (dead_hotspare(path) && hs_mount_detach(path, true) < 0)
+		return hs_err(EBUSY, "%s holds a dead hotspare mount that cannot be detached", path);
+	if (stat(path, &st) < 0)
+		return hs_err(errno, "mountpoint %s: %s", path, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
 		return hs_err(ENOTDIR, "mountpoint %s is not a directory", path);
 	int r = hs_mount_type(path, type, sizeof type);

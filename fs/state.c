@@ -315,7 +315,8 @@ int hs_state_flush(struct hs_state *s)
 		free(d);
 		return r;
 	}
-	qsort(d, n, sizeof *d, cmp_entry);
+	if (n)
+		qsort(d, n, sizeof *d, cmp_entry);
 	for (size_t k = 0; k < n && r == 0;) {
 		size_t e = k;
 		/* A run of consecutive chunks is written with one pwrite. */

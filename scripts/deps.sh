@@ -1,7 +1,7 @@
 # Sourced by scripts/*.sh: install the Debian packages hotspare builds and
 # runs its tests with, when they are missing (Debian 12, as root).
 HS_PKGS=(meson ninja-build pkg-config gcc libzstd-dev libssl-dev libjson-c-dev libcmocka-dev
-	 zstd e2fsprogs fdisk util-linux python3 openssl)
+	 libfuse3-dev fuse3 zstd e2fsprogs fdisk util-linux python3 openssl fio)
 
 hs_install_deps() {
 	local missing=() p

@@ -62,3 +62,17 @@ ext4_write() {
 	debugfs -w -R "rm $2" "$1" >/dev/null 2>&1 || true
 	debugfs -w -R "write $3 $2" "$1" >/dev/null 2>&1
 }
+
+# hs_mount_at MOUNTPOINT ARGS...: hotspare mount ARGS; unmounted on exit.
+hs_mount_at() {
+	local mnt=$1; shift
+	on_exit "'$HS' umount '$mnt' || umount -l '$mnt'"
+	"$HS" mount "$@" >/dev/null
+}
+
+# wait_for SECONDS CMD...: poll until CMD succeeds; fail after SECONDS.
+wait_for() {
+	local limit=$1 i; shift
+	for ((i = 0; i < limit * 10; i++)); do "$@" && return 0; sleep 0.1; done
+	return 1
+}

@@ -1,0 +1,44 @@
+#!/bin/bash
+# mount refuses bad input with one line and changes nothing: a state of another
+# server or point, a state in use, a mountpoint in use, a seed that is not a
+# store, a missing or corrupt index.
+. "$(dirname "$0")/../lib.sh"
+
+truncate -s 8M "$T/a.img"; head -c 2M /dev/urandom | dd of="$T/a.img" conv=notrunc status=none
+cp "$T/a.img" "$T/b.img"; head -c 1M /dev/urandom | dd of="$T/b.img" bs=1M seek=4 conv=notrunc status=none
+S=$T/store
+"$HS" init "$S" --chunk-size 64K >/dev/null
+"$HS" snapshot "$S" mail01 "$T/a.img" >/dev/null
+sleep 1
+"$HS" backup "$S" mail01 "$T/b.img" >/dev/null
+"$HS" snapshot "$S" web02 "$T/b.img" >/dev/null
+first=$("$HS" points "$S" mail01 --json | json_get - 0 id)
+mkdir "$T/mnt" "$T/mnt2"
+snap() { find "$1" -type f -not -name daemon.log -not -name lock -print0 | sort -z | xargs -0 sha256sum; }
+
+# A state made for mail01's latest point.
+hs_mount_at "$T/mnt" "$S" mail01 "$T/mnt" --state "$T/state" --hydrate-threads 0
+cmp "$T/mnt/mail01.img" "$T/b.img" || fail "latest point"
+expect_fail "state .* is in use by another hotspare daemon" "$HS" mount "$S" mail01 "$T/mnt2" --state "$T/state"
+expect_fail "mountpoint .*/mnt is in use" "$HS" mount "$S" web02 "$T/mnt" --state "$T/state-web"
+[ ! -e "$T/state-web" ] || fail "a refused mount created a state"
+"$HS" umount "$T/mnt"
+before=$(snap "$T/state")
+expect_fail "state .*/state belongs to mail01@.*, not mail01@$first" "$HS" mount "$S" "mail01@$first" "$T/mnt" --state "$T/state"
+expect_fail "state .*/state belongs to mail01@.*, not web02@" "$HS" mount "$S" web02 "$T/mnt" --state "$T/state"
+[ "$before" = "$(snap "$T/state")" ] || fail "a refused mount changed the state"
+! mountpoint -q "$T/mnt" || fail "a refused mount left a mount"
+pass "states of another point or server, a state in use, a mountpoint in use"
+
+mkdir "$T/notstore" "$T/full"; echo x >"$T/full/file"
+expect_fail "seed .*/notstore: .*is not a hotspare store" "$HS" mount "$S" mail01 "$T/mnt" --state "$T/s2" --seed "$T/notstore"
+expect_fail "seed .*/nope: store .*/nope does not exist" "$HS" mount "$S" mail01 "$T/mnt" --state "$T/s2" --seed "$T/nope"
+expect_fail "is not empty and holds no hotspare state" "$HS" mount "$S" mail01 "$T/mnt" --state "$T/full"
+expect_fail "point mail01@20200101T000000Z does not exist" "$HS" mount "$S" mail01@20200101T000000Z "$T/mnt" --state "$T/s2"
+expect_fail "mountpoint .*/nomnt: No such file" "$HS" mount "$S" mail01 "$T/nomnt" --state "$T/s2"
+idx=$(ls "$S/points/web02/"*.idx)
+printf 'XXXX' | dd of="$idx" bs=1 seek=300 conv=notrunc status=none
+expect_fail "point web02@.* is corrupt" "$HS" mount "$S" web02 "$T/mnt" --state "$T/s2"
+[ ! -e "$T/s2" ] || fail "a refused mount created a state"
+! mountpoint -q "$T/mnt" || fail "a refused mount left a mount"
+pass "a seed that is not a store, a non-state directory, missing and corrupt indexes"
