@@ -227,10 +227,15 @@ int hs_spare_prepare_read(struct hs_spare *sp, uint64_t off, uint64_t len)
 {
 	if (len == 0)
 		return 0;
-	uint64_t cs = sp->ix->chunk_size;
+	uint64_t cs = sp->ix->chunk_size, first = off / cs, last = (off + len - 1) / cs, i = first;
+	/* The common case, every chunk local, touches no shared counter. */
+	while (i <= last && hs_spare_chunk_local(sp, i))
+		i++;
+	if (i > last)
+		return 0;
 	int r = 0;
 	atomic_fetch_add(&sp->demand_active, 1);
-	for (uint64_t i = off / cs; i <= (off + len - 1) / cs && r == 0; i++)
+	for (; i <= last && r == 0; i++)
 		if (!hs_spare_chunk_local(sp, i))
 			r = hs_spare_ensure_chunk(sp, i, true);
 	atomic_fetch_sub(&sp->demand_active, 1);
