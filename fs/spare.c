@@ -13,6 +13,7 @@
 struct hs_inflight {
 	uint64_t i;
 	int refs;  /* the owner plus its waiters */
+	bool demand; /* the owner retried transient errors until the demand deadline */
 	bool done;
 	int err;
 	struct hs_inflight *next;
@@ -21,6 +22,7 @@ struct hs_inflight {
 /* Per-thread buffers for fetching: one chunk of plain bytes and the stored form. */
 struct tl {
 	void *plain;
+	size_t cap; /* bytes at plain: spares of different chunk sizes share it */
 	struct hs_buf z;
 };
 static pthread_key_t tl_key;
@@ -39,14 +41,20 @@ static struct tl *tl_get(size_t chunk_size)
 {
 	pthread_once(&tl_once, tl_make);
 	struct tl *t = pthread_getspecific(tl_key);
-	if (t)
+	if (t && t->cap >= chunk_size)
 		return t;
-	t = calloc(1, sizeof *t);
-	if (!t || !(t->plain = malloc(chunk_size))) {
-		free(t);
-		return NULL;
+	if (!t) {
+		t = calloc(1, sizeof *t);
+		if (!t || pthread_setspecific(tl_key, t) != 0) {
+			free(t);
+			return NULL;
+		}
 	}
-	pthread_setspecific(tl_key, t);
+	void *p = realloc(t->plain, chunk_size);
+	if (!p)
+		return NULL;
+	t->plain = p;
+	t->cap = chunk_size;
 	return t;
 }
 
@@ -108,7 +116,9 @@ int hs_spare_close(struct hs_spare *sp)
 /* Claim chunk i for fetching or overwriting. Returns 1 with *slot owned by
  * the caller; 0 if the chunk became local meanwhile; or the result of
  * another thread's claim that just ended (0 or -errno) after waiting for it. */
-static int claim(struct hs_spare *sp, uint64_t i, struct hs_inflight **slot)
+static bool transient(int err);
+
+static int claim(struct hs_spare *sp, uint64_t i, bool demand, struct hs_inflight **slot)
 {
 	HS_LOCK_SCOPE(&sp->fetch_lock);
 	for (;;) {
@@ -123,11 +133,15 @@ static int claim(struct hs_spare *sp, uint64_t i, struct hs_inflight **slot)
 		while (!f->done)
 			pthread_cond_wait(&sp->fetch_done, &sp->fetch_lock);
 		int err = f->err;
+		bool retried = f->demand;
 		if (--f->refs == 0)
 			free(f);
-		/* A failed fetch is reported to its waiters; a claim released
-		 * without making the chunk local (a write) lets them retry. */
-		if (err < 0)
+		/* A failed fetch is reported to its waiters, except that a demand
+		 * waiter does not give up on a transient error of a fetch that
+		 * tried only once (hydration): it claims the chunk and retries
+		 * itself. A claim released without making the chunk local (a
+		 * write) lets them retry. */
+		if (err < 0 && (retried || !demand || !transient(err)))
 			return err;
 	}
 	struct hs_inflight *f = calloc(1, sizeof *f);
@@ -135,6 +149,7 @@ static int claim(struct hs_spare *sp, uint64_t i, struct hs_inflight **slot)
 		return -ENOMEM;
 	f->i = i;
 	f->refs = 1;
+	f->demand = demand;
 	f->next = sp->inflight;
 	sp->inflight = f;
 	*slot = f;
@@ -211,7 +226,7 @@ int hs_spare_ensure_chunk(struct hs_spare *sp, uint64_t i, bool demand)
 {
 	struct hs_inflight *slot;
 	for (;;) {
-		int r = claim(sp, i, &slot);
+		int r = claim(sp, i, demand, &slot);
 		if (r <= 0) {
 			if (r == 0 && !hs_spare_chunk_local(sp, i))
 				continue; /* a released write claim: try again */
@@ -269,13 +284,17 @@ static int begin_change(struct hs_spare *sp, uint64_t i, uint32_t a, uint32_t b,
 	if (st == HS_ABSENT && !zero) {
 		if (a == 0 && b == len) {
 			/* Overwritten whole: no need to fetch what is replaced. */
-			int r = claim(sp, i, slot);
+			int r = claim(sp, i, true, slot);
 			if (r == 1)
 				return 1;
 			if (r < 0)
 				return r;
 		} else {
+			/* The rest of the chunk must be the point's: fetch it first, with
+			 * a reader's priority (hydration stands aside). */
+			atomic_fetch_add(&sp->demand_active, 1);
 			int r = hs_spare_ensure_chunk(sp, i, true);
+			atomic_fetch_sub(&sp->demand_active, 1);
 			if (r < 0)
 				return r;
 		}

@@ -13,7 +13,7 @@
 
 static int write_json_atomic(int dirfd, const char *name, json_object *o)
 {
-	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
+	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 	char tmp[64];
 	snprintf(tmp, sizeof tmp, ".%s.tmp", name);
 	_cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -83,7 +83,10 @@ static int load_json(struct hs_state *s, const struct hs_index *ix)
 	return r;
 }
 
-/* True if the directory holds nothing but our lock file. */
+/* True if the directory is empty, or holds only what an interrupted creation
+ * leaves: our lock file (always made first) and the files made before
+ * state.json, which is written last. A user's own disk.img without our lock
+ * is never taken for one. */
 static int dir_empty(int dirfd)
 {
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -93,19 +96,34 @@ static int dir_empty(int dirfd)
 			close(fd);
 		return -errno;
 	}
+	static const char *const ours[] = { "disk.img", "map", ".state.json.tmp", "daemon.log" };
 	struct dirent *de;
-	int empty = 1;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && strcmp(de->d_name, "lock"))
-			empty = 0;
+	bool lock = false, others = false, foreign = false;
+	while ((de = readdir(d))) {
+		const char *n = de->d_name;
+		if (!strcmp(n, ".") || !strcmp(n, ".."))
+			continue;
+		if (!strcmp(n, "lock")) {
+			lock = true;
+			continue;
+		}
+		bool mine = false;
+		for (size_t k = 0; k < sizeof ours / sizeof *ours; k++)
+			mine |= !strcmp(n, ours[k]);
+		if (mine)
+			others = true;
+		else
+			foreign = true;
+	}
 	closedir(d);
-	return empty;
+	return !foreign && (lock || !others);
 }
 
 static int create_files(struct hs_state *s, const struct hs_index *ix)
 {
-	_cleanup_close_ int img = openat(s->dirfd, "disk.img", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	_cleanup_close_ int map = openat(s->dirfd, "map", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	/* O_TRUNC: files left by an interrupted creation are started over. */
+	_cleanup_close_ int img = openat(s->dirfd, "disk.img", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	_cleanup_close_ int map = openat(s->dirfd, "map", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (img < 0 || map < 0)
 		return hs_err(errno, "cannot create state files in %s: %s", s->dir, strerror(errno));
 	if (ftruncate(img, (off_t)ix->image_size) < 0 || ftruncate(map, (off_t)ix->nchunks) < 0 ||
@@ -134,6 +152,12 @@ static int take_lock(struct hs_state *s)
 		return hs_err(EBUSY, "state %s is in use by another hotspare daemon%s%s%s", s->dir,
 			      pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "");
 	}
+	return 0;
+}
+
+/* Tell who holds the lock, once the state is accepted. */
+static int write_pid(struct hs_state *s)
+{
 	char pid[32];
 	int len = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
 	if (ftruncate(s->lock_fd, 0) < 0 || pwrite(s->lock_fd, pid, (size_t)len, 0) < 0)
@@ -170,6 +194,15 @@ int hs_state_open(const char *dir, const struct hs_index *ix, const char *where,
 	if (s->dirfd < 0) {
 		r = hs_err(errno, "cannot open state directory %s: %s", dir, strerror(errno));
 		goto fail;
+	}
+	/* Refuse a directory that is neither a state nor empty before
+	 * creating anything in it (not even the lock). */
+	if (faccessat(s->dirfd, "state.json", F_OK, 0) < 0) {
+		r = errno == ENOENT ? dir_empty(s->dirfd) : -errno;
+		if (r == 0)
+			r = hs_err(EINVAL, "%s is not empty and holds no hotspare state (no state.json)", dir);
+		if (r < 0)
+			goto fail;
 	}
 	if ((r = take_lock(s)) < 0)
 		goto fail;
@@ -215,6 +248,8 @@ int hs_state_open(const char *dir, const struct hs_index *ix, const char *where,
 			goto fail;
 		}
 	memcpy(s->map, s->durable, ix->nchunks);
+	if ((r = write_pid(s)) < 0)
+		goto fail;
 	*out = s;
 	return 0;
 fail:

@@ -9,7 +9,8 @@ struct hs_spare;
 struct hs_hydrator;
 
 /* Start threads hydrating sp; first the chunks listed in first[0..nfirst)
- * (e.g. what a boot read), then every other chunk in order. 0 or -errno. */
+ * (e.g. what a boot read), then every other chunk in order. 0 or -errno.
+ * Store the result in sp->hyd: hs_spare_close then stops it. */
 int hs_hydrate_start(struct hs_spare *sp, unsigned threads, const uint64_t *first, size_t nfirst,
 		     struct hs_hydrator **out);
 

@@ -34,6 +34,10 @@ mkdir "$T/notstore" "$T/full"; echo x >"$T/full/file"
 expect_fail "seed .*/notstore: .*is not a hotspare store" "$HS" mount "$S" mail01 "$T/mnt" --state "$T/s2" --seed "$T/notstore"
 expect_fail "seed .*/nope: store .*/nope does not exist" "$HS" mount "$S" mail01 "$T/mnt" --state "$T/s2" --seed "$T/nope"
 expect_fail "is not empty and holds no hotspare state" "$HS" mount "$S" mail01 "$T/mnt" --state "$T/full"
+# A user's own disk.img in a directory that never was a state is not mistaken for an unfinished one.
+mkdir "$T/user"; cp "$T/a.img" "$T/user/disk.img"
+expect_fail "is not empty and holds no hotspare state" "$HS" mount "$S" mail01 "$T/mnt" --state "$T/user"
+cmp "$T/user/disk.img" "$T/a.img" && [ "$(ls -A "$T/user")" = disk.img ] || fail "a refused mount touched a user's directory"
 expect_fail "point mail01@20200101T000000Z does not exist" "$HS" mount "$S" mail01@20200101T000000Z "$T/mnt" --state "$T/s2"
 expect_fail "mountpoint .*/nomnt: No such file" "$HS" mount "$S" mail01 "$T/nomnt" --state "$T/s2"
 idx=$(ls "$S/points/web02/"*.idx)
