@@ -1,13 +1,17 @@
 /* A store in a local directory (or a mounted USB drive).
- * Objects are files written to a temporary name, fdatasync'ed, then renamed
- * into place without replacing; directories touched are fsync'ed by sync(),
- * so one batch of chunk writes costs one directory fsync per fan-out dir. */
+ * Objects are files written to a temporary name, made durable, then renamed
+ * into place without replacing; directories touched are fsync'ed by sync().
+ * Batched puts (chunks) skip the per-file fdatasync: a batch of temporary
+ * files is made durable by one syncfs() before any of them is renamed, so a
+ * name never points at content that is not on disk, and the compute threads
+ * of a snapshot do not wait for a disk flush per chunk. */
 #include "backend.h"
 #include "cleanup.h"
 #include "err.h"
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/file.h>
@@ -21,7 +25,19 @@ struct dir_backend {
 	char **dirty;
 	size_t ndirty, capdirty;
 	atomic_uint tmp_seq;
+	/* batch_lock protects the batch: temporary files written, not yet renamed */
+	pthread_mutex_t batch_lock;
+	struct pending *batch;
+	size_t nbatch, capbatch, batch_bytes;
+	/* commit_lock serialises commits, so a sync covers every earlier put */
+	pthread_mutex_t commit_lock;
 };
+
+struct pending {
+	char *tmp, *key;
+};
+
+#define BATCH_BYTES (128u << 20) /* commit a batch once this much is written */
 
 static struct dir_backend *D(struct hs_backend *be) { return (struct dir_backend *)be; }
 
@@ -128,6 +144,69 @@ static int rename_noreplace(int rootfd, const char *tmp, const char *key)
 	return renameat(rootfd, tmp, rootfd, key) == 0 ? 0 : -errno;
 }
 
+/* Make the batch durable and visible: one syncfs, then the renames. */
+static int commit(struct dir_backend *d)
+{
+	HS_LOCK_SCOPE(&d->commit_lock);
+	pthread_mutex_lock(&d->batch_lock);
+	struct pending *b = d->batch;
+	size_t n = d->nbatch;
+	d->batch = NULL;
+	d->nbatch = d->capbatch = d->batch_bytes = 0;
+	pthread_mutex_unlock(&d->batch_lock);
+	int r = 0;
+	if (n && syncfs(d->rootfd) < 0)
+		r = hs_err(errno, "cannot sync %s: %s", d->be.where, strerror(errno));
+	for (size_t k = 0; k < n; k++) {
+		if (r == 0) {
+			int e = rename_noreplace(d->rootfd, b[k].tmp, b[k].key);
+			if (e == 0) {
+				char dir[4096];
+				dir_of(b[k].key, dir, sizeof dir);
+				e = mark_dirty(d, dir);
+			} else if (e == -EEXIST) {
+				e = 0; /* written meanwhile by another writer: same content */
+			}
+			if (e < 0)
+				r = hs_err(-e, "cannot write %s/%s: %s", d->be.where, b[k].key, strerror(-e));
+		}
+		/* Left over after a failure or a lost race: the temporary goes. */
+		unlinkat(d->rootfd, b[k].tmp, 0);
+		free(b[k].tmp);
+		free(b[k].key);
+	}
+	free(b);
+	return r;
+}
+
+static int batch_add(struct dir_backend *d, const char *tmp, const char *key, size_t n)
+{
+	pthread_mutex_lock(&d->batch_lock);
+	int r = 0;
+	if (d->nbatch == d->capbatch) {
+		size_t cap = d->capbatch ? d->capbatch * 2 : 256;
+		struct pending *b = realloc(d->batch, cap * sizeof *b);
+		if (b) {
+			d->batch = b;
+			d->capbatch = cap;
+		} else {
+			r = -ENOMEM;
+		}
+	}
+	char *t = r == 0 ? strdup(tmp) : NULL, *k = t ? strdup(key) : NULL;
+	if (!k) {
+		free(t);
+		pthread_mutex_unlock(&d->batch_lock);
+		unlinkat(d->rootfd, tmp, 0);
+		return -ENOMEM;
+	}
+	d->batch[d->nbatch++] = (struct pending){ t, k };
+	d->batch_bytes += n;
+	bool full = d->batch_bytes >= BATCH_BYTES;
+	pthread_mutex_unlock(&d->batch_lock);
+	return full ? commit(d) : 0;
+}
+
 static int dir_put(struct hs_backend *be, const char *key, const void *p, size_t n, unsigned flags)
 {
 	struct dir_backend *d = D(be);
@@ -142,10 +221,16 @@ static int dir_put(struct hs_backend *be, const char *key, const void *p, size_t
 	if (fd < 0)
 		return hs_err(errno, "cannot write %s/%s: %s", be->where, key, strerror(errno));
 	r = write_all(fd, p, n);
-	if (r == 0 && fdatasync(fd) < 0)
+	if (r == 0 && !(flags & HS_PUT_BATCH) && fdatasync(fd) < 0)
 		r = -errno;
+	/* A batched object's writeback starts now, so the batch's syncfs
+	 * mostly waits for work already under way. */
+	if (r == 0 && (flags & HS_PUT_BATCH))
+		sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 	if (r == 0 && close(HS_TAKE_FD(fd)) < 0)
 		r = -errno;
+	if (r == 0 && (flags & HS_PUT_BATCH))
+		return batch_add(d, tmp, key, n);
 	if (r == 0) {
 		if (flags & HS_PUT_NOREPLACE)
 			r = rename_noreplace(d->rootfd, tmp, key);
@@ -227,8 +312,8 @@ static int dir_list(struct hs_backend *be, const char *dirname,
 static int dir_sync(struct hs_backend *be)
 {
 	struct dir_backend *d = D(be);
+	int r = commit(d);
 	HS_LOCK_SCOPE(&d->dirty_lock);
-	int r = 0;
 	for (size_t i = 0; i < d->capdirty; i++) {
 		if (!d->dirty[i])
 			continue;
@@ -288,6 +373,15 @@ static void dir_unlock(struct hs_backend *be, int token)
 static void dir_close(struct hs_backend *be)
 {
 	struct dir_backend *d = D(be);
+	/* A batch never synced (the capture failed): its temporaries go. */
+	for (size_t k = 0; k < d->nbatch; k++) {
+		unlinkat(d->rootfd, d->batch[k].tmp, 0);
+		free(d->batch[k].tmp);
+		free(d->batch[k].key);
+	}
+	free(d->batch);
+	pthread_mutex_destroy(&d->batch_lock);
+	pthread_mutex_destroy(&d->commit_lock);
 	for (size_t i = 0; i < d->capdirty; i++)
 		free(d->dirty[i]);
 	free(d->dirty);
@@ -330,6 +424,8 @@ int hs_backend_dir_open(const char *path, int create, struct hs_backend **out)
 	d->be.ops = &dir_ops;
 	d->rootfd = fd;
 	pthread_mutex_init(&d->dirty_lock, NULL);
+	pthread_mutex_init(&d->batch_lock, NULL);
+	pthread_mutex_init(&d->commit_lock, NULL);
 	*out = &d->be;
 	return 0;
 }

@@ -54,7 +54,7 @@ static int capture_one(struct job *j, uint64_t i, void *plain, struct hs_buf *z)
 		r = hs_chunk_compress(plain, len, j->dest->zstd_level, z);
 		if (r < 0)
 			return hs_err(-r, "cannot compress chunk %llu", (unsigned long long)i);
-		r = hs_store_chunk_put(j->dest, d, z->data, z->len);
+		r = hs_store_chunk_queue(j->dest, d, z->data, z->len);
 		if (r < 0)
 			return r;
 	}

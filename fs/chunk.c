@@ -72,5 +72,5 @@ void hs_chunk_key(const struct hs_digest *d, char out[96])
 {
 	char hex[HS_DIGEST_HEX];
 	hs_digest_hex(d, hex);
-	snprintf(out, 96, "chunks/%.4s/%s.zst", hex, hex);
+	snprintf(out, 96, "chunks/%.2s/%s.zst", hex, hex);
 }

@@ -173,14 +173,25 @@ int hs_store_chunk_get(struct hs_store *st, const struct hs_digest *d, struct hs
 	return st->be->ops->get(st->be, key, out);
 }
 
-int hs_store_chunk_put(struct hs_store *st, const struct hs_digest *d, const void *z, size_t zn)
+static int chunk_put(struct hs_store *st, const struct hs_digest *d, const void *z, size_t zn,
+		     unsigned flags)
 {
 	char key[96];
 	hs_chunk_key(d, key);
-	int r = st->be->ops->put(st->be, key, z, zn, HS_PUT_NOREPLACE);
+	int r = st->be->ops->put(st->be, key, z, zn, HS_PUT_NOREPLACE | flags);
 	if (r == -EEXIST)
 		return 0;
 	return r < 0 ? r : 1;
+}
+
+int hs_store_chunk_put(struct hs_store *st, const struct hs_digest *d, const void *z, size_t zn)
+{
+	return chunk_put(st, d, z, zn, 0);
+}
+
+int hs_store_chunk_queue(struct hs_store *st, const struct hs_digest *d, const void *z, size_t zn)
+{
+	return chunk_put(st, d, z, zn, HS_PUT_BATCH);
 }
 
 int hs_store_sync(struct hs_store *st)

@@ -1,5 +1,5 @@
 /* The key/value interface every kind of store is built on (a local directory
- * now; HTTP(S) and S3 later). Keys are relative paths like "chunks/ab12/<hex>.zst";
+ * now; HTTP(S) and S3 later). Keys are relative paths like "chunks/ab/<hex>.zst";
  * the layout above this interface is the same for every kind. */
 #pragma once
 #include <stddef.h>
@@ -8,6 +8,11 @@
 struct hs_backend;
 
 #define HS_PUT_NOREPLACE 1u /* keep an existing object; put returns -EEXIST */
+/* Batch the object with others: it becomes durable and visible at the next
+ * sync() (or when the batch fills), with one filesystem sync for the whole
+ * batch instead of one per object. Until then get/exists may not see it;
+ * with NOREPLACE, put returns 0 and an existing object is kept at commit. */
+#define HS_PUT_BATCH 2u
 
 struct hs_backend_ops {
 	/* Read the whole object into out (replacing its content).
@@ -25,7 +30,8 @@ struct hs_backend_ops {
 	 * -ENOTSUP for kinds that cannot list (the store keeps manifests instead). */
 	int (*list)(struct hs_backend *be, const char *dir,
 		    int (*fn)(void *arg, const char *name), void *arg);
-	/* Make the names of all objects put so far durable. 0 or -errno. */
+	/* Make all objects put so far (batched ones too) durable and visible,
+	 * names included. 0 or -errno. */
 	int (*sync)(struct hs_backend *be);
 	/* Take the exclusive lock called name; *token releases it. With wait,
 	 * block until it is free (for short critical sections); without, return

@@ -16,5 +16,6 @@ int hs_chunk_compress(const void *plain, size_t n, int level, struct hs_buf *out
 int hs_chunk_decode(const void *z, size_t zn, const struct hs_digest *want, void *plain,
 		    size_t len);
 
-/* Store key of a chunk: "chunks/<first 4 hex>/<64 hex>.zst". */
+/* Store key of a chunk: "chunks/<first 2 hex>/<64 hex>.zst" (256 directories,
+ * as restic does: few mkdirs, and ext4 indexes big directories). */
 void hs_chunk_key(const struct hs_digest *d, char out[96]);

@@ -1,6 +1,6 @@
 /* A store: where chunks and points live. The layout, the same for every kind:
  *   hotspare-store.json           format version, chunk size, compression
- *   chunks/<4 hex>/<64 hex>.zst   one zstd frame per chunk, named by SHA-256
+ *   chunks/<2 hex>/<64 hex>.zst   one zstd frame per chunk, named by SHA-256
  *   points/<server>/<id>.idx      one index per point
  *   points/.servers, points/<server>/.points   manifests for kinds that cannot list */
 #pragma once
@@ -11,7 +11,7 @@
 #include "index.h"
 
 #define HS_STORE_VERSION 1
-#define HS_DEFAULT_CHUNK_SIZE (1u << 20)
+#define HS_DEFAULT_CHUNK_SIZE (1u << 18) /* 256 KiB: see README, "Chunk size" */
 
 struct hs_store {
 	struct hs_backend *be;
@@ -43,6 +43,11 @@ int hs_store_chunk_get(struct hs_store *st, const struct hs_digest *d, struct hs
 
 /* Store a compressed chunk. 1 if written, 0 if it was already there, -errno. */
 int hs_store_chunk_put(struct hs_store *st, const struct hs_digest *d, const void *z, size_t zn);
+
+/* Store a compressed chunk in a batch: durable and visible after the next
+ * hs_store_sync (one filesystem sync per batch, not per chunk). 1 if queued,
+ * 0 if the store already has it, -errno. */
+int hs_store_chunk_queue(struct hs_store *st, const struct hs_digest *d, const void *z, size_t zn);
 
 /* Make every chunk put so far durable (call before writing a point naming them). */
 int hs_store_sync(struct hs_store *st);

@@ -58,3 +58,11 @@ rc=0; "$HS" verify "$T/store" mail01 2>"$T/verr" >/dev/null || rc=$?
 [ "$rc" -ne 0 ] || fail "verify without the drive passed although the snapshot's chunks are on it"
 grep -q "missing.*breaks mail01@$snap" "$T/verr" || fail "verify does not name the broken point"
 pass "verify: passes with the drive, names missing chunks and broken points without it"
+
+# On a terminal, long work shows a progress bar (bytes, rate, ETA); off one, only the summary.
+script -qec "'$HS' verify '$T/store' --seed '$T/usb'" /dev/null >"$T/tty.out" </dev/null
+grep -q "ETA" "$T/tty.out" && grep -q "MiB/s" "$T/tty.out" || { cat -v "$T/tty.out"; fail "no progress bar on a terminal"; }
+"$HS" verify "$T/store" --seed "$T/usb" >"$T/notty.out" 2>&1
+! grep -q "ETA" "$T/notty.out" || fail "a progress bar when not on a terminal"
+[ "$(wc -l <"$T/notty.out")" -eq 1 ] || fail "more than the summary line off a terminal"
+pass "a progress bar on a terminal, a one-line summary off one"

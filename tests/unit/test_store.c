@@ -275,7 +275,7 @@ static void test_chunk_round_trip(void **state)
 		char key[96], hex[HS_DIGEST_HEX], want[96];
 		hs_chunk_key(&d, key);
 		hs_digest_hex(&d, hex);
-		snprintf(want, sizeof want, "chunks/%.4s/%s.zst", hex, hex);
+		snprintf(want, sizeof want, "chunks/%.2s/%s.zst", hex, hex);
 		assert_string_equal(key, want);
 		assert_true(file_exists(c->where, key));
 
