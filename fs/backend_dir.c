@@ -17,13 +17,28 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+struct pending {
+	char *tmp, *key;
+};
+
+#define BATCH_BYTES (128u << 20) /* commit a batch once this much is written */
+
+/* A set of strings (open addressing), for directory names. */
+struct strset {
+	char **slot;
+	size_t n, cap; /* cap is 0 or a power of two */
+};
+
 struct dir_backend {
 	struct hs_backend be;
 	int rootfd;
-	/* dirty_lock protects the set of directories whose entries changed since the last sync */
+	int pid;
+	/* dirty_lock protects the directories whose entries changed since the last sync */
 	pthread_mutex_t dirty_lock;
-	char **dirty;
-	size_t ndirty, capdirty;
+	struct strset dirty;
+	/* dirs_lock protects the directories known to exist (saves a stat per put) */
+	pthread_mutex_t dirs_lock;
+	struct strset dirs;
 	atomic_uint tmp_seq;
 	/* batch_lock protects the batch: temporary files written, not yet renamed */
 	pthread_mutex_t batch_lock;
@@ -32,12 +47,6 @@ struct dir_backend {
 	/* commit_lock serialises commits, so a sync covers every earlier put */
 	pthread_mutex_t commit_lock;
 };
-
-struct pending {
-	char *tmp, *key;
-};
-
-#define BATCH_BYTES (128u << 20) /* commit a batch once this much is written */
 
 static struct dir_backend *D(struct hs_backend *be) { return (struct dir_backend *)be; }
 
@@ -49,38 +58,79 @@ static uint64_t hash_str(const char *s)
 	return h;
 }
 
-/* Add dir to the dirty set (an open-addressed hash set of strings). */
-static int mark_dirty(struct dir_backend *d, const char *dir)
+static bool strset_find(const struct strset *s, const char *str, size_t *at)
 {
-	HS_LOCK_SCOPE(&d->dirty_lock);
-	if (d->ndirty * 2 >= d->capdirty) {
-		size_t ncap = d->capdirty ? d->capdirty * 2 : 64;
+	if (!s->cap)
+		return false;
+	size_t j = hash_str(str) & (s->cap - 1);
+	while (s->slot[j]) {
+		if (strcmp(s->slot[j], str) == 0) {
+			*at = j;
+			return true;
+		}
+		j = (j + 1) & (s->cap - 1);
+	}
+	*at = j;
+	return false;
+}
+
+static bool strset_has(const struct strset *s, const char *str)
+{
+	size_t at;
+	return strset_find(s, str, &at);
+}
+
+/* Add str. 0 (added or present) or -ENOMEM. */
+static int strset_add(struct strset *s, const char *str)
+{
+	if ((s->n + 1) * 2 > s->cap) {
+		size_t ncap = s->cap ? s->cap * 2 : 64;
 		char **n = calloc(ncap, sizeof *n);
 		if (!n)
 			return -ENOMEM;
-		for (size_t i = 0; i < d->capdirty; i++) {
-			if (!d->dirty[i])
+		for (size_t i = 0; i < s->cap; i++) {
+			if (!s->slot[i])
 				continue;
-			size_t j = hash_str(d->dirty[i]) & (ncap - 1);
+			size_t j = hash_str(s->slot[i]) & (ncap - 1);
 			while (n[j])
 				j = (j + 1) & (ncap - 1);
-			n[j] = d->dirty[i];
+			n[j] = s->slot[i];
 		}
-		free(d->dirty);
-		d->dirty = n;
-		d->capdirty = ncap;
+		free(s->slot);
+		s->slot = n;
+		s->cap = ncap;
 	}
-	size_t j = hash_str(dir) & (d->capdirty - 1);
-	while (d->dirty[j]) {
-		if (strcmp(d->dirty[j], dir) == 0)
-			return 0;
-		j = (j + 1) & (d->capdirty - 1);
-	}
-	d->dirty[j] = strdup(dir);
-	if (!d->dirty[j])
+	size_t at;
+	if (strset_find(s, str, &at))
+		return 0;
+	if (!(s->slot[at] = strdup(str)))
 		return -ENOMEM;
-	d->ndirty++;
+	s->n++;
 	return 0;
+}
+
+static void strset_clear(struct strset *s)
+{
+	for (size_t i = 0; i < s->cap; i++) {
+		free(s->slot[i]);
+		s->slot[i] = NULL;
+	}
+	s->n = 0;
+}
+
+static void strset_free(struct strset *s)
+{
+	strset_clear(s);
+	free(s->slot);
+	s->slot = NULL;
+	s->cap = 0;
+}
+
+/* Add dir to the set of directories to fsync at the next sync. */
+static int mark_dirty(struct dir_backend *d, const char *dir)
+{
+	HS_LOCK_SCOPE(&d->dirty_lock);
+	return strset_add(&d->dirty, dir);
 }
 
 /* The directory part of key ("." for a top-level key) into out. */
@@ -98,9 +148,18 @@ static int make_dirs(struct dir_backend *d, const char *dir)
 {
 	if (strcmp(dir, ".") == 0)
 		return 0;
+	pthread_mutex_lock(&d->dirs_lock);
+	bool known = strset_has(&d->dirs, dir);
+	pthread_mutex_unlock(&d->dirs_lock);
+	if (known)
+		return 0;
 	struct stat st;
-	if (fstatat(d->rootfd, dir, &st, 0) == 0)
-		return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+	if (fstatat(d->rootfd, dir, &st, 0) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			return -ENOTDIR;
+		HS_LOCK_SCOPE(&d->dirs_lock);
+		return strset_add(&d->dirs, dir);
+	}
 	char parent[4096];
 	dir_of(dir, parent, sizeof parent);
 	int r = make_dirs(d, parent);
@@ -158,20 +217,20 @@ static int commit(struct dir_backend *d)
 	if (n && syncfs(d->rootfd) < 0)
 		r = hs_err(errno, "cannot sync %s: %s", d->be.where, strerror(errno));
 	for (size_t k = 0; k < n; k++) {
-		if (r == 0) {
-			int e = rename_noreplace(d->rootfd, b[k].tmp, b[k].key);
-			if (e == 0) {
-				char dir[4096];
-				dir_of(b[k].key, dir, sizeof dir);
-				e = mark_dirty(d, dir);
-			} else if (e == -EEXIST) {
-				e = 0; /* written meanwhile by another writer: same content */
-			}
+		int e = r < 0 ? r : rename_noreplace(d->rootfd, b[k].tmp, b[k].key);
+		if (e == 0) {
+			char dir[4096];
+			dir_of(b[k].key, dir, sizeof dir);
+			e = mark_dirty(d, dir);
 			if (e < 0)
+				r = e;
+		} else {
+			/* A lost race (the same content is there) or a failure: the
+			 * temporary goes. */
+			unlinkat(d->rootfd, b[k].tmp, 0);
+			if (e != -EEXIST && r == 0)
 				r = hs_err(-e, "cannot write %s/%s: %s", d->be.where, b[k].key, strerror(-e));
 		}
-		/* Left over after a failure or a lost race: the temporary goes. */
-		unlinkat(d->rootfd, b[k].tmp, 0);
 		free(b[k].tmp);
 		free(b[k].key);
 	}
@@ -215,7 +274,7 @@ static int dir_put(struct hs_backend *be, const char *key, const void *p, size_t
 	int r = make_dirs(d, dir);
 	if (r < 0)
 		return hs_err(-r, "cannot create %s/%s: %s", be->where, dir, strerror(-r));
-	snprintf(tmp, sizeof tmp, "%s/.tmp.%d.%u", dir, (int)getpid(),
+	snprintf(tmp, sizeof tmp, "%s/.tmp.%d.%u", dir, d->pid,
 		 atomic_fetch_add(&d->tmp_seq, 1));
 	_cleanup_close_ int fd = openat(d->rootfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0)
@@ -314,20 +373,19 @@ static int dir_sync(struct hs_backend *be)
 	struct dir_backend *d = D(be);
 	int r = commit(d);
 	HS_LOCK_SCOPE(&d->dirty_lock);
-	for (size_t i = 0; i < d->capdirty; i++) {
-		if (!d->dirty[i])
+	for (size_t i = 0; i < d->dirty.cap; i++) {
+		const char *name = d->dirty.slot[i];
+		if (!name)
 			continue;
-		int fd = openat(d->rootfd, d->dirty[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int fd = openat(d->rootfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0 || fsync(fd) < 0) {
 			if (r == 0)
-				r = hs_err(errno, "cannot sync %s/%s: %s", be->where, d->dirty[i], strerror(errno));
+				r = hs_err(errno, "cannot sync %s/%s: %s", be->where, name, strerror(errno));
 		}
 		if (fd >= 0)
 			close(fd);
-		free(d->dirty[i]);
-		d->dirty[i] = NULL;
 	}
-	d->ndirty = 0;
+	strset_clear(&d->dirty);
 	return r;
 }
 
@@ -382,10 +440,10 @@ static void dir_close(struct hs_backend *be)
 	free(d->batch);
 	pthread_mutex_destroy(&d->batch_lock);
 	pthread_mutex_destroy(&d->commit_lock);
-	for (size_t i = 0; i < d->capdirty; i++)
-		free(d->dirty[i]);
-	free(d->dirty);
+	strset_free(&d->dirty);
+	strset_free(&d->dirs);
 	pthread_mutex_destroy(&d->dirty_lock);
+	pthread_mutex_destroy(&d->dirs_lock);
 	close(d->rootfd);
 	free(be->where);
 	free(d);
@@ -423,7 +481,9 @@ int hs_backend_dir_open(const char *path, int create, struct hs_backend **out)
 	}
 	d->be.ops = &dir_ops;
 	d->rootfd = fd;
+	d->pid = (int)getpid();
 	pthread_mutex_init(&d->dirty_lock, NULL);
+	pthread_mutex_init(&d->dirs_lock, NULL);
 	pthread_mutex_init(&d->batch_lock, NULL);
 	pthread_mutex_init(&d->commit_lock, NULL);
 	*out = &d->be;
