@@ -7,6 +7,7 @@
 #include "spare.h"
 #include <fuse_lowlevel.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -17,6 +18,7 @@ struct hs_fuse {
 	struct hs_status_info info;
 	struct fuse_session *se;
 	bool mounted;
+	char *store, *state_dir, *mountpoint, *image_name; /* owned copies for info */
 	uint64_t data_blocks; /* 512-byte blocks of non-zero chunks, for st_blocks */
 	/* times_lock protects the image's times */
 	pthread_mutex_t times_lock;
@@ -24,6 +26,14 @@ struct hs_fuse {
 };
 
 static struct hs_fuse *F(fuse_req_t req) { return fuse_req_userdata(req); }
+
+static void hs_fuse_free_strings(struct hs_fuse *f)
+{
+	free(f->store);
+	free(f->state_dir);
+	free(f->mountpoint);
+	free(f->image_name);
+}
 
 static void image_attr(struct hs_fuse *f, struct stat *st)
 {
@@ -384,6 +394,16 @@ int hs_fuse_mount(struct hs_spare *sp, const struct hs_status_info *info, struct
 		return -ENOMEM;
 	f->sp = sp;
 	f->info = *info;
+	/* Own copies: the caller's strings may not outlive the mount. */
+	f->info.store = f->store = strdup(info->store ? info->store : "");
+	f->info.state_dir = f->state_dir = strdup(info->state_dir ? info->state_dir : "");
+	f->info.mountpoint = f->mountpoint = strdup(info->mountpoint);
+	f->info.image_name = f->image_name = strdup(info->image_name);
+	if (!f->store || !f->state_dir || !f->mountpoint || !f->image_name) {
+		hs_fuse_free_strings(f);
+		free(f);
+		return -ENOMEM;
+	}
 	pthread_mutex_init(&f->times_lock, NULL);
 	clock_gettime(CLOCK_REALTIME, &f->ctime);
 	f->atime = f->mtime = f->ctime;
@@ -397,11 +417,13 @@ int hs_fuse_mount(struct hs_spare *sp, const struct hs_status_info *info, struct
 	f->se = fuse_session_new(&args, &ops, sizeof ops, f);
 	fuse_opt_free_args(&args);
 	if (!f->se) {
+		hs_fuse_free_strings(f);
 		free(f);
 		return hs_err(EIO, "cannot create the FUSE session");
 	}
 	if (fuse_session_mount(f->se, info->mountpoint) != 0) {
 		fuse_session_destroy(f->se);
+		hs_fuse_free_strings(f);
 		free(f);
 		return hs_err(EIO, "cannot mount FUSE at %s (is /dev/fuse there and fuse3 installed?)",
 			      info->mountpoint);
@@ -411,9 +433,9 @@ int hs_fuse_mount(struct hs_spare *sp, const struct hs_status_info *info, struct
 	return 0;
 }
 
-int hs_fuse_serve(struct hs_fuse *f)
+int hs_fuse_serve(struct hs_fuse *f, bool signals)
 {
-	if (fuse_set_signal_handlers(f->se) != 0)
+	if (signals && fuse_set_signal_handlers(f->se) != 0)
 		return hs_err(EIO, "cannot install signal handlers");
 	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
 	if (!cfg)
@@ -422,8 +444,20 @@ int hs_fuse_serve(struct hs_fuse *f)
 	fuse_loop_cfg_set_idle_threads(cfg, 8);
 	int r = fuse_session_loop_mt(f->se, cfg);
 	fuse_loop_cfg_destroy(cfg);
-	fuse_remove_signal_handlers(f->se);
+	if (signals)
+		fuse_remove_signal_handlers(f->se);
 	return r < 0 ? r : 0;
+}
+
+void hs_fuse_stop(struct hs_fuse *f)
+{
+	fuse_session_exit(f->se);
+	if (f->mounted) {
+		/* The loop ends when the kernel drops the connection at unmount. */
+		if (umount2(f->info.mountpoint, 0) < 0)
+			umount2(f->info.mountpoint, MNT_DETACH);
+		f->mounted = false;
+	}
 }
 
 void hs_fuse_destroy(struct hs_fuse *f)
@@ -434,5 +468,6 @@ void hs_fuse_destroy(struct hs_fuse *f)
 		fuse_session_unmount(f->se);
 	fuse_session_destroy(f->se);
 	pthread_mutex_destroy(&f->times_lock);
+	hs_fuse_free_strings(f);
 	free(f);
 }

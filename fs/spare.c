@@ -109,6 +109,7 @@ int hs_spare_close(struct hs_spare *sp)
 	hs_index_free(sp->ix);
 	pthread_mutex_destroy(&sp->fetch_lock);
 	pthread_cond_destroy(&sp->fetch_done);
+	free(sp->trace);
 	free(sp);
 	return r;
 }
@@ -188,6 +189,39 @@ static int64_t now_ms(void)
 	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
+static void trace_add(struct hs_spare *sp, uint64_t i)
+{
+	HS_LOCK_SCOPE(&sp->fetch_lock);
+	if (!sp->tracing)
+		return;
+	if (sp->ntrace == sp->captrace) {
+		size_t cap = sp->captrace ? sp->captrace * 2 : 1024;
+		uint64_t *t = realloc(sp->trace, cap * sizeof *t);
+		if (!t)
+			return; /* a trace is a hint: a short one only costs speed */
+		sp->trace = t;
+		sp->captrace = cap;
+	}
+	sp->trace[sp->ntrace++] = i;
+}
+
+void hs_spare_trace_start(struct hs_spare *sp)
+{
+	HS_LOCK_SCOPE(&sp->fetch_lock);
+	sp->tracing = true;
+}
+
+int hs_spare_trace_get(struct hs_spare *sp, uint64_t **out, size_t *n)
+{
+	HS_LOCK_SCOPE(&sp->fetch_lock);
+	*out = malloc((sp->ntrace ? sp->ntrace : 1) * sizeof **out);
+	if (!*out)
+		return -ENOMEM;
+	memcpy(*out, sp->trace, sp->ntrace * sizeof **out);
+	*n = sp->ntrace;
+	return 0;
+}
+
 /* Fetch chunk i from the sources into the state's image. Transient source
  * errors are retried with backoff until the deadline (demand) or once
  * (hydration, which comes back to the chunk later by itself). */
@@ -215,6 +249,8 @@ static int fetch(struct hs_spare *sp, uint64_t i, bool demand)
 	atomic_fetch_add(from + 1 == sp->src.n ? &sp->from_store : &sp->from_seed, len);
 	if (!demand)
 		atomic_fetch_add(&sp->hydrated, len);
+	else
+		trace_add(sp, i);
 	/* Present in memory now; durable in the map only after the next image sync. */
 	r = hs_state_set(sp->state, i, HS_PRESENT);
 	if (r == 0)

@@ -1,6 +1,7 @@
 /* The FUSE filesystem: one directory holding SERVER.img (the spare) and a
  * hidden status file. It only translates requests into spare engine calls. */
 #pragma once
+#include <stdbool.h>
 #include "status.h"
 
 struct hs_spare;
@@ -11,9 +12,13 @@ struct hs_fuse;
  * (mountpoint missing or in use, no /dev/fuse, ...). */
 int hs_fuse_mount(struct hs_spare *sp, const struct hs_status_info *info, struct hs_fuse **out);
 
-/* Serve requests on several threads until the filesystem is unmounted or a
- * termination signal arrives. 0 or -errno. */
-int hs_fuse_serve(struct hs_fuse *f);
+/* Serve requests on several threads until the filesystem is unmounted or
+ * (with signals) a termination signal arrives. 0 or -errno. */
+int hs_fuse_serve(struct hs_fuse *f, bool signals);
+
+/* Make a hs_fuse_serve running in another thread return: unmount and exit
+ * the session (the image must no longer be in use; else it is detached). */
+void hs_fuse_stop(struct hs_fuse *f);
 
 /* Unmount (if still mounted) and free. */
 void hs_fuse_destroy(struct hs_fuse *f);

@@ -33,6 +33,11 @@ struct hs_spare {
 	char last_error[256];       /* guarded by fetch_lock */
 	int demand_deadline_ms;     /* how long a demand read keeps retrying */
 	struct hs_hydrator *hyd;
+	/* The boot trace: chunks fetched for readers, in first-fetch order
+	 * (guarded by fetch_lock; recorded only once enabled). */
+	bool tracing;
+	uint64_t *trace;
+	size_t ntrace, captrace;
 };
 
 /* Build a spare over an index, its sources and its state, taking ownership of
@@ -83,6 +88,12 @@ struct hs_spare_status {
 	bool hydrated; /* every chunk is local */
 	char last_error[256];
 };
+
+/* Start recording the chunks demand reads fetch, in order (a boot trace). */
+void hs_spare_trace_start(struct hs_spare *sp);
+
+/* A copy of the trace so far (caller frees *out). 0 or -ENOMEM. */
+int hs_spare_trace_get(struct hs_spare *sp, uint64_t **out, size_t *n);
 
 /* A snapshot of the spare's counters. */
 void hs_spare_status(struct hs_spare *sp, struct hs_spare_status *st);

@@ -13,6 +13,7 @@
 #   HOTSPARE-DATA-SHA256 <sha256 of /srv/data.bin>
 #   HOTSPARE-BOOT-COUNT <n>
 #   HOTSPARE-DEVICES root=<device> nics=<if>:<driver>,... (or none)
+#   HOTSPARE-HTTP <if>:80 (busybox httpd at 10.0.2.15, QEMU user networking's guest address) or none
 # and runs busybox init with a getty on ttyS0 (a "login:" prompt; root has no password).
 # If no root disk shows up within 30 s it prints HOTSPARE-BOOT-FAILED and powers off.
 #
@@ -228,8 +229,19 @@ for c in /sys/class/net/*; do
 	[ -e "$c/device/driver" ] || continue
 	drv=$(readlink "$c/device/driver"); nics="$nics${nics:+,}${c##*/}:${drv##*/}"
 done
-out 'HOTSPARE-BOOT-OK\nHOTSPARE-DATA-SHA256 %s\nHOTSPARE-BOOT-COUNT %s\nHOTSPARE-DEVICES root=%s nics=%s\n' \
-	"$sum" "$n" "$root" "${nics:-none}"
+# A service for drills to check: HTTP on port 80 of the first NIC, at QEMU
+# user networking's guest address (the host reaches it only through a forward).
+http=none
+for c in /sys/class/net/eth*; do
+	[ -e "$c" ] || continue
+	if ifconfig "${c##*/}" 10.0.2.15 netmask 255.255.255.0 up 2>/dev/null; then
+		mkdir -p /www && echo "hotspare test disk" >/www/index.html
+		httpd -p 80 -h /www && http=${c##*/}:80
+	fi
+	break
+done
+out 'HOTSPARE-BOOT-OK\nHOTSPARE-DATA-SHA256 %s\nHOTSPARE-BOOT-COUNT %s\nHOTSPARE-DEVICES root=%s nics=%s\nHOTSPARE-HTTP %s\n' \
+	"$sum" "$n" "$root" "${nics:-none}" "$http"
 exec /bin/init
 EOF
 chmod 755 "$IRD/init"

@@ -8,6 +8,7 @@
 #include "hydrate.h"
 #include "mounts.h"
 #include "spare.h"
+#include "trace.h"
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
@@ -15,18 +16,38 @@
 #include <sys/stat.h>
 
 #define USAGE "STORE SERVER[@POINT] MOUNTPOINT --state DIR [--seed SEED]... [--foreground]\n" \
-	      "       [--hydrate-threads N (default 2; 0: no background hydration)] [--deadline SECONDS]"
+	      "       [--hydrate-threads N (default 2; 0: no background hydration)] [--deadline SECONDS]\n" \
+	      "       [--boot-trace FILE (default: the server's trace recorded by drills)]"
 
 struct mount_args {
 	const char *store, *ref, *mountpoint, *state;
 	struct cli_list seeds;
 	bool foreground;
+	const char *boot_trace;
 	unsigned hydrate_threads;
 	int deadline_s;
 };
 
+/* The chunks to hydrate first: the server's boot trace, if there is one. */
+static void load_trace(struct hs_spare *sp, const char *path, uint64_t **v, size_t *n)
+{
+	char def[4096];
+	if (!path) {
+		hs_trace_path(sp->ix->server, def, sizeof def);
+		path = def;
+	}
+	*v = NULL;
+	*n = 0;
+	int r = hs_trace_load(path, sp->ix, v, n);
+	if (r == 0)
+		fprintf(stderr, "hotspare: hydrating the %zu chunks of boot trace %s first\n", *n, path);
+	else if (r != -ENOENT)
+		fprintf(stderr, "hotspare: ignoring boot trace: %s\n", hs_err_msg() ? hs_err_msg() : strerror(-r));
+}
+
 /* Serve until unmounted; report readiness (or the error) on ready_fd. */
-static int serve(struct hs_spare *sp, const struct hs_status_info *info, unsigned hthreads, int ready_fd)
+static int serve(struct hs_spare *sp, const struct hs_status_info *info, unsigned hthreads,
+		 const char *trace, int ready_fd)
 {
 	struct hs_fuse *f;
 	int r = hs_fuse_mount(sp, info, &f);
@@ -37,15 +58,21 @@ static int serve(struct hs_spare *sp, const struct hs_status_info *info, unsigne
 		}
 		return r;
 	}
-	if (hthreads && (r = hs_hydrate_start(sp, hthreads, NULL, 0, &sp->hyd)) < 0)
-		sp->hyd = NULL;
+	if (hthreads) {
+		uint64_t *first;
+		size_t nfirst;
+		load_trace(sp, trace, &first, &nfirst);
+		if (hs_hydrate_start(sp, hthreads, first, nfirst, &sp->hyd) < 0)
+			sp->hyd = NULL;
+		free(first);
+	}
 	if (ready_fd >= 0) {
 		dprintf(ready_fd, "OK");
 		close(ready_fd);
 	}
 	fprintf(stderr, "hotspare: serving %s@%s at %s/%s (pid %d)\n", sp->ix->server, sp->ix->id,
 		info->mountpoint, info->image_name, (int)getpid());
-	r = hs_fuse_serve(f);
+	r = hs_fuse_serve(f, true);
 	if (sp->hyd) {
 		hs_hydrate_stop(sp->hyd);
 		sp->hyd = NULL;
@@ -65,6 +92,7 @@ static int parse(int argc, char **argv, struct mount_args *a)
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "hydrate-threads", required_argument, NULL, 'h' },
 		{ "deadline", required_argument, NULL, 'd' },
+		{ "boot-trace", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'H' },
 		{ 0 },
 	};
@@ -79,6 +107,7 @@ static int parse(int argc, char **argv, struct mount_args *a)
 				return -ENOMEM;
 			break;
 		case 'f': a->foreground = true; break;
+		case 't': a->boot_trace = optarg; break;
 		case 'h':
 			a->hydrate_threads = (unsigned)atoi(optarg);
 			if (a->hydrate_threads > 16)
@@ -158,7 +187,7 @@ int cmd_mount(int argc, char **argv)
 		info.pid = (int)getpid();
 		printf("%s/%s is ready\n", mnt, image);
 		fflush(stdout);
-		r = serve(sp, &info, a.hydrate_threads, -1);
+		r = serve(sp, &info, a.hydrate_threads, a.boot_trace, -1);
 		int cr = hs_spare_close(sp);
 		return r < 0 || cr < 0 ? cli_fail("mount", r < 0 ? r : cr) : 0;
 	}
@@ -183,7 +212,7 @@ int cmd_mount(int argc, char **argv)
 		if (chdir("/") < 0)
 			_exit(1);
 		info.pid = (int)getpid();
-		r = serve(sp, &info, a.hydrate_threads, pipefd[1]);
+		r = serve(sp, &info, a.hydrate_threads, a.boot_trace, pipefd[1]);
 		int cr = hs_spare_close(sp);
 		_exit(r < 0 || cr < 0 ? 1 : 0);
 	}

@@ -16,6 +16,7 @@ static const struct {
 	{ "mount", cmd_mount, "present a point as a disk image on a FUSE mount, hydrating it" },
 	{ "status", cmd_status, "show a mounted spare's hydration and counters" },
 	{ "umount", cmd_umount, "unmount a spare once its daemon has flushed its state" },
+	{ "drill", cmd_drill, "boot a point in isolation, check it, verify it, time it, report it" },
 };
 
 static int help(FILE *f)

@@ -1,0 +1,175 @@
+/* libvirt domains for spares; see domain.h. */
+#include "domain.h"
+#include "cleanup.h"
+#include "err.h"
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <libvirt/virterror.h>
+
+static void quiet(void *u, virErrorPtr e)
+{
+	(void)u;
+	(void)e;
+}
+
+void hs_virt_quiet(void) { virSetErrorFunc(NULL, quiet); }
+
+const char *hs_virt_msg(void)
+{
+	virErrorPtr e = virGetLastError();
+	return e && e->message ? e->message : "unknown libvirt error";
+}
+
+/* Append XML-escaped text. */
+static int esc(struct hs_buf *b, const char *s)
+{
+	int r = 0;
+	for (; *s && r == 0; s++) {
+		switch (*s) {
+		case '&': r = hs_buf_append(b, "&amp;", 5); break;
+		case '<': r = hs_buf_append(b, "&lt;", 4); break;
+		case '>': r = hs_buf_append(b, "&gt;", 4); break;
+		case '\'': r = hs_buf_append(b, "&apos;", 6); break;
+		case '"': r = hs_buf_append(b, "&quot;", 6); break;
+		default: r = hs_buf_append(b, s, 1);
+		}
+	}
+	return r;
+}
+
+static int put(struct hs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int put(struct hs_buf *b, const char *fmt, ...)
+{
+	char tmp[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	return n < 0 || (size_t)n >= sizeof tmp ? -EINVAL : hs_buf_append(b, tmp, (size_t)n);
+}
+
+int hs_domain_xml(const struct hs_domain_spec *s, struct hs_buf *b)
+{
+	b->len = 0;
+	int r = 0;
+#define P(...) do { if (r == 0) r = put(b, __VA_ARGS__); } while (0)
+#define E(str) do { if (r == 0) r = esc(b, str); } while (0)
+	P("<domain type='%s'%s>\n  <name>", s->kvm ? "kvm" : "qemu",
+	  s->isolated_net ? " xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'" : "");
+	E(s->name);
+	P("</name>\n  <memory unit='MiB'>%u</memory>\n  <vcpu>%u</vcpu>\n", s->memory_mib, s->vcpus);
+	P("  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>\n");
+	P("  <features><acpi/><apic/>%s</features>\n",
+	  s->windows ? "<hyperv mode='custom'><relaxed state='on'/><vapic state='on'/>"
+		       "<spinlocks state='on' retries='8191'/></hyperv>" : "");
+	P("  <clock offset='%s'/>\n  <on_reboot>destroy</on_reboot>\n  <devices>\n", s->windows ? "localtime" : "utc");
+	P("    <disk type='file' device='disk'>\n      <driver name='qemu' type='raw' cache='none' discard='unmap'/>\n      <source file='");
+	E(s->image);
+	P("'/>\n      <target dev='%s' bus='%s'/>\n    </disk>\n", s->windows ? "sda" : "vda", s->windows ? "sata" : "virtio");
+	if (s->network) {
+		P("    <interface type='network'><source network='");
+		E(s->network);
+		P("'/><model type='%s'/></interface>\n", s->windows ? "e1000" : "virtio");
+	}
+	if (s->bridge) {
+		P("    <interface type='bridge'><source bridge='");
+		E(s->bridge);
+		P("'/><model type='%s'/></interface>\n", s->windows ? "e1000" : "virtio");
+	}
+	P("    <serial type='file'><source path='");
+	E(s->console_log);
+	P("'/><target port='0'/></serial>\n");
+	P("    <video><model type='none'/></video>\n    <memballoon model='none'/>\n  </devices>\n");
+	if (s->isolated_net) {
+		/* QEMU's own user networking (on a PCI slot libvirt does not use):
+		 * restrict=on gives the guest no route to
+		 * any host or network; only the forwards on 127.0.0.1 reach it. */
+		P("  <qemu:commandline>\n    <qemu:arg value='-netdev'/>\n    <qemu:arg value='user,id=hsnet0,restrict=on");
+		for (size_t i = 0; i < s->nforwards; i++)
+			P(",hostfwd=tcp:127.0.0.1:%d-:%d", s->host_port[i], s->guest_port[i]);
+		P("'/>\n    <qemu:arg value='-device'/>\n    <qemu:arg value='%s,netdev=hsnet0,addr=0x1e'/>\n  </qemu:commandline>\n",
+		  s->windows ? "e1000" : "virtio-net-pci");
+	}
+	P("</domain>\n");
+#undef P
+#undef E
+	return r;
+}
+
+static bool kvm_opens(void)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/* A KVM guest that cannot run here stops at once (paused on an internal error). */
+static bool running_after(virDomainPtr dom, int ms)
+{
+	for (int t = 0; t < ms; t += 100) {
+		int state, reason;
+		if (virDomainGetState(dom, &state, &reason, 0) < 0 || state != VIR_DOMAIN_RUNNING)
+			return false;
+		struct timespec ts = { 0, 100 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	return true;
+}
+
+int hs_domain_start_transient(virConnectPtr conn, struct hs_domain_spec *s, virDomainPtr *out)
+{
+	struct hs_buf xml = { 0 };
+	if (s->kvm && !kvm_opens())
+		s->kvm = false;
+	for (;;) {
+		int r = hs_domain_xml(s, &xml);
+		if (r == 0)
+			r = hs_buf_append(&xml, "", 1);
+		if (r < 0) {
+			hs_buf_free(&xml);
+			return r;
+		}
+		virDomainPtr dom = virDomainCreateXML(conn, (const char *)xml.data, 0);
+		if (dom && (!s->kvm || running_after(dom, 1500))) {
+			hs_buf_free(&xml);
+			*out = dom;
+			return 0;
+		}
+		if (!s->kvm) {
+			hs_buf_free(&xml);
+			return hs_err(EIO, "cannot start domain %s: %s", s->name, hs_virt_msg());
+		}
+		hs_domain_kill(dom);
+		s->kvm = false; /* KVM does not run guests here: TCG */
+	}
+}
+
+void hs_domain_kill(virDomainPtr dom)
+{
+	if (!dom)
+		return;
+	int state, reason;
+	if (virDomainGetState(dom, &state, &reason, 0) == 0 && state != VIR_DOMAIN_SHUTOFF)
+		virDomainDestroy(dom);
+	virDomainFree(dom);
+}
+
+int hs_free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof a;
+	int r = bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0
+			? ntohs(a.sin_port) : -errno;
+	close(fd);
+	return r;
+}

@@ -1,0 +1,48 @@
+/* libvirt domains for spares: the XML for a disk image booted with a serial
+ * console captured to a file, and starting it with KVM when KVM really runs
+ * guests here, else with TCG. Used by drills (transient, isolated) and
+ * failover (persistent, on the operator's network). */
+#pragma once
+#include <stdbool.h>
+#include <libvirt/libvirt.h>
+#include "buf.h"
+
+#define HS_MAX_FORWARDS 16
+
+struct hs_domain_spec {
+	const char *name;
+	const char *image;       /* raw disk image (the spare on its mount) */
+	const char *console_log; /* serial console captured to this file */
+	unsigned memory_mib;
+	unsigned vcpus;
+	bool windows;            /* SATA disk, e1000, localtime clock, Hyper-V enlightenments */
+	bool kvm;                /* domain type kvm, else qemu (TCG) */
+	/* Isolated user-mode networking (restrict=on: no route anywhere) with
+	 * host forwards bound to 127.0.0.1: host_port[i] -> guest_port[i]. */
+	bool isolated_net;
+	int guest_port[HS_MAX_FORWARDS], host_port[HS_MAX_FORWARDS];
+	size_t nforwards;
+	const char *network;     /* a libvirt network to attach to, or NULL */
+	const char *bridge;      /* a host bridge to attach to, or NULL */
+};
+
+/* The domain XML for spec into out. 0 or -errno. */
+int hs_domain_xml(const struct hs_domain_spec *spec, struct hs_buf *out);
+
+/* Start spec as a transient domain. Tries KVM first when spec->kvm and
+ * /dev/kvm opens, and falls back to TCG when the KVM guest does not run
+ * (it fails to start or stops at once); spec->kvm says what was used.
+ * 0, or -errno with libvirt's message. */
+int hs_domain_start_transient(virConnectPtr conn, struct hs_domain_spec *spec, virDomainPtr *out);
+
+/* Destroy (if running) and free a domain; NULL is fine. */
+void hs_domain_kill(virDomainPtr dom);
+
+/* A free TCP port on 127.0.0.1 (bound and released: pick, then use soon). */
+int hs_free_port(void);
+
+/* Silence libvirt's default error printing; messages go through hs_err. */
+void hs_virt_quiet(void);
+
+/* libvirt's last error message (or "unknown libvirt error"). */
+const char *hs_virt_msg(void);

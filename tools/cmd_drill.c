@@ -1,0 +1,144 @@
+/* hotspare drill STORE SERVER[@POINT] --report DIR [--seed SEED]... [--connect URI]
+ *               [--expect TEXT] [--timeout SECONDS] [--check-tcp PORT]... */
+#include "cli.h"
+#include "drill.h"
+#include "domain.h"
+#include "err.h"
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define USAGE "STORE SERVER[@POINT] --report DIR [--seed SEED]... [--connect URI]\n" \
+	      "       [--expect TEXT] [--timeout SECONDS] [--check-tcp PORT]... [--memory MIB] [--vcpus N]\n" \
+	      "       [--profile linux|windows] [--boot-trace FILE] [--work-dir DIR]"
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	hs_drill_interrupted = 1;
+}
+
+static int number(const char *s, int lo, int hi, int *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end || v < lo || v > hi)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+int cmd_drill(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "report", required_argument, NULL, 'r' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "connect", required_argument, NULL, 'c' },
+		{ "expect", required_argument, NULL, 'e' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "check-tcp", required_argument, NULL, 'p' },
+		{ "memory", required_argument, NULL, 'm' },
+		{ "vcpus", required_argument, NULL, 'v' },
+		{ "profile", required_argument, NULL, 'P' },
+		{ "boot-trace", required_argument, NULL, 'b' },
+		{ "work-dir", required_argument, NULL, 'w' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct cli_list seeds = { 0 };
+	struct hs_drill_opts o = { .uri = "qemu:///system", .expect = "login:", .timeout_s = 300,
+				   .memory_mib = 512, .vcpus = 1 };
+	bool json = false;
+	int c, v = 0, bad = 0;
+	while (!bad && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r': o.report_dir = optarg; break;
+		case 's': bad = cli_list_add(&seeds, optarg) < 0; break;
+		case 'c': o.uri = optarg; break;
+		case 'e':
+			o.expect = optarg;
+			if (!*optarg)
+				bad = cli_failf("drill", "--expect needs some text");
+			break;
+		case 't':
+			if (number(optarg, 1, 86400, &o.timeout_s) < 0)
+				bad = cli_failf("drill", "--timeout '%s' is not a number of seconds from 1 to 86400", optarg);
+			break;
+		case 'p':
+			if (o.nchecks == HS_REPORT_MAX_CHECKS || number(optarg, 1, 65535, &v) < 0)
+				bad = cli_failf("drill", "--check-tcp '%s' is not a port (1-65535; at most %d checks)",
+						optarg, HS_REPORT_MAX_CHECKS);
+			else
+				o.check_port[o.nchecks++] = v;
+			break;
+		case 'm':
+			if (number(optarg, 64, 1 << 20, &v) < 0)
+				bad = cli_failf("drill", "--memory '%s' is not a number of MiB (64 or more)", optarg);
+			o.memory_mib = (unsigned)v;
+			break;
+		case 'v':
+			if (number(optarg, 1, 64, &v) < 0)
+				bad = cli_failf("drill", "--vcpus '%s' is not a number from 1 to 64", optarg);
+			o.vcpus = (unsigned)v;
+			break;
+		case 'P':
+			if (strcmp(optarg, "linux") && strcmp(optarg, "windows"))
+				bad = cli_failf("drill", "--profile '%s' is not linux or windows", optarg);
+			o.windows = !strcmp(optarg, "windows");
+			break;
+		case 'b': o.trace_path = optarg; break;
+		case 'w': o.work_dir = optarg; break;
+		case 'j': json = true; break;
+		case 'h':
+			cli_list_free(&seeds);
+			return cli_usage("drill", USAGE) & 0;
+		default:
+			bad = 2;
+		}
+	}
+	if (bad || argc - optind != 2 || !o.report_dir) {
+		cli_list_free(&seeds);
+		return bad == 1 ? 1 : cli_usage("drill", USAGE);
+	}
+	o.store = argv[optind];
+	o.ref = argv[optind + 1];
+	o.seeds = seeds.v;
+	o.nseeds = seeds.n;
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	hs_virt_quiet();
+	struct hs_report *rep = calloc(1, sizeof *rep);
+	if (!rep) {
+		cli_list_free(&seeds);
+		return cli_fail("drill", -ENOMEM);
+	}
+	int r = hs_drill(&o, rep);
+	cli_list_free(&seeds);
+	if (r < 0) {
+		free(rep);
+		return cli_fail("drill", r);
+	}
+	if (json) {
+		char path[4200];
+		snprintf(path, sizeof path, "%s/report.json", o.report_dir);
+		FILE *f = fopen(path, "re");
+		char buf[4096];
+		size_t n;
+		while (f && (n = fread(buf, 1, sizeof buf, f)) > 0)
+			fwrite(buf, 1, n, stdout);
+		if (f)
+			fclose(f);
+	} else {
+		printf("drill %s@%s: %s; boot %.1f s, verify %.1f s, total %.1f s; report %s/report.html\n",
+		       rep->server, rep->point[0] ? rep->point : "?", rep->passed ? "PASSED" : "FAILED",
+		       rep->boot_seconds, rep->verify_seconds, rep->total_seconds, o.report_dir);
+	}
+	if (!rep->passed)
+		fprintf(stderr, "hotspare drill: %s\n", rep->nerrors ? rep->errors[0] : "failed");
+	free(rep);
+	return r;
+}
