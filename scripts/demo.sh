@@ -49,10 +49,16 @@ wait_for 60 sh -c "'$HS' status '$D/spares' --json | grep -q '\"hydrated\":true'
 "$HS" status "$D/spares" | grep hydration
 "$HS" umount "$D/spares"
 
+step "hotspare drill: boot the point in isolation, check its web server, verify it, report"
+libvirt_up
+HOTSPARE_TRACE_DIR=$D/boot-traces "$HS" drill "$D/store" mail01 --seed "$D/usb" --report "$D/drill" \
+	--check-tcp 80 --timeout 300 --work-dir "$D"
+
 step "result"
 printf '%-36s %s\n' "server disk" "$(du -h --apparent-size "$D/mail01.img" | cut -f1) ($D/mail01.img)"
 printf '%-36s %s\n' "USB drive (snapshot chunks)" "$(du -sh "$D/usb" | cut -f1) ($D/usb)"
 printf '%-36s %s\n' "store (daily backup + indexes)" "$(du -sh "$D/store" | cut -f1) ($D/store)"
 printf '%-36s %s\n' "spare state (hydrated image)" "$(du -sh "$D/state" | cut -f1) ($D/state/disk.img)"
 printf '%-36s %s s\n' "boot off the cold spare" "$BOOT_SECONDS"
+printf '%-36s %s\n' "drill report (for the customer)" "$D/drill/report.html"
 echo "Mount it again: $HS mount $D/store mail01 $D/spares --state $D/state --seed $D/usb"
