@@ -7,7 +7,6 @@
 #include "spare.h"
 #include <fuse_lowlevel.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -454,8 +453,7 @@ void hs_fuse_stop(struct hs_fuse *f)
 	fuse_session_exit(f->se);
 	if (f->mounted) {
 		/* The loop ends when the kernel drops the connection at unmount. */
-		if (umount2(f->info.mountpoint, 0) < 0)
-			umount2(f->info.mountpoint, MNT_DETACH);
+		fuse_session_unmount(f->se);
 		f->mounted = false;
 	}
 }
