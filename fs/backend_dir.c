@@ -241,17 +241,7 @@ static int commit(struct dir_backend *d)
 static int batch_add(struct dir_backend *d, const char *tmp, const char *key, size_t n)
 {
 	pthread_mutex_lock(&d->batch_lock);
-	int r = 0;
-	if (d->nbatch == d->capbatch) {
-		size_t cap = d->capbatch ? d->capbatch * 2 : 256;
-		struct pending *b = realloc(d->batch, cap * sizeof *b);
-		if (b) {
-			d->batch = b;
-			d->capbatch = cap;
-		} else {
-			r = -ENOMEM;
-		}
-	}
+	int r = hs_grow(&d->batch, &d->capbatch, d->nbatch + 1, sizeof *d->batch);
 	char *t = r == 0 ? strdup(tmp) : NULL, *k = t ? strdup(key) : NULL;
 	if (!k) {
 		free(t);

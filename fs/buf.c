@@ -29,6 +29,21 @@ int hs_buf_append(struct hs_buf *b, const void *p, size_t n)
 	return 0;
 }
 
+int hs_grow(void *pp, size_t *cap, size_t need, size_t size)
+{
+	if (need <= *cap)
+		return 0;
+	size_t n = *cap ? *cap : 16;
+	while (n < need)
+		n *= 2;
+	void *p = realloc(*(void **)pp, n * size);
+	if (!p)
+		return -ENOMEM;
+	*(void **)pp = p;
+	*cap = n;
+	return 0;
+}
+
 void hs_buf_free(struct hs_buf *b)
 {
 	free(b->data);

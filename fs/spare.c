@@ -194,14 +194,9 @@ static void trace_add(struct hs_spare *sp, uint64_t i)
 	HS_LOCK_SCOPE(&sp->fetch_lock);
 	if (!sp->tracing)
 		return;
-	if (sp->ntrace == sp->captrace) {
-		size_t cap = sp->captrace ? sp->captrace * 2 : 1024;
-		uint64_t *t = realloc(sp->trace, cap * sizeof *t);
-		if (!t)
-			return; /* a trace is a hint: a short one only costs speed */
-		sp->trace = t;
-		sp->captrace = cap;
-	}
+	/* A trace is a hint: a short one only costs speed. */
+	if (hs_grow(&sp->trace, &sp->captrace, sp->ntrace + 1, sizeof *sp->trace) < 0)
+		return;
 	sp->trace[sp->ntrace++] = i;
 }
 

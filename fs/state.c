@@ -282,14 +282,8 @@ void hs_state_close(struct hs_state *s)
 
 static int dirty_push_locked(struct hs_state *s, uint64_t i, uint8_t v)
 {
-	if (s->ndirty == s->capdirty) {
-		size_t cap = s->capdirty ? s->capdirty * 2 : 1024;
-		struct hs_dirty *d = realloc(s->dirty, cap * sizeof *d);
-		if (!d)
-			return -ENOMEM;
-		s->dirty = d;
-		s->capdirty = cap;
-	}
+	if (hs_grow(&s->dirty, &s->capdirty, s->ndirty + 1, sizeof *s->dirty) < 0)
+		return -ENOMEM;
 	s->dirty[s->ndirty++] = (struct hs_dirty){ i, v };
 	return 0;
 }

@@ -216,14 +216,8 @@ static int names_add(void *arg, const char *name)
 			return 0;
 		len -= sl;
 	}
-	if (ns->n + 2 > ns->cap) {
-		size_t cap = ns->cap ? ns->cap * 2 : 16;
-		char **v = realloc(ns->v, cap * sizeof *v);
-		if (!v)
-			return -ENOMEM;
-		ns->v = v;
-		ns->cap = cap;
-	}
+	if (hs_grow(&ns->v, &ns->cap, ns->n + 2, sizeof *ns->v) < 0)
+		return -ENOMEM;
 	if (!(ns->v[ns->n] = strndup(name, len)))
 		return -ENOMEM;
 	ns->v[++ns->n] = NULL;

@@ -88,15 +88,9 @@ int hs_trace_load(const char *path, const struct hs_index *ix, uint64_t **out, s
 		}
 		if (i >= ix->nchunks)
 			continue;
-		if (n == cap) {
-			size_t c = cap ? cap * 2 : 1024;
-			uint64_t *p = realloc(v, c * sizeof *p);
-			if (!p) {
-				free(v);
-				return -ENOMEM;
-			}
-			v = p;
-			cap = c;
+		if (hs_grow(&v, &cap, n + 1, sizeof *v) < 0) {
+			free(v);
+			return -ENOMEM;
 		}
 		v[n++] = i;
 	}

@@ -64,14 +64,8 @@ static int collect(const struct hs_verify_opts *o, struct entry **out, size_t *n
 static int add_bad(struct job *j, const struct hs_digest *d, const char *why)
 {
 	HS_LOCK_SCOPE(&j->bad_lock);
-	if (j->nbad == j->capbad) {
-		size_t cap = j->capbad ? j->capbad * 2 : 16;
-		struct bad *b = realloc(j->bad, cap * sizeof *b);
-		if (!b)
-			return -ENOMEM;
-		j->bad = b;
-		j->capbad = cap;
-	}
+	if (hs_grow(&j->bad, &j->capbad, j->nbad + 1, sizeof *j->bad) < 0)
+		return -ENOMEM;
 	j->bad[j->nbad].d = *d;
 	snprintf(j->bad[j->nbad].why, sizeof j->bad[j->nbad].why, "%s", why);
 	j->nbad++;

@@ -15,6 +15,11 @@ int cli_failf(const char *cmd, const char *fmt, ...) __attribute__((format(print
 /* Print the command's usage line to stderr and return the exit status 2. */
 int cli_usage(const char *cmd, const char *usage);
 
+/* Parse the arguments of a command whose only option is --json and which
+ * takes nargs positional arguments (from optind on). Returns -1 to go on, or
+ * the exit status to return (usage shown). */
+int cli_json_only(int argc, char **argv, const char *cmd, const char *usage, int nargs, bool *json);
+
 /* A growable list of --seed arguments. */
 struct cli_list {
 	char **v;

@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "err.h"
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,24 @@ int cli_usage(const char *cmd, const char *usage)
 {
 	fprintf(stderr, "usage: hotspare %s %s\n", cmd, usage);
 	return 2;
+}
+
+int cli_json_only(int argc, char **argv, const char *cmd, const char *usage, int nargs, bool *json)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+	*json = false;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'j')
+			*json = true;
+		else
+			return c == 'h' ? cli_usage(cmd, usage) & 0 : cli_usage(cmd, usage);
+	}
+	return argc - optind == nargs ? -1 : cli_usage(cmd, usage);
 }
 
 int cli_list_add(struct cli_list *l, char *s)

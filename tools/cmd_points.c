@@ -10,21 +10,10 @@
 
 int cmd_points(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	bool json = false;
-	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'j')
-			json = true;
-		else
-			return c == 'h' ? cli_usage("points", USAGE) & 0 : cli_usage("points", USAGE);
-	}
-	if (argc - optind != 2)
-		return cli_usage("points", USAGE);
+	bool json;
+	int c = cli_json_only(argc, argv, "points", USAGE, 2, &json);
+	if (c >= 0)
+		return c;
 	const char *where = argv[optind], *server = argv[optind + 1];
 	int r = hs_server_name_check(server);
 	if (r < 0)

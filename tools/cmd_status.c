@@ -30,21 +30,10 @@ int cli_read_status(const char *mountpoint, char *buf, size_t cap)
 
 int cmd_status(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	bool json = false;
-	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'j')
-			json = true;
-		else
-			return c == 'h' ? cli_usage("status", USAGE) & 0 : cli_usage("status", USAGE);
-	}
-	if (argc - optind != 1)
-		return cli_usage("status", USAGE);
+	bool json;
+	int c = cli_json_only(argc, argv, "status", USAGE, 1, &json);
+	if (c >= 0)
+		return c;
 	char buf[8192];
 	if (cli_read_status(argv[optind], buf, sizeof buf) < 0)
 		return 1;
