@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <libvirt/virterror.h>
 
@@ -62,7 +63,10 @@ int hs_domain_xml(const struct hs_domain_spec *s, struct hs_buf *b)
 	P("<domain type='%s'%s>\n  <name>", s->kvm ? "kvm" : "qemu",
 	  s->isolated_net ? " xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'" : "");
 	E(s->name);
-	P("</name>\n  <memory unit='MiB'>%u</memory>\n  <vcpu>%u</vcpu>\n", s->memory_mib, s->vcpus);
+	P("</name>\n");
+	if (s->uuid[0])
+		P("  <uuid>%s</uuid>\n", s->uuid);
+	P("  <memory unit='MiB'>%u</memory>\n  <vcpu>%u</vcpu>\n", s->memory_mib, s->vcpus);
 	P("  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>\n");
 	P("  <features><acpi/><apic/>%s</features>\n",
 	  s->windows ? "<hyperv mode='custom'><relaxed state='on'/><vapic state='on'/>"
@@ -101,8 +105,19 @@ int hs_domain_xml(const struct hs_domain_spec *s, struct hs_buf *b)
 	return r;
 }
 
+#define KVM_UNUSABLE "/run/hotspare/kvm-unusable"
+
+void hs_kvm_mark_unusable(void)
+{
+	/* Remembered until reboot, so later drills do not try KVM again. */
+	mkdir("/run/hotspare", 0755);
+	close(open(KVM_UNUSABLE, O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+}
+
 static bool kvm_opens(void)
 {
+	if (access(KVM_UNUSABLE, F_OK) == 0)
+		return false;
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return false;
@@ -123,12 +138,22 @@ static bool running_after(virDomainPtr dom, int ms)
 	return true;
 }
 
-int hs_domain_start_transient(virConnectPtr conn, struct hs_domain_spec *s, virDomainPtr *out)
+/* Start spec, transient or defined for good; KVM first when asked and
+ * available, TCG when a KVM guest does not keep running. */
+static int start(virConnectPtr conn, struct hs_domain_spec *s, bool persistent, virDomainPtr *out)
 {
 	struct hs_buf xml = { 0 };
 	if (s->kvm && !kvm_opens())
 		s->kvm = false;
 	for (;;) {
+		if (persistent) {
+			/* Redefining a domain of that name keeps its identity. */
+			virDomainPtr old = virDomainLookupByName(conn, s->name);
+			if (old) {
+				virDomainGetUUIDString(old, s->uuid);
+				virDomainFree(old);
+			}
+		}
 		int r = hs_domain_xml(s, &xml);
 		if (r == 0)
 			r = hs_buf_append(&xml, "", 1);
@@ -136,8 +161,18 @@ int hs_domain_start_transient(virConnectPtr conn, struct hs_domain_spec *s, virD
 			hs_buf_free(&xml);
 			return r;
 		}
-		virDomainPtr dom = virDomainCreateXML(conn, (const char *)xml.data, 0);
-		if (dom && (!s->kvm || running_after(dom, 1500))) {
+		virDomainPtr dom;
+		if (persistent) {
+			dom = virDomainDefineXML(conn, (const char *)xml.data);
+			if (dom && virDomainCreate(dom) < 0) {
+				virDomainFree(dom);
+				dom = NULL;
+			}
+		} else {
+			dom = virDomainCreateXML(conn, (const char *)xml.data, 0);
+		}
+		/* A persistent domain is watched longer: nothing else will notice. */
+		if (dom && (!s->kvm || running_after(dom, persistent ? 20000 : 1500))) {
 			hs_buf_free(&xml);
 			*out = dom;
 			return 0;
@@ -148,7 +183,18 @@ int hs_domain_start_transient(virConnectPtr conn, struct hs_domain_spec *s, virD
 		}
 		hs_domain_kill(dom);
 		s->kvm = false; /* KVM does not run guests here: TCG */
+		hs_kvm_mark_unusable();
 	}
+}
+
+int hs_domain_start_transient(virConnectPtr conn, struct hs_domain_spec *s, virDomainPtr *out)
+{
+	return start(conn, s, false, out);
+}
+
+int hs_domain_start_persistent(virConnectPtr conn, struct hs_domain_spec *s, virDomainPtr *out)
+{
+	return start(conn, s, true, out);
 }
 
 void hs_domain_kill(virDomainPtr dom)

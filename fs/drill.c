@@ -238,6 +238,7 @@ static int do_boot(struct drill *d)
 			hs_domain_kill(d->dom);
 			d->dom = NULL;
 			s->kvm = false;
+			hs_kvm_mark_unusable();
 			snprintf(d->rep->accelerator, sizeof d->rep->accelerator, "tcg");
 			close(open(d->console, O_WRONLY | O_TRUNC | O_CLOEXEC));
 			r = hs_domain_start_transient(d->conn, s, &d->dom);

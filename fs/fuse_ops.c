@@ -225,7 +225,18 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	fi->keep_cache = 1;
 	fi->noflush = 1;
+	/* Counted, so a checkpoint can say whether anyone could be writing. */
+	fi->fh = (fi->flags & O_ACCMODE) != O_RDONLY;
+	if (fi->fh)
+		atomic_fetch_add(&F(req)->sp->open_writers, 1);
 	fuse_reply_open(req, fi);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if (ino == INO_IMAGE && fi->fh)
+		atomic_fetch_sub(&F(req)->sp->open_writers, 1);
+	fuse_reply_err(req, 0);
 }
 
 static void read_status(fuse_req_t req, size_t size, off_t off)
@@ -380,6 +391,7 @@ static const struct fuse_lowlevel_ops ops = {
 	.read = op_read,
 	.write = op_write,
 	.flush = op_flush,
+	.release = op_release,
 	.fsync = op_fsync,
 	.fallocate = op_fallocate,
 	.lseek = op_lseek,

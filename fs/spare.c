@@ -84,6 +84,14 @@ int hs_spare_open(struct hs_index *ix, struct hs_sources *src, struct hs_state *
 	sp->src = *src;
 	sp->state = state;
 	sp->demand_deadline_ms = 120000;
+	sp->touched = calloc(ix->nchunks ? ix->nchunks : 1, 1);
+	if (!sp->touched) {
+		free(sp);
+		hs_index_free(ix);
+		hs_sources_close(src);
+		hs_state_close(state);
+		return -ENOMEM;
+	}
 	pthread_mutex_init(&sp->fetch_lock, NULL);
 	pthread_cond_init(&sp->fetch_done, NULL);
 	uint64_t local = 0, written = 0;
@@ -110,6 +118,8 @@ int hs_spare_close(struct hs_spare *sp)
 	pthread_mutex_destroy(&sp->fetch_lock);
 	pthread_cond_destroy(&sp->fetch_done);
 	free(sp->trace);
+	free(sp->touched);
+	hs_index_free(sp->last_cp);
 	free(sp);
 	return r;
 }
@@ -370,6 +380,9 @@ static int change(struct hs_spare *sp, enum change op, const char *buf, uint64_t
 		uint32_t clen = hs_index_chunk_len(sp->ix, i);
 		uint32_t n = (uint32_t)(len < clen - a ? len : clen - a);
 		struct hs_inflight *slot = NULL;
+		/* Before the bytes change: a checkpoint reading the chunk now sees it
+		 * touched again afterwards and takes it next time. */
+		__atomic_store_n(&sp->touched[i], 1, __ATOMIC_RELEASE);
 		int claimed = begin_change(sp, i, a, a + n, &slot);
 		if (claimed < 0)
 			return claimed;

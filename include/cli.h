@@ -37,6 +37,13 @@ int cmd_mount(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_umount(int argc, char **argv);
 int cmd_drill(int argc, char **argv);
+int cmd_checkpoint(int argc, char **argv);
+int cmd_failback(int argc, char **argv);
+int cmd_failover(int argc, char **argv);
+
+/* Ask the daemon serving mountpoint for a checkpoint; its JSON reply into
+ * reply. Prints its own error. 0 or -errno. */
+int cli_checkpoint(const char *cmd, const char *mountpoint, char *reply, size_t cap);
 
 /* Read MOUNTPOINT's status JSON into buf; prints the error itself. 0 or -errno. */
 int cli_read_status(const char *mountpoint, char *buf, size_t cap);

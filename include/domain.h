@@ -24,6 +24,7 @@ struct hs_domain_spec {
 	size_t nforwards;
 	const char *network;     /* a libvirt network to attach to, or NULL */
 	const char *bridge;      /* a host bridge to attach to, or NULL */
+	char uuid[VIR_UUID_STRING_BUFLEN]; /* kept when a defined domain is redefined */
 };
 
 /* The domain XML for spec into out. 0 or -errno. */
@@ -34,6 +35,13 @@ int hs_domain_xml(const struct hs_domain_spec *spec, struct hs_buf *out);
  * (it fails to start or stops at once); spec->kvm says what was used.
  * 0, or -errno with libvirt's message. */
 int hs_domain_start_transient(virConnectPtr conn, struct hs_domain_spec *spec, virDomainPtr *out);
+
+/* Define spec as a persistent domain (replacing a stopped one of that name)
+ * and start it, with the same KVM-or-TCG choice. 0 or -errno. */
+int hs_domain_start_persistent(virConnectPtr conn, struct hs_domain_spec *spec, virDomainPtr *out);
+
+/* Remember (until reboot) that KVM does not run guests on this host. */
+void hs_kvm_mark_unusable(void);
 
 /* Destroy (if running) and free a domain; NULL is fine. */
 void hs_domain_kill(virDomainPtr dom);

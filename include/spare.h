@@ -38,6 +38,12 @@ struct hs_spare {
 	bool tracing;
 	uint64_t *trace;
 	size_t ntrace, captrace;
+	/* Chunks changed since the last checkpoint this daemon took (one byte
+	 * each, set before every change, cleared by the checkpoint that reads
+	 * them); valid only once a checkpoint was taken (last_cp). */
+	uint8_t *touched;
+	struct hs_index *last_cp;
+	atomic_int open_writers;  /* open read-write handles of the image (FUSE) */
 };
 
 /* Build a spare over an index, its sources and its state, taking ownership of

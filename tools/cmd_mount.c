@@ -3,6 +3,7 @@
  * command; then a daemon mounts the image, signals readiness and serves. */
 #include "cli.h"
 #include "cleanup.h"
+#include "control.h"
 #include "err.h"
 #include "fusefs.h"
 #include "hydrate.h"
@@ -66,6 +67,11 @@ static int serve(struct hs_spare *sp, const struct hs_status_info *info, unsigne
 			sp->hyd = NULL;
 		free(first);
 	}
+	char sock[4200];
+	struct hs_control *ctl = NULL;
+	snprintf(sock, sizeof sock, "%s/control.sock", info->state_dir);
+	if (hs_control_start(sp, sock, &ctl) < 0)
+		fprintf(stderr, "hotspare: no control socket (checkpoints unavailable): %s\n", hs_err_msg());
 	if (ready_fd >= 0) {
 		dprintf(ready_fd, "OK");
 		close(ready_fd);
@@ -73,6 +79,7 @@ static int serve(struct hs_spare *sp, const struct hs_status_info *info, unsigne
 	fprintf(stderr, "hotspare: serving %s@%s at %s/%s (pid %d)\n", sp->ix->server, sp->ix->id,
 		info->mountpoint, info->image_name, (int)getpid());
 	r = hs_fuse_serve(f, true);
+	hs_control_stop(ctl);
 	if (sp->hyd) {
 		hs_hydrate_stop(sp->hyd);
 		sp->hyd = NULL;

@@ -17,6 +17,9 @@ static const struct {
 	{ "status", cmd_status, "show a mounted spare's hydration and counters" },
 	{ "umount", cmd_umount, "unmount a spare once its daemon has flushed its state" },
 	{ "drill", cmd_drill, "boot a point in isolation, check it, verify it, time it, report it" },
+	{ "failover", cmd_failover, "run the spare for real: mount it and start its libvirt domain" },
+	{ "checkpoint", cmd_checkpoint, "make a running spare's current disk a new point (written chunks only)" },
+	{ "failback", cmd_failback, "checkpoint twice around shutting the domain down, ready to restore home" },
 };
 
 static int help(FILE *f)

@@ -1,0 +1,140 @@
+/* Checkpoints; see checkpoint.h. */
+#include "checkpoint.h"
+#include "chunk.h"
+#include "cleanup.h"
+#include "device.h"
+#include "err.h"
+#include "spare.h"
+#include "workers.h"
+#include <string.h>
+#include <time.h>
+
+struct job {
+	struct hs_spare *sp;
+	struct hs_store *store;
+	struct hs_index *ix;   /* the new point's index, filled in place */
+	uint64_t *todo;
+	size_t ntodo;
+	atomic_size_t next;
+	atomic_uint_fast64_t bytes, stored, fresh;
+};
+
+static int read_one(struct job *j, uint64_t i, void *plain, struct hs_buf *z)
+{
+	struct hs_spare *sp = j->sp;
+	uint32_t len = hs_index_chunk_len(sp->ix, i);
+	/* Clear first: a write landing during the read sets it again. */
+	__atomic_store_n(&sp->touched[i], 0, __ATOMIC_RELEASE);
+	ssize_t got = hs_pread_full(hs_spare_image_fd(sp), plain, len, i * sp->ix->chunk_size);
+	if (got != (ssize_t)len)
+		return hs_err(got < 0 ? (int)-got : EIO, "cannot read chunk %llu of %s/disk.img",
+			      (unsigned long long)i, sp->state->dir);
+	atomic_fetch_add(&j->bytes, len);
+	struct hs_digest *d = &j->ix->digests[i];
+	if (hs_is_zero(plain, len)) {
+		memset(d, 0, sizeof *d);
+		return 0;
+	}
+	hs_digest_compute(plain, len, d);
+	int r = hs_store_chunk_has(j->store, d);
+	if (r != 0)
+		return r < 0 ? r : 0;
+	r = hs_chunk_compress(plain, len, j->store->zstd_level, z);
+	if (r == 0)
+		r = hs_store_chunk_queue(j->store, d, z->data, z->len);
+	if (r < 0)
+		return r;
+	atomic_fetch_add(&j->stored, z->len);
+	atomic_fetch_add(&j->fresh, 1);
+	return 0;
+}
+
+static int worker(void *arg, atomic_int *stop)
+{
+	struct job *j = arg;
+	_cleanup_free_ void *plain = malloc(j->sp->ix->chunk_size);
+	struct hs_buf z = { 0 };
+	if (!plain)
+		return -ENOMEM;
+	int r = 0;
+	while (r == 0 && !atomic_load(stop)) {
+		size_t k = atomic_fetch_add(&j->next, 1);
+		if (k >= j->ntodo)
+			break;
+		r = read_one(j, j->todo[k], plain, &z);
+	}
+	hs_buf_free(&z);
+	return r;
+}
+
+int hs_checkpoint(struct hs_spare *sp, struct hs_checkpoint_result *res)
+{
+	memset(res, 0, sizeof *res);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	res->consistent = atomic_load(&sp->open_writers) == 0;
+	int r = hs_spare_flush(sp);
+	if (r < 0)
+		return r;
+	struct job j = { .sp = sp, .store = sp->src.v[sp->src.n - 1] };
+	const struct hs_index *base = sp->last_cp ? sp->last_cp : sp->ix;
+	res->incremental = sp->last_cp != NULL;
+	r = hs_index_new(sp->ix->image_size, sp->ix->chunk_size, &j.ix);
+	if (r < 0)
+		return r;
+	memcpy(j.ix->digests, base->digests, sp->ix->nchunks * sizeof *j.ix->digests);
+	j.todo = malloc((sp->ix->nchunks ? sp->ix->nchunks : 1) * sizeof *j.todo);
+	if (!j.todo) {
+		hs_index_free(j.ix);
+		return -ENOMEM;
+	}
+	for (uint64_t i = 0; i < sp->ix->nchunks; i++)
+		if (res->incremental ? __atomic_load_n(&sp->touched[i], __ATOMIC_ACQUIRE)
+				     : hs_state_get(sp->state, i) == HS_WRITTEN)
+			j.todo[j.ntodo++] = i;
+
+	int lock = -1;
+	r = hs_store_lock_server(j.store, sp->ix->server, &lock);
+	if (r == 0)
+		r = hs_parallel(2 * hs_ncpu(), worker, &j);
+	if (r == 0)
+		r = hs_store_sync(j.store);
+	if (r == 0) {
+		_cleanup_(hs_strv_free_p) char **ids = NULL;
+		size_t n;
+		r = hs_store_points_list(j.store, sp->ix->server, &ids, &n);
+		time_t t = time(NULL), last;
+		if (r == 0 && n && hs_point_id_parse(ids[n - 1], &last) == 0 && last >= t)
+			t = last + 1;
+		hs_point_id_format(t, j.ix->id);
+		snprintf(j.ix->server, sizeof j.ix->server, "%s", sp->ix->server);
+		snprintf(j.ix->base, sizeof j.ix->base, "%s",
+			 sp->ix->kind == HS_KIND_SNAPSHOT ? sp->ix->id : sp->ix->base);
+		j.ix->kind = HS_KIND_BACKUP;
+		j.ix->time = t;
+		j.ix->new_bytes = j.stored;
+		if (r == 0)
+			r = hs_store_point_put(j.store, j.ix);
+	}
+	if (lock >= 0)
+		hs_store_unlock(j.store, lock);
+	if (r < 0) {
+		/* Nothing recorded: the chunks read stay due for the next checkpoint. */
+		for (size_t k = 0; k < j.ntodo; k++)
+			__atomic_store_n(&sp->touched[j.todo[k]], 1, __ATOMIC_RELEASE);
+		hs_index_free(j.ix);
+		free(j.todo);
+		return r;
+	}
+	memcpy(res->id, j.ix->id, sizeof res->id);
+	res->chunks_read = j.ntodo;
+	res->bytes_read = j.bytes;
+	res->bytes_stored = j.stored;
+	res->chunks_new = j.fresh;
+	hs_index_free(sp->last_cp);
+	sp->last_cp = j.ix;
+	free(j.todo);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	res->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	return 0;
+}

@@ -1,0 +1,158 @@
+/* The daemon's control socket; see control.h. Commands run one at a time on
+ * the control thread, so two checkpoints never overlap. */
+#include "control.h"
+#include "checkpoint.h"
+#include "cleanup.h"
+#include "err.h"
+#include "spare.h"
+#include <json-c/json.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+struct hs_control {
+	struct hs_spare *sp;
+	int fd;
+	int stop_pipe[2];
+	pthread_t th;
+	char path[108];
+};
+
+static int addr_of(const char *path, struct sockaddr_un *a)
+{
+	memset(a, 0, sizeof *a);
+	a->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof a->sun_path)
+		return hs_err(ENAMETOOLONG, "control socket path %s is too long", path);
+	strcpy(a->sun_path, path);
+	return 0;
+}
+
+static void reply_checkpoint(struct hs_control *c, int fd)
+{
+	struct hs_checkpoint_result res;
+	hs_err_clear();
+	int r = hs_checkpoint(c->sp, &res);
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "ok", json_object_new_boolean(r == 0));
+	if (r < 0) {
+		const char *m = hs_err_msg();
+		json_object_object_add(o, "error", json_object_new_string(m ? m : strerror(-r)));
+	} else {
+		json_object_object_add(o, "point", json_object_new_string(res.id));
+		json_object_object_add(o, "chunks_read", json_object_new_int64((int64_t)res.chunks_read));
+		json_object_object_add(o, "bytes_read", json_object_new_int64((int64_t)res.bytes_read));
+		json_object_object_add(o, "bytes_stored", json_object_new_int64((int64_t)res.bytes_stored));
+		json_object_object_add(o, "chunks_new", json_object_new_int64((int64_t)res.chunks_new));
+		json_object_object_add(o, "seconds", json_object_new_double(res.seconds));
+		json_object_object_add(o, "consistent", json_object_new_boolean(res.consistent));
+		json_object_object_add(o, "incremental", json_object_new_boolean(res.incremental));
+	}
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	dprintf(fd, "%s\n", s);
+	json_object_put(o);
+}
+
+static void serve_one(struct hs_control *c, int fd)
+{
+	char line[128];
+	size_t n = 0;
+	while (n < sizeof line - 1) {
+		ssize_t k = read(fd, line + n, 1);
+		if (k <= 0 || line[n] == '\n')
+			break;
+		n++;
+	}
+	line[n] = 0;
+	if (strcmp(line, "checkpoint") == 0)
+		reply_checkpoint(c, fd);
+	else
+		dprintf(fd, "{\"ok\":false,\"error\":\"unknown command\"}\n");
+}
+
+static void *control_main(void *arg)
+{
+	struct hs_control *c = arg;
+	for (;;) {
+		struct pollfd p[2] = { { .fd = c->fd, .events = POLLIN }, { .fd = c->stop_pipe[0], .events = POLLIN } };
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents)
+			break;
+		if (!(p[0].revents & POLLIN))
+			continue;
+		int fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			continue;
+		serve_one(c, fd);
+		close(fd);
+	}
+	return NULL;
+}
+
+int hs_control_start(struct hs_spare *sp, const char *path, struct hs_control **out)
+{
+	struct sockaddr_un a;
+	int r = addr_of(path, &a);
+	if (r < 0)
+		return r;
+	struct hs_control *c = calloc(1, sizeof *c);
+	if (!c)
+		return -ENOMEM;
+	c->sp = sp;
+	snprintf(c->path, sizeof c->path, "%s", path);
+	unlink(path); /* left by a daemon that was killed */
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	mode_t old = umask(077);
+	r = c->fd < 0 || bind(c->fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(c->fd, 4) < 0 ? -errno : 0;
+	umask(old);
+	if (r == 0 && pipe2(c->stop_pipe, O_CLOEXEC) < 0)
+		r = -errno;
+	if (r == 0 && pthread_create(&c->th, NULL, control_main, c) != 0)
+		r = -EAGAIN;
+	if (r < 0) {
+		if (c->fd >= 0)
+			close(c->fd);
+		free(c);
+		return hs_err(-r, "cannot listen on %s: %s", path, strerror(-r));
+	}
+	*out = c;
+	return 0;
+}
+
+void hs_control_stop(struct hs_control *c)
+{
+	if (!c)
+		return;
+	if (write(c->stop_pipe[1], "x", 1) == 1)
+		pthread_join(c->th, NULL);
+	close(c->stop_pipe[0]);
+	close(c->stop_pipe[1]);
+	close(c->fd);
+	unlink(c->path);
+	free(c);
+}
+
+int hs_control_call(const char *path, const char *cmd, char *out, size_t cap)
+{
+	struct sockaddr_un a;
+	int r = addr_of(path, &a);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0)
+		return hs_err(errno, "cannot reach the daemon at %s: %s", path, strerror(errno));
+	if (dprintf(fd, "%s\n", cmd) < 0)
+		return hs_err(errno, "cannot talk to the daemon at %s: %s", path, strerror(errno));
+	size_t n = 0;
+	ssize_t k;
+	while (n < cap - 1 && (k = read(fd, out + n, cap - 1 - n)) > 0)
+		n += (size_t)k;
+	out[n] = 0;
+	if (n == 0)
+		return hs_err(EIO, "the daemon at %s closed without an answer", path);
+	return 0;
+}

@@ -1,0 +1,25 @@
+/* Checkpoints: a running spare's current disk becomes a new point in its
+ * store, by reading and hashing only the chunks the guest wrote (the rest
+ * are the base point's). A second checkpoint by the same daemon reads only
+ * the chunks changed since the first, which keeps failback's downtime short. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include "name.h"
+
+struct hs_spare;
+
+struct hs_checkpoint_result {
+	char id[HS_POINT_ID_LEN + 1];
+	uint64_t chunks_read;  /* written chunks read and hashed */
+	uint64_t bytes_read;
+	uint64_t bytes_stored; /* compressed bytes of chunks the store lacked */
+	uint64_t chunks_new;
+	double seconds;
+	bool consistent;       /* nobody had the image open for writing */
+	bool incremental;      /* only chunks changed since the last checkpoint were read */
+};
+
+/* Take a checkpoint of sp into its store. 0, or -errno with a message
+ * (-EBUSY: another writer of the server, e.g. a backup, holds its lock). */
+int hs_checkpoint(struct hs_spare *sp, struct hs_checkpoint_result *res);
