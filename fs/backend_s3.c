@@ -153,7 +153,7 @@ static int s3_status_err(struct s3_backend *s, const char *method, const char *w
 	char detail[512];
 	error_detail(body, detail, sizeof detail);
 	if (strncmp(detail, "NoSuchBucket", 12) == 0)
-		return hs_err(ENOENT, "bucket %s does not exist (%s)", s->bucket, s->be.where);
+		return hs_err(ENXIO, "bucket %s does not exist (%s)", s->bucket, s->be.where);
 	if (status == 301 || strncmp(detail, "PermanentRedirect", 17) == 0 ||
 	    strncmp(detail, "AuthorizationHeaderMalformed", 28) == 0)
 		return hs_err(EIO, "%s %s: wrong region or endpoint (region %s; set AWS_REGION): %s", method, what,

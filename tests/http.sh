@@ -98,3 +98,33 @@ nginx_down() {
 	kill -KILL "$pid" 2>/dev/null || true
 	rm -f "$pidf"
 }
+
+# s3rver_up: s3rver from the npm registry (installed once into
+# ${HS_CACHE:-/var/cache/hotspare-test}/s3rver) on a free port, with its data
+# in $T/s3rver, behind sigv4-proxy.py (s3rver does not check v4 signatures;
+# the proxy does, for the key S3RVER/S3RVER). Sets S3_ENDPOINT (the proxy's
+# URL) and S3_LOG (the proxy's log); both stop on exit.
+s3rver_up() {
+	local cache=${HS_CACHE:-/var/cache/hotspare-test}/s3rver sport pport
+	export DEBIAN_FRONTEND=noninteractive
+	command -v node >/dev/null || apt-get install -y -qq --no-install-recommends nodejs >/dev/null
+	command -v npm >/dev/null || apt-get install -y -qq --no-install-recommends npm >/dev/null
+	if [ ! -e "$cache/node_modules/s3rver/package.json" ]; then
+		mkdir -p "$cache"
+		(cd "$cache" && timeout 300 npm install --no-audit --no-fund --silent s3rver@3.7.1 >/dev/null 2>&1) ||
+			fail "npm install s3rver failed"
+	fi
+	sport=$(free_port)
+	mkdir -p "$T/s3rver"
+	# s3rver's continuation tokens use DES: OpenSSL 3 has it in its legacy provider.
+	node --openssl-legacy-provider "$cache/node_modules/s3rver/bin/s3rver.js" -d "$T/s3rver" -a 127.0.0.1 \
+		-p "$sport" -s >"$T/s3rver.log" 2>&1 &
+	on_exit "kill $!"
+	pport=$(free_port)
+	S3_LOG=$T/sigv4.log
+	python3 "$(dirname "${BASH_SOURCE[0]}")/e2e/sigv4-proxy.py" "$pport" "$sport" S3RVER "$S3_LOG" &
+	on_exit "kill $!"
+	wait_for 30 port_open "$sport" || { cat "$T/s3rver.log" >&2; fail "s3rver did not start"; }
+	wait_for 10 port_open "$pport" || fail "the signature-checking proxy did not start"
+	S3_ENDPOINT=http://127.0.0.1:$pport
+}

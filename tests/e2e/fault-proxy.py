@@ -120,5 +120,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", LISTEN), Handler)
 server.daemon_threads = True
-threading.Timer(3600, server.shutdown).start()
+t = threading.Timer(3600, server.shutdown)
+t.daemon = True
+t.start()
 server.serve_forever()
