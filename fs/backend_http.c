@@ -42,13 +42,17 @@ static int http_get(struct hs_backend *be, const char *key, struct hs_buf *out)
 		return r;
 	struct hs_http_req req = { .method = "GET", .url = t.url, .what = t.what, .out = out };
 	long status;
+	bool fresh = out->cap == 0;
 	r = hs_http_do(H(be)->http, &req, &status);
-	if (r < 0)
-		return r;
-	if (status >= 200 && status < 300)
+	if (r == 0 && status >= 200 && status < 300)
 		return 0;
+	if (r == 0)
+		r = hs_http_status_err(&req, status, NULL);
+	/* An error body or a partial one: callers free out only after success. */
+	if (fresh)
+		hs_buf_free(out);
 	out->len = 0;
-	return hs_http_status_err(&req, status, NULL);
+	return r;
 }
 
 static int http_exists(struct hs_backend *be, const char *key)

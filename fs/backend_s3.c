@@ -166,12 +166,15 @@ static int s3_get(struct hs_backend *be, const char *key, struct hs_buf *out)
 {
 	char what[4096];
 	long status;
+	bool fresh = out->cap == 0;
 	int r = s3_request(S(be), "GET", key, "", NULL, 0, out, &status, what, sizeof what);
-	if (r < 0)
-		return r;
-	if (status >= 200 && status < 300)
+	if (r == 0 && status >= 200 && status < 300)
 		return 0;
-	r = s3_status_err(S(be), "GET", what, status, out);
+	if (r == 0)
+		r = s3_status_err(S(be), "GET", what, status, out);
+	/* An error body or a partial one: callers free out only after success. */
+	if (fresh)
+		hs_buf_free(out);
 	out->len = 0;
 	return r;
 }

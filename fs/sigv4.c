@@ -112,7 +112,11 @@ static int append_trimmed(struct hs_buf *b, const char *v)
 	return r;
 }
 
-static int append(struct hs_buf *b, const char *s) { return hs_buf_append(b, s, strlen(s)); }
+static int append(struct hs_buf *b, const char *s)
+{
+	size_t n = strlen(s);
+	return n ? hs_buf_append(b, s, n) : 0;
+}
 
 int hs_sigv4_authorization(const struct hs_sigv4_cred *c, const char *amz_date, const char *method,
 			   const char *uri, const char *query, const struct hs_sigv4_header *headers,

@@ -137,3 +137,16 @@ grep '^PUT .*/chunks/' "$T/proxy.log" | cut -d' ' -f2 | sort >"$T/second"
 [ -z "$(comm -12 "$T/first" "$T/second")" ] || fail "the second run sent again chunks that had arrived"
 "$HS" restore "$URL" mail02 "$T/r.img" >/dev/null && cmp "$T/r.img" "$T/disk2.img" || fail "restore after the resumed upload"
 pass "a half-failed upload leaves no point; the rerun sends only what was missing ($(wc -l <"$T/first") chunks not sent again)"
+
+# 6. Writers: a lock object held by a process elsewhere refuses a second
+# writer (one line naming it); one left by a dead process on this host is taken over.
+printf 'hotspare-lock\nhost elsewhere\npid 4242\ntime %s\nnonce 1\n' "$(date +%s)" >"$T/lock"
+curl -s -f -T "$T/lock" "$URL/locks/mail01.lock" || fail "cannot place a lock object"
+expect_fail "mail01 is busy: another hotspare process \(pid 4242 on elsewhere, since .*\) .*locks/mail01.lock" \
+	"$HS" backup "$URL" mail01 "$T/disk.img"
+dead=$(sh -c 'echo $$') # a process that has exited
+printf 'hotspare-lock\nhost %s\npid %s\ntime %s\nnonce 2\n' "$(hostname)" "$dead" "$(date +%s)" >"$T/lock"
+curl -s -f -T "$T/lock" "$URL/locks/mail01.lock" || fail "cannot place a lock object"
+"$HS" backup "$URL" mail01 "$T/disk.img" >/dev/null || fail "a dead process's lock was not taken over"
+[ ! -e "$T/www/store/locks/mail01.lock" ] || fail "the lock object was not removed"
+pass "a second writer is refused by the lock object; a dead process's lock is taken over"
