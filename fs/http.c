@@ -520,7 +520,6 @@ int hs_remote_lock(struct hs_backend *be, struct hs_remote_locks *l,
 		   int (*del)(struct hs_backend *, const char *key), const char *name, int wait,
 		   int *token)
 {
-	(void)del;
 	char key[300], host[256] = "", mine[640];
 	snprintf(key, sizeof key, "locks/%s.lock", name);
 	gethostname(host, sizeof host - 1);
