@@ -150,3 +150,16 @@ curl -s -f -T "$T/lock" "$URL/locks/mail01.lock" || fail "cannot place a lock ob
 "$HS" backup "$URL" mail01 "$T/disk.img" >/dev/null || fail "a dead process's lock was not taken over"
 [ ! -e "$T/www/store/locks/mail01.lock" ] || fail "the lock object was not removed"
 pass "a second writer is refused by the lock object; a dead process's lock is taken over"
+
+# 7. A 404 for a chunk the point names: EIO at once (no waiting for the deadline), in status.
+hs_mount_at "$T/mnt" "$URL" mail01 "$T/mnt" --state "$T/s7" --hydrate-threads 0 --deadline 60
+key=$(python3 -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],"rb").read()).hexdigest())' <(chunk_of "$K"))
+mv "$T/www/store/chunks/${key:0:2}/$key.zst" "$T/held.zst"
+start=$SECONDS
+rc=0; read_chunk "$K" >/dev/null 2>"$T/dd.err" || rc=$?
+[ "$rc" -ne 0 ] && grep -q "Input/output error" "$T/dd.err" || fail "a chunk missing on the server was not EIO"
+[ $((SECONDS - start)) -lt 10 ] || fail "a missing chunk waited like a network fault"
+st last_error | grep -q "missing" || fail "status last_error: $(st last_error)"
+mv "$T/held.zst" "$T/www/store/chunks/${key:0:2}/$key.zst"
+"$HS" umount "$T/mnt"
+pass "a chunk the server does not have (404): EIO at once, reported in status"
