@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 
@@ -482,7 +483,14 @@ int hs_backend_dir_open(const char *path, int create, struct hs_backend **out)
 
 int hs_backend_open(const char *where, int create, struct hs_backend **out)
 {
-	if (strstr(where, "://"))
-		return hs_err(EPROTONOSUPPORT, "store %s: URL stores are not supported yet (use a directory)", where);
+	if (strncasecmp(where, "http://", 7) == 0 || strncasecmp(where, "https://", 8) == 0)
+		return hs_backend_http_open(where, out);
+	if (strncasecmp(where, "s3://", 5) == 0)
+		return hs_backend_s3_open(where, create, out);
+	if (strstr(where, "://")) {
+		char scheme[16];
+		snprintf(scheme, sizeof scheme, "%.*s", (int)strcspn(where, ":"), where);
+		return hs_err(EPROTONOSUPPORT, "store URL scheme '%s' is not supported (http, https or s3)", scheme);
+	}
 	return hs_backend_dir_open(where, create, out);
 }

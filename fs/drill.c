@@ -115,7 +115,9 @@ static int do_mount(struct drill *d)
 	snprintf(d->image, sizeof d->image, "%s/%s.img", d->mnt, d->ix->server);
 	snprintf(d->console, sizeof d->console, "%s/console.log", d->work);
 	struct hs_state *st;
-	if (mkdir(d->mnt, 0755) < 0 || (r = hs_state_open(d->state, d->ix, o->store, &st)) < 0) {
+	/* The store as the backend names it: credentials in a URL never reach a file. */
+	const char *where = src.v[src.n - 1]->be->where;
+	if (mkdir(d->mnt, 0755) < 0 || (r = hs_state_open(d->state, d->ix, where, &st)) < 0) {
 		if (r == 0)
 			r = hs_err(errno, "cannot create %s: %s", d->mnt, strerror(errno));
 		hs_sources_close(&src);
@@ -129,7 +131,7 @@ static int do_mount(struct drill *d)
 	hs_spare_trace_start(d->sp);
 	char image_name[HS_SERVER_MAX + 8];
 	snprintf(image_name, sizeof image_name, "%s.img", d->ix->server);
-	struct hs_status_info info = { .store = o->store, .state_dir = d->state, .mountpoint = d->mnt,
+	struct hs_status_info info = { .store = d->sp->src.v[d->sp->src.n - 1]->be->where, .state_dir = d->state, .mountpoint = d->mnt,
 				       .image_name = image_name, .pid = (int)getpid() };
 	r = hs_fuse_mount(d->sp, &info, &d->fuse);
 	if (r < 0)

@@ -47,33 +47,43 @@ void hs_sources_close(struct hs_sources *s)
 	s->n = 0;
 }
 
+/* Fetches of a copy that fails its digest, from a source over a network: a
+ * body damaged in transit (a proxy, a truncation) is worth fetching again. */
+#define REMOTE_CORRUPT_TRIES 3
+
 int hs_sources_read(const struct hs_sources *s, const struct hs_digest *d, void *plain, size_t len,
 		    struct hs_buf *scratch, size_t *from)
 {
 	int corrupt = 0, failed = 0;
 	char hex[HS_DIGEST_HEX];
 	for (size_t i = 0; i < s->n; i++) {
-		int r = hs_store_chunk_get(s->v[i], d, scratch);
-		if (r == -ENOENT)
-			continue;
-		if (r < 0) {
-			/* A source that cannot be read now: try the next; report the first failure. */
-			if (!failed && !corrupt)
-				failed = r;
-			continue;
+		int tries = s->v[i]->be->remote ? REMOTE_CORRUPT_TRIES : 1;
+		for (int t = 0; t < tries; t++) {
+			int r = hs_store_chunk_get(s->v[i], d, scratch);
+			if (r == -ENOENT)
+				break;
+			if (r < 0) {
+				/* A source that cannot be read now: try the next; report the first failure. */
+				if (!failed && !corrupt)
+					failed = r;
+				break;
+			}
+			r = hs_chunk_decode(scratch->data, scratch->len, d, plain, len);
+			if (r == 0) {
+				*from = i;
+				return 0;
+			}
+			if (r != -EBADMSG)
+				return r;
+			hs_digest_hex(d, hex);
+			if (!corrupt && tries > 1)
+				hs_err(EIO, "chunk %s in %s is corrupt (does not match its digest, fetched %d times)",
+				       hex, s->v[i]->be->where, tries);
+			else if (!corrupt)
+				hs_err(EIO, "chunk %s in %s is corrupt (does not match its digest)", hex,
+				       s->v[i]->be->where);
+			corrupt = 1;
 		}
-		r = hs_chunk_decode(scratch->data, scratch->len, d, plain, len);
-		if (r == 0) {
-			*from = i;
-			return 0;
-		}
-		if (r != -EBADMSG)
-			return r;
-		hs_digest_hex(d, hex);
-		if (!corrupt)
-			hs_err(EIO, "chunk %s in %s is corrupt (does not match its digest)", hex,
-			       s->v[i]->be->where);
-		corrupt = 1;
 	}
 	if (corrupt)
 		return -EIO;

@@ -1,7 +1,8 @@
-/* The key/value interface every kind of store is built on (a local directory
- * now; HTTP(S) and S3 later). Keys are relative paths like "chunks/ab/<hex>.zst";
+/* The key/value interface every kind of store is built on (a local directory,
+ * an HTTP(S) server, an S3 bucket). Keys are relative paths like "chunks/ab/<hex>.zst";
  * the layout above this interface is the same for every kind. */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include "buf.h"
 
@@ -45,12 +46,24 @@ struct hs_backend_ops {
 
 struct hs_backend {
 	const struct hs_backend_ops *ops;
-	char *where; /* the store's location as the user gave it, for messages */
+	char *where; /* the store's location as the user gave it (less any credentials), for messages */
+	bool remote; /* over a network: a body that fails its digest may be a transfer error */
 };
 
 /* Open a local directory as a backend. With create, make the directory if
  * missing. 0, -ENOENT (no such directory), -ENOTDIR, -errno. */
 int hs_backend_dir_open(const char *path, int create, struct hs_backend **out);
 
-/* Open the backend for a store location (a directory path or, later, a URL). */
+/* Open a store on a web server: http://[user:password@]host[:port]/path or
+ * https://... (credentials also from HOTSPARE_HTTP_USER / HOTSPARE_HTTP_PASSWORD;
+ * never in where). 0 or -errno. */
+int hs_backend_http_open(const char *url, struct hs_backend **out);
+
+/* Open a store in an S3 bucket: s3://bucket[/prefix]. Region, endpoint,
+ * addressing style and credentials come from the environment (see
+ * backend_s3.c). With create, make the bucket if it does not exist. 0 or -errno. */
+int hs_backend_s3_open(const char *url, int create, struct hs_backend **out);
+
+/* Open the backend for a store location: a directory path, an http:// or
+ * https:// URL, or an s3:// URL. */
 int hs_backend_open(const char *where, int create, struct hs_backend **out);

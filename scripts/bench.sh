@@ -8,6 +8,7 @@
 #   backup after a 3% change: bytes stored / image size (target < 4%)
 #   a chunk-size sweep (64K 256K 1M 4M), the evidence for the default chunk size
 #   then scripts/bench-spare.sh: the mounted spare's figures (BENCH_SPARE=0 skips)
+#   then scripts/bench-remote.sh: the remote store's figures (BENCH_REMOTE=0 skips)
 #
 # Environment:
 #   BENCH_DIR=/var/tmp      where the scratch directory goes (~14x the image by default)
@@ -599,5 +600,10 @@ done
 if [[ ${BENCH_SPARE:-1} == 1 ]]; then
 	echo
 	HOTSPARE=$H "$REPO/scripts/bench-spare.sh"
+fi
+# The remote store's figures (hydration over HTTP, cold boot with every chunk remote).
+if [[ ${BENCH_REMOTE:-1} == 1 ]]; then
+	echo
+	HOTSPARE=$H "$REPO/scripts/bench-remote.sh"
 fi
 exit 0

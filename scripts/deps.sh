@@ -1,9 +1,10 @@
 # Sourced by scripts/*.sh: install the Debian packages hotspare builds and
 # runs its tests with, when they are missing (Debian 12, as root).
 HS_PKGS=(meson ninja-build pkg-config gcc libzstd-dev libssl-dev libjson-c-dev libcmocka-dev
-	 libfuse3-dev fuse3 zstd e2fsprogs fdisk util-linux mount python3 openssl fio
+	 libfuse3-dev libcurl4-openssl-dev fuse3 zstd e2fsprogs fdisk util-linux mount python3 openssl fio
 	 linux-image-amd64 busybox-static extlinux syslinux-common kmod cpio gzip
-	 qemu-system-x86 libvirt-daemon-system libvirt-clients libvirt-dev chromium python3-pil)
+	 qemu-system-x86 libvirt-daemon-system libvirt-clients libvirt-dev chromium python3-pil
+	 nginx-light curl nodejs)
 
 hs_install_deps() {
 	local missing=() p

@@ -1,5 +1,8 @@
 /* hotspare init STORE [--chunk-size SIZE] */
 #include "cli.h"
+#include "http.h"
+#include <errno.h>
+#include <stdlib.h>
 #include "progress.h"
 #include "store.h"
 #include <getopt.h>
@@ -32,7 +35,12 @@ int cmd_init(int argc, char **argv)
 	int r = hs_store_init(argv[optind], (uint32_t)cs);
 	if (r < 0)
 		return cli_fail("init", r);
-	char b[16];
-	printf("initialised store %s (chunk size %s, zstd)\n", argv[optind], hs_fmt_bytes(cs, b));
+	char b[16], *clean = NULL, *user = NULL, *password = NULL;
+	if (hs_url_split_credentials(argv[optind], &clean, &user, &password) < 0)
+		return cli_fail("init", -ENOMEM);
+	printf("initialised store %s (chunk size %s, zstd)\n", clean, hs_fmt_bytes(cs, b));
+	free(clean);
+	free(user);
+	free(password);
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include "hydrate.h"
 #include "mounts.h"
 #include "spare.h"
+#include "store.h"
 #include "trace.h"
 #include <fcntl.h>
 #include <getopt.h>
@@ -160,12 +161,15 @@ int cmd_mount(int argc, char **argv)
 		r = hs_err(errno, "mountpoint %s: %s", a.mountpoint, strerror(errno));
 	if (r == 0)
 		r = cli_load_point(a.store, a.ref, &st, &ix);
+	/* The store's location as recorded in the state and the status: without credentials. */
+	char store_where[PATH_MAX];
+	snprintf(store_where, sizeof store_where, "%s", st ? st->be->where : a.store);
 	if (r == 0) {
 		r = hs_sources_open(st, a.seeds.v, a.seeds.n, &src);
 		st = NULL;
 	}
 	if (r == 0)
-		r = hs_state_open(a.state, ix, a.store, &state);
+		r = hs_state_open(a.state, ix, store_where, &state);
 	if (r == 0 && !realpath(a.state, state_dir))
 		r = -errno;
 	if (r == 0) {
@@ -187,7 +191,7 @@ int cmd_mount(int argc, char **argv)
 	char image[HS_SERVER_MAX + 8];
 	snprintf(image, sizeof image, "%s.img", sp->ix->server);
 	struct hs_status_info info = {
-		.store = a.store, .state_dir = state_dir, .mountpoint = mnt, .image_name = image,
+		.store = store_where, .state_dir = state_dir, .mountpoint = mnt, .image_name = image,
 	};
 
 	if (a.foreground) {

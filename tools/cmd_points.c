@@ -63,7 +63,7 @@ int cmd_points(int argc, char **argv)
 	if (json)
 		puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 	else if (n == 0)
-		printf("server %s has no points in %s\n", server, where);
+		printf("server %s has no points in %s\n", server, st->be->where);
 	json_object_put(arr);
 	return 0;
 }

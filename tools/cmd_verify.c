@@ -83,7 +83,7 @@ int cmd_verify(int argc, char **argv)
 	if (r == 0 && nargs == 2) {
 		r = add_server(st, server, want, &pts);
 		if (r == 0 && pts.n == 0)
-			r = hs_err(ENOENT, "server %s has no points in %s", server, argv[optind]);
+			r = hs_err(ENOENT, "server %s has no points in %s", server, st->be->where);
 	} else if (r == 0) {
 		_cleanup_(hs_strv_free_p) char **servers = NULL;
 		size_t n;

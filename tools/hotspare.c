@@ -1,5 +1,7 @@
 /* hotspare: the command. Dispatches to one cmd_*.c per subcommand. */
 #include "cli.h"
+#include "http.h"
+#include <stdlib.h>
 #include <string.h>
 
 static const struct {
@@ -27,12 +29,33 @@ static int help(FILE *f)
 	fprintf(f, "usage: hotspare COMMAND [ARGS]...\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
 		fprintf(f, "  %-9s %s\n", cmds[i].name, cmds[i].what);
-	fprintf(f, "\nSTORE is a directory. 'hotspare COMMAND --help' shows a command's arguments.\n");
+	fprintf(f, "\nSTORE is a directory, an http:// or https:// URL, or s3://BUCKET/PREFIX.\n"
+		   "'hotspare COMMAND --help' shows a command's arguments.\n");
 	return f == stdout ? 0 : 2;
+}
+
+/* The original arguments that held credentials (kept for the process's life). */
+static char **unscrubbed;
+
+/* Credentials in a store URL leave the process's visible arguments at once;
+ * the commands read the copies. */
+static void scrub_args(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		char *copy = hs_url_scrub_arg(argv[i]);
+		if (!copy)
+			continue;
+		if (!unscrubbed && !(unscrubbed = calloc((size_t)argc, sizeof *unscrubbed))) {
+			free(copy);
+			continue;
+		}
+		unscrubbed[i] = argv[i] = copy;
+	}
 }
 
 int main(int argc, char **argv)
 {
+	scrub_args(argc, argv);
 	if (argc < 2)
 		return help(stderr);
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))

@@ -1,0 +1,215 @@
+/* A store on a web server: reads with GET from any static server, writes
+ * with PUT (nginx's WebDAV PUT, which writes to a temporary file and renames
+ * it into place, so readers see nothing or all of an object). A successful
+ * PUT means stored, so sync has nothing to do; how durable "stored" is, is
+ * the server's business. There are no listings (the store keeps manifests)
+ * and no locks (advisory lock objects instead; see http.h). */
+#include "backend.h"
+#include "cleanup.h"
+#include "err.h"
+#include "http.h"
+#include <stdio.h>
+#include <string.h>
+
+struct http_backend {
+	struct hs_backend be;
+	struct hs_http *http;
+	char *base; /* the store's URL without credentials, ending in '/' */
+	struct hs_remote_locks locks;
+};
+
+static struct http_backend *H(struct hs_backend *be) { return (struct http_backend *)be; }
+
+/* The URL and the name for messages of key. */
+struct target {
+	char url[4096];
+	char what[4096];
+};
+
+static int target(struct http_backend *h, const char *key, struct target *t)
+{
+	if ((size_t)snprintf(t->url, sizeof t->url, "%s%s", h->base, key) >= sizeof t->url)
+		return hs_err(ENAMETOOLONG, "URL of %s/%s is too long", h->be.where, key);
+	snprintf(t->what, sizeof t->what, "%s/%s", h->be.where, key);
+	return 0;
+}
+
+static int http_get(struct hs_backend *be, const char *key, struct hs_buf *out)
+{
+	struct target t;
+	int r = target(H(be), key, &t);
+	if (r < 0)
+		return r;
+	struct hs_http_req req = { .method = "GET", .url = t.url, .what = t.what, .out = out };
+	long status;
+	bool fresh = out->cap == 0;
+	r = hs_http_do(H(be)->http, &req, &status);
+	if (r == 0 && status >= 200 && status < 300)
+		return 0;
+	if (r == 0)
+		r = hs_http_status_err(&req, status, NULL);
+	/* An error body or a partial one: callers free out only after success. */
+	if (fresh)
+		hs_buf_free(out);
+	out->len = 0;
+	return r;
+}
+
+static int http_exists(struct hs_backend *be, const char *key)
+{
+	struct target t;
+	int r = target(H(be), key, &t);
+	if (r < 0)
+		return r;
+	struct hs_http_req req = { .method = "HEAD", .url = t.url, .what = t.what };
+	long status;
+	r = hs_http_do(H(be)->http, &req, &status);
+	if (r < 0)
+		return r;
+	if (status >= 200 && status < 300)
+		return 1;
+	r = hs_http_status_err(&req, status, NULL);
+	return r == -ENOENT ? 0 : r;
+}
+
+static int http_put(struct hs_backend *be, const char *key, const void *p, size_t n, unsigned flags)
+{
+	/* NOREPLACE: plain HTTP has no conditional create, so look first. A
+	 * batched chunk was looked up by the caller just before, and chunks
+	 * are named by their content: a lost race rewrites the same bytes. */
+	if ((flags & HS_PUT_NOREPLACE) && !(flags & HS_PUT_BATCH)) {
+		int r = http_exists(be, key);
+		if (r < 0)
+			return r;
+		if (r == 1)
+			return -EEXIST;
+	}
+	struct target t;
+	int r = target(H(be), key, &t);
+	if (r < 0)
+		return r;
+	struct hs_http_req req = { .method = "PUT", .url = t.url, .what = t.what, .body = p, .body_len = n };
+	long status;
+	r = hs_http_do(H(be)->http, &req, &status);
+	if (r < 0)
+		return r;
+	if (status >= 200 && status < 300)
+		return 0;
+	r = hs_http_status_err(&req, status, NULL);
+	if (r == -ENOENT) /* a server without WebDAV answers a PUT with 404 or 405 */
+		r = hs_err(EOPNOTSUPP, "PUT %s: HTTP 404; the server does not accept uploads there "
+			   "(nginx: dav_methods PUT DELETE; create_full_put_path on)", t.what);
+	return r;
+}
+
+static int http_delete(struct hs_backend *be, const char *key)
+{
+	struct target t;
+	int r = target(H(be), key, &t);
+	if (r < 0)
+		return r;
+	struct hs_http_req req = { .method = "DELETE", .url = t.url, .what = t.what };
+	long status;
+	r = hs_http_do(H(be)->http, &req, &status);
+	if (r < 0)
+		return r;
+	if (status >= 200 && status < 300)
+		return 0;
+	return hs_http_status_err(&req, status, NULL);
+}
+
+static int http_list(struct hs_backend *be, const char *dir, int (*fn)(void *, const char *), void *arg)
+{
+	(void)be;
+	(void)dir;
+	(void)fn;
+	(void)arg;
+	return -ENOTSUP; /* directory listings are not a contract of web servers: manifests are */
+}
+
+static int http_sync(struct hs_backend *be)
+{
+	(void)be;
+	return 0; /* every put was answered after the server stored it */
+}
+
+static int http_lock(struct hs_backend *be, const char *name, int wait, int *token)
+{
+	return hs_remote_lock(be, &H(be)->locks, http_delete, name, wait, token);
+}
+
+static void http_unlock(struct hs_backend *be, int token)
+{
+	hs_remote_unlock(be, &H(be)->locks, http_delete, token);
+}
+
+static void http_close(struct hs_backend *be)
+{
+	struct http_backend *h = H(be);
+	hs_http_free(h->http);
+	hs_remote_locks_free(&h->locks);
+	free(h->base);
+	free(be->where);
+	free(h);
+}
+
+static const struct hs_backend_ops http_ops = {
+	.get = http_get,
+	.put = http_put,
+	.exists = http_exists,
+	.list = http_list,
+	.sync = http_sync,
+	.lock = http_lock,
+	.unlock = http_unlock,
+	.close = http_close,
+};
+
+int hs_backend_http_open(const char *url, struct hs_backend **out)
+{
+	char *clean = NULL, *user = NULL, *password = NULL;
+	int r = hs_url_split_credentials(url, &clean, &user, &password);
+	if (r < 0)
+		return r;
+	if (!user) {
+		/* Credentials kept out of the command line entirely. */
+		const char *u = getenv("HOTSPARE_HTTP_USER"), *p = getenv("HOTSPARE_HTTP_PASSWORD");
+		if (u && *u && (!(user = strdup(u)) || (p && !(password = strdup(p)))))
+			r = -ENOMEM;
+	}
+	struct http_backend *h = r == 0 ? calloc(1, sizeof *h) : NULL;
+	if (!h) {
+		r = -ENOMEM;
+		goto out;
+	}
+	size_t n = strlen(clean);
+	while (n > 0 && clean[n - 1] == '/')
+		clean[--n] = 0;
+	const char *host = strstr(clean, "://") + 3;
+	if (!*host || *host == '/') {
+		free(h);
+		r = hs_err(EINVAL, "store %s: no host in the URL", clean);
+		goto out;
+	}
+	if (asprintf(&h->base, "%s/", clean) < 0) {
+		free(h);
+		r = -ENOMEM;
+		goto out;
+	}
+	h->be.ops = &http_ops;
+	h->be.where = HS_TAKE(clean);
+	h->be.remote = true;
+	hs_remote_locks_init(&h->locks);
+	r = hs_http_new(h->be.where, user, password, &h->http);
+	if (r < 0) {
+		http_close(&h->be);
+		goto out;
+	}
+	*out = &h->be;
+out:
+	if (password)
+		memset(password, 0, strlen(password));
+	free(password);
+	free(user);
+	free(clean);
+	return r;
+}

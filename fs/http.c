@@ -1,0 +1,609 @@
+/* The HTTP client of the remote store kinds; see http.h.
+ * Handles are pooled per client, not per thread: a request takes the most
+ * recently used idle handle (whose connection is still open) and gives it
+ * back, so N workers end up with N kept-alive connections. DNS results and
+ * TLS sessions are shared between the handles. */
+#include "http.h"
+#include "cleanup.h"
+#include "err.h"
+#include <curl/curl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+struct hs_http {
+	char *where;
+	char *user, *password;
+	char *ca_file;
+	int retries;
+	long connect_ms, stall_s;
+	CURLSH *share;
+	pthread_mutex_t share_lock[CURL_LOCK_DATA_LAST]; /* one per kind of shared data */
+	/* pool_lock protects the idle handles */
+	pthread_mutex_t pool_lock;
+	CURL **idle;
+	size_t nidle, cap;
+};
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc;
+static void global_init(void) { global_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+static void share_lock(CURL *c, curl_lock_data d, curl_lock_access a, void *arg)
+{
+	(void)c;
+	(void)a;
+	struct hs_http *h = arg;
+	pthread_mutex_lock(&h->share_lock[d < CURL_LOCK_DATA_LAST ? d : 0]);
+}
+
+static void share_unlock(CURL *c, curl_lock_data d, void *arg)
+{
+	(void)c;
+	struct hs_http *h = arg;
+	pthread_mutex_unlock(&h->share_lock[d < CURL_LOCK_DATA_LAST ? d : 0]);
+}
+
+static long env_long(const char *name, long def, long min, long max)
+{
+	const char *v = getenv(name);
+	if (!v || !*v)
+		return def;
+	char *end;
+	long n = strtol(v, &end, 10);
+	if (*end || n < min || n > max)
+		return def;
+	return n;
+}
+
+int hs_http_new(const char *where, const char *user, const char *password, struct hs_http **out)
+{
+	pthread_once(&global_once, global_init);
+	if (global_rc != CURLE_OK)
+		return hs_err(EIO, "cannot initialise libcurl: %s", curl_easy_strerror(global_rc));
+	struct hs_http *h = calloc(1, sizeof *h);
+	if (!h)
+		return -ENOMEM;
+	const char *ca = getenv("HOTSPARE_CA_FILE");
+	if (!ca || !*ca)
+		ca = getenv("CURL_CA_BUNDLE");
+	h->where = strdup(where);
+	h->user = user ? strdup(user) : NULL;
+	h->password = password ? strdup(password) : NULL;
+	h->ca_file = ca && *ca ? strdup(ca) : NULL;
+	h->retries = (int)env_long("HOTSPARE_HTTP_RETRIES", 4, 0, 100);
+	h->connect_ms = env_long("HOTSPARE_HTTP_CONNECT_TIMEOUT", 10, 1, 3600) * 1000;
+	h->stall_s = env_long("HOTSPARE_HTTP_STALL_TIMEOUT", 30, 1, 3600);
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&h->share_lock[i], NULL);
+	pthread_mutex_init(&h->pool_lock, NULL);
+	h->share = curl_share_init();
+	if (!h->where || (user && !h->user) || (password && !h->password) || (ca && *ca && !h->ca_file) ||
+	    !h->share) {
+		hs_http_free(h);
+		return -ENOMEM;
+	}
+	curl_share_setopt(h->share, CURLSHOPT_LOCKFUNC, share_lock);
+	curl_share_setopt(h->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+	curl_share_setopt(h->share, CURLSHOPT_USERDATA, h);
+	curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	*out = h;
+	return 0;
+}
+
+void hs_http_free(struct hs_http *h)
+{
+	if (!h)
+		return;
+	for (size_t i = 0; i < h->nidle; i++)
+		curl_easy_cleanup(h->idle[i]);
+	free(h->idle);
+	if (h->share)
+		curl_share_cleanup(h->share);
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_destroy(&h->share_lock[i]);
+	pthread_mutex_destroy(&h->pool_lock);
+	if (h->password)
+		memset(h->password, 0, strlen(h->password));
+	free(h->password);
+	free(h->user);
+	free(h->ca_file);
+	free(h->where);
+	free(h);
+}
+
+static CURL *handle_get(struct hs_http *h)
+{
+	pthread_mutex_lock(&h->pool_lock);
+	CURL *c = h->nidle ? h->idle[--h->nidle] : NULL;
+	pthread_mutex_unlock(&h->pool_lock);
+	return c ? c : curl_easy_init();
+}
+
+static void handle_put(struct hs_http *h, CURL *c)
+{
+	HS_LOCK_SCOPE(&h->pool_lock);
+	if (h->nidle == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 16;
+		CURL **v = realloc(h->idle, cap * sizeof *v);
+		if (!v) {
+			curl_easy_cleanup(c);
+			return;
+		}
+		h->idle = v;
+		h->cap = cap;
+	}
+	h->idle[h->nidle++] = c; /* last in, first out: its connection is the warmest */
+}
+
+/* The body of a PUT, sent (and re-sent on a retry or rewind) from memory. */
+struct upload {
+	const char *p;
+	size_t n, at;
+};
+
+static size_t read_cb(char *dst, size_t size, size_t nmemb, void *arg)
+{
+	struct upload *u = arg;
+	size_t want = size * nmemb, left = u->n - u->at;
+	size_t k = want < left ? want : left;
+	memcpy(dst, u->p + u->at, k);
+	u->at += k;
+	return k;
+}
+
+static int seek_cb(void *arg, curl_off_t off, int origin)
+{
+	struct upload *u = arg;
+	if (origin != SEEK_SET || off < 0 || (size_t)off > u->n)
+		return CURL_SEEKFUNC_CANTSEEK;
+	u->at = (size_t)off;
+	return CURL_SEEKFUNC_OK;
+}
+
+struct download {
+	CURL *c;
+	struct hs_buf *out;
+	bool failed; /* out of memory */
+};
+
+static size_t write_cb(char *src, size_t size, size_t nmemb, void *arg)
+{
+	struct download *d = arg;
+	size_t n = size * nmemb;
+	if (!d->out)
+		return n;
+	if (d->out->len == 0 && d->out->cap < n + 1) {
+		/* Reserve the whole body at once when its length is known. */
+		curl_off_t cl = -1;
+		curl_easy_getinfo(d->c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+		if (cl > 0 && cl < ((curl_off_t)1 << 32) && hs_buf_reserve(d->out, (size_t)cl + 1) < 0) {
+			d->failed = true;
+			return 0;
+		}
+	}
+	if (hs_buf_append(d->out, src, n) < 0) {
+		d->failed = true;
+		return 0;
+	}
+	return n;
+}
+
+/* One attempt. Returns the CURLcode; *status is the HTTP status when there was a response. */
+static CURLcode attempt(struct hs_http *h, CURL *c, const struct hs_http_req *req,
+			struct curl_slist *headers, long *status, char *errbuf, bool *oom)
+{
+	curl_easy_reset(c);
+	errbuf[0] = 0;
+	struct upload up = { req->body, req->body_len, 0 };
+	struct download down = { c, req->out, false };
+	if (req->out)
+		req->out->len = 0;
+	curl_easy_setopt(c, CURLOPT_URL, req->url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (h->ca_file)
+		curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_file);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->connect_ms);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->stall_s);
+	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L * 1024);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "hotspare");
+	curl_easy_setopt(c, CURLOPT_SHARE, h->share);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	if (h->user) {
+		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		curl_easy_setopt(c, CURLOPT_USERNAME, h->user);
+		curl_easy_setopt(c, CURLOPT_PASSWORD, h->password ? h->password : "");
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &down);
+	if (strcmp(req->method, "HEAD") == 0) {
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	} else if (strcmp(req->method, "PUT") == 0) {
+		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
+		curl_easy_setopt(c, CURLOPT_READDATA, &up);
+		curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, seek_cb);
+		curl_easy_setopt(c, CURLOPT_SEEKDATA, &up);
+		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->body_len);
+	} else if (strcmp(req->method, "GET") != 0) {
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+	}
+	CURLcode cc = curl_easy_perform(c);
+	*status = 0;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	*oom = down.failed;
+	return cc;
+}
+
+/* The errno for a failed transfer, and whether it is worth another try. */
+static int curl_err(CURL *c, CURLcode cc, bool *transient)
+{
+	long os = 0;
+	curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os);
+	*transient = true;
+	switch (cc) {
+	case CURLE_COULDNT_CONNECT:
+		if (os == EHOSTUNREACH || os == ENETUNREACH || os == ETIMEDOUT)
+			return -(int)os;
+		return -ECONNREFUSED;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		return -EHOSTUNREACH;
+	case CURLE_OPERATION_TIMEDOUT:
+		return -ETIMEDOUT;
+	case CURLE_PARTIAL_FILE:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		return -ECONNRESET;
+	case CURLE_SSL_CONNECT_ERROR:
+		if (os == ECONNRESET || os == EPIPE)
+			return -ECONNRESET;
+		*transient = false;
+		return -EPROTO;
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+		*transient = false;
+		return -EACCES;
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+		*transient = false;
+		return -EINVAL;
+	case CURLE_OUT_OF_MEMORY:
+		*transient = false;
+		return -ENOMEM;
+	default:
+		*transient = false;
+		return -EIO;
+	}
+}
+
+static bool status_transient(long s) { return s >= 500 || s == 429 || s == 408; }
+
+/* Sleep ms milliseconds, give or take a quarter (so retrying workers spread out). */
+static void backoff_sleep(int ms)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	int jitter = ms / 4 ? (int)((unsigned long)t.tv_nsec % (unsigned long)(ms / 2)) - ms / 4 : 0;
+	usleep((useconds_t)(ms + jitter) * 1000);
+}
+
+int hs_http_do(struct hs_http *h, const struct hs_http_req *req, long *status)
+{
+	/* libcurl would add "Expect: 100-continue" to large PUTs: a round trip per chunk. */
+	struct curl_slist *headers = NULL, *t;
+	for (struct curl_slist *s = req->headers; s; s = s->next) {
+		if (!(t = curl_slist_append(headers, s->data)))
+			goto oom;
+		headers = t;
+	}
+	if (!(t = curl_slist_append(headers, "Expect:")))
+		goto oom;
+	headers = t;
+	CURL *c = handle_get(h);
+	if (!c)
+		goto oom;
+	char errbuf[CURL_ERROR_SIZE];
+	int delay = 100, r = 0, tries;
+	for (tries = 1;; tries++) {
+		bool oom = false, transient = false;
+		CURLcode cc = attempt(h, c, req, headers, status, errbuf, &oom);
+		if (oom) {
+			r = -ENOMEM;
+			break;
+		}
+		if (cc == CURLE_OK) {
+			r = 0;
+			transient = status_transient(*status);
+		} else {
+			r = curl_err(c, cc, &transient);
+			if (!errbuf[0])
+				snprintf(errbuf, sizeof errbuf, "%s", curl_easy_strerror(cc));
+		}
+		if (!transient || tries > h->retries)
+			break;
+		backoff_sleep(delay);
+		delay = delay < 1000 ? delay * 2 : 2000;
+	}
+	handle_put(h, c);
+	curl_slist_free_all(headers);
+	if (r == -ENOMEM)
+		return hs_err(ENOMEM, "out of memory reading %s", req->what);
+	if (r == 0 && status_transient(*status))
+		return hs_err(EAGAIN, "%s %s: server error (HTTP %ld; tried %d times)", req->method,
+			      req->what, *status, tries);
+	if (r == -EACCES)
+		return hs_err(EACCES, "%s: the server's TLS certificate is not trusted: %s "
+			      "(set HOTSPARE_CA_FILE to the CA that signed it)", h->where, errbuf);
+	if (r < 0 && tries > 1)
+		return hs_err(-r, "cannot reach %s: %s (tried %d times)", req->what, errbuf, tries);
+	if (r < 0)
+		return hs_err(-r, "cannot reach %s: %s", req->what, errbuf);
+	return 0;
+oom:
+	curl_slist_free_all(headers);
+	return -ENOMEM;
+}
+
+int hs_http_status_err(const struct hs_http_req *req, long status, const char *detail)
+{
+	const char *sep = detail && *detail ? ": " : "", *d = detail ? detail : "";
+	if (status == 404 || status == 410)
+		return -ENOENT;
+	if (status == 401 || status == 403)
+		return hs_err(EACCES, "%s %s: access denied (HTTP %ld)%s%s", req->method, req->what, status,
+			      sep, d);
+	if (status == 405 || status == 501)
+		return hs_err(EOPNOTSUPP, "%s %s: the server does not allow %s (HTTP %ld)%s%s%s",
+			      req->method, req->what, req->method, status,
+			      strcmp(req->method, "GET") ? "; is WebDAV PUT/DELETE enabled?" : "", sep, d);
+	if (status == 413)
+		return hs_err(EFBIG, "%s %s: too large for the server (HTTP 413; raise client_max_body_size)%s%s",
+			      req->method, req->what, sep, d);
+	return hs_err(EIO, "%s %s: unexpected HTTP status %ld%s%s", req->method, req->what, status, sep, d);
+}
+
+/* ---- credentials in URLs ---- */
+
+/* Where the userinfo of url lies: [*a, *b) before the '@' at *b. false if none. */
+static bool find_userinfo(const char *url, size_t *a, size_t *b)
+{
+	const char *s = strstr(url, "://");
+	if (!s)
+		return false;
+	s += 3;
+	size_t end = strcspn(s, "/?#");
+	const char *at = NULL;
+	for (size_t i = 0; i < end; i++)
+		if (s[i] == '@')
+			at = s + i;
+	if (!at)
+		return false;
+	*a = (size_t)(s - url);
+	*b = (size_t)(at - url);
+	return true;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static char *pct_decode(const char *s, size_t n)
+{
+	char *o = malloc(n + 1), *q = o;
+	if (!o)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+			*q++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+			i += 2;
+		} else {
+			*q++ = s[i];
+		}
+	}
+	*q = 0;
+	return o;
+}
+
+int hs_url_split_credentials(const char *url, char **clean, char **user, char **password)
+{
+	*clean = *user = *password = NULL;
+	size_t a, b;
+	if (!find_userinfo(url, &a, &b)) {
+		*clean = strdup(url);
+		return *clean ? 0 : -ENOMEM;
+	}
+	const char *ui = url + a;
+	size_t uilen = b - a, colon = strcspn(ui, ":");
+	if (colon > uilen)
+		colon = uilen;
+	size_t n = strlen(url);
+	char *c = malloc(n + 1);
+	if (!c)
+		return -ENOMEM;
+	memcpy(c, url, a);
+	memcpy(c + a, url + b + 1, n - b); /* with the terminator */
+	*clean = c;
+	*user = pct_decode(ui, colon);
+	if (colon < uilen)
+		*password = pct_decode(ui + colon + 1, uilen - colon - 1);
+	if (!*user || (colon < uilen && !*password)) {
+		free(*clean);
+		free(*user);
+		free(*password);
+		*clean = *user = *password = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+char *hs_url_scrub_arg(char *arg)
+{
+	size_t a, b;
+	if (strncmp(arg, "http", 4) != 0 || !find_userinfo(arg, &a, &b))
+		return NULL;
+	char *copy = strdup(arg);
+	if (copy)
+		memset(arg + a, '*', b - a);
+	return copy;
+}
+
+/* ---- advisory lock objects ---- */
+
+void hs_remote_locks_init(struct hs_remote_locks *l)
+{
+	memset(l, 0, sizeof *l);
+	pthread_mutex_init(&l->lock, NULL);
+}
+
+void hs_remote_locks_free(struct hs_remote_locks *l)
+{
+	for (size_t i = 0; i < sizeof l->key / sizeof *l->key; i++)
+		free(l->key[i]);
+	pthread_mutex_destroy(&l->lock);
+}
+
+struct holder {
+	char host[256];
+	long pid;
+	long long time;
+	char nonce[40];
+};
+
+/* Parse a lock object; false if it holds no lock (released, or not ours to read). */
+static bool parse_holder(const struct hs_buf *b, struct holder *o)
+{
+	memset(o, 0, sizeof *o);
+	char text[1024];
+	size_t n = b->len < sizeof text - 1 ? b->len : sizeof text - 1;
+	memcpy(text, b->data, n);
+	text[n] = 0;
+	if (strncmp(text, "hotspare-lock\n", 14) != 0)
+		return false;
+	for (char *line = strtok(text + 14, "\n"); line; line = strtok(NULL, "\n")) {
+		if (strncmp(line, "host ", 5) == 0)
+			snprintf(o->host, sizeof o->host, "%s", line + 5);
+		else if (strncmp(line, "pid ", 4) == 0)
+			o->pid = atol(line + 4);
+		else if (strncmp(line, "time ", 5) == 0)
+			o->time = atoll(line + 5);
+		else if (strncmp(line, "nonce ", 6) == 0)
+			snprintf(o->nonce, sizeof o->nonce, "%s", line + 6);
+	}
+	return true;
+}
+
+int hs_remote_lock(struct hs_backend *be, struct hs_remote_locks *l,
+		   int (*del)(struct hs_backend *, const char *key), const char *name, int wait,
+		   int *token)
+{
+	char key[300], host[256] = "", mine[640];
+	snprintf(key, sizeof key, "locks/%s.lock", name);
+	gethostname(host, sizeof host - 1);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	unsigned long long nonce = ((unsigned long long)ts.tv_nsec << 20) ^ (unsigned long long)getpid() ^
+				   ((unsigned long long)(uintptr_t)&ts << 7);
+	char nonce_s[40];
+	snprintf(nonce_s, sizeof nonce_s, "%016llx", nonce);
+	int len = snprintf(mine, sizeof mine, "hotspare-lock\nhost %s\npid %d\ntime %lld\nnonce %s\n", host,
+			   (int)getpid(), (long long)ts.tv_sec, nonce_s);
+	time_t give_up = time(NULL) + 60;
+	struct hs_buf b = { 0 };
+	int r;
+	for (;;) {
+		struct holder o;
+		r = be->ops->get(be, key, &b);
+		if (r < 0 && r != -ENOENT)
+			break;
+		if (r == 0 && parse_holder(&b, &o) && strcmp(o.nonce, nonce_s) != 0) {
+			bool dead = strcmp(o.host, host) == 0 && o.pid > 0 && kill((pid_t)o.pid, 0) < 0 &&
+				    errno == ESRCH;
+			if (!dead && !wait) {
+				char when[32] = "?";
+				time_t t = (time_t)o.time;
+				struct tm tm;
+				if (gmtime_r(&t, &tm))
+					strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+				r = hs_err(EBUSY, "%s is busy: another hotspare process (pid %ld on %s, since %s) "
+					   "is writing it in %s (lock object %s; remove it if that process is gone)",
+					   name, o.pid, o.host, when, be->where, key);
+				break;
+			}
+			/* A waiter (a short critical section) takes over a lock held
+			 * longer than any such section lasts. */
+			if (!dead && time(NULL) < give_up) {
+				usleep(200 * 1000);
+				continue;
+			}
+		}
+		r = be->ops->put(be, key, mine, (size_t)len, 0);
+		if (r < 0)
+			break;
+		/* Read it back: of two writers that raced, the last PUT wins. */
+		r = be->ops->get(be, key, &b);
+		if (r < 0 && r != -ENOENT)
+			break;
+		if (r == 0 && parse_holder(&b, &o) && strcmp(o.nonce, nonce_s) == 0)
+			break;
+		r = 0; /* lost the race: look again */
+	}
+	hs_buf_free(&b);
+	if (r < 0)
+		return r;
+	HS_LOCK_SCOPE(&l->lock);
+	for (int i = 0; i < (int)(sizeof l->key / sizeof *l->key); i++) {
+		if (!l->key[i]) {
+			if (!(l->key[i] = strdup(key)))
+				break;
+			*token = i;
+			return 0;
+		}
+	}
+	if (del)
+		del(be, key);
+	return -ENOMEM;
+}
+
+void hs_remote_unlock(struct hs_backend *be, struct hs_remote_locks *l,
+		      int (*del)(struct hs_backend *, const char *key), int token)
+{
+	if (token < 0 || token >= (int)(sizeof l->key / sizeof *l->key))
+		return;
+	pthread_mutex_lock(&l->lock);
+	char *key = l->key[token];
+	l->key[token] = NULL;
+	pthread_mutex_unlock(&l->lock);
+	if (!key)
+		return;
+	int r = del(be, key);
+	if (r < 0 && r != -ENOENT) {
+		/* A server that cannot delete: mark it released instead. */
+		static const char released[] = "released\n";
+		be->ops->put(be, key, released, sizeof released - 1, 0);
+	}
+	free(key);
+}

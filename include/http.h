@@ -1,0 +1,78 @@
+/* The HTTP client shared by the remote store kinds (HTTP(S) and S3), over
+ * libcurl: a pool of easy handles that keep their connections alive, so each
+ * worker thread reuses one connection; TLS verification always on; timeouts;
+ * transient failures (refused, reset, timeout, 5xx, short body) retried with
+ * backoff, then reported as the errno the spare's retry loop understands. */
+#pragma once
+#include <stdbool.h>
+#include <pthread.h>
+#include <stddef.h>
+#include "backend.h"
+#include "buf.h"
+
+struct hs_http;
+struct curl_slist;
+
+/* Open a client for one store. where is the store's location for messages
+ * (never with credentials); user/password (NULL for none) go to libcurl only.
+ * Settings from the environment:
+ *   HOTSPARE_CA_FILE (or CURL_CA_BUNDLE)   CA bundle for https (default: the system's)
+ *   HOTSPARE_HTTP_RETRIES=4                retries of a transient failure per request
+ *   HOTSPARE_HTTP_CONNECT_TIMEOUT=10       seconds to connect
+ *   HOTSPARE_HTTP_STALL_TIMEOUT=30         seconds a transfer may make no progress
+ * 0 or -errno with a message. */
+int hs_http_new(const char *where, const char *user, const char *password, struct hs_http **out);
+
+/* Free the client and its connections (NULL is fine). */
+void hs_http_free(struct hs_http *h);
+
+struct hs_http_req {
+	const char *method;          /* "GET", "PUT", "HEAD" or "DELETE" */
+	const char *url;             /* never with credentials */
+	const char *what;            /* the object, for messages ("STORE/key") */
+	struct curl_slist *headers;  /* extra headers, or NULL */
+	const void *body;            /* PUT: the bytes to send */
+	size_t body_len;
+	struct hs_buf *out;          /* the response body (GET, and error bodies), or NULL */
+};
+
+/* Perform req, retrying transient failures with backoff. Returns 0 with
+ * *status set for a final response (2xx, 3xx, 4xx); after the retries,
+ * -ECONNREFUSED, -ECONNRESET, -ETIMEDOUT, -EHOSTUNREACH, -ENETUNREACH or
+ * -EAGAIN (5xx, short bodies) with a message; other failures (TLS
+ * verification: -EACCES; a bad URL: -EINVAL) at once. */
+int hs_http_do(struct hs_http *h, const struct hs_http_req *req, long *status);
+
+/* The error for a final response that is not a success: 404/410 -ENOENT
+ * (no message), 401/403 -EACCES, others -EIO, with a message naming what
+ * and the status; detail (may be NULL) is appended. */
+int hs_http_status_err(const struct hs_http_req *req, long status, const char *detail);
+
+/* Split a URL "scheme://[user[:password]@]rest" into the location without
+ * the credentials (malloc'ed) and the percent-decoded user and password
+ * (malloc'ed, or NULL when absent). 0, -EINVAL, -ENOMEM. */
+int hs_url_split_credentials(const char *url, char **clean, char **user, char **password);
+
+/* Mask credentials in a command-line argument in place (the user and
+ * password of an http or https URL become '*', same length), so they leave
+ * the process's arguments (ps, the cmdline file in /proc). Returns a malloc'ed copy of the original when it
+ * held credentials (the caller uses it instead), else NULL. */
+char *hs_url_scrub_arg(char *arg);
+
+/* Advisory lock objects for stores that have no locking of their own:
+ * PUT "locks/<name>.lock" (host, pid, time, nonce), read it back, DELETE to
+ * release. HTTP has no compare-and-swap, so two writers that start within one
+ * round trip of each other can both get it; a lock left by a dead process on
+ * this host is taken over, one left by another host must be removed by hand
+ * (the message says how). del removes an object (0 or -ENOENT when absent). */
+struct hs_remote_locks {
+	pthread_mutex_t lock; /* protects key[] */
+	char *key[16];        /* the lock objects this process holds, by token */
+};
+void hs_remote_locks_init(struct hs_remote_locks *l);
+void hs_remote_locks_free(struct hs_remote_locks *l);
+int hs_remote_lock(struct hs_backend *be, struct hs_remote_locks *l,
+		   int (*del)(struct hs_backend *, const char *key), const char *name, int wait,
+		   int *token);
+void hs_remote_unlock(struct hs_backend *be, struct hs_remote_locks *l,
+		      int (*del)(struct hs_backend *, const char *key), int token);

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# scripts/bench-remote.sh: the remote store's figures, side by side in one run
+# (also run at the end of scripts/bench.sh).
+#
+#   hydration of a point from nginx on 127.0.0.1 (every chunk over HTTP,
+#     decompressed, checked, written to the state) against curl fetching the
+#     same chunk files in parallel (xargs -P, output to /dev/null): the
+#     transfer limit of this machine (target >= 0.6)
+#   a cold QEMU boot off a spare whose chunks are all remote (no seed) against
+#     the same boot off a local copy, on loopback and through a delaying TCP
+#     proxy with 20 ms of round-trip time (this machine has no netem)
+# Not measured (see README): casync extract and nbdfuse + nbdkit's curl plugin.
+#
+# Environment: BENCH_DIR (scratch, default /var/tmp), BENCH_REMOTE_MB (image for
+# the hydration figure, default 1024), BENCH_RUNS (best of, default 3),
+# BENCH_REMOTE_BOOT=0 (skip the boots), HOTSPARE (binary to measure).
+set -euo pipefail
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$REPO/scripts/deps.sh"
+hs_install_deps
+[[ -n ${HOTSPARE:-} ]] || hs_build "$REPO/build"
+export HOTSPARE=${HOTSPARE:-$REPO/build/tools/hotspare}
+TMPDIR=${BENCH_DIR:-/var/tmp}
+. "$REPO/tests/lib.sh"   # $HS, $T (scratch, removed on exit), on_exit, wait_for
+. "$REPO/tests/http.sh"  # nginx on a free port
+. "$REPO/tests/qemu.sh"  # accelerator, cache mode, boot()
+chmod 755 "$T"
+MB=${BENCH_REMOTE_MB:-1024}
+RUNS=${BENCH_RUNS:-3}
+log() { printf 'bench-remote: %s\n' "$*" >&2; }
+row() { printf '%-30s %-14s %-36s %-8s %-8s %s\n' "$@"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { ok = op == ">=" ? v + 0 >= t + 0 : v + 0 <= t + 0; print ok ? "PASS" : "MISS" }'; }
+max() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 > b + 0) ? a : b }'; }
+min() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a + 0 < b + 0) ? a : b }'; }
+now_ns() { date +%s%N; }
+mbps() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.0f", n / ((b - a) / 1e9) / 1e6 }'; }
+
+PORT=$(free_port)
+nginx_conf web "$T/www" "$PORT"
+nginx_up web "$PORT"
+mkdir "$T/m"
+
+# --- hydration of a point over HTTP against parallel curl ---------------------------
+log "a $MB MiB incompressible image, snapshotted into the directory nginx serves"
+openssl enc -aes-128-ctr -nosalt -pass pass:hotspare-bench -in <(head -c $((MB << 20)) /dev/zero) \
+	-out "$T/img" 2>/dev/null
+"$HS" init "$T/www/store" >/dev/null
+"$HS" snapshot "$T/www/store" bench "$T/img" >/dev/null
+URL=http://127.0.0.1:$PORT/store
+(cd "$T/www" && find store/chunks -name '*.zst' | sed "s|^|http://127.0.0.1:$PORT/|") >"$T/urls"
+NCHUNKS=$(wc -l <"$T/urls")
+CSK=$(($(json_get "$T/www/store/hotspare-store.json" chunk_size) / 1024))
+ZBYTES=$(find "$T/www/store/chunks" -name '*.zst' -printf '%s\n' | awk '{ s += $1 } END { print s }')
+# Warm the server's page cache, so both sides read the same cached files.
+cat "$T/www/store/chunks"/*/* >/dev/null
+
+fetch_all() { # P: curl the chunk URLs, P processes at a time, 64 URLs (one connection) each
+	xargs -P "$1" -n 64 sh -c 'a=; for u; do a="$a -o /dev/null $u"; done; exec curl -s -f $a' sh <"$T/urls"
+}
+fetch_to_files() { # P: the same, each chunk written to a file, then synced
+	mkdir -p "$T/cf"
+	xargs -P "$1" -n 64 sh -c 'd=$1; shift; a=; for u; do a="$a -o $d/${u##*/} $u"; done; exec curl -s -f $a' sh "$T/cf" <"$T/urls"
+	sync -f "$T/cf"
+}
+for r in $(seq "$RUNS"); do
+	for p in 4 8; do
+		log "curl -P $p, round $r"
+		s=$(now_ns); fetch_all $p; e=$(now_ns)
+		CURL=$(max "$(mbps "$ZBYTES" "$s" "$e")" "${CURL:-0}")
+		rm -rf "$T/cf"
+		s=$(now_ns); fetch_to_files $p; e=$(now_ns)
+		CURLF=$(max "$(mbps "$ZBYTES" "$s" "$e")" "${CURLF:-0}")
+	done
+	for th in 4 8; do
+		log "hydration, $th threads, round $r"
+		rm -rf "$T/state"
+		"$HS" mount "$URL" bench "$T/m" --state "$T/state" --hydrate-threads $th >/dev/null
+		s=$(now_ns)
+		until "$HS" status "$T/m" --json | grep -q '"hydrated":true'; do sleep 0.05; done
+		e=$(now_ns)
+		errors=$("$HS" status "$T/m" --json | json_get - errors)
+		"$HS" umount "$T/m"
+		[ "$errors" -eq 0 ] || { log "hydration had $errors errors"; exit 1; }
+		v=$(mbps "$ZBYTES" "$s" "$e")
+		[ "$(max "$v" "${HYD:-0}")" = "$v" ] && HYD_THREADS=$th
+		HYD=$(max "$v" "${HYD:-0}")
+	done
+done
+cmp "$T/state/disk.img" "$T/img" || { log "the hydrated image differs"; exit 1; }
+rm -rf "$T/state" "$T/img" "$T/www/store" "$T/cf"
+
+# --- cold boot, all chunks remote ------------------------------------------------------
+if [[ ${BENCH_REMOTE_BOOT:-1} == 1 ]]; then
+	log "boot: the test disk in a store served by nginx (no seed)"
+	sha0=$("$REPO/scripts/make-test-disk.sh" "$T/disk.img")
+	"$HS" init "$T/www/boot" >/dev/null
+	"$HS" snapshot "$T/www/boot" srv "$T/disk.img" >/dev/null
+	DPORT=$(free_port)
+	python3 "$REPO/tests/e2e/delay-proxy.py" "$DPORT" "$PORT" 10 &
+	on_exit "kill $!"
+	wait_for 10 port_open "$DPORT" || { log "the delay proxy did not start"; exit 1; }
+	for r in $(seq "$RUNS"); do
+		log "boot round $r: local copy"
+		cp --sparse=always "$T/disk.img" "$T/local.img"
+		boot local "$sha0" -nic none -drive "file=$T/local.img,format=raw,if=virtio,cache=$CACHE_MODE"
+		LOCAL=$(min "$BOOT_SECONDS" "${LOCAL:-}")
+		for net in loop rtt20; do
+			log "boot round $r: cold spare over HTTP ($net)"
+			p=$PORT; [ $net = rtt20 ] && p=$DPORT
+			rm -rf "$T/bstate"
+			"$HS" mount "http://127.0.0.1:$p/boot" srv "$T/m" --state "$T/bstate" >/dev/null
+			boot "spare-$net" "$sha0" -nic none -drive "file=$T/m/srv.img,format=raw,if=virtio,cache=$CACHE_MODE"
+			"$HS" umount "$T/m"
+			if [ $net = loop ]; then LOOP=$(min "$BOOT_SECONDS" "${LOOP:-}"); else RTT=$(min "$BOOT_SECONDS" "${RTT:-}"); fi
+		done
+	done
+fi
+
+echo
+echo "remote figures: $MB MiB incompressible point, $NCHUNKS chunks of $CSK KiB," \
+	"nginx on 127.0.0.1; best of $RUNS; QEMU accelerator $ACCEL"
+echo
+row figure value reference ratio target result
+r=$(ratio "$HYD" "$CURL")
+row "hydration over HTTP" "$HYD MB/s" "curl, parallel (xargs -P): $CURL MB/s" "$r" ">= 0.60" "$(verdict "$r" ">=" 0.60)"
+row "hydration over HTTP" "$HYD MB/s" "curl -P to files + sync: $CURLF MB/s" "$(ratio "$HYD" "$CURLF")" "-" "info"
+echo "  (hydration: best with $HYD_THREADS threads; MB/s of stored bytes, as curl moves them; the hydration"
+echo "   also decompresses, checks SHA-256, writes the state and makes it durable every second)"
+if [[ ${BENCH_REMOTE_BOOT:-1} == 1 ]]; then
+	r=$(ratio "$LOOP" "$LOCAL")
+	row "cold boot, all remote, loopback" "$LOOP s" "same boot off a local copy: $LOCAL s" "$r" "<= 1.05" "$(verdict "$r" "<=" 1.05)"
+	r=$(ratio "$RTT" "$LOCAL")
+	row "cold boot, all remote, 20ms RTT" "$RTT s" "same boot off a local copy: $LOCAL s" "$r" "<= 1.30" "$(verdict "$r" "<=" 1.30)"
+fi

@@ -1,0 +1,69 @@
+#!/bin/bash
+# Credentials for a store behind HTTP basic auth (nginx auth_basic) never show:
+# not in the process arguments (ps) of the commands or the mount daemon, not
+# in any output, error message, status, state.json or daemon.log. Wrong or
+# missing credentials get a one-line "access denied". The user and password
+# may also come from HOTSPARE_HTTP_USER / HOTSPARE_HTTP_PASSWORD.
+. "$(dirname "$0")/../lib.sh"
+[ "$(id -u)" -eq 0 ] || { echo "skip - needs root"; exit 77; }
+. "$(dirname "$0")/../http.sh"
+
+PASS=Sup3r-s3cret-pw9
+printf 'backup:%s\n' "$(openssl passwd -apr1 "$PASS")" >"$T/htpasswd"
+PORT=$(free_port)
+nginx_conf web "$T/www" "$PORT" auth "$T/htpasswd"
+nginx_up web "$PORT"
+URL="http://backup:$PASS@127.0.0.1:$PORT/store"
+CLEAN="http://127.0.0.1:$PORT/store"
+OUT=$T/all-output
+make_ext4 "$T/disk.img" 32
+
+"$HS" init "$URL" >>"$OUT" 2>&1 || fail "init with credentials"
+grep -q "initialised store $CLEAN " "$OUT" || { cat "$OUT"; fail "init does not name the store without its credentials"; }
+"$HS" snapshot --ship "$T/usb" "$URL" mail01 "$T/disk.img" >>"$OUT" 2>&1 || fail "snapshot"
+"$HS" backup "$URL" mail01 "$T/disk.img" >>"$OUT" 2>&1 || fail "backup"
+"$HS" points "$URL" mail01 --json >>"$OUT" 2>&1 || fail "points"
+"$HS" points "$URL" nobody >>"$OUT" 2>&1 || fail "points of a server without points"
+grep -q "no points in $CLEAN" "$OUT" || fail "points does not name the store"
+"$HS" verify "$URL" --seed "$T/usb" >>"$OUT" 2>&1 || fail "verify"
+"$HS" verify "$URL" nobody >>"$OUT" 2>&1 && fail "verify of a server without points passed"
+"$HS" restore "$URL" mail01 "$T/r.img" --seed "$T/usb" >>"$OUT" 2>&1 || fail "restore"
+cmp "$T/r.img" "$T/disk.img" || fail "restore differs"
+pass "init, snapshot, backup, points, verify and restore with credentials in the URL"
+
+# The daemon: its arguments, status, state and log.
+mkdir "$T/mnt"
+on_exit "'$HS' umount '$T/mnt' || umount -l '$T/mnt'"
+"$HS" mount "$URL" mail01 "$T/mnt" --state "$T/state" --seed "$T/usb" >>"$OUT" 2>&1 || fail "mount"
+pid=$("$HS" status "$T/mnt" --json | json_get - pid)
+tr '\0' ' ' <"/proc/$pid/cmdline" >"$T/cmdline"
+grep -q "$PORT/store" "$T/cmdline" || { cat "$T/cmdline"; fail "the daemon's arguments do not show the store"; }
+ps -eo args >"$T/ps"
+"$HS" status "$T/mnt" >>"$OUT" 2>&1
+"$HS" status "$T/mnt" --json >"$T/st.json"
+cat "$T/st.json" >>"$OUT"
+[ "$(json_get "$T/st.json" store)" = "$CLEAN" ] || fail "status names the store as $(json_get "$T/st.json" store)"
+wait_for 60 sh -c "'$HS' status '$T/mnt' --json | grep -q '\"hydrated\":true'" || fail "hydration"
+cmp "$T/mnt/mail01.img" "$T/disk.img" || fail "the spare differs"
+# A long-running command's own arguments, seen from outside while it runs.
+nginx_down web
+("$HS" points "$URL" mail01 >>"$T/late" 2>&1 &)
+sleep 0.5
+ps -eo args >>"$T/ps"
+sleep 3
+"$HS" umount "$T/mnt"
+for f in "$OUT" "$T/cmdline" "$T/ps" "$T/state/state.json" "$T/state/daemon.log" "$T/late"; do
+	! grep -q -- "$PASS" "$f" || { grep -- "$PASS" "$f" | head -3; fail "the password is in $f"; }
+done
+grep -q "hotspare points http://\*\+@127.0.0.1" "$T/ps" || { grep hotspare "$T/ps"; fail "ps did not see the masked command"; }
+grep -q "cannot reach $CLEAN/hotspare-store.json" "$T/late" || { cat "$T/late"; fail "the unreachable store's message"; }
+nginx_up web "$PORT"
+pass "no password in ps, cmdline, output, errors, status, state.json or daemon.log"
+
+# Wrong and missing credentials: one line, access denied, no password.
+expect_fail "access denied \(HTTP 401\)" "$HS" points "http://backup:wrong-pw-77@127.0.0.1:$PORT/store" mail01
+! grep -q "wrong-pw-77" "$T/.stderr" || fail "the wrong password is in the message"
+expect_fail "access denied \(HTTP 401\)" "$HS" points "$CLEAN" mail01
+HOTSPARE_HTTP_USER=backup HOTSPARE_HTTP_PASSWORD=$PASS "$HS" points "$CLEAN" mail01 >/dev/null ||
+	fail "credentials from HOTSPARE_HTTP_USER / HOTSPARE_HTTP_PASSWORD"
+pass "wrong or missing credentials: one-line access denied; credentials from the environment work"
