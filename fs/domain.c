@@ -202,7 +202,8 @@ void hs_domain_kill(virDomainPtr dom)
 	if (!dom)
 		return;
 	int state, reason;
-	if (virDomainGetState(dom, &state, &reason, 0) == 0 && state != VIR_DOMAIN_SHUTOFF)
+	/* When the state cannot be read, destroy anyway: never leave a guest behind. */
+	if (virDomainGetState(dom, &state, &reason, 0) < 0 || state != VIR_DOMAIN_SHUTOFF)
 		virDomainDestroy(dom);
 	virDomainFree(dom);
 }

@@ -105,13 +105,18 @@ fsck_disk() { # IMG
 # libvirt: start virtlogd and libvirtd when they are not running (stopped
 # again on exit if this test started them), and boot a transient domain.
 LIBVIRT_URI=${HS_LIBVIRT_URI:-qemu:///system}
+stop_daemon() {
+	pkill -x "$1" || return 0
+	wait_for 20 sh -c "! pgrep -x $1 >/dev/null" || pkill -9 -x "$1"
+}
 libvirt_up() {
 	command -v libvirtd >/dev/null || {
 		export DEBIAN_FRONTEND=noninteractive
 		apt-get install -y -qq --no-install-recommends libvirt-daemon-system libvirt-clients >/dev/null
 	}
-	if ! pgrep -x virtlogd >/dev/null; then virtlogd -d; on_exit "pkill -x virtlogd"; fi
-	if ! pgrep -x libvirtd >/dev/null; then libvirtd -d; on_exit "pkill -x libvirtd"; fi
+	# Stopped again on exit, and waited for: the next test must not find a dying daemon.
+	if ! pgrep -x virtlogd >/dev/null; then virtlogd -d; on_exit "stop_daemon virtlogd"; fi
+	if ! pgrep -x libvirtd >/dev/null; then libvirtd -d; on_exit "stop_daemon libvirtd"; fi
 	wait_for 30 virsh -c "$LIBVIRT_URI" version >/dev/null 2>&1 || fail "libvirtd did not answer"
 }
 

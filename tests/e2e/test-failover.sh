@@ -51,7 +51,7 @@ expect_fail "domain $NAME is already running" "$HS" failover "$T/store" $NAME --
 pass "failover boots the spare as persistent domain $NAME on isolated network $NET; a second is refused"
 
 # libvirtd restarts: the domain goes on.
-pkill -x libvirtd; sleep 1; libvirtd -d
+stop_daemon libvirtd; libvirtd -d
 wait_for 30 V version >/dev/null 2>&1 || fail "libvirtd did not come back"
 [ "$(V domstate $NAME)" = running ] || fail "the domain did not survive a libvirtd restart"
 pass "the domain survives a libvirtd restart"
@@ -82,3 +82,16 @@ written=$(json_get "$T/home.json" bytes_written)
 changed=$(( $(json_get "$T/fb.json" pass1 chunks_read) * 262144 ))
 [ "$written" -le "$changed" ] && [ "$written" -gt 0 ] || fail "restore home wrote $written bytes for $changed changed"
 pass "failback: point $point restores to the spare's image; restoring home wrote $written bytes (changed chunks only)"
+
+# The Windows profile boots the failback point (a new spare of it) as SATA with an e1000 NIC.
+V undefine $NAME >/dev/null
+console=$T/state2/console.log
+"$HS" failover "$T/store" "$NAME@$point" --state "$T/state2" --seed "$T/usb" --network $NET --memory 256 \
+	--vcpus 1 --profile windows --mountpoint "$T/mnt" >/dev/null
+wait_console 3
+grep -q "HOTSPARE-DEVICES root=/dev/sda1 nics=eth0:e1000" "$console" || { grep HOTSPARE "$console"; fail "windows profile devices"; }
+xml=$(V dumpxml $NAME)
+[[ $xml == *"bus='sata'"* && $xml == *"<model type='e1000'/>"* && $xml == *"<clock offset='localtime'"* && $xml == *"<hyperv"* ]] ||
+	fail "the windows profile's domain lacks SATA, e1000, localtime or Hyper-V"
+V destroy $NAME >/dev/null
+pass "the windows profile boots the disk from SATA with an e1000 NIC, localtime clock, Hyper-V enlightenments"
