@@ -343,6 +343,12 @@ static int teardown(struct drill *d)
 		hs_domain_kill(d->dom);
 		d->dom = NULL;
 	}
+	/* A domain whose creation was cut short is still found by its name. */
+	if (d->conn && d->name[0]) {
+		virDomainPtr left = virDomainLookupByName(d->conn, d->name);
+		if (left)
+			hs_domain_kill(left);
+	}
 	if (d->conn) {
 		virConnectClose(d->conn);
 		d->conn = NULL;

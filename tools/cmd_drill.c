@@ -106,7 +106,9 @@ int cmd_drill(int argc, char **argv)
 	o.ref = argv[optind + 1];
 	o.seeds = seeds.v;
 	o.nseeds = seeds.n;
-	struct sigaction sa = { .sa_handler = on_signal };
+	/* SA_RESTART: a signal must not cut a libvirt call short (a domain
+	 * created by an interrupted call would be left running). */
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);

@@ -114,6 +114,7 @@ pass "both reports render in Chromium: verdict banner colour, one timeline bar p
 
 # Ctrl-C in the middle of the boot: everything is torn down, the report says so.
 "$HS" drill "$T/store" good01 --seed "$T/usb" --report "$T/rint" --timeout 120 --work-dir "$T/work" \
+	--expect "a line this disk never prints" \
 	>"$T/int.out" 2>&1 & pi=$!
 wait_for 60 sh -c "virsh -c '$LIBVIRT_URI' list --name | grep -q hotspare-drill-good01" || fail "the drill's domain did not start"
 kill -INT $pi
