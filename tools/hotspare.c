@@ -15,8 +15,9 @@ static const struct {
 	{ "restore", cmd_restore, "write a point onto a file or block device" },
 	{ "mount", cmd_mount, "present a point as a disk image on a FUSE mount, hydrating it" },
 	{ "status", cmd_status, "show a mounted spare's hydration and counters" },
-	{ "umount", cmd_umount, "unmount a spare once its daemon has flushed its state" },
+	{ "umount", cmd_umount, "unmount a spare once its daemon has flushed its state, or undo a browse" },
 	{ "drill", cmd_drill, "boot a point in isolation, check it, verify it, time it, report it" },
+	{ "browse", cmd_browse, "mount a point's filesystems read-only under a directory" },
 };
 
 static int help(FILE *f)
