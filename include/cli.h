@@ -38,6 +38,7 @@ int cmd_status(int argc, char **argv);
 int cmd_umount(int argc, char **argv);
 int cmd_drill(int argc, char **argv);
 int cmd_browse(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 /* Read MOUNTPOINT's status JSON into buf; prints the error itself. 0 or -errno. */
 int cli_read_status(const char *mountpoint, char *buf, size_t cap);

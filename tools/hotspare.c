@@ -18,6 +18,7 @@ static const struct {
 	{ "umount", cmd_umount, "unmount a spare once its daemon has flushed its state, or undo a browse" },
 	{ "drill", cmd_drill, "boot a point in isolation, check it, verify it, time it, report it" },
 	{ "browse", cmd_browse, "mount a point's filesystems read-only under a directory" },
+	{ "export", cmd_export, "write a point as a whole image file (raw, qcow2, vmdk, vhdx)" },
 };
 
 static int help(FILE *f)
