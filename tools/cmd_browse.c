@@ -106,8 +106,9 @@ static int load(const char *dir, struct browse *b)
 	memset(b, 0, sizeof *b);
 	char path[PATH_MAX + 64];
 	snprintf(path, sizeof path, "%s/%s", dir, RECORD);
+	/* No record (or a dead FUSE mount answering ENOTCONN): not a browse. */
 	if (access(path, F_OK) < 0)
-		return errno == ENOENT || errno == ENOTDIR ? 1 : hs_err(errno, "%s: %s", path, strerror(errno));
+		return 1;
 	json_object *o = json_object_from_file(path), *a, *v;
 	if (!o)
 		return hs_err(EINVAL, "%s is not a browse record", path);
@@ -320,7 +321,7 @@ static void mount_part(struct browse *b, struct part *p)
 	else
 		snprintf(p->dir, sizeof p->dir, "%s/disk", b->dir);
 	if (mkdir(p->dir, 0755) < 0) {
-		snprintf(p->note, sizeof p->note, "cannot make %s: %s", p->dir, strerror(errno));
+		snprintf(p->note, sizeof p->note, "cannot make the directory: %s", strerror(errno));
 		p->dir[0] = 0;
 		return;
 	}
@@ -351,6 +352,13 @@ static void mount_part(struct browse *b, struct part *p)
 	argv[n] = NULL;
 	char out[1024];
 	int r = cli_run(argv, out, sizeof out);
+	if (r != 0 && !strcmp(argv[0], "mount") && !strcmp(p->type, "ntfs")) {
+		/* ntfs3 refused it: try ntfs-3g, read-only. */
+		char *fb[] = { "ntfs-3g", "-o", "ro,nosuid,nodev,noexec", p->dev, p->dir, NULL };
+		char out2[1024];
+		if (cli_run(fb, out2, sizeof out2) == 0)
+			r = 0;
+	}
 	if (r == 0) {
 		p->mounted = true;
 		return;
