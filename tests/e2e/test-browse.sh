@@ -1,8 +1,9 @@
 #!/bin/bash
 # browse: a point's ext4 and NTFS partitions mounted read-only from its
-# sources (checksums of known files), also with a dirty ext4 journal (nothing
-# replayed, the point unchanged) and while the same server's spare is mounted
-# and written beside it; umount DIR leaves no loop device, mount or state.
+# sources (checksums of known files), also with a dirty ext4 journal and an
+# NTFS volume marked dirty (nothing replayed, the point unchanged), and while
+# the same server's spare is mounted and written beside it; umount DIR leaves
+# no loop device, mount or state.
 . "$(dirname "$0")/../lib.sh"
 losetup -f >/dev/null 2>&1 || { echo "skip - no loop devices"; exit 77; }
 command -v mkntfs >/dev/null && command -v ntfs-3g >/dev/null || { echo "skip - no mkntfs/ntfs-3g"; exit 77; }
@@ -31,6 +32,32 @@ sum_ext=$(sha256sum <"$T/ext.bin") sum_ntfs=$(sha256sum <"$T/ntfs.bin")
 
 "$HS" init "$T/store" --chunk-size 64K >/dev/null
 "$HS" snapshot --ship "$T/usb" "$T/store" mail01 "$T/disk.img" >/dev/null
+# ntfs_mark_dirty IMAGE BYTE_OFFSET: set VOLUME_IS_DIRTY in the NTFS volume's
+# $Volume record (and its $MFTMirr copy), as a crash of Windows leaves it.
+ntfs_mark_dirty() {
+	python3 - "$1" "$2" <<'PY'
+import struct, sys
+path, base = sys.argv[1], int(sys.argv[2])
+f = open(path, 'r+b'); f.seek(base); boot = f.read(512)
+bps = struct.unpack_from('<H', boot, 0x0B)[0]; spc = boot[0x0D]
+mft, mirr = struct.unpack_from('<QQ', boot, 0x30); cpr = struct.unpack_from('<b', boot, 0x40)[0]
+rec = cpr * bps * spc if cpr > 0 else 1 << -cpr
+off = base + mft * bps * spc + 3 * rec
+f.seek(off); r = bytearray(f.read(rec))
+a = struct.unpack_from('<H', r, 0x14)[0]
+while True:
+    t, l = struct.unpack_from('<II', r, a)
+    if t == 0xFFFFFFFF: sys.exit('no $VOLUME_INFORMATION')
+    if t == 0x70:
+        p = a + struct.unpack_from('<H', r, a + 0x14)[0] + 0x0A
+        assert p % bps < bps - 2, 'flags at a fixup position'
+        struct.pack_into('<H', r, p, struct.unpack_from('<H', r, p)[0] | 1)
+        break
+    a += l
+for o in (off, base + mirr * bps * spc + 3 * rec):
+    f.seek(o); f.write(r)
+PY
+}
 sources_sum() { find "$T/store" "$T/usb" -type f | sort | xargs sha256sum | sha256sum; }
 before=$(sources_sum)
 
@@ -82,21 +109,25 @@ echo "written while running" >"$T/m/srv/late.txt"; sync
 dd if="$T/p1.img" of="$T/disk.img" bs=512 seek=$P1 conv=notrunc status=none
 umount "$T/m"; losetup -d "$dev"
 dumpe2fs -h "$T/p1.img" 2>/dev/null | grep -q needs_recovery && fail "the live copy should be dirty, not the clean one"
+ntfs_mark_dirty "$T/disk.img" $((P2 * 512))
 "$HS" backup "$T/store" mail01 "$T/disk.img" >/dev/null
 id=$("$HS" points "$T/store" mail01 --json | json_get - 1 id)
 dd if="$T/disk.img" of="$T/dirty-p1.img" bs=512 skip=$P1 count=$P1N status=none
 dumpe2fs -h "$T/dirty-p1.img" 2>/dev/null | grep -q needs_recovery || fail "the test image's journal is not dirty"
+dd if="$T/disk.img" of="$T/dirty-p2.img" bs=512 skip=$P2 count=$P2N status=none
+ntfsinfo -m -f "$T/dirty-p2.img" 2>/dev/null | grep -q 'Volume Flags:.*DIRTY' || fail "the test image's NTFS is not dirty"
 before=$(sources_sum)
 "$HS" browse "$T/store" "mail01@$id" "$T/b" --seed "$T/usb" >"$T/out.txt" || fail "browse of a dirty journal"
 grep -Eq '^ +p1 .*ext4 .*/b/p1$' "$T/out.txt" || { cat "$T/out.txt"; fail "dirty ext4 not mounted"; }
+grep -Eq '^ +p2 .*ntfs .*/b/p2$' "$T/out.txt" || { cat "$T/out.txt"; fail "dirty NTFS not mounted"; }
 [ "$(sha256sum <"$T/b/p1/srv/known.bin")" = "$sum_ext" ] || fail "ext4 file checksum (dirty journal)"
-[ "$(sha256sum <"$T/b/p2/Data/known.bin")" = "$sum_ntfs" ] || fail "NTFS file checksum (second point)"
+[ "$(sha256sum <"$T/b/p2/Data/known.bin")" = "$sum_ntfs" ] || fail "NTFS file checksum (dirty volume)"
 "$HS" umount "$T/b"
 [ "$(sources_sum)" = "$before" ] || fail "browse of a dirty journal changed the store or seed"
 "$HS" verify "$T/store" "mail01@$id" --seed "$T/usb" >/dev/null || fail "verify after the browse"
 "$HS" restore "$T/store" "mail01@$id" "$T/restored.img" --seed "$T/usb" >/dev/null
 cmp "$T/restored.img" "$T/disk.img" || fail "the point changed"
-pass "a dirty ext4 journal browses read-only (noload): nothing replayed, the point verifies and restores unchanged"
+pass "a dirty ext4 journal and an NTFS volume marked dirty browse read-only: nothing replayed, the point verifies and restores unchanged"
 
 # Beside a running spare of the same server that is being written.
 mkdir "$T/spare"
