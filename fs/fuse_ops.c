@@ -144,6 +144,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		fuse_reply_err(req, ino == INO_STATUS ? EPERM : EISDIR);
 		return;
 	}
+	if (f->info.read_only) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
 	if ((to_set & FUSE_SET_ATTR_SIZE) && (uint64_t)attr->st_size != hs_spare_size(f->sp)) {
 		fuse_reply_err(req, EPERM); /* a disk image keeps its size */
 		return;
@@ -223,6 +227,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EPERM);
 		return;
 	}
+	if (F(req)->info.read_only && (fi->flags & O_ACCMODE) != O_RDONLY) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
 	fi->keep_cache = 1;
 	fi->noflush = 1;
 	/* Counted, so a checkpoint can say whether anyone could be writing. */
@@ -291,8 +299,8 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
 {
 	(void)fi;
 	struct hs_fuse *f = F(req);
-	if (ino != INO_IMAGE) {
-		fuse_reply_err(req, EPERM);
+	if (ino != INO_IMAGE || f->info.read_only) {
+		fuse_reply_err(req, ino != INO_IMAGE ? EPERM : EROFS);
 		return;
 	}
 	int r = hs_spare_write(f->sp, data, size, (uint64_t)off);
@@ -333,6 +341,10 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 	uint64_t size = hs_spare_size(f->sp);
 	if (ino != INO_IMAGE || off < 0 || len <= 0) {
 		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (f->info.read_only) {
+		fuse_reply_err(req, EROFS);
 		return;
 	}
 	if (mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) {
@@ -422,7 +434,8 @@ int hs_fuse_mount(struct hs_spare *sp, const struct hs_status_info *info, struct
 		if (!hs_digest_is_zero(&sp->ix->digests[i]))
 			f->data_blocks += hs_index_chunk_len(sp->ix, i) / 512;
 	char *argv[] = { "hotspare", "-o",
-			 "allow_other,default_permissions,max_read=1048576,fsname=hotspare,subtype=hotspare",
+			 info->read_only ? "ro,allow_other,default_permissions,max_read=1048576,fsname=hotspare,subtype=hotspare"
+					 : "allow_other,default_permissions,max_read=1048576,fsname=hotspare,subtype=hotspare",
 			 NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
 	f->se = fuse_session_new(&args, &ops, sizeof ops, f);

@@ -21,6 +21,7 @@ int hs_status_json(struct hs_spare *sp, const struct hs_status_info *info, struc
 	S("store", info->store);
 	S("state", info->state_dir);
 	I("pid", info->pid);
+	json_object_object_add(o, "read_only", json_object_new_boolean(info->read_only));
 	I("size", st.size);
 	I("chunk_size", st.chunk_size);
 	I("chunks_total", st.chunks_total);

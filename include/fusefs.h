@@ -8,7 +8,8 @@ struct hs_spare;
 struct hs_fuse;
 
 /* Mount sp at mountpoint as info->image_name (allow_other,
- * default_permissions, max_read 1 MiB). 0, or -errno with a message
+ * default_permissions, max_read 1 MiB; with info->read_only also ro, and
+ * writes, discards and attribute changes fail with EROFS). 0, or -errno with a message
  * (mountpoint missing or in use, no /dev/fuse, ...). */
 int hs_fuse_mount(struct hs_spare *sp, const struct hs_status_info *info, struct hs_fuse **out);
 

@@ -1,6 +1,7 @@
 /* A spare's status as JSON: what `hotspare status` shows. The daemon serves
  * it as a hidden file in the mount (MOUNTPOINT/.hotspare-status). */
 #pragma once
+#include <stdbool.h>
 #include "buf.h"
 
 struct hs_spare;
@@ -12,6 +13,7 @@ struct hs_status_info {
 	const char *mountpoint;
 	const char *image_name;
 	int pid;
+	bool read_only;   /* the FUSE layer refuses every change (EROFS), mounted ro */
 };
 
 /* The status of sp as one JSON object (with a trailing newline) into out. */

@@ -19,12 +19,12 @@
 
 #define USAGE "STORE SERVER[@POINT] MOUNTPOINT --state DIR [--seed SEED]... [--foreground]\n" \
 	      "       [--hydrate-threads N (default 2; 0: no background hydration)] [--deadline SECONDS]\n" \
-	      "       [--boot-trace FILE (default: the server's trace recorded by drills)]"
+	      "       [--boot-trace FILE (default: the server's trace recorded by drills)] [--read-only]"
 
 struct mount_args {
 	const char *store, *ref, *mountpoint, *state;
 	struct cli_list seeds;
-	bool foreground;
+	bool foreground, read_only;
 	const char *boot_trace;
 	unsigned hydrate_threads;
 	int deadline_s;
@@ -101,6 +101,7 @@ static int parse(int argc, char **argv, struct mount_args *a)
 		{ "hydrate-threads", required_argument, NULL, 'h' },
 		{ "deadline", required_argument, NULL, 'd' },
 		{ "boot-trace", required_argument, NULL, 't' },
+		{ "read-only", no_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'H' },
 		{ 0 },
 	};
@@ -115,6 +116,7 @@ static int parse(int argc, char **argv, struct mount_args *a)
 				return -ENOMEM;
 			break;
 		case 'f': a->foreground = true; break;
+		case 'r': a->read_only = true; break;
 		case 't': a->boot_trace = optarg; break;
 		case 'h':
 			a->hydrate_threads = (unsigned)atoi(optarg);
@@ -192,6 +194,7 @@ int cmd_mount(int argc, char **argv)
 	snprintf(image, sizeof image, "%s.img", sp->ix->server);
 	struct hs_status_info info = {
 		.store = store_where, .state_dir = state_dir, .mountpoint = mnt, .image_name = image,
+		.read_only = a.read_only,
 	};
 
 	if (a.foreground) {

@@ -1,30 +1,16 @@
 /* hotspare umount MOUNTPOINT: unmount and wait until the daemon has flushed
- * its state and exited (fusermount alone returns before that). */
+ * its state and exited (fusermount alone returns before that). A directory
+ * holding a browse (see cmd_browse.c) has that browse undone instead. */
 #include "cli.h"
+#include "err.h"
 #include "mounts.h"
+#include "view.h"
 #include <errno.h>
 #include <json-c/json.h>
-#include <limits.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <sys/wait.h>
 
 #define USAGE "MOUNTPOINT"
-
-static int run_fusermount(const char *mnt)
-{
-	pid_t p = fork();
-	if (p == 0) {
-		execlp("fusermount3", "fusermount3", "-u", mnt, (char *)NULL);
-		_exit(127);
-	}
-	int st;
-	if (p < 0 || waitpid(p, &st, 0) < 0)
-		return -errno;
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EBUSY;
-}
 
 int cmd_umount(int argc, char **argv)
 {
@@ -33,7 +19,12 @@ int cmd_umount(int argc, char **argv)
 							    : cli_usage("umount", USAGE);
 	const char *mnt = argv[1];
 	char type[64];
-	int r = hs_mount_type(mnt, type, sizeof type);
+	int r = cli_browse_undo(mnt);
+	if (r < 0)
+		return cli_fail("umount", r);
+	if (r == 0)
+		return 0;
+	r = hs_mount_type(mnt, type, sizeof type);
 	if (r == 0 || r == -ENOENT)
 		return cli_failf("umount", "%s is not mounted", mnt);
 	if (r < 0)
@@ -55,17 +46,9 @@ int cmd_umount(int argc, char **argv)
 			return cli_failf("umount", "cannot detach %s: %s", mnt, strerror(-r));
 		return 0;
 	}
-	r = geteuid() == 0 ? hs_mount_detach(mnt, false) : run_fusermount(mnt);
-	if (r == -EBUSY)
-		return cli_failf("umount", "%s is busy (is a VM still using the image?)", mnt);
+	/* Waits for the daemon too: it flushes the state after the mount goes away. */
+	r = cli_spare_unmount(mnt, pid, 0);
 	if (r < 0)
-		return cli_failf("umount", "cannot unmount %s: %s", mnt, strerror(-r));
-	/* Wait for the daemon: it flushes the state after the mount goes away. */
-	for (int waited = 0; pid > 0 && kill((pid_t)pid, 0) == 0; waited += 20) {
-		if (waited >= 600000)
-			return cli_failf("umount", "the daemon (pid %ld) has not exited after 10 minutes", pid);
-		struct timespec ts = { 0, 20 * 1000000 };
-		nanosleep(&ts, NULL);
-	}
+		return cli_fail("umount", r);
 	return 0;
 }

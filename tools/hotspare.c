@@ -17,11 +17,13 @@ static const struct {
 	{ "restore", cmd_restore, "write a point onto a file or block device" },
 	{ "mount", cmd_mount, "present a point as a disk image on a FUSE mount, hydrating it" },
 	{ "status", cmd_status, "show a mounted spare's hydration and counters" },
-	{ "umount", cmd_umount, "unmount a spare once its daemon has flushed its state" },
+	{ "umount", cmd_umount, "unmount a spare once its daemon has flushed its state, or undo a browse" },
 	{ "drill", cmd_drill, "boot a point in isolation, check it, verify it, time it, report it" },
 	{ "failover", cmd_failover, "run the spare for real: mount it and start its libvirt domain" },
 	{ "checkpoint", cmd_checkpoint, "make a running spare's current disk a new point (written chunks only)" },
 	{ "failback", cmd_failback, "checkpoint twice around shutting the domain down, ready to restore home" },
+	{ "browse", cmd_browse, "mount a point's filesystems read-only under a directory" },
+	{ "export", cmd_export, "write a point as a whole image file (raw, qcow2, vmdk, vhdx)" },
 };
 
 static int help(FILE *f)
