@@ -34,16 +34,26 @@ static int target(struct http_backend *h, const char *key, struct target *t)
 	return 0;
 }
 
+/* Send method on key (body and out as the request needs). 0 with *status,
+ * or -errno; t and req stay valid for error messages. */
+static int request(struct hs_backend *be, struct hs_http_req *req, struct target *t, const char *key,
+		long *status)
+{
+	int r = target(H(be), key, t);
+	if (r < 0)
+		return r;
+	req->url = t->url;
+	req->what = t->what;
+	return hs_http_do(H(be)->http, req, status);
+}
+
 static int http_get(struct hs_backend *be, const char *key, struct hs_buf *out)
 {
 	struct target t;
-	int r = target(H(be), key, &t);
-	if (r < 0)
-		return r;
-	struct hs_http_req req = { .method = "GET", .url = t.url, .what = t.what, .out = out };
+	struct hs_http_req req = { .method = "GET", .out = out };
 	long status;
 	bool fresh = out->cap == 0;
-	r = hs_http_do(H(be)->http, &req, &status);
+	int r = request(be, &req, &t, key, &status);
 	if (r == 0 && status >= 200 && status < 300)
 		return 0;
 	if (r == 0)
@@ -58,12 +68,9 @@ static int http_get(struct hs_backend *be, const char *key, struct hs_buf *out)
 static int http_exists(struct hs_backend *be, const char *key)
 {
 	struct target t;
-	int r = target(H(be), key, &t);
-	if (r < 0)
-		return r;
-	struct hs_http_req req = { .method = "HEAD", .url = t.url, .what = t.what };
+	struct hs_http_req req = { .method = "HEAD" };
 	long status;
-	r = hs_http_do(H(be)->http, &req, &status);
+	int r = request(be, &req, &t, key, &status);
 	if (r < 0)
 		return r;
 	if (status >= 200 && status < 300)
@@ -85,12 +92,9 @@ static int http_put(struct hs_backend *be, const char *key, const void *p, size_
 			return -EEXIST;
 	}
 	struct target t;
-	int r = target(H(be), key, &t);
-	if (r < 0)
-		return r;
-	struct hs_http_req req = { .method = "PUT", .url = t.url, .what = t.what, .body = p, .body_len = n };
+	struct hs_http_req req = { .method = "PUT", .body = p, .body_len = n };
 	long status;
-	r = hs_http_do(H(be)->http, &req, &status);
+	int r = request(be, &req, &t, key, &status);
 	if (r < 0)
 		return r;
 	if (status >= 200 && status < 300)
@@ -105,12 +109,9 @@ static int http_put(struct hs_backend *be, const char *key, const void *p, size_
 static int http_delete(struct hs_backend *be, const char *key)
 {
 	struct target t;
-	int r = target(H(be), key, &t);
-	if (r < 0)
-		return r;
-	struct hs_http_req req = { .method = "DELETE", .url = t.url, .what = t.what };
+	struct hs_http_req req = { .method = "DELETE" };
 	long status;
-	r = hs_http_do(H(be)->http, &req, &status);
+	int r = request(be, &req, &t, key, &status);
 	if (r < 0)
 		return r;
 	if (status >= 200 && status < 300)
