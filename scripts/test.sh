@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
-hs_install_deps
+hs_install_deps # apt-get install of every missing package (the list is in scripts/deps.sh)
 
 rc=0
 run_suite() {
