@@ -606,4 +606,9 @@ if [[ ${BENCH_REMOTE:-1} == 1 ]]; then
 	echo
 	HOTSPARE=$H "$REPO/scripts/bench-remote.sh"
 fi
+# Failback's figures (checkpoint vs full backup, restore-home bytes, downtime).
+if [[ ${BENCH_FAILBACK:-1} == 1 ]]; then
+	echo
+	HOTSPARE=$H "$REPO/scripts/bench-failback.sh"
+fi
 exit 0
