@@ -34,30 +34,31 @@ static int target(struct http_backend *h, const char *key, struct target *t)
 	return 0;
 }
 
-/* Send method on key (body and out as the request needs). 0 with *status,
- * or -errno; t and req stay valid for error messages. */
-static int request(struct hs_backend *be, struct hs_http_req *req, struct target *t, const char *key,
-		long *status)
+/* Send method on key (body and out as the request needs). 0 for a 2xx
+ * answer, else -errno (the status mapped by hs_http_status_err: 404 is
+ * -ENOENT); t stays valid for error messages. */
+static int request(struct hs_backend *be, struct hs_http_req *req, struct target *t, const char *key)
 {
 	int r = target(H(be), key, t);
 	if (r < 0)
 		return r;
 	req->url = t->url;
 	req->what = t->what;
-	return hs_http_do(H(be)->http, req, status);
+	long status;
+	r = hs_http_do(H(be)->http, req, &status);
+	if (r < 0)
+		return r;
+	return status >= 200 && status < 300 ? 0 : hs_http_status_err(req, status, NULL);
 }
 
 static int http_get(struct hs_backend *be, const char *key, struct hs_buf *out)
 {
 	struct target t;
 	struct hs_http_req req = { .method = "GET", .out = out };
-	long status;
 	bool fresh = out->cap == 0;
-	int r = request(be, &req, &t, key, &status);
-	if (r == 0 && status >= 200 && status < 300)
-		return 0;
+	int r = request(be, &req, &t, key);
 	if (r == 0)
-		r = hs_http_status_err(&req, status, NULL);
+		return 0;
 	/* An error body or a partial one: callers free out only after success. */
 	if (fresh)
 		hs_buf_free(out);
@@ -69,14 +70,8 @@ static int http_exists(struct hs_backend *be, const char *key)
 {
 	struct target t;
 	struct hs_http_req req = { .method = "HEAD" };
-	long status;
-	int r = request(be, &req, &t, key, &status);
-	if (r < 0)
-		return r;
-	if (status >= 200 && status < 300)
-		return 1;
-	r = hs_http_status_err(&req, status, NULL);
-	return r == -ENOENT ? 0 : r;
+	int r = request(be, &req, &t, key);
+	return r == 0 ? 1 : r == -ENOENT ? 0 : r;
 }
 
 static int http_put(struct hs_backend *be, const char *key, const void *p, size_t n, unsigned flags)
@@ -93,13 +88,7 @@ static int http_put(struct hs_backend *be, const char *key, const void *p, size_
 	}
 	struct target t;
 	struct hs_http_req req = { .method = "PUT", .body = p, .body_len = n };
-	long status;
-	int r = request(be, &req, &t, key, &status);
-	if (r < 0)
-		return r;
-	if (status >= 200 && status < 300)
-		return 0;
-	r = hs_http_status_err(&req, status, NULL);
+	int r = request(be, &req, &t, key);
 	if (r == -ENOENT) /* a server without WebDAV answers a PUT with 404 or 405 */
 		r = hs_err(EOPNOTSUPP, "PUT %s: HTTP 404; the server does not accept uploads there "
 			   "(nginx: dav_methods PUT DELETE; create_full_put_path on)", t.what);
@@ -110,13 +99,7 @@ static int http_delete(struct hs_backend *be, const char *key)
 {
 	struct target t;
 	struct hs_http_req req = { .method = "DELETE" };
-	long status;
-	int r = request(be, &req, &t, key, &status);
-	if (r < 0)
-		return r;
-	if (status >= 200 && status < 300)
-		return 0;
-	return hs_http_status_err(&req, status, NULL);
+	return request(be, &req, &t, key);
 }
 
 static int http_list(struct hs_backend *be, const char *dir, int (*fn)(void *, const char *), void *arg)
