@@ -9,18 +9,10 @@
 # Environment: BENCH_DIR (default /var/tmp), BENCH_FAILBACK_MB (default 1024),
 # HOTSPARE (binary to measure).
 set -euo pipefail
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-. "$REPO/scripts/deps.sh"
-hs_install_deps
-[[ -n ${HOTSPARE:-} ]] || hs_build "$REPO/build"
-export HOTSPARE=${HOTSPARE:-$REPO/build/tools/hotspare}
-TMPDIR=${BENCH_DIR:-/var/tmp}
-. "$REPO/tests/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
 MB=${BENCH_FAILBACK_MB:-1024}
 REGIONS=30
 log() { printf 'bench-failback: %s\n' "$*" >&2; }
-row() { printf '%-30s %-14s %-36s %-8s %-8s %s\n' "$@"; }
-ms_since() { awk -v a="$1" -v b="$(date +%s%N)" 'BEGIN { printf "%.0f", (b - a) / 1e6 }'; }
 
 log "a $MB MiB image, its snapshot, and a spare of it"
 openssl enc -aes-128-ctr -nosalt -pass pass:hotspare-failback -in <(head -c $((MB << 20)) /dev/zero) \
@@ -71,8 +63,8 @@ echo
 row figure value reference ratio target result
 r=$(awk -v a="$full_ms" -v b="$cp_ms" 'BEGIN { printf "%.1f", a / b }')
 row "checkpoint (3% written)" "$cp_ms ms" "full backup of the image: $full_ms ms" "${r}x" ">= 10x" \
-	"$(awk -v r="$r" 'BEGIN { print (r + 0 >= 10) ? "PASS" : "MISS" }')"
+	"$(verdict "$r" ">=" 10)"
 r=$(awk -v a="$written" -v b="$changed" 'BEGIN { printf "%.2f", a / b }')
 row "restore home: bytes written" "$((written >> 20)) MiB" "bytes changed: $((changed >> 20)) MiB" "$r" \
-	"<= $((bound >> 20)) MiB" "$(awk -v w="$written" -v b="$bound" 'BEGIN { print w <= b ? "PASS" : "MISS" }')"
+	"<= $((bound >> 20)) MiB" "$(verdict "$written" "<=" "$bound")"
 row "failback downtime (pass 2)" "$down s" "3 regions written since pass 1" "-" "-" "info"

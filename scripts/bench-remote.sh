@@ -15,24 +15,12 @@
 # the hydration figure, default 1024), BENCH_RUNS (best of, default 3),
 # BENCH_REMOTE_BOOT=0 (skip the boots), HOTSPARE (binary to measure).
 set -euo pipefail
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-. "$REPO/scripts/deps.sh"
-hs_install_deps
-[[ -n ${HOTSPARE:-} ]] || hs_build "$REPO/build"
-export HOTSPARE=${HOTSPARE:-$REPO/build/tools/hotspare}
-TMPDIR=${BENCH_DIR:-/var/tmp}
-. "$REPO/tests/lib.sh"   # $HS, $T (scratch, removed on exit), on_exit, wait_for
+. "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
 . "$REPO/tests/http.sh"  # nginx on a free port
 . "$REPO/tests/qemu.sh"  # accelerator, cache mode, boot()
-chmod 755 "$T"
 MB=${BENCH_REMOTE_MB:-1024}
 RUNS=${BENCH_RUNS:-3}
 log() { printf 'bench-remote: %s\n' "$*" >&2; }
-row() { printf '%-30s %-14s %-36s %-8s %-8s %s\n' "$@"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { ok = op == ">=" ? v + 0 >= t + 0 : v + 0 <= t + 0; print ok ? "PASS" : "MISS" }'; }
-max() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 > b + 0) ? a : b }'; }
-min() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a + 0 < b + 0) ? a : b }'; }
 now_ns() { date +%s%N; }
 mbps() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.0f", n / ((b - a) / 1e9) / 1e6 }'; }
 

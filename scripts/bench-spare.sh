@@ -15,28 +15,13 @@
 # the read figures, default 512), BENCH_RUNS (best of, default 3),
 # BENCH_FIO_SECONDS (per fio run, default 4), HOTSPARE (binary to measure).
 set -euo pipefail
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-. "$REPO/scripts/deps.sh"
-hs_install_deps
-if [[ -z ${HOTSPARE:-} || ! -x $REPO/build/tests/bench/hs-passthrough ]]; then
-	hs_build "$REPO/build"
-fi
-export HOTSPARE=${HOTSPARE:-$REPO/build/tools/hotspare}
-PT=$REPO/build/tests/bench/hs-passthrough
-TMPDIR=${BENCH_DIR:-/var/tmp}
-. "$REPO/tests/lib.sh"   # $HS, $T (scratch, removed on exit), on_exit, wait_for
+. "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
 . "$REPO/tests/qemu.sh"  # accelerator, cache mode, boot()
-chmod 755 "$T"
+PT=$REPO/build/tests/bench/hs-passthrough
 MB=${BENCH_SPARE_MB:-512}
 RUNS=${BENCH_RUNS:-3}
 FIO_S=${BENCH_FIO_SECONDS:-4}
 log() { printf 'bench-spare: %s\n' "$*" >&2; }
-row() { printf '%-30s %-14s %-36s %-8s %-8s %s\n' "$@"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { ok = op == ">=" ? v + 0 >= t + 0 : v + 0 <= t + 0; print ok ? "PASS" : "MISS" }'; }
-max() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 > b + 0) ? a : b }'; }
-min() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a + 0 < b + 0) ? a : b }'; }
-ms_since() { awk -v a="$1" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e6 }'; }
 
 # fio FILE MODE -> MB/s (read) or IOPS (randread)
 fio_run() {
