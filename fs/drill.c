@@ -8,6 +8,7 @@
 #include "fusefs.h"
 #include "spare.h"
 #include "store.h"
+#include "readahead.h"
 #include "trace.h"
 #include "verify.h"
 #include <arpa/inet.h>
@@ -129,6 +130,9 @@ static int do_mount(struct drill *d)
 		return r;
 	d->ix = d->sp->ix;
 	hs_spare_trace_start(d->sp);
+	/* Read-ahead makes the boot's trace and time what a mounted spare sees. */
+	if (hs_readahead_start(d->sp, HS_READAHEAD_THREADS, HS_READAHEAD_MAX_BYTES, &d->sp->ra) < 0)
+		d->sp->ra = NULL;
 	char image_name[HS_SERVER_MAX + 8];
 	snprintf(image_name, sizeof image_name, "%s.img", d->ix->server);
 	struct hs_status_info info = { .store = d->sp->src.v[d->sp->src.n - 1]->be->where, .state_dir = d->state, .mountpoint = d->mnt,

@@ -82,7 +82,7 @@ static void *worker(void *arg)
 		/* Demand reads first: stand aside while a reader is fetching. */
 		while (atomic_load(&sp->demand_active) > 0 && !atomic_load(&h->stop))
 			nap(h, 2);
-		if (hs_spare_ensure_chunk(sp, i, false) == 0)
+		if (hs_spare_ensure_chunk(sp, i, HS_FETCH_HYDRATE) == 0)
 			backoff = 1000;
 	}
 	return NULL;

@@ -4,6 +4,7 @@
 #include "device.h"
 #include "err.h"
 #include "hydrate.h"
+#include "readahead.h"
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -109,6 +110,8 @@ int hs_spare_close(struct hs_spare *sp)
 {
 	if (!sp)
 		return 0;
+	if (sp->ra)
+		hs_readahead_stop(sp->ra);
 	if (sp->hyd)
 		hs_hydrate_stop(sp->hyd);
 	int r = hs_state_flush(sp->state);
@@ -129,8 +132,9 @@ int hs_spare_close(struct hs_spare *sp)
  * another thread's claim that just ended (0 or -errno) after waiting for it. */
 static bool transient(int err);
 
-static int claim(struct hs_spare *sp, uint64_t i, bool demand, struct hs_inflight **slot)
+static int claim(struct hs_spare *sp, uint64_t i, enum hs_fetch kind, struct hs_inflight **slot)
 {
+	bool demand = kind == HS_FETCH_DEMAND;
 	HS_LOCK_SCOPE(&sp->fetch_lock);
 	for (;;) {
 		if (hs_spare_chunk_local(sp, i))
@@ -140,6 +144,8 @@ static int claim(struct hs_spare *sp, uint64_t i, bool demand, struct hs_infligh
 			f = f->next;
 		if (!f)
 			break;
+		if (kind == HS_FETCH_AHEAD)
+			return 0; /* someone is on it; read-ahead moves on */
 		f->refs++;
 		while (!f->done)
 			pthread_cond_wait(&sp->fetch_done, &sp->fetch_lock);
@@ -228,10 +234,12 @@ int hs_spare_trace_get(struct hs_spare *sp, uint64_t **out, size_t *n)
 }
 
 /* Fetch chunk i from the sources into the state's image. Transient source
- * errors are retried with backoff until the deadline (demand) or once
- * (hydration, which comes back to the chunk later by itself). */
-static int fetch(struct hs_spare *sp, uint64_t i, bool demand)
+ * errors are retried with backoff until the deadline (demand) or tried once
+ * (hydration comes back to the chunk later by itself; a reader waiting for
+ * a read-ahead fetch retries itself). */
+static int fetch(struct hs_spare *sp, uint64_t i, enum hs_fetch kind)
 {
+	bool demand = kind == HS_FETCH_DEMAND;
 	struct tl *t = tl_get(sp->ix->chunk_size);
 	if (!t)
 		return -ENOMEM;
@@ -252,10 +260,12 @@ static int fetch(struct hs_spare *sp, uint64_t i, bool demand)
 	if (r < 0)
 		return hs_err(-r, "cannot write %s/disk.img: %s", sp->state->dir, strerror(-r));
 	atomic_fetch_add(from + 1 == sp->src.n ? &sp->from_store : &sp->from_seed, len);
-	if (!demand)
+	if (kind == HS_FETCH_HYDRATE)
 		atomic_fetch_add(&sp->hydrated, len);
 	else
-		trace_add(sp, i);
+		trace_add(sp, i); /* what readers needed, or were about to */
+	if (kind == HS_FETCH_AHEAD)
+		atomic_fetch_add(&sp->read_ahead, len);
 	/* Present in memory now; durable in the map only after the next image sync. */
 	r = hs_state_set(sp->state, i, HS_PRESENT);
 	if (r == 0)
@@ -263,17 +273,17 @@ static int fetch(struct hs_spare *sp, uint64_t i, bool demand)
 	return r;
 }
 
-int hs_spare_ensure_chunk(struct hs_spare *sp, uint64_t i, bool demand)
+int hs_spare_ensure_chunk(struct hs_spare *sp, uint64_t i, enum hs_fetch kind)
 {
 	struct hs_inflight *slot;
 	for (;;) {
-		int r = claim(sp, i, demand, &slot);
+		int r = claim(sp, i, kind, &slot);
 		if (r <= 0) {
-			if (r == 0 && !hs_spare_chunk_local(sp, i))
+			if (r == 0 && kind != HS_FETCH_AHEAD && !hs_spare_chunk_local(sp, i))
 				continue; /* a released write claim: try again */
 			return r;
 		}
-		r = fetch(sp, i, demand);
+		r = fetch(sp, i, kind);
 		release(sp, slot, r);
 		return r;
 	}
@@ -284,16 +294,22 @@ int hs_spare_prepare_read(struct hs_spare *sp, uint64_t off, uint64_t len)
 	if (len == 0)
 		return 0;
 	uint64_t cs = sp->ix->chunk_size, first = off / cs, last = (off + len - 1) / cs, i = first;
-	/* The common case, every chunk local, touches no shared counter. */
+	/* The common case, every chunk local, writes no shared counter. */
 	while (i <= last && hs_spare_chunk_local(sp, i))
 		i++;
-	if (i > last)
+	if (i > last) {
+		if (sp->ra)
+			hs_readahead_note(sp->ra, first, last, false);
 		return 0;
+	}
 	int r = 0;
 	atomic_fetch_add(&sp->demand_active, 1);
+	/* Read-ahead fetches the rest of this read beside us, then the window. */
+	if (sp->ra)
+		hs_readahead_note(sp->ra, i, last, true);
 	for (; i <= last && r == 0; i++)
 		if (!hs_spare_chunk_local(sp, i))
-			r = hs_spare_ensure_chunk(sp, i, true);
+			r = hs_spare_ensure_chunk(sp, i, HS_FETCH_DEMAND);
 	atomic_fetch_sub(&sp->demand_active, 1);
 	return r;
 }
@@ -325,7 +341,7 @@ static int begin_change(struct hs_spare *sp, uint64_t i, uint32_t a, uint32_t b,
 	if (st == HS_ABSENT && !zero) {
 		if (a == 0 && b == len) {
 			/* Overwritten whole: no need to fetch what is replaced. */
-			int r = claim(sp, i, true, slot);
+			int r = claim(sp, i, HS_FETCH_DEMAND, slot);
 			if (r == 1)
 				return 1;
 			if (r < 0)
@@ -334,7 +350,7 @@ static int begin_change(struct hs_spare *sp, uint64_t i, uint32_t a, uint32_t b,
 			/* The rest of the chunk must be the point's: fetch it first, with
 			 * a reader's priority (hydration stands aside). */
 			atomic_fetch_add(&sp->demand_active, 1);
-			int r = hs_spare_ensure_chunk(sp, i, true);
+			int r = hs_spare_ensure_chunk(sp, i, HS_FETCH_DEMAND);
 			atomic_fetch_sub(&sp->demand_active, 1);
 			if (r < 0)
 				return r;
@@ -467,6 +483,7 @@ void hs_spare_status(struct hs_spare *sp, struct hs_spare_status *st)
 	st->chunks_written = atomic_load(&sp->nwritten);
 	st->bytes_from_seed = atomic_load(&sp->from_seed);
 	st->bytes_from_store = atomic_load(&sp->from_store);
+	st->bytes_read_ahead = atomic_load(&sp->read_ahead);
 	st->errors = atomic_load(&sp->errors);
 	st->hydrated = st->chunks_present >= st->chunks_total;
 	st->hydrate_bytes_per_s = sp->hyd ? hs_hydrate_rate(sp->hyd) : 0;

@@ -29,6 +29,7 @@ int hs_status_json(struct hs_spare *sp, const struct hs_status_info *info, struc
 	I("chunks_written", st.chunks_written);
 	I("bytes_from_seed", st.bytes_from_seed);
 	I("bytes_from_store", st.bytes_from_store);
+	I("bytes_read_ahead", st.bytes_read_ahead);
 	json_object_object_add(o, "hydrate_bytes_per_s", json_object_new_double(st.hydrate_bytes_per_s));
 	json_object_object_add(o, "hydrated", json_object_new_boolean(st.hydrated));
 	I("errors", st.errors);

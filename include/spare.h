@@ -27,12 +27,14 @@ struct hs_spare {
 	atomic_int demand_active;   /* demand reads in progress (hydration yields) */
 	atomic_uint_fast64_t from_seed, from_store; /* plain bytes fetched */
 	atomic_uint_fast64_t hydrated;             /* plain bytes fetched by hydration */
+	atomic_uint_fast64_t read_ahead;           /* plain bytes fetched by read-ahead */
 	atomic_uint_fast64_t nlocal;               /* chunk positions held locally */
 	atomic_uint_fast64_t nwritten;
 	atomic_uint_fast64_t errors;
 	char last_error[256];       /* guarded by fetch_lock */
 	int demand_deadline_ms;     /* how long a demand read keeps retrying */
 	struct hs_hydrator *hyd;
+	struct hs_readahead *ra;
 	/* The boot trace: chunks fetched for readers, in first-fetch order
 	 * (guarded by fetch_lock; recorded only once enabled). */
 	bool tracing;
@@ -60,10 +62,17 @@ static inline uint64_t hs_spare_size(const struct hs_spare *sp) { return sp->ix-
 /* True if chunk i needs no fetch (held in the state, or a zero chunk). */
 bool hs_spare_chunk_local(const struct hs_spare *sp, uint64_t i);
 
+/* Who wants a chunk fetched. */
+enum hs_fetch {
+	HS_FETCH_HYDRATE, /* background hydration: one try */
+	HS_FETCH_AHEAD,   /* read-ahead: one try, skipped if already in flight */
+	HS_FETCH_DEMAND,  /* a reader waits: retried until the demand deadline */
+};
+
 /* Make chunk i local, fetching it if needed; concurrent callers for the same
- * chunk share one fetch. demand says a reader waits (retries until the
- * deadline). 0, or -EIO (every copy missing or corrupt) / -errno. */
-int hs_spare_ensure_chunk(struct hs_spare *sp, uint64_t i, bool demand);
+ * chunk share one fetch (except read-ahead, which does not wait for one).
+ * 0, or -EIO (every copy missing or corrupt) / -errno. */
+int hs_spare_ensure_chunk(struct hs_spare *sp, uint64_t i, enum hs_fetch kind);
 
 /* Make every chunk in [off, off+len) local, so the bytes can be read from the
  * state's image file (hs_spare_image_fd). 0 or -errno. */
@@ -89,7 +98,7 @@ int64_t hs_spare_seek(struct hs_spare *sp, uint64_t off, int whence);
 
 struct hs_spare_status {
 	uint64_t size, chunk_size, chunks_total, chunks_present, chunks_written;
-	uint64_t bytes_from_seed, bytes_from_store, errors;
+	uint64_t bytes_from_seed, bytes_from_store, bytes_read_ahead, errors;
 	double hydrate_bytes_per_s;
 	bool hydrated; /* every chunk is local */
 	char last_error[256];

@@ -8,6 +8,7 @@
 #include "fusefs.h"
 #include "hydrate.h"
 #include "mounts.h"
+#include "readahead.h"
 #include "spare.h"
 #include "store.h"
 #include "trace.h"
@@ -19,6 +20,7 @@
 
 #define USAGE "STORE SERVER[@POINT] MOUNTPOINT --state DIR [--seed SEED]... [--foreground]\n" \
 	      "       [--hydrate-threads N (default 2; 0: no background hydration)] [--deadline SECONDS]\n" \
+	      "       [--readahead MIB (largest read-ahead window, default 8; 0: none)]\n" \
 	      "       [--boot-trace FILE (default: the server's trace recorded by drills)] [--read-only]"
 
 struct mount_args {
@@ -27,6 +29,7 @@ struct mount_args {
 	bool foreground, read_only;
 	const char *boot_trace;
 	unsigned hydrate_threads;
+	unsigned readahead_mib;
 	int deadline_s;
 };
 
@@ -48,8 +51,8 @@ static void load_trace(struct hs_spare *sp, const char *path, uint64_t **v, size
 }
 
 /* Serve until unmounted; report readiness (or the error) on ready_fd. */
-static int serve(struct hs_spare *sp, const struct hs_status_info *info, unsigned hthreads,
-		 const char *trace, int ready_fd)
+static int serve(struct hs_spare *sp, const struct hs_status_info *info, const struct mount_args *a,
+		 int ready_fd)
 {
 	struct hs_fuse *f;
 	int r = hs_fuse_mount(sp, info, &f);
@@ -60,11 +63,16 @@ static int serve(struct hs_spare *sp, const struct hs_status_info *info, unsigne
 		}
 		return r;
 	}
-	if (hthreads) {
+	if (a->readahead_mib &&
+	    hs_readahead_start(sp, HS_READAHEAD_THREADS, (uint64_t)a->readahead_mib << 20, &sp->ra) < 0) {
+		fprintf(stderr, "hotspare: no read-ahead: cannot start its threads\n");
+		sp->ra = NULL;
+	}
+	if (a->hydrate_threads) {
 		uint64_t *first;
 		size_t nfirst;
-		load_trace(sp, trace, &first, &nfirst);
-		if (hs_hydrate_start(sp, hthreads, first, nfirst, &sp->hyd) < 0)
+		load_trace(sp, a->boot_trace, &first, &nfirst);
+		if (hs_hydrate_start(sp, a->hydrate_threads, first, nfirst, &sp->hyd) < 0)
 			sp->hyd = NULL;
 		free(first);
 	}
@@ -81,6 +89,10 @@ static int serve(struct hs_spare *sp, const struct hs_status_info *info, unsigne
 		info->mountpoint, info->image_name, (int)getpid());
 	r = hs_fuse_serve(f, true);
 	hs_control_stop(ctl);
+	if (sp->ra) {
+		hs_readahead_stop(sp->ra);
+		sp->ra = NULL;
+	}
 	if (sp->hyd) {
 		hs_hydrate_stop(sp->hyd);
 		sp->hyd = NULL;
@@ -100,12 +112,14 @@ static int parse(int argc, char **argv, struct mount_args *a)
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "hydrate-threads", required_argument, NULL, 'h' },
 		{ "deadline", required_argument, NULL, 'd' },
+		{ "readahead", required_argument, NULL, 'a' },
 		{ "boot-trace", required_argument, NULL, 't' },
 		{ "read-only", no_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'H' },
 		{ 0 },
 	};
 	a->hydrate_threads = 2;
+	a->readahead_mib = HS_READAHEAD_MAX_BYTES >> 20;
 	a->deadline_s = 120;
 	int c;
 	while ((c = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
@@ -123,6 +137,14 @@ static int parse(int argc, char **argv, struct mount_args *a)
 			if (a->hydrate_threads > 16)
 				return cli_failf("mount", "--hydrate-threads '%s' is not a number from 0 to 16", optarg) ? -EINVAL : 0;
 			break;
+		case 'a': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (end == optarg || *end || v > 1024 || optarg[0] == '-')
+				return cli_failf("mount", "--readahead '%s' is not a number of MiB from 0 to 1024", optarg) ? -EINVAL : 0;
+			a->readahead_mib = (unsigned)v;
+			break;
+		}
 		case 'd':
 			a->deadline_s = atoi(optarg);
 			if (a->deadline_s < 1)
@@ -201,7 +223,7 @@ int cmd_mount(int argc, char **argv)
 		info.pid = (int)getpid();
 		printf("%s/%s is ready\n", mnt, image);
 		fflush(stdout);
-		r = serve(sp, &info, a.hydrate_threads, a.boot_trace, -1);
+		r = serve(sp, &info, &a, -1);
 		int cr = hs_spare_close(sp);
 		return r < 0 || cr < 0 ? cli_fail("mount", r < 0 ? r : cr) : 0;
 	}
@@ -226,7 +248,7 @@ int cmd_mount(int argc, char **argv)
 		if (chdir("/") < 0)
 			_exit(1);
 		info.pid = (int)getpid();
-		r = serve(sp, &info, a.hydrate_threads, a.boot_trace, pipefd[1]);
+		r = serve(sp, &info, &a, pipefd[1]);
 		int cr = hs_spare_close(sp);
 		_exit(r < 0 || cr < 0 ? 1 : 0);
 	}

@@ -34,6 +34,9 @@ mkdir "$T/notstore" "$T/full"; echo x >"$T/full/file"
 expect_fail "seed .*/notstore: .*is not a hotspare store" "$HS" mount "$S" mail01 "$T/mnt" --state "$T/s2" --seed "$T/notstore"
 expect_fail "seed .*/nope: store .*/nope does not exist" "$HS" mount "$S" mail01 "$T/mnt" --state "$T/s2" --seed "$T/nope"
 expect_fail "is not empty and holds no hotspare state" "$HS" mount "$S" mail01 "$T/mnt" --state "$T/full"
+expect_fail "--readahead 'lots' is not a number of MiB from 0 to 1024" "$HS" mount "$S" mail01 "$T/mnt" --state "$T/s2" --readahead lots
+expect_fail "--readahead '-1' is not a number" "$HS" mount "$S" mail01 "$T/mnt" --state "$T/s2" --readahead -1
+expect_fail "--readahead '4096' is not a number" "$HS" mount "$S" mail01 "$T/mnt" --state "$T/s2" --readahead 4096
 # A user's own disk.img in a directory that never was a state is not mistaken for an unfinished one.
 mkdir "$T/user"; cp "$T/a.img" "$T/user/disk.img"
 expect_fail "is not empty and holds no hotspare state" "$HS" mount "$S" mail01 "$T/mnt" --state "$T/user"

@@ -281,6 +281,8 @@ int __real_fsync(int fd);
 
 static struct {
 	atomic_int gets;        /* calls to hs_store_chunk_get */
+	atomic_int inflight;    /* calls under way */
+	atomic_int max_inflight;
 	atomic_int delay_ms;    /* added to every call */
 	atomic_int fail_n;      /* fail this many more calls (-1: every call) ... */
 	atomic_int fail_err;    /* ... with -fail_err */
@@ -297,6 +299,8 @@ static struct {
 static inline void fault_reset(void)
 {
 	atomic_store(&fault.gets, 0);
+	atomic_store(&fault.inflight, 0);
+	atomic_store(&fault.max_inflight, 0);
 	atomic_store(&fault.delay_ms, 0);
 	atomic_store(&fault.fail_n, 0);
 	atomic_store(&fault.fail_err, 0);
@@ -314,17 +318,25 @@ int __wrap_hs_store_chunk_get(struct hs_store *st, const struct hs_digest *d, st
 int __wrap_hs_store_chunk_get(struct hs_store *st, const struct hs_digest *d, struct hs_buf *out)
 {
 	atomic_fetch_add(&fault.gets, 1);
+	int now = atomic_fetch_add(&fault.inflight, 1) + 1, max = atomic_load(&fault.max_inflight);
+	while (now > max && !atomic_compare_exchange_weak(&fault.max_inflight, &max, now))
+		;
 	int ms = atomic_load(&fault.delay_ms);
 	if (ms > 0)
 		usleep((useconds_t)ms * 1000);
-	int n = atomic_load(&fault.fail_n);
-	while (n != 0) {
-		if (n < 0)
-			return -atomic_load(&fault.fail_err);
-		if (atomic_compare_exchange_weak(&fault.fail_n, &n, n - 1))
-			return -atomic_load(&fault.fail_err);
+	int r, n = atomic_load(&fault.fail_n);
+	for (;;) {
+		if (n == 0) {
+			r = __real_hs_store_chunk_get(st, d, out);
+			break;
+		}
+		if (n < 0 || atomic_compare_exchange_weak(&fault.fail_n, &n, n - 1)) {
+			r = -atomic_load(&fault.fail_err);
+			break;
+		}
 	}
-	return __real_hs_store_chunk_get(st, d, out);
+	atomic_fetch_sub(&fault.inflight, 1);
+	return r;
 }
 
 /* Record a sync of fd: its base name in the log, and for the tracked file a
