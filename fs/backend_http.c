@@ -8,6 +8,7 @@
 #include "cleanup.h"
 #include "err.h"
 #include "http.h"
+#include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -76,10 +77,13 @@ static int http_exists(struct hs_backend *be, const char *key)
 
 static int http_put(struct hs_backend *be, const char *key, const void *p, size_t n, unsigned flags)
 {
-	/* NOREPLACE: plain HTTP has no conditional create, so look first. A
-	 * batched chunk was looked up by the caller just before, and chunks
-	 * are named by their content: a lost race rewrites the same bytes. */
-	if ((flags & HS_PUT_NOREPLACE) && !(flags & HS_PUT_BATCH)) {
+	/* NOREPLACE: look first, then ask for a conditional create, which
+	 * servers that implement RFC 9110's If-None-Match for PUT (Apache
+	 * mod_dav) honour and others (nginx) ignore. A batched chunk was looked
+	 * up by the caller just before, and chunks are named by their content:
+	 * a lost race rewrites the same bytes. */
+	bool create = (flags & HS_PUT_NOREPLACE) && !(flags & HS_PUT_BATCH);
+	if (create) {
 		int r = http_exists(be, key);
 		if (r < 0)
 			return r;
@@ -87,8 +91,14 @@ static int http_put(struct hs_backend *be, const char *key, const void *p, size_
 			return -EEXIST;
 	}
 	struct target t;
-	struct hs_http_req req = { .method = "PUT", .body = p, .body_len = n };
+	struct curl_slist *cond = NULL;
+	if (create && !(cond = curl_slist_append(NULL, "If-None-Match: *")))
+		return -ENOMEM;
+	struct hs_http_req req = { .method = "PUT", .body = p, .body_len = n, .headers = cond };
 	int r = request(be, &req, &t, key);
+	curl_slist_free_all(cond);
+	if (r == -EEXIST)
+		return r;
 	if (r == -ENOENT) /* a server without WebDAV answers a PUT with 404 or 405 */
 		r = hs_err(EOPNOTSUPP, "PUT %s: HTTP 404; the server does not accept uploads there "
 			   "(nginx: dav_methods PUT DELETE; create_full_put_path on)", t.what);

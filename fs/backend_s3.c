@@ -2,7 +2,7 @@
  * s3://bucket/prefix/, requests signed with Signature Version 4 (sigv4.c),
  * GET/PUT/HEAD/DELETE and ListObjectsV2 with pagination. S3 is strongly
  * consistent and a PUT is stored when it is answered, so sync has nothing
- * to do. Locks are advisory lock objects (see http.h).
+ * to do. Locks are lock objects, created with a conditional PUT (see http.h).
  *
  * Environment:
  *   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN   credentials
@@ -75,8 +75,11 @@ static void error_detail(const struct hs_buf *b, char *out, size_t cap)
 
 /* One signed request. key is relative to the prefix (NULL: the bucket
  * itself); query is canonical ("" for none). 0 with *status, or -errno. */
+/* One request; cond is an extra (unsigned) header line such as a
+ * precondition, or NULL. */
 static int s3_request(struct s3_backend *s, const char *method, const char *key, const char *query,
-		      const void *body, size_t n, struct hs_buf *out, long *status, char *what, size_t wcap)
+		      const char *cond, const void *body, size_t n, struct hs_buf *out, long *status,
+		      char *what, size_t wcap)
 {
 	char objkey[2048], path[6144], url[8192];
 	if ((size_t)snprintf(objkey, sizeof objkey, "%s%s", key ? s->prefix : "", key ? key : "") >= sizeof objkey)
@@ -106,7 +109,7 @@ static int s3_request(struct s3_backend *s, const char *method, const char *key,
 	snprintf(h_sha, sizeof h_sha, "x-amz-content-sha256: %s", payload);
 	snprintf(h_date, sizeof h_date, "x-amz-date: %s", amz_date);
 	struct curl_slist *list = NULL;
-	const char *lines[5] = { h_host, h_sha, h_date, NULL, NULL };
+	const char *lines[6] = { h_host, h_sha, h_date, NULL, NULL, cond };
 	if (s->key_id) {
 		struct hs_sigv4_header sh[4] = {
 			{ "host", s->host }, { "x-amz-content-sha256", payload }, { "x-amz-date", amz_date },
@@ -126,7 +129,7 @@ static int s3_request(struct s3_backend *s, const char *method, const char *key,
 			lines[4] = h_token;
 		}
 	}
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < 6; i++) {
 		if (!lines[i])
 			continue;
 		struct curl_slist *t = curl_slist_append(list, lines[i]);
@@ -167,7 +170,7 @@ static int s3_get(struct hs_backend *be, const char *key, struct hs_buf *out)
 	char what[4096];
 	long status;
 	bool fresh = out->cap == 0;
-	int r = s3_request(S(be), "GET", key, "", NULL, 0, out, &status, what, sizeof what);
+	int r = s3_request(S(be), "GET", key, "", NULL, NULL, 0, out, &status, what, sizeof what);
 	if (r == 0 && status >= 200 && status < 300)
 		return 0;
 	if (r == 0)
@@ -183,7 +186,7 @@ static int s3_exists(struct hs_backend *be, const char *key)
 {
 	char what[4096];
 	long status;
-	int r = s3_request(S(be), "HEAD", key, "", NULL, 0, NULL, &status, what, sizeof what);
+	int r = s3_request(S(be), "HEAD", key, "", NULL, NULL, 0, NULL, &status, what, sizeof what);
 	if (r < 0)
 		return r;
 	if (status >= 200 && status < 300)
@@ -205,8 +208,15 @@ static int s3_put(struct hs_backend *be, const char *key, const void *p, size_t 
 	char what[4096];
 	long status;
 	struct hs_buf body = { 0 };
-	int r = s3_request(S(be), "PUT", key, "", p, n, &body, &status, what, sizeof what);
-	if (r == 0 && (status < 200 || status >= 300))
+	/* Conditional create where the service has it (AWS S3, MinIO): of two
+	 * writers racing past the look above, one gets 412 (or 409 while the
+	 * other's upload is under way). */
+	bool create = (flags & HS_PUT_NOREPLACE) && !(flags & HS_PUT_BATCH);
+	int r = s3_request(S(be), "PUT", key, "", create ? "If-None-Match: *" : NULL, p, n, &body, &status,
+			   what, sizeof what);
+	if (r == 0 && create && (status == 412 || status == 409))
+		r = -EEXIST;
+	else if (r == 0 && (status < 200 || status >= 300))
 		r = s3_status_err(S(be), "PUT", what, status, &body);
 	hs_buf_free(&body);
 	return r;
@@ -217,7 +227,7 @@ static int s3_delete(struct hs_backend *be, const char *key)
 	char what[4096];
 	long status;
 	struct hs_buf body = { 0 };
-	int r = s3_request(S(be), "DELETE", key, "", NULL, 0, &body, &status, what, sizeof what);
+	int r = s3_request(S(be), "DELETE", key, "", NULL, NULL, 0, &body, &status, what, sizeof what);
 	if (r == 0 && (status < 200 || status >= 300))
 		r = s3_status_err(S(be), "DELETE", what, status, &body);
 	hs_buf_free(&body);
@@ -327,7 +337,7 @@ static int s3_list(struct hs_backend *be, const char *dir, int (*fn)(void *, con
 		snprintf(query, sizeof query, "%s%s%sdelimiter=%%2F&list-type=2&max-keys=%d&prefix=%s",
 			 token[0] ? "continuation-token=" : "", etoken, token[0] ? "&" : "", s->max_keys, efull);
 		long status;
-		r = s3_request(s, "GET", NULL, query, NULL, 0, &page, &status, what, sizeof what);
+		r = s3_request(s, "GET", NULL, query, NULL, NULL, 0, &page, &status, what, sizeof what);
 		if (r < 0)
 			break;
 		if (status < 200 || status >= 300) {
@@ -403,7 +413,7 @@ static int make_bucket(struct s3_backend *s)
 	char what[4096];
 	long status;
 	struct hs_buf body = { 0 };
-	int r = s3_request(s, "HEAD", NULL, "", NULL, 0, NULL, &status, what, sizeof what);
+	int r = s3_request(s, "HEAD", NULL, "", NULL, NULL, 0, NULL, &status, what, sizeof what);
 	if (r < 0 || status != 404)
 		return r;
 	char conf[256] = "";
@@ -411,7 +421,7 @@ static int make_bucket(struct s3_backend *s)
 		snprintf(conf, sizeof conf,
 			 "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
 			 "<LocationConstraint>%s</LocationConstraint></CreateBucketConfiguration>", s->region);
-	r = s3_request(s, "PUT", NULL, "", conf, strlen(conf), &body, &status, what, sizeof what);
+	r = s3_request(s, "PUT", NULL, "", NULL, conf, strlen(conf), &body, &status, what, sizeof what);
 	if (r == 0 && (status < 200 || status >= 300)) {
 		char detail[512];
 		error_detail(&body, detail, sizeof detail);

@@ -366,6 +366,8 @@ int hs_http_status_err(const struct hs_http_req *req, long status, const char *d
 	const char *sep = detail && *detail ? ": " : "", *d = detail ? detail : "";
 	if (status == 404 || status == 410)
 		return -ENOENT;
+	if (status == 412) /* a precondition (If-None-Match: *): the object exists */
+		return -EEXIST;
 	if (status == 401 || status == 403)
 		return hs_err(EACCES, "%s %s: access denied (HTTP %ld)%s%s", req->method, req->what, status,
 			      sep, d);
@@ -533,9 +535,13 @@ int hs_remote_lock(struct hs_backend *be, struct hs_remote_locks *l,
 			   (int)getpid(), (long long)ts.tv_sec, nonce_s);
 	time_t give_up = time(NULL) + 60;
 	struct hs_buf b = { 0 };
-	int r;
+	int r, tries = 0;
 	for (;;) {
 		struct holder o;
+		if (++tries > 1000) { /* a server that keeps contradicting itself */
+			r = hs_err(EBUSY, "cannot take lock object %s in %s: it keeps changing", key, be->where);
+			break;
+		}
 		r = be->ops->get(be, key, &b);
 		if (r < 0 && r != -ENOENT)
 			break;
@@ -560,10 +566,15 @@ int hs_remote_lock(struct hs_backend *be, struct hs_remote_locks *l,
 				continue;
 			}
 		}
-		r = be->ops->put(be, key, mine, (size_t)len, 0);
+		/* A fresh lock is a conditional create: where the server has it,
+		 * of two writers that raced past the GET only one gets through. */
+		r = be->ops->put(be, key, mine, (size_t)len, r == -ENOENT ? HS_PUT_NOREPLACE : 0);
+		if (r == -EEXIST)
+			continue; /* someone was quicker: look again */
 		if (r < 0)
 			break;
-		/* Read it back: of two writers that raced, the last PUT wins. */
+		/* Read it back: where the server ignores the condition, of two
+		 * writers that raced the last PUT wins. */
 		r = be->ops->get(be, key, &b);
 		if (r < 0 && r != -ENOENT)
 			break;

@@ -173,7 +173,9 @@ static int claim(struct hs_spare *sp, uint64_t i, enum hs_fetch kind, struct hs_
 	return 1;
 }
 
-static void release(struct hs_spare *sp, struct hs_inflight *f, int err)
+/* End a claim with err; counted in status unless the fetch was only a
+ * read-ahead (a reader that needs the chunk fetches it again itself). */
+static void release(struct hs_spare *sp, struct hs_inflight *f, int err, bool counted)
 {
 	HS_LOCK_SCOPE(&sp->fetch_lock);
 	struct hs_inflight **p = &sp->inflight;
@@ -182,7 +184,7 @@ static void release(struct hs_spare *sp, struct hs_inflight *f, int err)
 	*p = f->next;
 	f->done = true;
 	f->err = err;
-	if (err < 0) {
+	if (err < 0 && counted) {
 		sp->errors++;
 		const char *m = hs_err_msg();
 		snprintf(sp->last_error, sizeof sp->last_error, "%s", m ? m : strerror(-err));
@@ -284,7 +286,7 @@ int hs_spare_ensure_chunk(struct hs_spare *sp, uint64_t i, enum hs_fetch kind)
 			return r;
 		}
 		r = fetch(sp, i, kind);
-		release(sp, slot, r);
+		release(sp, slot, r, kind != HS_FETCH_AHEAD);
 		return r;
 	}
 }
@@ -379,7 +381,7 @@ static int end_claimed(struct hs_spare *sp, uint64_t i, struct hs_inflight *slot
 			atomic_fetch_add(&sp->nwritten, 1);
 		}
 	}
-	release(sp, slot, r < 0 ? r : 0);
+	release(sp, slot, r < 0 ? r : 0, true);
 	return r;
 }
 

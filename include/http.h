@@ -44,7 +44,7 @@ struct hs_http_req {
 int hs_http_do(struct hs_http *h, const struct hs_http_req *req, long *status);
 
 /* The error for a final response that is not a success: 404/410 -ENOENT
- * (no message), 401/403 -EACCES, others -EIO, with a message naming what
+ * and 412 -EEXIST (no message), 401/403 -EACCES, others -EIO, with a message naming what
  * and the status; detail (may be NULL) is appended. */
 int hs_http_status_err(const struct hs_http_req *req, long status, const char *detail);
 
@@ -60,9 +60,11 @@ int hs_url_split_credentials(const char *url, char **clean, char **user, char **
 char *hs_url_scrub_arg(char *arg);
 
 /* Advisory lock objects for stores that have no locking of their own:
- * PUT "locks/<name>.lock" (host, pid, time, nonce), read it back, DELETE to
- * release. HTTP has no compare-and-swap, so two writers that start within one
- * round trip of each other can both get it; a lock left by a dead process on
+ * PUT "locks/<name>.lock" (host, pid, time, nonce) with If-None-Match: *,
+ * read it back, DELETE to release. Where the server honours the condition
+ * (AWS S3, MinIO, Apache mod_dav) only one of two racing writers gets it;
+ * where it does not (nginx), two writers that start within one round trip
+ * of each other can both get it. A lock left by a dead process on
  * this host is taken over, one left by another host must be removed by hand
  * (the message says how). del removes an object (0 or -ENOENT when absent). */
 struct hs_remote_locks {
