@@ -38,12 +38,13 @@ make_ca() {
 # nginx_conf NAME ROOT PORT [ssl CERT KEY] [auth HTPASSWD]: write $T/NAME/nginx.conf
 # serving ROOT on 127.0.0.1:PORT with WebDAV PUT and DELETE.
 nginx_conf() {
-	local name=$1 root=$2 port=$3 listen tls="" auth="" d=$T/$1; shift 3
+	local name=$1 root=$2 port=$3 listen tls="" auth="" log=off d=$T/$1; shift 3
 	listen="127.0.0.1:$port"
 	while [ $# -gt 0 ]; do
 		case $1 in
 		ssl) listen+=" ssl"; tls="ssl_certificate $2; ssl_certificate_key $3;"; shift 3 ;;
 		auth) auth="auth_basic hotspare; auth_basic_user_file $2;"; shift 2 ;;
+		log) log=$d/access.log; shift ;;
 		*) fail "nginx_conf: $1" ;;
 		esac
 	done
@@ -56,7 +57,7 @@ pid $d/nginx.pid;
 error_log $d/error.log;
 events { worker_connections 256; }
 http {
-	access_log off;
+	access_log $log;
 	log_not_found off;
 	client_body_temp_path $d/tmp;
 	proxy_temp_path $d/tmp;

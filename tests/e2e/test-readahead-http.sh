@@ -7,8 +7,7 @@
 . "$(dirname "$0")/../http.sh"
 
 PORT=$(free_port)
-nginx_conf web "$T/www" "$PORT"
-sed -i "s|access_log off;|access_log $T/web/access.log;|" "$T/web/nginx.conf"
+nginx_conf web "$T/www" "$PORT" log
 nginx_up web "$PORT"
 URL=http://127.0.0.1:$PORT/store
 

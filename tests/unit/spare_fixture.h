@@ -388,6 +388,19 @@ int __wrap_fsync(int fd)
 	return __real_fsync(fd);
 }
 
+/* Set-up and tear-down for tests linked with the fault layer. */
+static inline int fault_setup(void **state)
+{
+	fault_reset();
+	return fx_setup(state);
+}
+
+static inline int fault_teardown(void **state)
+{
+	fault_reset();
+	return fx_teardown(state);
+}
+
 /* Track the file at path: from now on, each sync of it records its content. */
 static inline void fault_track(const char *path)
 {

@@ -9,17 +9,6 @@
 
 #define WAIT_S 20.0
 
-static int setup(void **state)
-{
-	fault_reset();
-	return fx_setup(state);
-}
-
-static int teardown(void **state)
-{
-	fault_reset();
-	return fx_teardown(state);
-}
 
 static unsigned data_chunks(void)
 {
@@ -460,7 +449,7 @@ static void test_local_reads_do_not_stall_hydration(void **state)
 		fail_msg("reads of local data slowed hydration from %.2f s to %.2f s", quiet, busy);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, fault_setup, fault_teardown)
 
 int main(void)
 {

@@ -10,17 +10,6 @@
 #define WAIT_S 20.0
 #define MAX_CHUNKS 16u /* the largest window in these tests: the first is 1 chunk */
 
-static int setup(void **state)
-{
-	fault_reset();
-	return fx_setup(state);
-}
-
-static int teardown(void **state)
-{
-	fault_reset();
-	return fx_teardown(state);
-}
 
 static struct hs_spare *open_ra(struct fx *f, unsigned threads)
 {
@@ -227,7 +216,7 @@ static void test_writes_during_readahead(void **state)
 	free(mine);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, fault_setup, fault_teardown)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {

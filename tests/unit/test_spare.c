@@ -7,17 +7,6 @@
 #include "spare_fixture.h"
 #include "capture.h"
 
-static int setup(void **state)
-{
-	fault_reset();
-	return fx_setup(state);
-}
-
-static int teardown(void **state)
-{
-	fault_reset();
-	return fx_teardown(state);
-}
 
 static const char *msg(void) { return hs_err_msg() ? hs_err_msg() : ""; }
 
@@ -1158,7 +1147,7 @@ static void test_image_above_2tib(void **state)
 		fail_msg("3 TiB image: %s", b.err);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, fault_setup, fault_teardown)
 
 int main(void)
 {
