@@ -35,8 +35,9 @@ make_ca() {
 		-keyout "$d/rogue.key" -out "$d/rogue.pem" 2>/dev/null
 }
 
-# nginx_conf NAME ROOT PORT [ssl CERT KEY] [auth HTPASSWD]: write $T/NAME/nginx.conf
-# serving ROOT on 127.0.0.1:PORT with WebDAV PUT and DELETE.
+# nginx_conf NAME ROOT PORT [ssl CERT KEY] [auth HTPASSWD] [log]: write $T/NAME/nginx.conf
+# serving ROOT on 127.0.0.1:PORT with WebDAV PUT and DELETE (log: requests go
+# to $T/NAME/access.log).
 nginx_conf() {
 	local name=$1 root=$2 port=$3 listen tls="" auth="" log=off d=$T/$1; shift 3
 	listen="127.0.0.1:$port"
