@@ -36,6 +36,8 @@ PORT=$(free_port)
 nginx_conf web "$T/www" "$PORT"
 nginx_up web "$PORT"
 mkdir "$T/m"
+# A run that fails (a boot that times out, say) must not leave the spare mounted.
+on_exit "stop_qemu; ! mountpoint -q '$T/m' || '$HS' umount '$T/m' || umount -l '$T/m'"
 
 # --- hydration of a point over HTTP against parallel curl ---------------------------
 log "a $MB MiB incompressible image, snapshotted into the directory nginx serves"
