@@ -9,15 +9,17 @@
 #   the same hydration against `casync extract` of the same image from a casync
 #     store (default chunk sizes) on the same nginx, the peer a user might pick
 #     instead: MB/s of image bytes on both sides (target >= 8)
+#   a cold sequential read of a point through a delaying TCP proxy with 20 ms
+#     of round-trip time (this machine has no netem), read-ahead on and off
 #   a cold QEMU boot off a spare whose chunks are all remote (no seed) against
-#     the same boot off a local copy, on loopback and through a delaying TCP
-#     proxy with 20 ms of round-trip time (this machine has no netem)
+#     the same boot off a local copy, on loopback and through the same proxy
 #   the same boot through nbdfuse + `nbdkit --filter=cow curl` on the raw image
 #     served by the same nginx (the lazy-boot peer), on loopback and through the
 #     same proxy: against the local boot and against hotspare's (no target)
 #
 # Environment: BENCH_DIR (scratch, default /var/tmp), BENCH_REMOTE_MB (image for
-# the hydration figure, default 1024), BENCH_RUNS (best of, default 3),
+# the hydration figure, default 1024), BENCH_RA_MB (the read-ahead figure's,
+# default 128), BENCH_RUNS (best of, default 3),
 # BENCH_REMOTE_BOOT=0 (skip the boots), HOTSPARE (binary to measure).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
@@ -75,7 +77,10 @@ for r in $(seq "$RUNS"); do
 		rm -rf "$T/state"
 		"$HS" mount "$URL" bench "$T/m" --state "$T/state" --hydrate-threads $th >/dev/null
 		s=$(now_ns)
-		until "$HS" status "$T/m" --json | grep -q '"hydrated":true'; do sleep 0.05; done
+		until [[ $("$HS" status "$T/m" --json) == *'"hydrated":true'* ]]; do
+			[ $(($(now_ns) - s)) -lt $(((60 + MB) * 1000000000)) ] || { log "hydration took over $((60 + MB)) s"; exit 1; }
+			sleep 0.05
+		done
 		e=$(now_ns)
 		errors=$("$HS" status "$T/m" --json | json_get - errors)
 		"$HS" umount "$T/m"
@@ -112,16 +117,44 @@ for r in $(seq "$RUNS"); do
 done
 rm -rf "$T/casync.img" "$T/www/casync" "$T/img"
 
+# The delay proxy: 10 ms each way, 20 ms of round-trip time in front of nginx.
+DPORT=$(free_port)
+python3 "$REPO/tests/e2e/delay-proxy.py" "$DPORT" "$PORT" 10 &
+on_exit "kill $!"
+wait_for 10 port_open "$DPORT" || { log "the delay proxy did not start"; exit 1; }
+
+# --- a cold sequential read through the proxy, read-ahead on and off -----------------
+# 1 MiB O_DIRECT reads, as a guest with cache=none reads, no hydration: only the reader
+# and read-ahead fetch.
+RAMB=${BENCH_RA_MB:-128}
+log "read-ahead: a $RAMB MiB point read cold and sequentially through the 20 ms RTT proxy"
+openssl enc -aes-128-ctr -nosalt -pass pass:hotspare-ra -in <(head -c $((RAMB << 20)) /dev/zero) \
+	-out "$T/ra.img" 2>/dev/null
+"$HS" init "$T/www/ra" >/dev/null
+"$HS" snapshot "$T/www/ra" ra "$T/ra.img" >/dev/null
+for r in $(seq "$RUNS"); do
+	for mib in 8 0; do
+		log "sequential read, --readahead $mib, round $r"
+		rm -rf "$T/rstate"
+		"$HS" mount "http://127.0.0.1:$DPORT/ra" ra "$T/m" --state "$T/rstate" --hydrate-threads 0 \
+			--readahead $mib >/dev/null
+		s=$(now_ns)
+		timeout 600 dd if="$T/m/ra.img" of=/dev/null bs=1M iflag=direct status=none
+		e=$(now_ns)
+		cmp "$T/m/ra.img" "$T/ra.img" || { log "the read-ahead mount read other bytes"; exit 1; }
+		"$HS" umount "$T/m"
+		v=$(awk -v a="$s" -v b="$e" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')
+		if [ $mib = 0 ]; then RA_OFF=$(min "$v" "${RA_OFF:-}"); else RA_ON=$(min "$v" "${RA_ON:-}"); fi
+	done
+done
+rm -rf "$T/rstate" "$T/www/ra" "$T/ra.img"
+
 # --- cold boot, all chunks remote ------------------------------------------------------
 if [[ ${BENCH_REMOTE_BOOT:-1} == 1 ]]; then
 	log "boot: the test disk in a store served by nginx (no seed)"
 	sha0=$("$REPO/scripts/make-test-disk.sh" "$T/disk.img")
 	"$HS" init "$T/www/boot" >/dev/null
 	"$HS" snapshot "$T/www/boot" srv "$T/disk.img" >/dev/null
-	DPORT=$(free_port)
-	python3 "$REPO/tests/e2e/delay-proxy.py" "$DPORT" "$PORT" 10 &
-	on_exit "kill $!"
-	wait_for 10 port_open "$DPORT" || { log "the delay proxy did not start"; exit 1; }
 	# The lazy-boot peer: nbdkit's curl plugin reading the raw image from the same nginx
 	# (through the proxy too), its cow filter taking the guest's writes, on a unix socket
 	# (so nbdfuse may open several connections: multi-conn), presented as a file by nbdfuse.
@@ -197,6 +230,8 @@ r=$(ratio "$HYDI" "$CASYNC")
 row "hydration vs casync extract" "$HYDI MB/s" "casync extract, same nginx: $CASYNC MB/s" "$r" ">= 8" "$(verdict "$r" ">=" 8)"
 echo "  (MB/s of image bytes on both sides; casync: $CA_NCHUNKS chunks, default sizes (64 KiB average),"
 echo "   zstd; its HTTP helper fetches one chunk at a time and it does not fsync its output)"
+row "cold sequential read, 20ms RTT" "$RA_ON s" "the same, --readahead 0: $RA_OFF s" "$(ratio "$RA_OFF" "$RA_ON")x" "-" "info"
+echo "  ($RAMB MiB point, 1 MiB O_DIRECT reads, no hydration; read-ahead's largest window 8 MiB)"
 if [[ ${BENCH_REMOTE_BOOT:-1} == 1 ]]; then
 	r=$(ratio "$LOOP" "$LOCAL")
 	row "cold boot, all remote, loopback" "$LOOP s" "same boot off a local copy: $LOCAL s" "$r" "<= 1.05" "$(verdict "$r" "<=" 1.05)"
