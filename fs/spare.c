@@ -130,8 +130,6 @@ int hs_spare_close(struct hs_spare *sp)
 /* Claim chunk i for fetching or overwriting. Returns 1 with *slot owned by
  * the caller; 0 if the chunk became local meanwhile; or the result of
  * another thread's claim that just ended (0 or -errno) after waiting for it. */
-static bool transient(int err);
-
 static int claim(struct hs_spare *sp, uint64_t i, enum hs_fetch kind, struct hs_inflight **slot)
 {
 	bool demand = kind == HS_FETCH_DEMAND;
@@ -154,11 +152,11 @@ static int claim(struct hs_spare *sp, uint64_t i, enum hs_fetch kind, struct hs_
 		if (--f->refs == 0)
 			free(f);
 		/* A failed fetch is reported to its waiters, except that a demand
-		 * waiter does not give up on a transient error of a fetch that
-		 * tried only once (hydration): it claims the chunk and retries
-		 * itself. A claim released without making the chunk local (a
-		 * write) lets them retry. */
-		if (err < 0 && (retried || !demand || !transient(err)))
+		 * waiter does not give up on a fetch that tried only once
+		 * (hydration, read-ahead): it claims the chunk and tries itself,
+		 * to its own deadline. A claim released without making the chunk
+		 * local (a write) lets them retry. */
+		if (err < 0 && (retried || !demand))
 			return err;
 	}
 	struct hs_inflight *f = calloc(1, sizeof *f);

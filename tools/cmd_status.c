@@ -46,7 +46,7 @@ int cmd_status(int argc, char **argv)
 		return cli_failf("status", "the daemon at %s sent an unreadable status", argv[optind]);
 #define I(k) (json_object_object_get_ex(o, k, &v) ? (uint64_t)json_object_get_int64(v) : 0)
 #define S(k) (json_object_object_get_ex(o, k, &v) && json_object_get_string(v) ? json_object_get_string(v) : "")
-	char a[16], b[16], d[16], e[16];
+	char a[16], b[16], d[16], e[16], f[16];
 	uint64_t total = I("chunks_total"), present = I("chunks_present");
 	double rate = json_object_object_get_ex(o, "hydrate_bytes_per_s", &v) ? json_object_get_double(v) : 0;
 	printf("%s@%s  %s/%s  (%s, daemon pid %llu)\n", S("server"), S("point"), S("mountpoint"),
@@ -56,8 +56,9 @@ int cmd_status(int argc, char **argv)
 	       total ? 100.0 * (double)present / (double)total : 100.0, (unsigned long long)present,
 	       (unsigned long long)total, hs_fmt_bytes(I("chunk_size"), b),
 	       present >= total ? ", complete; " : ", ", hs_fmt_bytes((uint64_t)rate, d));
-	printf("  fetched    %s from seeds, %s from the store\n", hs_fmt_bytes(I("bytes_from_seed"), d),
-	       hs_fmt_bytes(I("bytes_from_store"), e));
+	printf("  fetched    %s from seeds, %s from the store; %s of it read ahead\n",
+	       hs_fmt_bytes(I("bytes_from_seed"), d), hs_fmt_bytes(I("bytes_from_store"), e),
+	       hs_fmt_bytes(I("bytes_read_ahead"), f));
 	printf("  written    %llu chunks changed by the guest\n", (unsigned long long)I("chunks_written"));
 	printf("  errors     %llu%s%s\n", (unsigned long long)I("errors"), S("last_error")[0] ? ": " : "",
 	       S("last_error"));

@@ -8,9 +8,10 @@ MODE_FILE is read at every request (so a test switches modes without a
 restart); one line:
   pass                 forward everything unchanged
   corrupt-all          flip a byte in the body of every chunk GET
-  corrupt-every N      ... of every Nth chunk GET
-  truncate-every N     every Nth chunk GET: full Content-Length, half the body, then close
-  short-every N        every Nth chunk GET: Content-Length and body both cut in half
+  corrupt-every N      ... of the first GET of every Nth chunk (in the order first asked
+                       for; its next GET passes, however many fetchers run at once)
+  truncate-every N     likewise: full Content-Length, half the body, then close
+  short-every N        likewise: Content-Length and body both cut in half
   put-fail-after N     chunk PUTs after the Nth answer 403 (an upload that fails half-way)
   drop-chunks          close the connection of every chunk request without an answer
 LOG_FILE gets one line per request: METHOD PATH STATUS ACTION.
@@ -22,7 +23,9 @@ import threading
 
 LISTEN, UPSTREAM, MODE_FILE, LOG_FILE = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 lock = threading.Lock()  # protects counters and the log
-counters = {"get": 0, "put": 0}
+counters = {"put": 0}
+seen = {}  # chunk path -> [its ordinal among chunks first asked for, GETs answered]
+seen_mode = [None]  # the mode seen counts for: a new mode starts afresh
 
 
 def mode():
@@ -82,9 +85,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             up.close()
         if self.command == "GET" and chunk and status == 200 and m != "pass":
             with lock:
-                counters["get"] += 1
-                nth = counters["get"]
-            hit = m == "corrupt-all" or (k > 0 and nth % k == 0)
+                if seen_mode[0] != (m, k):
+                    seen.clear()
+                    seen_mode[0] = (m, k)
+                c = seen.setdefault(self.path, [len(seen) + 1, 0])
+                c[1] += 1
+                first = c[1] == 1
+            hit = m == "corrupt-all" or (k > 0 and first and c[0] % k == 0)
             if hit and m in ("corrupt-all", "corrupt-every") and data:
                 data = bytearray(data)
                 data[len(data) // 2] ^= 0x5A

@@ -357,15 +357,15 @@ static void test_demand_read_during_hydration(void **state)
 }
 
 /* A demand read that arrives while hydration is fetching the same chunk
- * shares that fetch; if the fetch fails with a transient error (hydration
- * tries once), the reader must still retry until its own deadline, not fail
- * on the hydrator's single attempt. */
-static void test_demand_read_joining_failed_hydration_fetch(void **state)
+ * shares that fetch; if the fetch fails (hydration tries once), the reader
+ * must still try itself, to its own deadline, not fail on the hydrator's
+ * single attempt: after a transient error, and after one that may be the
+ * transfer's (a body that failed its digest is EIO). */
+static void join_failed_hydration_fetch(struct fx *f, int err)
 {
-	struct fx *f = *state;
 	struct hs_spare *sp = fx_open_plain(f);
 	atomic_store(&fault.delay_ms, 200);
-	atomic_store(&fault.fail_err, EAGAIN);
+	atomic_store(&fault.fail_err, err);
 	atomic_store(&fault.fail_n, 1); /* the hydrator's fetch of chunk 12 fails once */
 	const uint64_t first[] = { 12 };
 	struct hs_hydrator *h = start(sp, 1, first, 1);
@@ -383,9 +383,19 @@ static void test_demand_read_joining_failed_hydration_fetch(void **state)
 	free(buf);
 	assert_true(t < 10);
 	if (n != CS)
-		fail_msg("a demand read joining a hydration fetch that failed once (EAGAIN) returned %zd (%s)",
-			 n, hs_err_msg() ? hs_err_msg() : "");
+		fail_msg("a demand read joining a hydration fetch that failed once (%s) returned %zd (%s)",
+			 strerror(err), n, hs_err_msg() ? hs_err_msg() : "");
 	assert_true(same);
+}
+
+static void test_demand_read_joining_failed_hydration_fetch(void **state)
+{
+	join_failed_hydration_fetch(*state, EAGAIN);
+}
+
+static void test_demand_read_joining_corrupt_hydration_fetch(void **state)
+{
+	join_failed_hydration_fetch(*state, EIO);
 }
 
 /* Readers of local data (a busy guest) must not stall hydration. */
@@ -464,6 +474,7 @@ int main(void)
 		T(test_writes_during_hydration),
 		T(test_demand_read_during_hydration),
 		T(test_demand_read_joining_failed_hydration_fetch),
+		T(test_demand_read_joining_corrupt_hydration_fetch),
 		T(test_local_reads_do_not_stall_hydration),
 	};
 	return cmocka_run_group_tests_name("hydrate", tests, NULL, NULL);
