@@ -59,3 +59,16 @@ struct hs_index;
 /* Open STORE and load the point SERVER[@POINT] names (the newest if none).
  * 0 or -errno with a message. */
 int cli_load_point(const char *where, const char *ref, struct hs_store **st, struct hs_index **ix);
+
+/* Points gathered from a store: a SERVER[@POINT] reference adds that point,
+ * a bare SERVER all its points, oldest first (-ENOENT with a message if it
+ * has none); cli_points_all adds every server's. 0 or -errno. */
+struct cli_points {
+	struct hs_index **v;
+	size_t n;
+};
+int cli_points_add(struct hs_store *st, const char *ref, struct cli_points *p);
+int cli_points_all(struct hs_store *st, struct cli_points *p);
+void cli_points_free(struct cli_points *p);
+
+int cmd_replicate(int argc, char **argv);

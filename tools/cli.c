@@ -87,3 +87,56 @@ int cli_load_point(const char *where, const char *ref, struct hs_store **stp, st
 	*stp = st;
 	return 0;
 }
+
+/* Add server's point want ("": all its points; an error if it has none and need). */
+static int points_add(struct hs_store *st, const char *server, const char *want, bool need,
+		      struct cli_points *p)
+{
+	char **ids = NULL, id[HS_POINT_ID_LEN + 1];
+	size_t n = 1;
+	int r;
+	if (want[0])
+		r = hs_store_point_resolve(st, server, want, id);
+	else if ((r = hs_store_points_list(st, server, &ids, &n)) == 0 && n == 0 && need)
+		r = hs_err(ENOENT, "server %s has no points in %s", server, st->be->where);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		struct hs_index **v = realloc(p->v, (p->n + 1) * sizeof *v);
+		if (!v) {
+			r = -ENOMEM;
+			break;
+		}
+		p->v = v;
+		r = hs_store_point_get(st, server, ids ? ids[i] : id, &p->v[p->n]);
+		if (r == 0)
+			p->n++;
+	}
+	hs_strv_free(ids);
+	return r;
+}
+
+int cli_points_add(struct hs_store *st, const char *ref, struct cli_points *p)
+{
+	char server[HS_SERVER_MAX + 1], want[HS_POINT_ID_LEN + 1];
+	int r = hs_ref_parse(ref, server, want);
+	return r < 0 ? r : points_add(st, server, want, true, p);
+}
+
+int cli_points_all(struct hs_store *st, struct cli_points *p)
+{
+	char **servers = NULL;
+	size_t n;
+	int r = hs_store_servers_list(st, &servers, &n);
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = points_add(st, servers[i], "", false, p);
+	hs_strv_free(servers);
+	return r;
+}
+
+void cli_points_free(struct cli_points *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		hs_index_free(p->v[i]);
+	free(p->v);
+	p->v = NULL;
+	p->n = 0;
+}

@@ -9,38 +9,6 @@
 
 #define USAGE "STORE [SERVER[@POINT]] [--seed SEED]... [--json]"
 
-struct points {
-	struct hs_index **v;
-	size_t n;
-};
-
-static int add_point(struct hs_store *st, const char *server, const char *id, struct points *p)
-{
-	struct hs_index **v = realloc(p->v, (p->n + 1) * sizeof *v);
-	if (!v)
-		return -ENOMEM;
-	p->v = v;
-	int r = hs_store_point_get(st, server, id, &p->v[p->n]);
-	if (r == 0)
-		p->n++;
-	return r;
-}
-
-static int add_server(struct hs_store *st, const char *server, const char *want, struct points *p)
-{
-	if (want[0]) {
-		char id[HS_POINT_ID_LEN + 1];
-		int r = hs_store_point_resolve(st, server, want, id);
-		return r < 0 ? r : add_point(st, server, id, p);
-	}
-	_cleanup_(hs_strv_free_p) char **ids = NULL;
-	size_t n;
-	int r = hs_store_points_list(st, server, &ids, &n);
-	for (size_t i = 0; r == 0 && i < n; i++)
-		r = add_point(st, server, ids[i], p);
-	return r;
-}
-
 static void print_bad(void *arg, const char *line)
 {
 	(void)arg;
@@ -73,24 +41,12 @@ int cmd_verify(int argc, char **argv)
 		cli_list_free(&seeds);
 		return cli_usage("verify", USAGE);
 	}
-	struct points pts = { 0 };
+	struct cli_points pts = { 0 };
 	struct hs_store *st = NULL;
 	struct hs_sources src = { 0 };
-	char server[HS_SERVER_MAX + 1], want[HS_POINT_ID_LEN + 1];
-	r = nargs == 2 ? hs_ref_parse(argv[optind + 1], server, want) : 0;
+	r = hs_store_open(argv[optind], &st);
 	if (r == 0)
-		r = hs_store_open(argv[optind], &st);
-	if (r == 0 && nargs == 2) {
-		r = add_server(st, server, want, &pts);
-		if (r == 0 && pts.n == 0)
-			r = hs_err(ENOENT, "server %s has no points in %s", server, st->be->where);
-	} else if (r == 0) {
-		_cleanup_(hs_strv_free_p) char **servers = NULL;
-		size_t n;
-		r = hs_store_servers_list(st, &servers, &n);
-		for (size_t i = 0; r == 0 && i < n; i++)
-			r = add_server(st, servers[i], "", &pts);
-	}
+		r = nargs == 2 ? cli_points_add(st, argv[optind + 1], &pts) : cli_points_all(st, &pts);
 	if (r == 0) {
 		r = hs_sources_open(st, seeds.v, seeds.n, &src);
 		st = NULL;
@@ -124,9 +80,7 @@ int cmd_verify(int argc, char **argv)
 	}
 	if (r < 0)
 		cli_fail("verify", r);
-	for (size_t i = 0; i < pts.n; i++)
-		hs_index_free(pts.v[i]);
-	free(pts.v);
+	cli_points_free(&pts);
 	hs_sources_close(&src);
 	hs_store_close(st);
 	return r < 0 ? 1 : 0;

@@ -15,6 +15,7 @@ static const struct {
 	{ "points", cmd_points, "list a server's points" },
 	{ "verify", cmd_verify, "check that every chunk of the points is present and intact" },
 	{ "restore", cmd_restore, "write a point onto a file or block device" },
+	{ "replicate", cmd_replicate, "copy points to a store at another site, only the chunks it lacks" },
 	{ "mount", cmd_mount, "present a point as a disk image on a FUSE mount, hydrating it" },
 	{ "status", cmd_status, "show a mounted spare's hydration and counters" },
 	{ "umount", cmd_umount, "unmount a spare once its daemon has flushed its state, or undo a browse" },

@@ -1,0 +1,271 @@
+/* Replication; see replicate.h. */
+#include "replicate.h"
+#include "buf.h"
+#include "cleanup.h"
+#include "digestset.h"
+#include "err.h"
+#include "workers.h"
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/* A chunk a point needs at the destination. */
+struct todo {
+	struct hs_digest d;
+	uint32_t len;
+};
+
+struct job {
+	const struct hs_replicate_opts *o;
+	const struct hs_index *ix;
+	struct todo *v;
+	size_t n;
+	atomic_size_t next;
+	atomic_uint_fast64_t sent, bytes, present;
+};
+
+static int send_one(struct job *j, const struct todo *t, void *plain, struct hs_buf *z)
+{
+	int r = hs_store_chunk_has(j->o->dst, &t->d);
+	if (r < 0)
+		return r;
+	if (r == 0) {
+		size_t from;
+		r = hs_sources_read(j->o->src, &t->d, plain, t->len, z, &from);
+		if (r < 0) {
+			char why[512];
+			snprintf(why, sizeof why, "%s", hs_err_msg() ? hs_err_msg() : strerror(-r));
+			return hs_err(-r, "%s@%s: %s%s", j->ix->server, j->ix->id, why,
+				      r == -ENOENT ? "; a snapshot shipped on a drive? give the drive with --seed" : "");
+		}
+		/* Checked above: the stored bytes go as they are. */
+		r = hs_store_chunk_queue(j->o->dst, &t->d, z->data, z->len);
+		if (r < 0)
+			return r;
+	}
+	if (r == 1) {
+		atomic_fetch_add(&j->sent, 1);
+		atomic_fetch_add(&j->bytes, z->len);
+	} else {
+		atomic_fetch_add(&j->present, 1);
+	}
+	if (j->o->progress)
+		hs_progress_add(j->o->progress, t->len);
+	return 0;
+}
+
+static int worker(void *arg, atomic_int *stop)
+{
+	struct job *j = arg;
+	_cleanup_free_ void *plain = malloc(j->ix->chunk_size);
+	struct hs_buf z = { 0 };
+	if (!plain)
+		return -ENOMEM;
+	int r = 0;
+	while (r == 0 && !atomic_load(stop)) {
+		size_t k = atomic_fetch_add(&j->next, 1);
+		if (k >= j->n)
+			break;
+		r = send_one(j, &j->v[k], plain, &z);
+	}
+	hs_buf_free(&z);
+	return r;
+}
+
+/* The distinct chunks of ix that known does not hold. (The bar counts the
+ * other positions at once.) */
+static int needed(const struct hs_index *ix, const struct hs_dset *known, struct todo **out, size_t *n,
+		  struct hs_progress *progress)
+{
+	struct hs_dset seen = { 0 };
+	struct todo *v = NULL;
+	size_t cap = 0, m = 0;
+	uint64_t skipped = 0;
+	int r = hs_dset_init(&seen, ix->nchunks / 2 + 16);
+	for (uint64_t i = 0; r == 0 && i < ix->nchunks; i++) {
+		const struct hs_digest *d = &ix->digests[i];
+		if (hs_digest_is_zero(d) || hs_dset_has(known, d)) {
+			skipped += hs_index_chunk_len(ix, i);
+			continue;
+		}
+		r = hs_dset_add(&seen, d);
+		if (r == 0) { /* a repeat of a chunk already listed */
+			skipped += hs_index_chunk_len(ix, i);
+			continue;
+		}
+		if (r < 0 || (r = hs_grow(&v, &cap, m + 1, sizeof *v)) < 0)
+			break;
+		v[m++] = (struct todo){ *d, hs_index_chunk_len(ix, i) };
+		r = 0;
+	}
+	hs_dset_free(&seen);
+	if (r < 0) {
+		free(v);
+		return r;
+	}
+	if (progress)
+		hs_progress_add(progress, skipped);
+	*out = v;
+	*n = m;
+	return 0;
+}
+
+static int add_all(struct hs_dset *set, const struct todo *v, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		int r = hs_dset_add(set, &v[k].d);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int copy_point(const struct hs_replicate_opts *o, struct hs_index *ix, struct hs_dset *known,
+		      struct hs_replicate_stats *st)
+{
+	struct job j = { .o = o, .ix = ix };
+	int r = needed(ix, known, &j.v, &j.n, o->progress);
+	if (r < 0)
+		return r;
+	unsigned threads = o->threads ? o->threads : 4 * hs_ncpu();
+	if (j.n)
+		r = hs_parallel(threads < j.n ? threads : (unsigned)j.n, worker, &j);
+	/* Chunks first, durably; then the index that names them. At the
+	 * destination every chunk of the point is in the store (shipped ones
+	 * included) and it added what was sent. */
+	if (r == 0)
+		r = hs_store_sync(o->dst);
+	if (r == 0) {
+		struct hs_index copy = *ix;
+		copy.ship_bytes = 0;
+		copy.new_bytes = j.bytes;
+		r = hs_store_point_put(o->dst, &copy);
+	}
+	if (r == 0)
+		r = add_all(known, j.v, j.n);
+	st->chunks_sent += j.sent;
+	st->bytes_sent += j.bytes;
+	st->chunks_present += j.present;
+	if (r == 0)
+		st->points++;
+	free(j.v);
+	return r;
+}
+
+/* What the destination holds of server: its points' ids, and the chunks of
+ * its newest point when they are all in that store (then nobody need ask
+ * for them one by one). */
+struct server {
+	char name[HS_SERVER_MAX + 1];
+	char **ids;
+	size_t nids;
+	struct hs_dset known;
+	int lock;
+};
+
+/* Are all of p's chunks in dst? An index is written after its chunks; only
+ * a shipped snapshot, and backups deduplicated against one, name chunks
+ * that live on a drive. */
+static bool self_contained(struct hs_store *dst, const struct hs_index *p)
+{
+	if (p->ship_bytes)
+		return false;
+	if (p->kind == HS_KIND_SNAPSHOT || !p->base[0])
+		return true;
+	_cleanup_(hs_index_free_p) struct hs_index *base = NULL;
+	bool ok = hs_store_point_get(dst, p->server, p->base, &base) == 0 && base->ship_bytes == 0;
+	hs_err_clear();
+	return ok;
+}
+
+static void server_end(const struct hs_replicate_opts *o, struct server *s)
+{
+	if (s->lock >= 0)
+		hs_store_unlock(o->dst, s->lock);
+	hs_strv_free(s->ids);
+	hs_dset_free(&s->known);
+	memset(s, 0, sizeof *s);
+	s->lock = -1;
+}
+
+static int server_begin(const struct hs_replicate_opts *o, const char *name, struct server *s)
+{
+	server_end(o, s);
+	snprintf(s->name, sizeof s->name, "%s", name);
+	int r = hs_store_lock_server(o->dst, name, &s->lock);
+	if (r == 0)
+		r = hs_store_points_list(o->dst, name, &s->ids, &s->nids);
+	if (r == 0)
+		r = hs_dset_init(&s->known, 1024);
+	if (r == 0 && s->nids) {
+		_cleanup_(hs_index_free_p) struct hs_index *last = NULL;
+		r = hs_store_point_get(o->dst, name, s->ids[s->nids - 1], &last);
+		bool trusted = r == 0 && self_contained(o->dst, last);
+		for (uint64_t i = 0; trusted && r == 0 && i < last->nchunks; i++)
+			if (!hs_digest_is_zero(&last->digests[i]))
+				r = hs_dset_add(&s->known, &last->digests[i]) < 0 ? -ENOMEM : 0;
+	}
+	return r;
+}
+
+static bool has_id(const struct server *s, const char *id)
+{
+	for (size_t k = 0; k < s->nids; k++)
+		if (strcmp(s->ids[k], id) == 0)
+			return true;
+	return false;
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+int hs_replicate(const struct hs_replicate_opts *o, struct hs_replicate_stats *st)
+{
+	memset(st, 0, sizeof *st);
+	struct hs_store *from = o->src->v[o->src->n - 1];
+	if (from->chunk_size != o->dst->chunk_size)
+		return hs_err(EINVAL, "%s has chunks of %u bytes, %s of %u: a replica needs the same chunk size",
+			      o->dst->be->where, o->dst->chunk_size, from->be->where, from->chunk_size);
+	double t0 = now_s();
+	struct server s = { .lock = -1 };
+	int r = 0;
+	if (o->progress) {
+		/* The bar covers the images of the points not there yet (a
+		 * listing per server first). */
+		uint64_t total = 0;
+		for (size_t k = 0; r == 0 && k < o->npoints; k++) {
+			const struct hs_index *ix = o->points[k];
+			if (strcmp(s.name, ix->server) != 0) {
+				hs_strv_free(s.ids);
+				s.ids = NULL;
+				snprintf(s.name, sizeof s.name, "%s", ix->server);
+				r = hs_store_points_list(o->dst, ix->server, &s.ids, &s.nids);
+			}
+			if (r == 0 && !has_id(&s, ix->id))
+				total += ix->image_size;
+		}
+		server_end(o, &s);
+		if (r < 0)
+			return r;
+		hs_progress_start(o->progress, "replicate", total, 0);
+	}
+	for (size_t k = 0; r == 0 && k < o->npoints; k++) {
+		struct hs_index *ix = o->points[k];
+		if (strcmp(s.name, ix->server) != 0 && (r = server_begin(o, ix->server, &s)) < 0)
+			break;
+		if (has_id(&s, ix->id)) {
+			st->points_present++;
+			continue;
+		}
+		r = copy_point(o, ix, &s.known, st);
+	}
+	server_end(o, &s);
+	if (o->progress)
+		hs_progress_end(o->progress);
+	st->seconds = now_s() - t0;
+	return r;
+}
