@@ -28,6 +28,13 @@ struct cli_list {
 int cli_list_add(struct cli_list *l, char *s);
 void cli_list_free(struct cli_list *l);
 
+/* Parse the options of a command that takes --seed SEED (repeatable) and
+ * --json, and from min_args to max_args (-1: any number) positional
+ * arguments from optind on. Returns -1 to go on, or the exit status to
+ * return (usage shown, seeds freed). */
+int cli_seeds_json(int argc, char **argv, const char *cmd, const char *usage, int min_args, int max_args,
+		   struct cli_list *seeds, bool *json);
+
 int cmd_init(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 int cmd_backup(int argc, char **argv);

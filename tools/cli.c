@@ -140,3 +140,32 @@ void cli_points_free(struct cli_points *p)
 	p->v = NULL;
 	p->n = 0;
 }
+
+int cli_seeds_json(int argc, char **argv, const char *cmd, const char *usage, int min_args, int max_args,
+		   struct cli_list *seeds, bool *json)
+{
+	static const struct option opts[] = {
+		{ "seed", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	*json = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 's' && cli_list_add(seeds, optarg) == 0)
+			continue;
+		if (c == 'j') {
+			*json = true;
+			continue;
+		}
+		cli_list_free(seeds);
+		return c == 'h' ? cli_usage(cmd, usage) & 0 : cli_usage(cmd, usage);
+	}
+	int n = argc - optind;
+	if (n < min_args || (max_args >= 0 && n > max_args)) {
+		cli_list_free(seeds);
+		return cli_usage(cmd, usage);
+	}
+	return -1;
+}

@@ -64,29 +64,11 @@ static int run(const char *from, const char *to, char **refs, int nrefs, struct 
 
 int cmd_replicate(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "seed", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	struct cli_list seeds = { 0 };
-	bool json = false;
-	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 's' && cli_list_add(&seeds, optarg) == 0)
-			continue;
-		if (c == 'j') {
-			json = true;
-			continue;
-		}
-		cli_list_free(&seeds);
-		return c == 'h' ? cli_usage("replicate", USAGE) & 0 : cli_usage("replicate", USAGE);
-	}
-	if (argc - optind < 2) {
-		cli_list_free(&seeds);
-		return cli_usage("replicate", USAGE);
-	}
+	bool json;
+	int c = cli_seeds_json(argc, argv, "replicate", USAGE, 2, -1, &seeds, &json);
+	if (c >= 0)
+		return c;
 	int r = run(argv[optind], argv[optind + 1], argv + optind + 2, argc - optind - 2, &seeds, json);
 	cli_list_free(&seeds);
 	return r;

@@ -17,30 +17,12 @@ static void print_bad(void *arg, const char *line)
 
 int cmd_verify(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "seed", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	struct cli_list seeds = { 0 };
-	bool json = false;
-	int c, r;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 's' && cli_list_add(&seeds, optarg) == 0)
-			continue;
-		if (c == 'j') {
-			json = true;
-			continue;
-		}
-		cli_list_free(&seeds);
-		return c == 'h' ? cli_usage("verify", USAGE) & 0 : cli_usage("verify", USAGE);
-	}
+	bool json;
+	int r, c = cli_seeds_json(argc, argv, "verify", USAGE, 1, 2, &seeds, &json);
+	if (c >= 0)
+		return c;
 	int nargs = argc - optind;
-	if (nargs < 1 || nargs > 2) {
-		cli_list_free(&seeds);
-		return cli_usage("verify", USAGE);
-	}
 	struct cli_points pts = { 0 };
 	struct hs_store *st = NULL;
 	struct hs_sources src = { 0 };
