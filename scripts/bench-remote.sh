@@ -9,6 +9,8 @@
 #   the same hydration against `casync extract` of the same image from a casync
 #     store (default chunk sizes) on the same nginx, the peer a user might pick
 #     instead: MB/s of image bytes on both sides (target >= 8)
+#   replication of that point to a second store on the same nginx against curl
+#     uploading the same chunk files in parallel (curl -T, xargs -P)
 #   a cold sequential read of a point through a delaying TCP proxy with 20 ms
 #     of round-trip time (this machine has no netem), read-ahead on and off
 #   a cold QEMU boot off a spare whose chunks are all remote (no seed) against
@@ -92,7 +94,31 @@ for r in $(seq "$RUNS"); do
 	done
 done
 cmp "$T/state/disk.img" "$T/img" || { log "the hydrated image differs"; exit 1; }
-rm -rf "$T/state" "$T/www/store" "$T/cf"
+rm -rf "$T/state" "$T/cf"
+
+# --- replication of the same point to a second store on nginx, against curl -T ------
+# replicate reads each chunk from the local store, checks it, asks whether the replica
+# has it (HEAD) and PUTs it; curl PUTs the same files, 8 processes at once.
+log "replicate: the point to a replica on nginx, against curl uploading its chunk files"
+(cd "$T/www/store" && find chunks -name '*.zst') >"$T/keys"
+upload_all() { # P: PUT every chunk file into $T/www/up, P curl processes of 64 files each
+	(cd "$T/www/store" && xargs -P "$1" -n 64 sh -c 'a=; for k; do a="$a -T $k http://127.0.0.1:'"$PORT"'/up/$k"; done; exec curl -s -f $a' sh) <"$T/keys"
+}
+for r in $(seq "$RUNS"); do
+	log "curl -T -P 8, round $r"
+	rm -rf "$T/www/up"
+	s=$(now_ns); upload_all 8; e=$(now_ns)
+	[ "$(find "$T/www/up" -name '*.zst' | wc -l)" -eq "$NCHUNKS" ] || { log "curl uploaded other files"; exit 1; }
+	UP=$(max "$(mbps "$ZBYTES" "$s" "$e")" "${UP:-0}")
+	log "replicate, round $r"
+	rm -rf "$T/www/replica"
+	s=$(now_ns)
+	timeout $((120 + MB)) "$HS" replicate "$T/www/store" "http://127.0.0.1:$PORT/replica" >/dev/null
+	e=$(now_ns)
+	REP=$(max "$(mbps "$ZBYTES" "$s" "$e")" "${REP:-0}")
+done
+"$HS" verify "http://127.0.0.1:$PORT/replica" >/dev/null || { log "the replica does not verify"; exit 1; }
+rm -rf "$T/www/up" "$T/www/replica" "$T/www/store" "$T/keys"
 
 # --- the same image through casync extract, from a casync store on the same nginx ----
 # casync's default chunk sizes (16/64/256 KiB) and compression (zstd); the index is
@@ -230,6 +256,8 @@ r=$(ratio "$HYDI" "$CASYNC")
 row "hydration vs casync extract" "$HYDI MB/s" "casync extract, same nginx: $CASYNC MB/s" "$r" ">= 8" "$(verdict "$r" ">=" 8)"
 echo "  (MB/s of image bytes on both sides; casync: $CA_NCHUNKS chunks, default sizes (64 KiB average),"
 echo "   zstd; its HTTP helper fetches one chunk at a time and it does not fsync its output)"
+row "replication to nginx (PUT)" "$REP MB/s" "curl -T, 8 in parallel: $UP MB/s" "$(ratio "$REP" "$UP")" "-" "info"
+echo "  (MB/s of stored bytes; replicate also reads each chunk, checks its digest and asks the replica for it)"
 row "cold sequential read, 20ms RTT" "$RA_ON s" "the same, --readahead 0: $RA_OFF s" "$(ratio "$RA_OFF" "$RA_ON")x" "-" "info"
 echo "  ($RAMB MiB point, 1 MiB O_DIRECT reads, no hydration; read-ahead's largest window 8 MiB)"
 if [[ ${BENCH_REMOTE_BOOT:-1} == 1 ]]; then
