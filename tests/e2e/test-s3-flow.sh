@@ -3,7 +3,8 @@
 # proxy that checks every request's Signature Version 4. init (making the
 # bucket), a shipped snapshot, a day, backups, a second server, points
 # (listed with ListObjectsV2 in pages of 2 keys), verify, restore + cmp, and a
-# spare mounted from s3:// and hydrated: cmp of the whole image. Wrong
+# spare mounted from s3:// and hydrated: cmp of the whole image; replication
+# to another prefix. Wrong
 # credentials get a one-line error that never shows the secret.
 . "$(dirname "$0")/../lib.sh"
 [ "$(id -u)" -eq 0 ] || { echo "skip - needs root"; exit 77; }
@@ -64,6 +65,18 @@ cmp "$T/mnt/mail01.img" "$T/day1.img" || fail "the spare differs from the day's 
 [ "$(json_get "$T/st.json" bytes_from_store)" -gt 0 ] || fail "nothing came from the bucket"
 "$HS" umount "$T/mnt"
 pass "a spare mounted from s3:// and hydrated equals the day's image (cmp)"
+
+# The second site is another prefix of the bucket: replicate there (the drive
+# as seed), then a second run sends nothing; restore from it without a seed.
+"$HS" replicate "$URL" s3://hotspare-test/stores/site2 --seed "$T/usb" --json >"$T/rep.json" || fail "replicate over S3"
+[ "$(json_get "$T/rep.json" points)" -eq 4 ] || fail "replicate copied $(json_get "$T/rep.json" points) points"
+"$HS" replicate "$URL" s3://hotspare-test/stores/site2 --json >"$T/rep2.json"
+[ "$(json_get "$T/rep2.json" chunks_sent)" -eq 0 ] || fail "a second replication sent chunks again"
+"$HS" verify s3://hotspare-test/stores/site2 >/dev/null || fail "the replica does not verify without a seed"
+"$HS" restore s3://hotspare-test/stores/site2 mail01 "$T/r3.img" >/dev/null && cmp "$T/r3.img" "$T/day1.img" ||
+	fail "restore from the replica"
+! grep -q REFUSED "$S3_LOG" || fail "replication made requests with bad signatures"
+pass "replicate to another prefix over S3; the replica verifies and restores alone"
 
 # Wrong credentials: one line, no secret.
 AWS_SECRET_ACCESS_KEY=not-the-secret-4242 expect_fail "access denied \(HTTP 403\): SignatureDoesNotMatch" \
