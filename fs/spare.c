@@ -234,9 +234,9 @@ int hs_spare_trace_get(struct hs_spare *sp, uint64_t **out, size_t *n)
 }
 
 /* Fetch chunk i from the sources into the state's image. Transient source
- * errors are retried with backoff until the deadline (demand) or tried once
- * (hydration comes back to the chunk later by itself; a reader waiting for
- * a read-ahead fetch retries itself). */
+ * errors are retried with backoff until the deadline (demand); hydration and
+ * read-ahead try once (hydration comes back to the chunk later by itself,
+ * and a reader waiting for either tries again itself: see claim). */
 static int fetch(struct hs_spare *sp, uint64_t i, enum hs_fetch kind)
 {
 	bool demand = kind == HS_FETCH_DEMAND;
