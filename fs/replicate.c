@@ -72,33 +72,26 @@ static int worker(void *arg, atomic_int *stop)
 	return r;
 }
 
-/* The distinct chunks of ix that known does not hold. (The bar counts the
- * other positions at once.) */
-static int needed(const struct hs_index *ix, const struct hs_dset *known, struct todo **out, size_t *n,
+/* The distinct chunks of ix that known does not hold, added to known: the
+ * run stops at the first failure, so from here on they are at the
+ * destination or the run is over. (The bar counts the other positions.) */
+static int needed(const struct hs_index *ix, struct hs_dset *known, struct todo **out, size_t *n,
 		  struct hs_progress *progress)
 {
-	struct hs_dset seen = { 0 };
 	struct todo *v = NULL;
 	size_t cap = 0, m = 0;
 	uint64_t skipped = 0;
-	int r = hs_dset_init(&seen, ix->nchunks / 2 + 16);
+	int r = 0;
 	for (uint64_t i = 0; r == 0 && i < ix->nchunks; i++) {
 		const struct hs_digest *d = &ix->digests[i];
-		if (hs_digest_is_zero(d) || hs_dset_has(known, d)) {
-			skipped += hs_index_chunk_len(ix, i);
-			continue;
-		}
-		r = hs_dset_add(&seen, d);
-		if (r == 0) { /* a repeat of a chunk already listed */
+		if (hs_digest_is_zero(d) || (r = hs_dset_add(known, d)) == 0) {
 			skipped += hs_index_chunk_len(ix, i);
 			continue;
 		}
 		if (r < 0 || (r = hs_grow(&v, &cap, m + 1, sizeof *v)) < 0)
 			break;
 		v[m++] = (struct todo){ *d, hs_index_chunk_len(ix, i) };
-		r = 0;
 	}
-	hs_dset_free(&seen);
 	if (r < 0) {
 		free(v);
 		return r;
@@ -107,16 +100,6 @@ static int needed(const struct hs_index *ix, const struct hs_dset *known, struct
 		hs_progress_add(progress, skipped);
 	*out = v;
 	*n = m;
-	return 0;
-}
-
-static int add_all(struct hs_dset *set, const struct todo *v, size_t n)
-{
-	for (size_t k = 0; k < n; k++) {
-		int r = hs_dset_add(set, &v[k].d);
-		if (r < 0)
-			return r;
-	}
 	return 0;
 }
 
@@ -141,8 +124,6 @@ static int copy_point(const struct hs_replicate_opts *o, struct hs_index *ix, st
 		copy.new_bytes = j.bytes;
 		r = hs_store_point_put(o->dst, &copy);
 	}
-	if (r == 0)
-		r = add_all(known, j.v, j.n);
 	st->chunks_sent += j.sent;
 	st->bytes_sent += j.bytes;
 	st->chunks_present += j.present;
@@ -233,24 +214,10 @@ int hs_replicate(const struct hs_replicate_opts *o, struct hs_replicate_stats *s
 	double t0 = now_s();
 	struct server s = { .lock = -1 };
 	int r = 0;
-	if (o->progress) {
-		/* The bar covers the images of the points not there yet (a
-		 * listing per server first). */
+	if (o->progress) { /* every point's image; those already there count at once */
 		uint64_t total = 0;
-		for (size_t k = 0; r == 0 && k < o->npoints; k++) {
-			const struct hs_index *ix = o->points[k];
-			if (strcmp(s.name, ix->server) != 0) {
-				hs_strv_free(s.ids);
-				s.ids = NULL;
-				snprintf(s.name, sizeof s.name, "%s", ix->server);
-				r = hs_store_points_list(o->dst, ix->server, &s.ids, &s.nids);
-			}
-			if (r == 0 && !has_id(&s, ix->id))
-				total += ix->image_size;
-		}
-		server_end(o, &s);
-		if (r < 0)
-			return r;
+		for (size_t k = 0; k < o->npoints; k++)
+			total += o->points[k]->image_size;
 		hs_progress_start(o->progress, "replicate", total, 0);
 	}
 	for (size_t k = 0; r == 0 && k < o->npoints; k++) {
@@ -259,6 +226,8 @@ int hs_replicate(const struct hs_replicate_opts *o, struct hs_replicate_stats *s
 			break;
 		if (has_id(&s, ix->id)) {
 			st->points_present++;
+			if (o->progress)
+				hs_progress_add(o->progress, ix->image_size);
 			continue;
 		}
 		r = copy_point(o, ix, &s.known, st);
