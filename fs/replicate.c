@@ -107,11 +107,14 @@ static int copy_point(const struct hs_replicate_opts *o, struct hs_index *ix, st
 		      struct hs_replicate_stats *st)
 {
 	struct job j = { .o = o, .ix = ix };
+	if (o->progress) {
+		char label[HS_SERVER_MAX + HS_POINT_ID_LEN + 2];
+		snprintf(label, sizeof label, "%s@%s", ix->server, ix->id);
+		hs_progress_start(o->progress, label, ix->image_size, 0);
+	}
 	int r = needed(ix, known, &j.v, &j.n, o->progress);
-	if (r < 0)
-		return r;
 	unsigned threads = o->threads ? o->threads : 4 * hs_ncpu();
-	if (j.n)
+	if (r == 0 && j.n)
 		r = hs_parallel(threads < j.n ? threads : (unsigned)j.n, worker, &j);
 	/* Chunks first, durably; then the index that names them. At the
 	 * destination every chunk of the point is in the store (shipped ones
@@ -129,6 +132,8 @@ static int copy_point(const struct hs_replicate_opts *o, struct hs_index *ix, st
 	st->chunks_present += j.present;
 	if (r == 0)
 		st->points++;
+	if (o->progress)
+		hs_progress_end(o->progress);
 	free(j.v);
 	return r;
 }
@@ -214,27 +219,22 @@ int hs_replicate(const struct hs_replicate_opts *o, struct hs_replicate_stats *s
 	double t0 = now_s();
 	struct server s = { .lock = -1 };
 	int r = 0;
-	if (o->progress) { /* every point's image; those already there count at once */
-		uint64_t total = 0;
-		for (size_t k = 0; k < o->npoints; k++)
-			total += o->points[k]->image_size;
-		hs_progress_start(o->progress, "replicate", total, 0);
-	}
 	for (size_t k = 0; r == 0 && k < o->npoints; k++) {
-		struct hs_index *ix = o->points[k];
-		if (strcmp(s.name, ix->server) != 0 && (r = server_begin(o, ix->server, &s)) < 0)
+		const struct hs_point_ref *p = &o->points[k];
+		if (strcmp(s.name, p->server) != 0 && (r = server_begin(o, p->server, &s)) < 0)
 			break;
-		if (has_id(&s, ix->id)) {
+		if (has_id(&s, p->id)) {
 			st->points_present++;
-			if (o->progress)
-				hs_progress_add(o->progress, ix->image_size);
 			continue;
 		}
-		r = copy_point(o, ix, &s.known, st);
+		struct hs_index *ix;
+		r = hs_store_point_get(from, p->server, p->id, &ix);
+		if (r == 0) {
+			r = copy_point(o, ix, &s.known, st);
+			hs_index_free(ix);
+		}
 	}
 	server_end(o, &s);
-	if (o->progress)
-		hs_progress_end(o->progress);
 	st->seconds = now_s() - t0;
 	return r;
 }

@@ -16,10 +16,11 @@
 struct hs_replicate_opts {
 	const struct hs_sources *src; /* seeds, then the source store */
 	struct hs_store *dst;         /* same chunk size as the source */
-	struct hs_index *const *points; /* to copy, each server's oldest first */
+	const struct hs_point_ref *points; /* to copy, each server's oldest first; each
+					    * index is read when its turn comes */
 	size_t npoints;
 	unsigned threads;             /* 0: four per CPU (network-bound) */
-	struct hs_progress *progress; /* NULL: none; counts plain bytes of chunks sent */
+	struct hs_progress *progress; /* NULL: none; a bar per point copied */
 };
 
 struct hs_replicate_stats {

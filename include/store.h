@@ -63,6 +63,12 @@ int hs_store_point_get(struct hs_store *st, const char *server, const char *id,
  * the caller frees with hs_strv_free. 0 (possibly none), -errno. */
 int hs_store_points_list(struct hs_store *st, const char *server, char ***ids, size_t *n);
 
+/* A point by name, for lists of points too large to hold their indexes. */
+struct hs_point_ref {
+	char server[HS_SERVER_MAX + 1];
+	char id[HS_POINT_ID_LEN + 1];
+};
+
 /* The names of servers with points, sorted; as above. */
 int hs_store_servers_list(struct hs_store *st, char ***names, size_t *n);
 

@@ -100,15 +100,15 @@ static int points_add(struct hs_store *st, const char *server, const char *want,
 	else if ((r = hs_store_points_list(st, server, &ids, &n)) == 0 && n == 0 && need)
 		r = hs_err(ENOENT, "server %s has no points in %s", server, st->be->where);
 	for (size_t i = 0; r == 0 && i < n; i++) {
-		struct hs_index **v = realloc(p->v, (p->n + 1) * sizeof *v);
+		struct hs_point_ref *v = realloc(p->v, (p->n + 1) * sizeof *v);
 		if (!v) {
 			r = -ENOMEM;
 			break;
 		}
 		p->v = v;
-		r = hs_store_point_get(st, server, ids ? ids[i] : id, &p->v[p->n]);
-		if (r == 0)
-			p->n++;
+		snprintf(v[p->n].server, sizeof v->server, "%s", server);
+		snprintf(v[p->n].id, sizeof v->id, "%s", ids ? ids[i] : id);
+		p->n++;
 	}
 	hs_strv_free(ids);
 	return r;
@@ -132,13 +132,27 @@ int cli_points_all(struct hs_store *st, struct cli_points *p)
 	return r;
 }
 
-void cli_points_free(struct cli_points *p)
+int cli_points_load(struct hs_store *st, const struct cli_points *p, struct hs_index ***out)
 {
-	for (size_t i = 0; i < p->n; i++)
-		hs_index_free(p->v[i]);
-	free(p->v);
-	p->v = NULL;
-	p->n = 0;
+	struct hs_index **v = calloc(p->n ? p->n : 1, sizeof *v);
+	if (!v)
+		return -ENOMEM;
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < p->n; i++)
+		r = hs_store_point_get(st, p->v[i].server, p->v[i].id, &v[i]);
+	if (r < 0) {
+		cli_indexes_free(v, p->n);
+		return r;
+	}
+	*out = v;
+	return 0;
+}
+
+void cli_indexes_free(struct hs_index **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		hs_index_free(v[i]);
+	free(v);
 }
 
 int cli_seeds_json(int argc, char **argv, const char *cmd, const char *usage, int min_args, int max_args,

@@ -55,7 +55,7 @@ static int run(const char *from, const char *to, char **refs, int nrefs, struct 
 	}
 	if (r < 0)
 		cli_fail("replicate", r);
-	cli_points_free(&pts);
+	free(pts.v);
 	hs_sources_close(&src);
 	hs_store_close(st);
 	hs_store_close(dst);
