@@ -17,7 +17,6 @@ struct job {
 	const struct hs_dset *known; /* chunks the destination or the base snapshot holds */
 	int fd;
 	bool is_reg;
-	atomic_uint_fast64_t next;
 	atomic_uint_fast64_t zero, dedup, fresh, stored, chunks_new;
 };
 
@@ -68,23 +67,12 @@ static int capture_one(struct job *j, uint64_t i, void *plain, struct hs_buf *z)
 	return 0;
 }
 
-static int worker(void *arg, atomic_int *stop)
+static int capture_item(void *arg, uint64_t i, void *plain, struct hs_buf *z)
 {
 	struct job *j = arg;
-	_cleanup_free_ void *plain = malloc(j->ix->chunk_size);
-	struct hs_buf z = { 0 };
-	if (!plain)
-		return -ENOMEM;
-	int r = 0;
-	while (r == 0 && !atomic_load(stop)) {
-		uint64_t i = atomic_fetch_add(&j->next, 1);
-		if (i >= j->ix->nchunks)
-			break;
-		r = capture_one(j, i, plain, &z);
-		if (j->o->progress)
-			hs_progress_add(j->o->progress, hs_index_chunk_len(j->ix, i));
-	}
-	hs_buf_free(&z);
+	int r = capture_one(j, i, plain, z);
+	if (j->o->progress)
+		hs_progress_add(j->o->progress, hs_index_chunk_len(j->ix, i));
 	return r;
 }
 
@@ -176,7 +164,7 @@ int hs_capture(const struct hs_capture_opts *o, struct hs_capture_stats *stats)
 	unsigned threads = o->threads ? o->threads : 2 * hs_ncpu();
 	if (o->progress)
 		hs_progress_start(o->progress, hs_kind_name(o->kind), size, 0);
-	r = hs_parallel(threads, worker, &j);
+	r = hs_parallel_each(threads, ix->nchunks, ix->chunk_size, capture_item, &j);
 	if (r == 0)
 		r = hs_store_sync(j.dest);
 	if (r < 0) {

@@ -15,12 +15,14 @@ struct job {
 	struct hs_index *ix;   /* the new point's index, filled in place */
 	uint64_t *todo;
 	size_t ntodo;
-	atomic_size_t next;
 	atomic_uint_fast64_t bytes, stored, fresh;
 };
 
-static int read_one(struct job *j, uint64_t i, void *plain, struct hs_buf *z)
+/* Read the k-th chunk to take and store it if the store lacks it. */
+static int read_one(void *arg, uint64_t k, void *plain, struct hs_buf *z)
 {
+	struct job *j = arg;
+	uint64_t i = j->todo[k];
 	struct hs_spare *sp = j->sp;
 	uint32_t len = hs_index_chunk_len(sp->ix, i);
 	/* Clear first: a write landing during the read sets it again. */
@@ -47,24 +49,6 @@ static int read_one(struct job *j, uint64_t i, void *plain, struct hs_buf *z)
 	atomic_fetch_add(&j->stored, z->len);
 	atomic_fetch_add(&j->fresh, 1);
 	return 0;
-}
-
-static int worker(void *arg, atomic_int *stop)
-{
-	struct job *j = arg;
-	_cleanup_free_ void *plain = malloc(j->sp->ix->chunk_size);
-	struct hs_buf z = { 0 };
-	if (!plain)
-		return -ENOMEM;
-	int r = 0;
-	while (r == 0 && !atomic_load(stop)) {
-		size_t k = atomic_fetch_add(&j->next, 1);
-		if (k >= j->ntodo)
-			break;
-		r = read_one(j, j->todo[k], plain, &z);
-	}
-	hs_buf_free(&z);
-	return r;
 }
 
 int hs_checkpoint(struct hs_spare *sp, struct hs_checkpoint_result *res)
@@ -96,7 +80,7 @@ int hs_checkpoint(struct hs_spare *sp, struct hs_checkpoint_result *res)
 	int lock = -1;
 	r = hs_store_lock_server(j.store, sp->ix->server, &lock);
 	if (r == 0)
-		r = hs_parallel(2 * hs_ncpu(), worker, &j);
+		r = hs_parallel_each(2 * hs_ncpu(), j.ntodo, sp->ix->chunk_size, read_one, &j);
 	if (r == 0)
 		r = hs_store_sync(j.store);
 	if (r == 0) {

@@ -20,12 +20,14 @@ struct job {
 	const struct hs_index *ix;
 	struct todo *v;
 	size_t n;
-	atomic_size_t next;
 	atomic_uint_fast64_t sent, bytes, present;
 };
 
-static int send_one(struct job *j, const struct todo *t, void *plain, struct hs_buf *z)
+/* Send the k-th needed chunk unless the destination has it. */
+static int send_one(void *arg, uint64_t k, void *plain, struct hs_buf *z)
 {
+	struct job *j = arg;
+	const struct todo *t = &j->v[k];
 	int r = hs_store_chunk_has(j->o->dst, &t->d);
 	if (r < 0)
 		return r;
@@ -52,24 +54,6 @@ static int send_one(struct job *j, const struct todo *t, void *plain, struct hs_
 	if (j->o->progress)
 		hs_progress_add(j->o->progress, t->len);
 	return 0;
-}
-
-static int worker(void *arg, atomic_int *stop)
-{
-	struct job *j = arg;
-	_cleanup_free_ void *plain = malloc(j->ix->chunk_size);
-	struct hs_buf z = { 0 };
-	if (!plain)
-		return -ENOMEM;
-	int r = 0;
-	while (r == 0 && !atomic_load(stop)) {
-		size_t k = atomic_fetch_add(&j->next, 1);
-		if (k >= j->n)
-			break;
-		r = send_one(j, &j->v[k], plain, &z);
-	}
-	hs_buf_free(&z);
-	return r;
 }
 
 /* The distinct chunks of ix that known does not hold, added to known: the
@@ -113,9 +97,8 @@ static int copy_point(const struct hs_replicate_opts *o, struct hs_index *ix, st
 		hs_progress_start(o->progress, label, ix->image_size, 0);
 	}
 	int r = needed(ix, known, &j.v, &j.n, o->progress);
-	unsigned threads = o->threads ? o->threads : 4 * hs_ncpu();
-	if (r == 0 && j.n)
-		r = hs_parallel(threads < j.n ? threads : (unsigned)j.n, worker, &j);
+	if (r == 0)
+		r = hs_parallel_each(o->threads ? o->threads : 4 * hs_ncpu(), j.n, ix->chunk_size, send_one, &j);
 	/* Chunks first, durably; then the index that names them. At the
 	 * destination every chunk of the point is in the store (shipped ones
 	 * included) and it added what was sent. */

@@ -14,7 +14,6 @@ struct job {
 	int fd;
 	bool fresh;  /* a new file: every byte reads as zero, no need to look */
 	bool is_blk;
-	atomic_uint_fast64_t next;
 	atomic_uint_fast64_t written, same, zero, from_seed, from_store;
 };
 
@@ -77,24 +76,12 @@ static int restore_one(struct job *j, uint64_t i, void *plain, struct hs_buf *z)
 	return 0;
 }
 
-static int worker(void *arg, atomic_int *stop)
+static int restore_item(void *arg, uint64_t i, void *plain, struct hs_buf *z)
 {
 	struct job *j = arg;
-	const struct hs_index *ix = j->o->ix;
-	_cleanup_free_ void *plain = malloc(ix->chunk_size);
-	struct hs_buf z = { 0 };
-	if (!plain)
-		return -ENOMEM;
-	int r = 0;
-	while (r == 0 && !atomic_load(stop)) {
-		uint64_t i = atomic_fetch_add(&j->next, 1);
-		if (i >= ix->nchunks)
-			break;
-		r = restore_one(j, i, plain, &z);
-		if (j->o->progress)
-			hs_progress_add(j->o->progress, hs_index_chunk_len(ix, i));
-	}
-	hs_buf_free(&z);
+	int r = restore_one(j, i, plain, z);
+	if (j->o->progress)
+		hs_progress_add(j->o->progress, hs_index_chunk_len(j->o->ix, i));
 	return r;
 }
 
@@ -131,7 +118,8 @@ int hs_restore(const struct hs_restore_opts *o, struct hs_restore_stats *stats)
 		goto fail;
 	if (o->progress)
 		hs_progress_start(o->progress, "restore", o->ix->image_size, 0);
-	r = hs_parallel(o->threads ? o->threads : 2 * hs_ncpu(), worker, &j);
+	r = hs_parallel_each(o->threads ? o->threads : 2 * hs_ncpu(), o->ix->nchunks, o->ix->chunk_size,
+			     restore_item, &j);
 	if (r == 0 && fsync(j.fd) < 0)
 		r = hs_err(errno, "cannot flush %s: %s", o->target, strerror(errno));
 	if (o->progress) {

@@ -21,7 +21,6 @@ struct job {
 	const struct hs_verify_opts *o;
 	struct entry *e;
 	size_t n;
-	atomic_size_t next;
 	atomic_uint_fast64_t bytes;
 	/* bad_lock protects the bad list */
 	pthread_mutex_t bad_lock;
@@ -99,24 +98,13 @@ static int check_one(struct job *j, const struct entry *e, void *plain, struct h
 	return add_bad(j, &e->d, why);
 }
 
-static int worker(void *arg, atomic_int *stop)
+static int check_item(void *arg, uint64_t k, void *plain, struct hs_buf *z)
 {
 	struct job *j = arg;
-	_cleanup_free_ void *plain = malloc(4u << 20);
-	struct hs_buf z = { 0 };
-	if (!plain)
-		return -ENOMEM;
-	int r = 0;
-	while (r == 0 && !atomic_load(stop)) {
-		size_t i = atomic_fetch_add(&j->next, 1);
-		if (i >= j->n)
-			break;
-		r = check_one(j, &j->e[i], plain, &z);
-		atomic_fetch_add(&j->bytes, j->e[i].len);
-		if (j->o->progress)
-			hs_progress_add(j->o->progress, j->e[i].len);
-	}
-	hs_buf_free(&z);
+	int r = check_one(j, &j->e[k], plain, z);
+	atomic_fetch_add(&j->bytes, j->e[k].len);
+	if (j->o->progress)
+		hs_progress_add(j->o->progress, j->e[k].len);
 	return r;
 }
 
@@ -165,7 +153,7 @@ int hs_verify(const struct hs_verify_opts *o, struct hs_verify_stats *stats)
 		total += j.e[i].len;
 	if (o->progress)
 		hs_progress_start(o->progress, "verify", total, 0);
-	r = hs_parallel(o->threads ? o->threads : 2 * hs_ncpu(), worker, &j);
+	r = hs_parallel_each(o->threads ? o->threads : 2 * hs_ncpu(), j.n, 4u << 20, check_item, &j);
 	if (o->progress) {
 		hs_progress_end(o->progress);
 		stats->seconds = hs_progress_seconds(o->progress);

@@ -1,5 +1,6 @@
 /* Parallel runner; see workers.h. */
 #include "workers.h"
+#include "buf.h"
 #include "err.h"
 #include <pthread.h>
 #include <stdio.h>
@@ -61,4 +62,44 @@ int hs_parallel(unsigned n, int (*fn)(void *, atomic_int *), void *arg)
 	if (run.first_err && run.first_msg[0])
 		hs_err_set_msg(run.first_msg);
 	return run.first_err;
+}
+
+struct each {
+	int (*item)(void *, uint64_t, void *, struct hs_buf *);
+	void *arg;
+	uint64_t n;
+	size_t plain_size;
+	atomic_uint_fast64_t next;
+};
+
+static int each_thread(void *p, atomic_int *stop)
+{
+	struct each *e = p;
+	void *plain = malloc(e->plain_size ? e->plain_size : 1);
+	struct hs_buf z = { 0 };
+	if (!plain)
+		return -ENOMEM;
+	int r = 0;
+	while (r == 0 && !atomic_load(stop)) {
+		uint64_t k = atomic_fetch_add(&e->next, 1);
+		if (k >= e->n)
+			break;
+		r = e->item(e->arg, k, plain, &z);
+	}
+	hs_buf_free(&z);
+	free(plain);
+	return r;
+}
+
+int hs_parallel_each(unsigned threads, uint64_t n, size_t plain_size,
+		     int (*item)(void *arg, uint64_t k, void *plain, struct hs_buf *z), void *arg)
+{
+	if (n == 0)
+		return 0;
+	struct each e = { .item = item, .arg = arg, .n = n, .plain_size = plain_size };
+	if (threads < 1)
+		threads = 1;
+	if (threads > n)
+		threads = (unsigned)n;
+	return hs_parallel(threads, each_thread, &e);
 }
