@@ -1,6 +1,7 @@
 /* Background hydration; see hydrate.h. */
 #include "hydrate.h"
 #include "cleanup.h"
+#include "clock.h"
 #include "spare.h"
 #include <errno.h>
 #include <stdio.h>
@@ -30,13 +31,6 @@ struct hs_hydrator {
 	pthread_mutex_t sleep_lock;
 	pthread_cond_t wake;
 };
-
-static double now_s(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 /* Sleep up to ms milliseconds unless stopped. */
 static void nap(struct hs_hydrator *h, int ms)
@@ -92,7 +86,7 @@ static void sample(struct hs_hydrator *h)
 {
 	HS_LOCK_SCOPE(&h->rate_lock);
 	unsigned k = h->nsamples++ % RATE_SLOTS;
-	h->t[k] = now_s();
+	h->t[k] = hs_now_s();
 	h->bytes[k] = atomic_load(&h->sp->hydrated);
 }
 

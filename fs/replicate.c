@@ -2,6 +2,7 @@
 #include "replicate.h"
 #include "buf.h"
 #include "cleanup.h"
+#include "clock.h"
 #include "digestset.h"
 #include "err.h"
 #include "workers.h"
@@ -185,13 +186,6 @@ static bool has_id(const struct server *s, const char *id)
 	return false;
 }
 
-static double now_s(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 int hs_replicate(const struct hs_replicate_opts *o, struct hs_replicate_stats *st)
 {
 	memset(st, 0, sizeof *st);
@@ -199,7 +193,7 @@ int hs_replicate(const struct hs_replicate_opts *o, struct hs_replicate_stats *s
 	if (from->chunk_size != o->dst->chunk_size)
 		return hs_err(EINVAL, "%s has chunks of %u bytes, %s of %u: a replica needs the same chunk size",
 			      o->dst->be->where, o->dst->chunk_size, from->be->where, from->chunk_size);
-	double t0 = now_s();
+	double t0 = hs_now_s();
 	struct server s = { .lock = -1 };
 	int r = 0;
 	for (size_t k = 0; r == 0 && k < o->npoints; k++) {
@@ -218,6 +212,6 @@ int hs_replicate(const struct hs_replicate_opts *o, struct hs_replicate_stats *s
 		}
 	}
 	server_end(o, &s);
-	st->seconds = now_s() - t0;
+	st->seconds = hs_now_s() - t0;
 	return r;
 }
