@@ -2,6 +2,7 @@
 #include "verify.h"
 #include "chunk.h"
 #include "cleanup.h"
+#include "digestset.h"
 #include "err.h"
 #include "workers.h"
 #include <stdatomic.h>
@@ -33,30 +34,51 @@ static int cmp_entry(const void *a, const void *b)
 	return memcmp(a, b, HS_DIGEST_LEN);
 }
 
-/* The distinct non-zero chunks of all points, sorted by digest. */
+/* Point k's index: borrowed from the options, or read from the store (then
+ * *owned is set and the caller frees it). */
+static int point_get(const struct hs_verify_opts *o, size_t k, const struct hs_index **ix,
+		     struct hs_index **owned)
+{
+	*owned = NULL;
+	if (o->points) {
+		*ix = o->points[k];
+		return 0;
+	}
+	int r = hs_store_point_get(o->src->v[o->src->n - 1], o->refs[k].server, o->refs[k].id, owned);
+	*ix = *owned;
+	return r;
+}
+
+/* The distinct non-zero chunks of all points, sorted by digest (the order
+ * the store's fan-out directories hold them in). */
 static int collect(const struct hs_verify_opts *o, struct entry **out, size_t *n)
 {
-	size_t total = 0, k = 0;
-	for (size_t p = 0; p < o->npoints; p++)
-		total += o->points[p]->nchunks;
-	struct entry *e = malloc((total ? total : 1) * sizeof *e);
-	if (!e)
-		return -ENOMEM;
-	for (size_t p = 0; p < o->npoints; p++) {
-		const struct hs_index *ix = o->points[p];
-		for (uint64_t i = 0; i < ix->nchunks; i++)
-			if (!hs_digest_is_zero(&ix->digests[i])) {
-				e[k].d = ix->digests[i];
-				e[k++].len = hs_index_chunk_len(ix, i);
-			}
+	struct hs_dset seen = { 0 };
+	struct entry *e = NULL;
+	size_t cap = 0, k = 0;
+	int r = hs_dset_init(&seen, 1024);
+	for (size_t p = 0; r == 0 && p < o->npoints; p++) {
+		const struct hs_index *ix;
+		struct hs_index *owned;
+		r = point_get(o, p, &ix, &owned);
+		for (uint64_t i = 0; r == 0 && i < ix->nchunks; i++) {
+			if (hs_digest_is_zero(&ix->digests[i]) || (r = hs_dset_add(&seen, &ix->digests[i])) == 0)
+				continue;
+			if (r < 0 || (r = hs_grow(&e, &cap, k + 1, sizeof *e)) < 0)
+				break;
+			e[k].d = ix->digests[i];
+			e[k++].len = hs_index_chunk_len(ix, i);
+		}
+		hs_index_free(owned);
+	}
+	hs_dset_free(&seen);
+	if (r < 0) {
+		free(e);
+		return r;
 	}
 	qsort(e, k, sizeof *e, cmp_entry);
-	size_t u = 0;
-	for (size_t i = 0; i < k; i++)
-		if (u == 0 || !hs_digest_eq(&e[u - 1].d, &e[i].d))
-			e[u++] = e[i];
 	*out = e;
-	*n = u;
+	*n = k;
 	return 0;
 }
 
@@ -108,36 +130,44 @@ static int check_item(void *arg, uint64_t k, void *plain, struct hs_buf *z)
 	return r;
 }
 
-/* Report each bad chunk with the points that name it. */
-static uint64_t report(const struct job *j)
+/* Report each bad chunk with the points that name it (each index read once
+ * more); returns how many points are broken. */
+static int report(const struct job *j, uint64_t *nbroken)
 {
 	const struct hs_verify_opts *o = j->o;
-	bool *broken = calloc(o->npoints ? o->npoints : 1, sizeof *broken);
-	uint64_t nbroken = 0;
-	for (size_t b = 0; b < j->nbad; b++) {
-		char hex[HS_DIGEST_HEX], line[1024];
+	char (*line)[1024] = calloc(j->nbad ? j->nbad : 1, sizeof *line);
+	int *len = calloc(j->nbad ? j->nbad : 1, sizeof *len);
+	int r = line && len ? 0 : -ENOMEM;
+	*nbroken = 0;
+	for (size_t b = 0; r == 0 && b < j->nbad; b++) {
+		char hex[HS_DIGEST_HEX];
 		hs_digest_hex(&j->bad[b].d, hex);
-		int len = snprintf(line, sizeof line, "chunk %s: %s; breaks", hex, j->bad[b].why);
-		for (size_t p = 0; p < o->npoints; p++) {
-			const struct hs_index *ix = o->points[p];
-			for (uint64_t i = 0; i < ix->nchunks; i++) {
-				if (!hs_digest_eq(&ix->digests[i], &j->bad[b].d))
-					continue;
-				if (len < (int)sizeof line - 100)
-					len += snprintf(line + len, sizeof line - (size_t)len, " %s@%s",
-							ix->server, ix->id);
-				if (broken && !broken[p]) {
-					broken[p] = true;
-					nbroken++;
-				}
-				break;
-			}
-		}
-		if (o->bad)
-			o->bad(o->bad_arg, line);
+		len[b] = snprintf(line[b], sizeof line[b], "chunk %s: %s; breaks", hex, j->bad[b].why);
 	}
-	free(broken);
-	return nbroken;
+	for (size_t p = 0; r == 0 && p < o->npoints; p++) {
+		const struct hs_index *ix;
+		struct hs_index *owned;
+		if ((r = point_get(o, p, &ix, &owned)) < 0)
+			break;
+		bool broken = false;
+		for (size_t b = 0; b < j->nbad; b++) {
+			bool names = false;
+			for (uint64_t i = 0; i < ix->nchunks && !names; i++)
+				names = hs_digest_eq(&ix->digests[i], &j->bad[b].d);
+			if (names && len[b] < (int)sizeof line[b] - 100)
+				len[b] += snprintf(line[b] + len[b], sizeof line[b] - (size_t)len[b], " %s@%s",
+						   ix->server, ix->id);
+			broken |= names;
+		}
+		*nbroken += broken;
+		hs_index_free(owned);
+	}
+	for (size_t b = 0; r == 0 && b < j->nbad; b++)
+		if (o->bad)
+			o->bad(o->bad_arg, line[b]);
+	free(line);
+	free(len);
+	return r;
 }
 
 int hs_verify(const struct hs_verify_opts *o, struct hs_verify_stats *stats)
@@ -170,10 +200,11 @@ int hs_verify(const struct hs_verify_opts *o, struct hs_verify_stats *stats)
 			distinct += !seen;
 		}
 		stats->bad = distinct;
-		stats->broken_points = report(&j);
-		r = hs_err(EIO, "verify failed: %llu of %zu chunks bad, %llu of %zu points broken",
-			   (unsigned long long)distinct, j.n, (unsigned long long)stats->broken_points,
-			   o->npoints);
+		r = report(&j, &stats->broken_points);
+		if (r == 0)
+			r = hs_err(EIO, "verify failed: %llu of %zu chunks bad, %llu of %zu points broken",
+				   (unsigned long long)distinct, j.n,
+				   (unsigned long long)stats->broken_points, o->npoints);
 	}
 	free(j.e);
 	free(j.bad);

@@ -69,15 +69,12 @@ int cli_load_point(const char *where, const char *ref, struct hs_store **st, str
 
 /* Points named in a store: a SERVER[@POINT] reference adds that point, a
  * bare SERVER all its points, oldest first (-ENOENT with a message if it has
- * none); cli_points_all adds every server's. cli_points_load reads and
- * checks their indexes (the caller frees them with cli_indexes_free). 0 or -errno. */
+ * none); cli_points_all adds every server's. 0 or -errno. */
 struct cli_points {
 	struct hs_point_ref *v;
 	size_t n;
 };
 int cli_points_add(struct hs_store *st, const char *ref, struct cli_points *p);
 int cli_points_all(struct hs_store *st, struct cli_points *p);
-int cli_points_load(struct hs_store *st, const struct cli_points *p, struct hs_index ***out);
-void cli_indexes_free(struct hs_index **v, size_t n);
 
 int cmd_replicate(int argc, char **argv);

@@ -9,7 +9,11 @@
 
 struct hs_verify_opts {
 	const struct hs_sources *src;
+	/* The points: loaded indexes, or (points NULL) names whose indexes are
+	 * read from the store (the last source) one at a time, so a store of
+	 * many points is verified without holding every index. */
 	struct hs_index *const *points;
+	const struct hs_point_ref *refs;
 	size_t npoints;
 	unsigned threads;             /* 0: twice the CPUs */
 	struct hs_progress *progress; /* NULL: none */

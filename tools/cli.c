@@ -132,29 +132,6 @@ int cli_points_all(struct hs_store *st, struct cli_points *p)
 	return r;
 }
 
-int cli_points_load(struct hs_store *st, const struct cli_points *p, struct hs_index ***out)
-{
-	struct hs_index **v = calloc(p->n ? p->n : 1, sizeof *v);
-	if (!v)
-		return -ENOMEM;
-	int r = 0;
-	for (size_t i = 0; r == 0 && i < p->n; i++)
-		r = hs_store_point_get(st, p->v[i].server, p->v[i].id, &v[i]);
-	if (r < 0) {
-		cli_indexes_free(v, p->n);
-		return r;
-	}
-	*out = v;
-	return 0;
-}
-
-void cli_indexes_free(struct hs_index **v, size_t n)
-{
-	for (size_t i = 0; v && i < n; i++)
-		hs_index_free(v[i]);
-	free(v);
-}
-
 int cli_seeds_json(int argc, char **argv, const char *cmd, const char *usage, int min_args, int max_args,
 		   struct cli_list *seeds, bool *json)
 {

@@ -29,9 +29,6 @@ int cmd_verify(int argc, char **argv)
 	r = hs_store_open(argv[optind], &st);
 	if (r == 0)
 		r = nargs == 2 ? cli_points_add(st, argv[optind + 1], &pts) : cli_points_all(st, &pts);
-	struct hs_index **ixs = NULL;
-	if (r == 0)
-		r = cli_points_load(st, &pts, &ixs);
 	if (r == 0) {
 		r = hs_sources_open(st, seeds.v, seeds.n, &src);
 		st = NULL;
@@ -41,7 +38,7 @@ int cmd_verify(int argc, char **argv)
 	if (r == 0) {
 		struct hs_progress progress;
 		struct hs_verify_opts o = {
-			.src = &src, .points = ixs, .npoints = pts.n, .progress = &progress, .bad = print_bad,
+			.src = &src, .refs = pts.v, .npoints = pts.n, .progress = &progress, .bad = print_bad,
 		};
 		r = hs_verify(&o, &s);
 	}
@@ -65,7 +62,6 @@ int cmd_verify(int argc, char **argv)
 	}
 	if (r < 0)
 		cli_fail("verify", r);
-	cli_indexes_free(ixs, pts.n);
 	free(pts.v);
 	hs_sources_close(&src);
 	hs_store_close(st);
