@@ -8,7 +8,6 @@
 #include "workers.h"
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 /* A chunk a point needs at the destination. */
 struct todo {
@@ -32,6 +31,7 @@ static int send_one(void *arg, uint64_t k, void *plain, struct hs_buf *z)
 	int r = hs_store_chunk_has(j->o->dst, &t->d);
 	if (r < 0)
 		return r;
+	bool sent = false;
 	if (r == 0) {
 		size_t from;
 		r = hs_sources_read(j->o->src, &t->d, plain, t->len, z, &from);
@@ -45,8 +45,9 @@ static int send_one(void *arg, uint64_t k, void *plain, struct hs_buf *z)
 		r = hs_store_chunk_queue(j->o->dst, &t->d, z->data, z->len);
 		if (r < 0)
 			return r;
+		sent = r == 1;
 	}
-	if (r == 1) {
+	if (sent) {
 		atomic_fetch_add(&j->sent, 1);
 		atomic_fetch_add(&j->bytes, z->len);
 	} else {

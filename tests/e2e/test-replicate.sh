@@ -77,9 +77,12 @@ rc=0; "$HS" replicate "$T/site2" "http://127.0.0.1:$PPORT/site3" web01 >/dev/nul
 grep '^PUT .*/chunks/.* 20[14] ' "$T/proxy.log" | cut -d' ' -f2 | sort >"$T/first"
 [ "$(wc -l <"$T/first")" -ge 1 ] || fail "no chunk arrived before the refusal"
 : >"$T/proxy.log"; echo pass >"$T/mode"
-"$HS" replicate "$T/site2" "http://127.0.0.1:$PPORT/site3" web01 >/dev/null || fail "the rerun failed"
+"$HS" replicate "$T/site2" "http://127.0.0.1:$PPORT/site3" web01 --json >"$T/r3.json" || fail "the rerun failed"
 grep '^PUT .*/chunks/' "$T/proxy.log" | cut -d' ' -f2 | sort >"$T/second"
 [ -z "$(comm -12 "$T/first" "$T/second")" ] || fail "the rerun sent again chunks that had arrived"
+[ "$(json_get "$T/r3.json" chunks_present)" -eq "$(wc -l <"$T/first")" ] &&
+	[ "$(json_get "$T/r3.json" chunks_sent)" -eq "$(wc -l <"$T/second")" ] ||
+	fail "the rerun's counts: $(cat "$T/r3.json"); $(wc -l <"$T/first") had arrived, $(wc -l <"$T/second") PUT now"
 "$HS" verify "http://127.0.0.1:$PORT/site3" >/dev/null || fail "the web replica does not verify"
 "$HS" restore "http://127.0.0.1:$PORT/site3" web01 "$T/r4.img" >/dev/null && cmp "$T/r4.img" "$T/disk.img" ||
 	fail "restore from the web replica"
