@@ -271,7 +271,7 @@ PROMPT 0
 LABEL linux
   KERNEL /boot/vmlinuz
   INITRD /boot/initrd.img
-  APPEND console=ttyS0,115200 quiet panic=-1
+  APPEND console=ttyS0,115200 quiet panic=-1 no_timer_check
 EOF
 extlinux --install "$MNT/boot/extlinux" >/dev/null 2>&1 || die "extlinux --install failed"
 printf 'hotspare test disk %s\nkernel %s (%s)\n' "$KEY" "$KVER" "$(pkgver "$KIMG")" >"$MNT/.hotspare-test-disk"
