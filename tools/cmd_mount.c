@@ -5,7 +5,7 @@
 #include "cleanup.h"
 #include "control.h"
 #include "err.h"
-#include "fusefs.h"
+#include "fuse_ops.h"
 #include "hydrate.h"
 #include "mounts.h"
 #include "readahead.h"

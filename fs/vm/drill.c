@@ -5,7 +5,7 @@
 #include "cleanup.h"
 #include "domain.h"
 #include "err.h"
-#include "fusefs.h"
+#include "fuse_ops.h"
 #include "spare.h"
 #include "store.h"
 #include "readahead.h"

@@ -1,7 +1,7 @@
 /* The FUSE filesystem over a spare: "/" holds SERVER.img and a hidden status
  * file. Requests are translated into spare calls; no policy lives here. */
 #define FUSE_USE_VERSION 314
-#include "fusefs.h"
+#include "fuse_ops.h"
 #include "cleanup.h"
 #include "err.h"
 #include "spare.h"
