@@ -1,6 +1,6 @@
 /* Helpers shared by the subcommands; see cli.h. */
 #include "cli.h"
-#include "err.h"
+#include "basics/err.h"
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -66,7 +66,7 @@ void cli_list_free(struct cli_list *l)
 	l->n = 0;
 }
 
-#include "store.h"
+#include "store/store.h"
 int cli_load_point(const char *where, const char *ref, struct hs_store **stp, struct hs_index **ix)
 {
 	char server[HS_SERVER_MAX + 1], want[HS_POINT_ID_LEN + 1], id[HS_POINT_ID_LEN + 1];

@@ -5,9 +5,9 @@
  * done is recorded in DIR/.hotspare-browse.json, which `hotspare umount DIR`
  * reads to undo it all. */
 #include "cli.h"
-#include "err.h"
-#include "mounts.h"
-#include "progress.h"
+#include "basics/err.h"
+#include "basics/mounts.h"
+#include "basics/progress.h"
 #include "view.h"
 #include <dirent.h>
 #include <errno.h>

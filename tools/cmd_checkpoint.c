@@ -1,8 +1,8 @@
 /* hotspare checkpoint MOUNTPOINT [--json]: the spare's current disk becomes
  * a new point in its store (only the chunks the guest wrote are read). */
 #include "cli.h"
-#include "control.h"
-#include "err.h"
+#include "spare/control.h"
+#include "basics/err.h"
 #include <getopt.h>
 #include <json-c/json.h>
 #include <string.h>

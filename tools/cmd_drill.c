@@ -1,9 +1,9 @@
 /* hotspare drill STORE SERVER[@POINT] --report DIR [--seed SEED]... [--connect URI]
  *               [--expect TEXT] [--timeout SECONDS] [--check-tcp PORT]... */
 #include "cli.h"
-#include "drill.h"
-#include "domain.h"
-#include "err.h"
+#include "vm/drill.h"
+#include "vm/domain.h"
+#include "basics/err.h"
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>

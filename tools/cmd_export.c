@@ -6,10 +6,10 @@
  * FILE only once complete and checked: a failure leaves nothing behind. An
  * existing FILE is refused unless --force, which replaces it atomically. */
 #include "cli.h"
-#include "err.h"
-#include "progress.h"
-#include "restore.h"
-#include "store.h"
+#include "basics/err.h"
+#include "basics/progress.h"
+#include "jobs/restore.h"
+#include "store/store.h"
 #include "view.h"
 #include <errno.h>
 #include <fcntl.h>

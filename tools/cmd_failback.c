@@ -2,8 +2,8 @@
  * Two checkpoints: the first while the spare keeps running, the second,
  * holding only what changed since, with the domain shut down. */
 #include "cli.h"
-#include "domain.h"
-#include "err.h"
+#include "vm/domain.h"
+#include "basics/err.h"
 #include <getopt.h>
 #include <json-c/json.h>
 #include <string.h>

@@ -4,10 +4,10 @@
  * The spare runs for real: mounted (unless it already is) and started as a
  * persistent libvirt domain named after the server; hydration goes on. */
 #include "cli.h"
-#include "domain.h"
-#include "err.h"
-#include "mounts.h"
-#include "name.h"
+#include "vm/domain.h"
+#include "basics/err.h"
+#include "basics/mounts.h"
+#include "store/name.h"
 #include <getopt.h>
 #include <json-c/json.h>
 #include <limits.h>

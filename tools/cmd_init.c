@@ -1,10 +1,10 @@
 /* hotspare init STORE [--chunk-size SIZE] */
 #include "cli.h"
-#include "http.h"
+#include "store/http.h"
 #include <errno.h>
 #include <stdlib.h>
-#include "progress.h"
-#include "store.h"
+#include "basics/progress.h"
+#include "store/store.h"
 #include <getopt.h>
 
 #define USAGE "STORE [--chunk-size SIZE]"

@@ -2,16 +2,16 @@
  * Loads the index and the state here, so bad input is reported by this
  * command; then a daemon mounts the image, signals readiness and serves. */
 #include "cli.h"
-#include "cleanup.h"
-#include "control.h"
-#include "err.h"
-#include "fuse_ops.h"
-#include "hydrate.h"
-#include "mounts.h"
-#include "readahead.h"
-#include "spare.h"
-#include "store.h"
-#include "trace.h"
+#include "basics/cleanup.h"
+#include "spare/control.h"
+#include "basics/err.h"
+#include "spare/fuse_ops.h"
+#include "spare/hydrate.h"
+#include "basics/mounts.h"
+#include "spare/readahead.h"
+#include "spare/spare.h"
+#include "store/store.h"
+#include "spare/trace.h"
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>

@@ -1,8 +1,8 @@
 /* hotspare points STORE SERVER [--json] */
 #include "cli.h"
-#include "cleanup.h"
-#include "progress.h"
-#include "store.h"
+#include "basics/cleanup.h"
+#include "basics/progress.h"
+#include "store/store.h"
 #include <getopt.h>
 #include <json-c/json.h>
 

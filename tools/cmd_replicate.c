@@ -2,8 +2,8 @@
  * Copies points (all of SOURCE's when no server is named) to DEST, a store
  * at another site, created with SOURCE's chunk size if it is not one yet. */
 #include "cli.h"
-#include "err.h"
-#include "replicate.h"
+#include "basics/err.h"
+#include "jobs/replicate.h"
 #include <getopt.h>
 #include <json-c/json.h>
 #include <string.h>

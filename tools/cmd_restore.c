@@ -1,7 +1,7 @@
 /* hotspare restore STORE SERVER[@POINT] TARGET [--seed SEED]... */
 #include "cli.h"
-#include "cleanup.h"
-#include "restore.h"
+#include "basics/cleanup.h"
+#include "jobs/restore.h"
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>

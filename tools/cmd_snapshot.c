@@ -1,9 +1,9 @@
 /* hotspare snapshot STORE SERVER SOURCE [--ship DIR]
  * and the capture logic it shares with backup. */
-#include "capture.h"
+#include "jobs/capture.h"
 #include "cli.h"
-#include "cleanup.h"
-#include "err.h"
+#include "basics/cleanup.h"
+#include "basics/err.h"
 #include <getopt.h>
 #include <json-c/json.h>
 #include <string.h>

@@ -1,8 +1,8 @@
 /* hotspare status MOUNTPOINT [--json] */
 #include "cli.h"
-#include "cleanup.h"
-#include "progress.h"
-#include "status.h"
+#include "basics/cleanup.h"
+#include "basics/progress.h"
+#include "spare/status.h"
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>

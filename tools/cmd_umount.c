@@ -2,8 +2,8 @@
  * its state and exited (fusermount alone returns before that). A directory
  * holding a browse (see cmd_browse.c) has that browse undone instead. */
 #include "cli.h"
-#include "err.h"
-#include "mounts.h"
+#include "basics/err.h"
+#include "basics/mounts.h"
 #include "view.h"
 #include <errno.h>
 #include <json-c/json.h>

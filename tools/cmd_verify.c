@@ -1,8 +1,8 @@
 /* hotspare verify STORE [SERVER[@POINT]] [--seed SEED]... */
 #include "cli.h"
-#include "cleanup.h"
-#include "err.h"
-#include "verify.h"
+#include "basics/cleanup.h"
+#include "basics/err.h"
+#include "jobs/verify.h"
 #include <getopt.h>
 #include <json-c/json.h>
 #include <string.h>

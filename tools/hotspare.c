@@ -1,6 +1,6 @@
 /* hotspare: the command. Dispatches to one cmd_*.c per subcommand. */
 #include "cli.h"
-#include "http.h"
+#include "store/http.h"
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,8 +1,8 @@
 /* Helper programs and read-only views; see view.h. */
 #include "view.h"
 #include "cli.h"
-#include "err.h"
-#include "mounts.h"
+#include "basics/err.h"
+#include "basics/mounts.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

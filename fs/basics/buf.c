@@ -1,5 +1,5 @@
 /* Growable byte buffer; see buf.h. */
-#include "buf.h"
+#include "basics/buf.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* Image and block-device I/O; see device.h. */
-#include "device.h"
-#include "cleanup.h"
-#include "err.h"
+#include "basics/device.h"
+#include "basics/cleanup.h"
+#include "basics/err.h"
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <string.h>

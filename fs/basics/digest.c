@@ -1,5 +1,5 @@
 /* SHA-256 digests through OpenSSL's one-shot EVP call; see digest.h. */
-#include "digest.h"
+#include "basics/digest.h"
 #include <errno.h>
 #include <string.h>
 #include <openssl/evp.h>

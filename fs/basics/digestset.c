@@ -1,5 +1,5 @@
 /* Digest set; see digestset.h. Digests are uniform, so their first 8 bytes hash. */
-#include "digestset.h"
+#include "basics/digestset.h"
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* Thread-local error message store; see err.h. */
-#include "err.h"
+#include "basics/err.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>

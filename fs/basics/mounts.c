@@ -1,7 +1,7 @@
 /* Mount point inspection; see mounts.h. */
-#include "mounts.h"
-#include "cleanup.h"
-#include "err.h"
+#include "basics/mounts.h"
+#include "basics/cleanup.h"
+#include "basics/err.h"
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* Progress bar and unit formatting; see progress.h. */
-#include "progress.h"
+#include "basics/progress.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

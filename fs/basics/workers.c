@@ -1,7 +1,7 @@
 /* Parallel runner; see workers.h. */
-#include "workers.h"
-#include "buf.h"
-#include "err.h"
+#include "basics/workers.h"
+#include "basics/buf.h"
+#include "basics/err.h"
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

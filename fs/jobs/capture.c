@@ -1,11 +1,11 @@
 /* Snapshot and backup; see capture.h. */
-#include "capture.h"
-#include "chunk.h"
-#include "cleanup.h"
-#include "device.h"
-#include "digestset.h"
-#include "err.h"
-#include "workers.h"
+#include "jobs/capture.h"
+#include "store/chunk.h"
+#include "basics/cleanup.h"
+#include "basics/device.h"
+#include "basics/digestset.h"
+#include "basics/err.h"
+#include "basics/workers.h"
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>

@@ -1,11 +1,11 @@
 /* Replication; see replicate.h. */
-#include "replicate.h"
-#include "buf.h"
-#include "cleanup.h"
-#include "clock.h"
-#include "digestset.h"
-#include "err.h"
-#include "workers.h"
+#include "jobs/replicate.h"
+#include "basics/buf.h"
+#include "basics/cleanup.h"
+#include "basics/clock.h"
+#include "basics/digestset.h"
+#include "basics/err.h"
+#include "basics/workers.h"
 #include <stdio.h>
 #include <string.h>
 

@@ -1,9 +1,9 @@
 /* Restore; see restore.h. */
-#include "restore.h"
-#include "cleanup.h"
-#include "device.h"
-#include "err.h"
-#include "workers.h"
+#include "jobs/restore.h"
+#include "basics/cleanup.h"
+#include "basics/device.h"
+#include "basics/err.h"
+#include "basics/workers.h"
 #include <fcntl.h>
 #include <sys/statvfs.h>
 #include <stdatomic.h>

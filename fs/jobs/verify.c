@@ -1,10 +1,10 @@
 /* Verify; see verify.h. */
-#include "verify.h"
-#include "chunk.h"
-#include "cleanup.h"
-#include "digestset.h"
-#include "err.h"
-#include "workers.h"
+#include "jobs/verify.h"
+#include "store/chunk.h"
+#include "basics/cleanup.h"
+#include "basics/digestset.h"
+#include "basics/err.h"
+#include "basics/workers.h"
 #include <stdatomic.h>
 #include <string.h>
 

@@ -1,11 +1,11 @@
 /* Checkpoints; see checkpoint.h. */
-#include "checkpoint.h"
-#include "chunk.h"
-#include "cleanup.h"
-#include "device.h"
-#include "err.h"
-#include "spare.h"
-#include "workers.h"
+#include "spare/checkpoint.h"
+#include "store/chunk.h"
+#include "basics/cleanup.h"
+#include "basics/device.h"
+#include "basics/err.h"
+#include "spare/spare.h"
+#include "basics/workers.h"
 #include <string.h>
 #include <time.h>
 

@@ -1,10 +1,10 @@
 /* The daemon's control socket; see control.h. Commands run one at a time on
  * the control thread, so two checkpoints never overlap. */
-#include "control.h"
-#include "checkpoint.h"
-#include "cleanup.h"
-#include "err.h"
-#include "spare.h"
+#include "spare/control.h"
+#include "spare/checkpoint.h"
+#include "basics/cleanup.h"
+#include "basics/err.h"
+#include "spare/spare.h"
 #include <json-c/json.h>
 #include <fcntl.h>
 #include <poll.h>

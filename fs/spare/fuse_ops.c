@@ -1,10 +1,10 @@
 /* The FUSE filesystem over a spare: "/" holds SERVER.img and a hidden status
  * file. Requests are translated into spare calls; no policy lives here. */
 #define FUSE_USE_VERSION 314
-#include "fuse_ops.h"
-#include "cleanup.h"
-#include "err.h"
-#include "spare.h"
+#include "spare/fuse_ops.h"
+#include "basics/cleanup.h"
+#include "basics/err.h"
+#include "spare/spare.h"
 #include <fuse_lowlevel.h>
 #include <string.h>
 #include <sys/stat.h>

@@ -1,8 +1,8 @@
 /* Background hydration; see hydrate.h. */
-#include "hydrate.h"
-#include "cleanup.h"
-#include "clock.h"
-#include "spare.h"
+#include "spare/hydrate.h"
+#include "basics/cleanup.h"
+#include "basics/clock.h"
+#include "spare/spare.h"
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

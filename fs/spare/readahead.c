@@ -1,7 +1,7 @@
 /* Read-ahead; see readahead.h. */
-#include "readahead.h"
-#include "cleanup.h"
-#include "spare.h"
+#include "spare/readahead.h"
+#include "basics/cleanup.h"
+#include "spare/spare.h"
 #include <errno.h>
 #include <stdlib.h>
 

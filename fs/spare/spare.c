@@ -1,10 +1,10 @@
 /* The spare engine; see spare.h. */
-#include "spare.h"
-#include "cleanup.h"
-#include "device.h"
-#include "err.h"
-#include "hydrate.h"
-#include "readahead.h"
+#include "spare/spare.h"
+#include "basics/cleanup.h"
+#include "basics/device.h"
+#include "basics/err.h"
+#include "spare/hydrate.h"
+#include "spare/readahead.h"
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>

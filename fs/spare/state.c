@@ -1,7 +1,7 @@
 /* The spare's state directory; see state.h. */
-#include "state.h"
-#include "cleanup.h"
-#include "err.h"
+#include "spare/state.h"
+#include "basics/cleanup.h"
+#include "basics/err.h"
 #include <dirent.h>
 #include <fcntl.h>
 #include <json-c/json.h>

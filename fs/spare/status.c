@@ -1,6 +1,6 @@
 /* Status JSON; see status.h. */
-#include "status.h"
-#include "spare.h"
+#include "spare/status.h"
+#include "spare/spare.h"
 #include <errno.h>
 #include <json-c/json.h>
 #include <string.h>

@@ -4,9 +4,9 @@
  *   point <id>          (the point the trace was recorded on; informational)
  *   chunk_size <bytes>
  *   then one chunk index per line, in the order the boot read them. */
-#include "trace.h"
-#include "cleanup.h"
-#include "err.h"
+#include "spare/trace.h"
+#include "basics/cleanup.h"
+#include "basics/err.h"
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>

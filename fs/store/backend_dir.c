@@ -5,9 +5,9 @@
  * files is made durable by one syncfs() before any of them is renamed, so a
  * name never points at content that is not on disk, and the compute threads
  * of a snapshot do not wait for a disk flush per chunk. */
-#include "backend.h"
-#include "cleanup.h"
-#include "err.h"
+#include "store/backend.h"
+#include "basics/cleanup.h"
+#include "basics/err.h"
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdatomic.h>

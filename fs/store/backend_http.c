@@ -4,10 +4,10 @@
  * PUT means stored, so sync has nothing to do; how durable "stored" is, is
  * the server's business. There are no listings (the store keeps manifests)
  * and no locks (advisory lock objects instead; see http.h). */
-#include "backend.h"
-#include "cleanup.h"
-#include "err.h"
-#include "http.h"
+#include "store/backend.h"
+#include "basics/cleanup.h"
+#include "basics/err.h"
+#include "store/http.h"
 #include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>

@@ -13,11 +13,11 @@
  *   HOTSPARE_S3_PATH_STYLE=1|0            https://endpoint/bucket/key instead of
  *       https://bucket.endpoint/key (default: 1 with a custom endpoint)
  *   HOTSPARE_S3_MAX_KEYS                  page size of listings (default 1000) */
-#include "backend.h"
-#include "cleanup.h"
-#include "err.h"
-#include "http.h"
-#include "sigv4.h"
+#include "store/backend.h"
+#include "basics/cleanup.h"
+#include "basics/err.h"
+#include "store/http.h"
+#include "store/sigv4.h"
 #include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* Chunk compression and verification; see chunk.h. */
-#include "chunk.h"
+#include "store/chunk.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>

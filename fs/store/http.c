@@ -3,9 +3,9 @@
  * recently used idle handle (whose connection is still open) and gives it
  * back, so N workers end up with N kept-alive connections. DNS results and
  * TLS sessions are shared between the handles. */
-#include "http.h"
-#include "cleanup.h"
-#include "err.h"
+#include "store/http.h"
+#include "basics/cleanup.h"
+#include "basics/err.h"
 #include <curl/curl.h>
 #include <signal.h>
 #include <stdint.h>

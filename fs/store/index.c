@@ -1,7 +1,7 @@
 /* Point index encoding and validation; see index.h. */
-#include "index.h"
-#include "cleanup.h"
-#include "err.h"
+#include "store/index.h"
+#include "basics/cleanup.h"
+#include "basics/err.h"
 #include <endian.h>
 #include <string.h>
 #include <zstd.h>

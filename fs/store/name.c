@@ -1,6 +1,6 @@
 /* Validation of the names users type; see name.h. */
-#include "name.h"
-#include "err.h"
+#include "store/name.h"
+#include "basics/err.h"
 #include <stdio.h>
 #include <string.h>
 

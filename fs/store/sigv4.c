@@ -1,6 +1,6 @@
 /* AWS Signature Version 4; see sigv4.h. HMAC-SHA256 and SHA-256 are OpenSSL's. */
-#include "sigv4.h"
-#include "buf.h"
+#include "store/sigv4.h"
+#include "basics/buf.h"
 #include <ctype.h>
 #include <errno.h>
 #include <openssl/evp.h>

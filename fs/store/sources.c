@@ -1,7 +1,7 @@
 /* Reading verified chunks from seeds and the store; see sources.h. */
-#include "sources.h"
-#include "chunk.h"
-#include "err.h"
+#include "store/sources.h"
+#include "store/chunk.h"
+#include "basics/err.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

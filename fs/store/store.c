@@ -1,8 +1,8 @@
 /* Store layout over a backend: description, chunks, points and manifests. */
-#include "store.h"
-#include "chunk.h"
-#include "cleanup.h"
-#include "err.h"
+#include "store/store.h"
+#include "store/chunk.h"
+#include "basics/cleanup.h"
+#include "basics/err.h"
 #include <json-c/json.h>
 #include <string.h>
 

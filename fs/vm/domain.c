@@ -1,7 +1,7 @@
 /* libvirt domains for spares; see domain.h. */
-#include "domain.h"
-#include "cleanup.h"
-#include "err.h"
+#include "vm/domain.h"
+#include "basics/cleanup.h"
+#include "basics/err.h"
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>

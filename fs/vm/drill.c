@@ -1,16 +1,16 @@
 /* Drills; see drill.h. Every step is timed and recorded; whatever fails, the
  * domain is destroyed, the mount removed, the throw-away state deleted and
  * the report written. */
-#include "drill.h"
-#include "cleanup.h"
-#include "domain.h"
-#include "err.h"
-#include "fuse_ops.h"
-#include "spare.h"
-#include "store.h"
-#include "readahead.h"
-#include "trace.h"
-#include "verify.h"
+#include "vm/drill.h"
+#include "basics/cleanup.h"
+#include "vm/domain.h"
+#include "basics/err.h"
+#include "spare/fuse_ops.h"
+#include "spare/spare.h"
+#include "store/store.h"
+#include "spare/readahead.h"
+#include "spare/trace.h"
+#include "jobs/verify.h"
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>

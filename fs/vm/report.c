@@ -1,7 +1,7 @@
 /* Drill reports; see report.h. */
-#include "report.h"
-#include "cleanup.h"
-#include "err.h"
+#include "vm/report.h"
+#include "basics/cleanup.h"
+#include "basics/err.h"
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <string.h>

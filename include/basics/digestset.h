@@ -3,7 +3,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
-#include "digest.h"
+#include "basics/digest.h"
 
 struct hs_dset {
 	struct hs_digest *slot;

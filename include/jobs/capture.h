@@ -5,9 +5,9 @@
  * skips the chunks that already arrived. */
 #pragma once
 #include <stdint.h>
-#include "index.h"
-#include "progress.h"
-#include "store.h"
+#include "store/index.h"
+#include "basics/progress.h"
+#include "store/store.h"
 
 struct hs_capture_opts {
 	struct hs_store *store; /* receives the index, and the chunks unless ship is set */

@@ -8,10 +8,10 @@
  * drive) come from the seeds. */
 #pragma once
 #include <stdint.h>
-#include "index.h"
-#include "progress.h"
-#include "sources.h"
-#include "store.h"
+#include "store/index.h"
+#include "basics/progress.h"
+#include "store/sources.h"
+#include "store/store.h"
 
 struct hs_replicate_opts {
 	const struct hs_sources *src; /* seeds, then the source store */

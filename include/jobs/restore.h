@@ -3,9 +3,9 @@
  * resumes and a restore onto a server's old disk writes only what changed. */
 #pragma once
 #include <stdint.h>
-#include "index.h"
-#include "progress.h"
-#include "sources.h"
+#include "store/index.h"
+#include "basics/progress.h"
+#include "store/sources.h"
 
 struct hs_restore_opts {
 	const struct hs_sources *src;

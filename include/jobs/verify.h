@@ -3,9 +3,9 @@
  * points it breaks. */
 #pragma once
 #include <stdint.h>
-#include "index.h"
-#include "progress.h"
-#include "sources.h"
+#include "store/index.h"
+#include "basics/progress.h"
+#include "store/sources.h"
 
 struct hs_verify_opts {
 	const struct hs_sources *src;

@@ -5,7 +5,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
-#include "name.h"
+#include "store/name.h"
 
 struct hs_spare;
 

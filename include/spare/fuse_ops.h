@@ -2,7 +2,7 @@
  * hidden status file. It only translates requests into spare engine calls. */
 #pragma once
 #include <stdbool.h>
-#include "status.h"
+#include "spare/status.h"
 
 struct hs_spare;
 struct hs_fuse;

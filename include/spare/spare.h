@@ -9,9 +9,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include "index.h"
-#include "sources.h"
-#include "state.h"
+#include "store/index.h"
+#include "store/sources.h"
+#include "spare/state.h"
 
 struct hs_inflight;
 

@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include "index.h"
+#include "store/index.h"
 
 enum hs_chunk_state { HS_ABSENT = 0, HS_PRESENT = 1, HS_WRITTEN = 2 };
 

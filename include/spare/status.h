@@ -2,7 +2,7 @@
  * it as a hidden file in the mount (MOUNTPOINT/.hotspare-status). */
 #pragma once
 #include <stdbool.h>
-#include "buf.h"
+#include "basics/buf.h"
 
 struct hs_spare;
 

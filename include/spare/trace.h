@@ -5,7 +5,7 @@
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
-#include "index.h"
+#include "store/index.h"
 
 #define HS_TRACE_DIR_DEFAULT "/var/lib/hotspare/boot-traces"
 

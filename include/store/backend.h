@@ -4,7 +4,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
-#include "buf.h"
+#include "basics/buf.h"
 
 struct hs_backend;
 

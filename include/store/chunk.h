@@ -2,8 +2,8 @@
  * by the SHA-256 of its plain content. Compression contexts are per thread. */
 #pragma once
 #include <stddef.h>
-#include "buf.h"
-#include "digest.h"
+#include "basics/buf.h"
+#include "basics/digest.h"
 
 #define HS_ZSTD_LEVEL 3
 

@@ -7,8 +7,8 @@
 #include <stdbool.h>
 #include <pthread.h>
 #include <stddef.h>
-#include "backend.h"
-#include "buf.h"
+#include "store/backend.h"
+#include "basics/buf.h"
 
 struct hs_http;
 struct curl_slist;

@@ -8,9 +8,9 @@
 #pragma once
 #include <stdint.h>
 #include <time.h>
-#include "buf.h"
-#include "digest.h"
-#include "name.h"
+#include "basics/buf.h"
+#include "basics/digest.h"
+#include "store/name.h"
 
 #define HS_INDEX_VERSION 1
 #define HS_INDEX_MAX_CHUNKS (1ull << 28) /* 256 Mi positions: 8 GiB of digests */

@@ -2,9 +2,9 @@
  * first good copy wins; a copy that fails its digest is skipped, never used. */
 #pragma once
 #include <stddef.h>
-#include "buf.h"
-#include "digest.h"
-#include "store.h"
+#include "basics/buf.h"
+#include "basics/digest.h"
+#include "store/store.h"
 
 struct hs_sources {
 	struct hs_store **v; /* seeds first, the store last */

@@ -6,9 +6,9 @@
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
-#include "backend.h"
-#include "digest.h"
-#include "index.h"
+#include "store/backend.h"
+#include "basics/digest.h"
+#include "store/index.h"
 
 #define HS_STORE_VERSION 1
 #define HS_DEFAULT_CHUNK_SIZE (1u << 18) /* 256 KiB: see README, "Chunk size" */

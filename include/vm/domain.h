@@ -5,7 +5,7 @@
 #pragma once
 #include <stdbool.h>
 #include <libvirt/libvirt.h>
-#include "buf.h"
+#include "basics/buf.h"
 
 #define HS_MAX_FORWARDS 16
 

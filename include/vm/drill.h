@@ -6,7 +6,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include "report.h"
+#include "vm/report.h"
 
 struct hs_drill_opts {
 	const char *store;

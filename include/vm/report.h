@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
-#include "name.h"
+#include "store/name.h"
 
 #define HS_REPORT_MAX_STEPS 12
 #define HS_REPORT_MAX_CHECKS 16

@@ -6,13 +6,13 @@
  * counts, delays or fails chunk reads and records what each sync made durable. */
 #pragma once
 #include "unit.h"
-#include "chunk.h"
-#include "hydrate.h"
-#include "index.h"
-#include "sources.h"
-#include "spare.h"
-#include "state.h"
-#include "store.h"
+#include "store/chunk.h"
+#include "spare/hydrate.h"
+#include "store/index.h"
+#include "store/sources.h"
+#include "spare/spare.h"
+#include "spare/state.h"
+#include "store/store.h"
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>

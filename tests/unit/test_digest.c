@@ -1,6 +1,6 @@
 /* Unit tests for digest.h: SHA-256, hex form, parsing, zero detection. */
 #include "unit.h"
-#include "digest.h"
+#include "basics/digest.h"
 
 static void digest_of_str(const char *s, struct hs_digest *d)
 {

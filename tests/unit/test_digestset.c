@@ -1,6 +1,6 @@
 /* Unit tests for digestset.h: an open-addressed set of digests. */
 #include "unit.h"
-#include "digestset.h"
+#include "basics/digestset.h"
 
 static struct hs_digest dg(uint64_t k)
 {

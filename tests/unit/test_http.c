@@ -3,8 +3,8 @@
  * created conditionally, so of two racing writers the second is refused
  * where the server honours the condition (an in-memory fake server here). */
 #include "unit.h"
-#include "backend.h"
-#include "http.h"
+#include "store/backend.h"
+#include "store/http.h"
 
 static void split(const char *url, const char *clean, const char *user, const char *password)
 {

@@ -4,7 +4,7 @@
  * format's (index.c), and test_layout checks them against a real encoding so
  * a layout change fails loudly there rather than mysteriously elsewhere. */
 #include "unit.h"
-#include "index.h"
+#include "store/index.h"
 #include <endian.h>
 #include <zstd.h>
 

@@ -1,6 +1,6 @@
 /* Unit tests for name.h: server names, point ids, SERVER[@POINT] references. */
 #include "unit.h"
-#include "name.h"
+#include "store/name.h"
 
 static void expect_name_ok(const char *s)
 {

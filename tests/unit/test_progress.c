@@ -1,6 +1,6 @@
 /* Unit tests for progress.h: size parsing, byte formatting, the progress bar. */
 #include "unit.h"
-#include "progress.h"
+#include "basics/progress.h"
 
 static void expect_size(const char *s, uint64_t want)
 {

@@ -5,7 +5,7 @@
  * (counted, slowed, failing chunk reads). Every wait is bounded. */
 #define UT_WRAP_IO
 #include "spare_fixture.h"
-#include "readahead.h"
+#include "spare/readahead.h"
 
 #define WAIT_S 20.0
 #define MAX_CHUNKS 16u /* the largest window in these tests: the first is 1 chunk */

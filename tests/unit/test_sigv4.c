@@ -3,7 +3,7 @@
  * the S3 API reference's GET Object, PUT Object, GET Bucket lifecycle and
  * GET Bucket (list objects) examples. */
 #include "unit.h"
-#include "sigv4.h"
+#include "store/sigv4.h"
 
 #define EMPTY_SHA "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define S3_SECRET "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"

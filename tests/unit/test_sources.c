@@ -1,7 +1,7 @@
 /* Unit tests for sources.h: seeds first, then the store; bad copies skipped. */
 #include "unit.h"
-#include "chunk.h"
-#include "sources.h"
+#include "store/chunk.h"
+#include "store/sources.h"
 
 #define CS 65536u
 

@@ -5,7 +5,7 @@
  * what each sync of disk.img made durable (to build crash images). */
 #define UT_WRAP_IO
 #include "spare_fixture.h"
-#include "capture.h"
+#include "jobs/capture.h"
 
 
 static const char *msg(void) { return hs_err_msg() ? hs_err_msg() : ""; }

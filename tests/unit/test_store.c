@@ -1,8 +1,8 @@
 /* Unit tests for store.h (directory stores) and chunk.h. Each test gets its
  * own mkdtemp directory, removed afterwards. */
 #include "unit.h"
-#include "chunk.h"
-#include "store.h"
+#include "store/chunk.h"
+#include "store/store.h"
 #include <dirent.h>
 
 #define CS 65536u

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "err.h"
+#include "basics/err.h"
 
 /* The current error message exists and mentions want. */
 #define assert_err_mentions(want)                                                       \
