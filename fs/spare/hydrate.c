@@ -12,6 +12,7 @@
 #define RATE_SLOTS 8 /* one sample a second: the rate covers the last 8 s */
 
 struct hs_hydrator {
+	struct hs_spare_helper helper; /* first: the spare knows hydration by it */
 	struct hs_spare *sp;
 	pthread_t th[MAX_THREADS];
 	unsigned n;
@@ -103,8 +104,9 @@ static void *flusher(void *arg)
 	return NULL;
 }
 
-double hs_hydrate_rate(struct hs_hydrator *h)
+double hs_hydrate_rate(struct hs_spare_helper *helper)
 {
+	struct hs_hydrator *h = (struct hs_hydrator *)helper;
 	HS_LOCK_SCOPE(&h->rate_lock);
 	if (h->nsamples < 2)
 		return 0;
@@ -115,11 +117,12 @@ double hs_hydrate_rate(struct hs_hydrator *h)
 }
 
 int hs_hydrate_start(struct hs_spare *sp, unsigned threads, const uint64_t *first, size_t nfirst,
-		     struct hs_hydrator **out)
+		     struct hs_spare_helper **out)
 {
 	struct hs_hydrator *h = calloc(1, sizeof *h);
 	if (!h)
 		return -ENOMEM;
+	h->helper = (struct hs_spare_helper){ .rate = hs_hydrate_rate, .stop = hs_hydrate_stop };
 	h->sp = sp;
 	pthread_mutex_init(&h->rate_lock, NULL);
 	pthread_mutex_init(&h->sleep_lock, NULL);
@@ -139,12 +142,13 @@ int hs_hydrate_start(struct hs_spare *sp, unsigned threads, const uint64_t *firs
 		if (pthread_create(&h->th[h->n], NULL, worker, h) == 0)
 			h->n++;
 	h->flusher_started = pthread_create(&h->flusher, NULL, flusher, h) == 0;
-	*out = h;
+	*out = &h->helper;
 	return 0;
 }
 
-void hs_hydrate_stop(struct hs_hydrator *h)
+void hs_hydrate_stop(struct hs_spare_helper *helper)
 {
+	struct hs_hydrator *h = (struct hs_hydrator *)helper;
 	pthread_mutex_lock(&h->sleep_lock);
 	atomic_store(&h->stop, 1);
 	pthread_cond_broadcast(&h->wake);

@@ -19,6 +19,7 @@ struct stream {
 };
 
 struct hs_readahead {
+	struct hs_spare_helper helper; /* first: the spare knows read-ahead by it */
 	struct hs_spare *sp;
 	uint64_t init, max; /* window sizes in chunks */
 	pthread_mutex_t lock; /* everything below */
@@ -69,8 +70,9 @@ static void advance(struct hs_readahead *ra, struct stream *s, uint64_t last)
 	queue_window(ra, from, s->end);
 }
 
-void hs_readahead_note(struct hs_readahead *ra, uint64_t first, uint64_t last, bool missed)
+void hs_readahead_note(struct hs_spare_helper *helper, uint64_t first, uint64_t last, bool missed)
 {
+	struct hs_readahead *ra = (struct hs_readahead *)helper;
 	struct hs_spare *sp = ra->sp;
 	if (atomic_load(&sp->nlocal) >= sp->ix->nchunks)
 		return;
@@ -139,11 +141,12 @@ static void *worker(void *arg)
 }
 
 int hs_readahead_start(struct hs_spare *sp, unsigned threads, uint64_t max_bytes,
-		       struct hs_readahead **out)
+		       struct hs_spare_helper **out)
 {
 	struct hs_readahead *ra = calloc(1, sizeof *ra);
 	if (!ra)
 		return -ENOMEM;
+	ra->helper = (struct hs_spare_helper){ .note_read = hs_readahead_note, .stop = hs_readahead_stop };
 	ra->sp = sp;
 	ra->max = max_bytes / sp->ix->chunk_size;
 	if (ra->max < 1)
@@ -157,15 +160,16 @@ int hs_readahead_start(struct hs_spare *sp, unsigned threads, uint64_t max_bytes
 		if (pthread_create(&ra->th[ra->nth], NULL, worker, ra) == 0)
 			ra->nth++;
 	if (threads && !ra->nth) {
-		hs_readahead_stop(ra);
+		hs_readahead_stop(&ra->helper);
 		return -EAGAIN;
 	}
-	*out = ra;
+	*out = &ra->helper;
 	return 0;
 }
 
-void hs_readahead_stop(struct hs_readahead *ra)
+void hs_readahead_stop(struct hs_spare_helper *helper)
 {
+	struct hs_readahead *ra = (struct hs_readahead *)helper;
 	pthread_mutex_lock(&ra->lock);
 	ra->stop = true;
 	pthread_cond_broadcast(&ra->wake);

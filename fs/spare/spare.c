@@ -3,8 +3,6 @@
 #include "basics/cleanup.h"
 #include "basics/device.h"
 #include "basics/err.h"
-#include "spare/hydrate.h"
-#include "spare/readahead.h"
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -111,9 +109,9 @@ int hs_spare_close(struct hs_spare *sp)
 	if (!sp)
 		return 0;
 	if (sp->ra)
-		hs_readahead_stop(sp->ra);
+		sp->ra->stop(sp->ra);
 	if (sp->hyd)
-		hs_hydrate_stop(sp->hyd);
+		sp->hyd->stop(sp->hyd);
 	int r = hs_state_flush(sp->state);
 	hs_state_close(sp->state);
 	hs_sources_close(&sp->src);
@@ -298,15 +296,15 @@ int hs_spare_prepare_read(struct hs_spare *sp, uint64_t off, uint64_t len)
 	while (i <= last && hs_spare_chunk_local(sp, i))
 		i++;
 	if (i > last) {
-		if (sp->ra)
-			hs_readahead_note(sp->ra, first, last, false);
+		if (sp->ra && sp->ra->note_read)
+			sp->ra->note_read(sp->ra, first, last, false);
 		return 0;
 	}
 	int r = 0;
 	atomic_fetch_add(&sp->demand_active, 1);
 	/* Read-ahead fetches the rest of this read beside us, then the window. */
-	if (sp->ra)
-		hs_readahead_note(sp->ra, i, last, true);
+	if (sp->ra && sp->ra->note_read)
+		sp->ra->note_read(sp->ra, i, last, true);
 	for (; i <= last && r == 0; i++)
 		if (!hs_spare_chunk_local(sp, i))
 			r = hs_spare_ensure_chunk(sp, i, HS_FETCH_DEMAND);
@@ -486,7 +484,7 @@ void hs_spare_status(struct hs_spare *sp, struct hs_spare_status *st)
 	st->bytes_read_ahead = atomic_load(&sp->read_ahead);
 	st->errors = atomic_load(&sp->errors);
 	st->hydrated = st->chunks_present >= st->chunks_total;
-	st->hydrate_bytes_per_s = sp->hyd ? hs_hydrate_rate(sp->hyd) : 0;
+	st->hydrate_bytes_per_s = sp->hyd && sp->hyd->rate ? sp->hyd->rate(sp->hyd) : 0;
 	pthread_mutex_lock(&sp->fetch_lock);
 	snprintf(st->last_error, sizeof st->last_error, "%s", sp->last_error);
 	pthread_mutex_unlock(&sp->fetch_lock);

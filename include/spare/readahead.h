@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 struct hs_spare;
-struct hs_readahead;
+struct hs_spare_helper;
 
 /* Enough fetches in flight to fill a largest window of 256 KiB chunks over a
  * 20 ms round trip; idle threads cost no buffers. */
@@ -25,11 +25,11 @@ struct hs_readahead;
  * at least one chunk). Store the result in sp->ra: the spare's readers then
  * feed it and hs_spare_close stops it. 0 or -errno. */
 int hs_readahead_start(struct hs_spare *sp, unsigned threads, uint64_t max_bytes,
-		       struct hs_readahead **out);
+		       struct hs_spare_helper **out);
 
 /* Stop and join the threads; queued chunks are dropped. */
-void hs_readahead_stop(struct hs_readahead *ra);
+void hs_readahead_stop(struct hs_spare_helper *ra);
 
 /* A reader reads chunks [first, last]; missed: first is not local and the
  * reader is about to fetch it. Queues what to fetch ahead. */
-void hs_readahead_note(struct hs_readahead *ra, uint64_t first, uint64_t last, bool missed);
+void hs_readahead_note(struct hs_spare_helper *ra, uint64_t first, uint64_t last, bool missed);

@@ -15,6 +15,19 @@
 
 struct hs_inflight;
 
+/* What works beside a spare's readers: hydration and read-ahead. The spare
+ * engine knows them only through this interface (they call the spare; the
+ * spare never names them), so the fetch side has one direction. */
+struct hs_spare_helper {
+	/* A reader reads chunks [first, last]; missed: first is not local and the
+	 * reader is about to fetch it. NULL: not interested. */
+	void (*note_read)(struct hs_spare_helper *h, uint64_t first, uint64_t last, bool missed);
+	/* Bytes per second it fetched lately. NULL: none. */
+	double (*rate)(struct hs_spare_helper *h);
+	/* Stop its threads and free it. */
+	void (*stop)(struct hs_spare_helper *h);
+};
+
 struct hs_spare {
 	struct hs_index *ix;
 	struct hs_sources src;
@@ -33,8 +46,8 @@ struct hs_spare {
 	atomic_uint_fast64_t errors;
 	char last_error[256];       /* guarded by fetch_lock */
 	int demand_deadline_ms;     /* how long a demand read keeps retrying */
-	struct hs_hydrator *hyd;
-	struct hs_readahead *ra;
+	struct hs_spare_helper *hyd; /* hydration, or NULL; stopped by hs_spare_close */
+	struct hs_spare_helper *ra;  /* read-ahead, or NULL; fed by readers, stopped by close */
 	/* The boot trace: chunks fetched for readers, in first-fetch order
 	 * (guarded by fetch_lock; recorded only once enabled). */
 	bool tracing;

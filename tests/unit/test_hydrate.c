@@ -18,9 +18,9 @@ static unsigned data_chunks(void)
 	return n;
 }
 
-static struct hs_hydrator *start(struct hs_spare *sp, unsigned threads, const uint64_t *first, size_t n)
+static struct hs_spare_helper *start(struct hs_spare *sp, unsigned threads, const uint64_t *first, size_t n)
 {
-	struct hs_hydrator *h = NULL;
+	struct hs_spare_helper *h = NULL;
 	assert_int_equal(hs_hydrate_start(sp, threads, first, n, &h), 0);
 	assert_non_null(h);
 	return h;
@@ -67,7 +67,7 @@ static void test_hydrate_fills_state_then_restart_fetches_nothing(void **state)
 {
 	struct fx *f = *state;
 	struct hs_spare *sp = fx_open_plain(f);
-	struct hs_hydrator *h = start(sp, 2, NULL, 0);
+	struct hs_spare_helper *h = start(sp, 2, NULL, 0);
 	wait_hydrated(sp);
 	hs_hydrate_stop(h);
 	sp->hyd = NULL;
@@ -111,7 +111,7 @@ static void test_hydrate_first_list_first(void **state)
 		if (first[k] < NCHUNKS && !fx_zero_chunk(first[k]))
 			listed[first[k]] = true;
 	atomic_store(&fault.delay_ms, 10);
-	struct hs_hydrator *h = start(sp, 1, first, nfirst);
+	struct hs_spare_helper *h = start(sp, 1, first, nfirst);
 	double t0 = fx_now();
 	while (!fx_status(sp).hydrated && fx_now() - t0 < WAIT_S) {
 		/* States only move forward: whatever is present now was fetched
@@ -144,7 +144,7 @@ static void test_hydrate_resumes_after_restart(void **state)
 	struct fx *f = *state;
 	struct hs_spare *sp = fx_open_plain(f);
 	atomic_store(&fault.delay_ms, 20);
-	struct hs_hydrator *h = start(sp, 1, NULL, 0);
+	struct hs_spare_helper *h = start(sp, 1, NULL, 0);
 	double t0 = fx_now();
 	while (count_present(sp) < 10 && fx_now() - t0 < WAIT_S)
 		usleep(2000);
@@ -177,7 +177,7 @@ static void test_hydrate_progress_durable_without_close(void **state)
 	fault_track(img);
 	free(img);
 	atomic_store(&fault.delay_ms, 25);
-	struct hs_hydrator *h = start(sp, 1, NULL, 0);
+	struct hs_spare_helper *h = start(sp, 1, NULL, 0);
 	usleep(2500 * 1000);
 	unsigned char *m = fx_map_file(f->state); /* what a crash now would leave */
 	unsigned durable = 0;
@@ -207,7 +207,7 @@ static void test_hydrate_missing_chunk(void **state)
 	struct fx *f = *state;
 	fx_drop_chunk(f->store, f->img, 9);
 	struct hs_spare *sp = fx_open_plain(f);
-	struct hs_hydrator *h = start(sp, 2, NULL, 0);
+	struct hs_spare_helper *h = start(sp, 2, NULL, 0);
 	double t0 = fx_now();
 	while (count_present(sp) < data_chunks() - 1 && fx_now() - t0 < WAIT_S)
 		usleep(5000);
@@ -303,7 +303,7 @@ static void test_writes_during_hydration(void **state)
 	memcpy(model, f->img, IMG_SIZE);
 	unsigned char *w = malloc(CS);
 	atomic_store(&fault.delay_ms, 5);
-	struct hs_hydrator *h = start(sp, 2, NULL, 0);
+	struct hs_spare_helper *h = start(sp, 2, NULL, 0);
 	uint64_t seed = 12345;
 	for (int op = 0; op < 60; op++) {
 		uint64_t i = ut_rand(&seed) % NCHUNKS;
@@ -344,7 +344,7 @@ static void test_demand_read_during_hydration(void **state)
 	struct fx *f = *state;
 	struct hs_spare *sp = fx_open_plain(f);
 	atomic_store(&fault.delay_ms, 100);
-	struct hs_hydrator *h = start(sp, 1, NULL, 0);
+	struct hs_spare_helper *h = start(sp, 1, NULL, 0);
 	usleep(150 * 1000);
 	double t0 = fx_now();
 	fx_expect(sp, 39 * CS, CS, f->img + 39 * CS);
@@ -368,7 +368,7 @@ static void join_failed_hydration_fetch(struct fx *f, int err)
 	atomic_store(&fault.fail_err, err);
 	atomic_store(&fault.fail_n, 1); /* the hydrator's fetch of chunk 12 fails once */
 	const uint64_t first[] = { 12 };
-	struct hs_hydrator *h = start(sp, 1, first, 1);
+	struct hs_spare_helper *h = start(sp, 1, first, 1);
 	usleep(50 * 1000); /* the hydrator is inside its fetch of chunk 12 */
 	unsigned char *buf = malloc(CS);
 	hs_err_clear();
@@ -430,7 +430,7 @@ static double hydrate_time(struct fx *f, const char *dir, unsigned readers)
 		assert_int_equal(pthread_create(&th[k], NULL, busy_reader, &b[k]), 0);
 	}
 	double t0 = fx_now();
-	struct hs_hydrator *h = start(sp, 2, NULL, 0);
+	struct hs_spare_helper *h = start(sp, 2, NULL, 0);
 	while (!fx_status(sp).hydrated && fx_now() - t0 < WAIT_S)
 		usleep(2000);
 	double t = fx_now() - t0;
