@@ -10,7 +10,8 @@
 #include "basics/progress.h"
 #include "jobs/restore.h"
 #include "store/store.h"
-#include "view.h"
+#include "basics/run.h"
+#include "vm/view.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -52,24 +53,24 @@ static int export_raw(const char *store, const char *ref, struct cli_list *seeds
 static int export_qemu(const char *store, const char *ref, struct cli_list *seeds, const char *fmt,
 		       const char *tmp)
 {
-	struct cli_view v;
-	int r = cli_view_open(store, ref, seeds->v, seeds->n, &v);
+	struct hs_view v;
+	int r = hs_view_open(store, ref, seeds->v, seeds->n, &v);
 	if (r < 0)
 		return r;
 	char out[2048];
 	char *conv[] = { "qemu-img", "convert", "-f", "raw", "-O", (char *)fmt, v.image, (char *)tmp, NULL };
-	int q = cli_run(conv, out, sizeof out);
+	int q = hs_run(conv, out, sizeof out);
 	if (q != 0) {
-		r = hs_err(q < 0 ? -q : EIO, "qemu-img convert to %s failed: %s", fmt, cli_first_line(out));
+		r = hs_err(q < 0 ? -q : EIO, "qemu-img convert to %s failed: %s", fmt, hs_first_line(out));
 	} else {
 		char *cmp[] = { "qemu-img", "compare", "-q", "-f", "raw", "-F", (char *)fmt, v.image, (char *)tmp, NULL };
-		q = cli_run(cmp, out, sizeof out);
+		q = hs_run(cmp, out, sizeof out);
 		if (q == 1)
 			r = hs_err(EIO, "the %s image differs from the point (qemu-img compare)", fmt);
 		else if (q != 0)
-			r = hs_err(q < 0 ? -q : EIO, "qemu-img compare failed: %s", cli_first_line(out));
+			r = hs_err(q < 0 ? -q : EIO, "qemu-img compare failed: %s", hs_first_line(out));
 	}
-	int cr = cli_view_close(&v);
+	int cr = hs_view_close(&v);
 	if (cr < 0 && r == 0)
 		r = cr;
 	return r;

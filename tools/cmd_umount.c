@@ -4,7 +4,8 @@
 #include "cli.h"
 #include "basics/err.h"
 #include "basics/mounts.h"
-#include "view.h"
+#include "vm/browse.h"
+#include "vm/view.h"
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdlib.h>
@@ -19,7 +20,7 @@ int cmd_umount(int argc, char **argv)
 							    : cli_usage("umount", USAGE);
 	const char *mnt = argv[1];
 	char type[64];
-	int r = cli_browse_undo(mnt);
+	int r = hs_browse_undo(mnt);
 	if (r < 0)
 		return cli_fail("umount", r);
 	if (r == 0)
@@ -47,7 +48,7 @@ int cmd_umount(int argc, char **argv)
 		return 0;
 	}
 	/* Waits for the daemon too: it flushes the state after the mount goes away. */
-	r = cli_spare_unmount(mnt, pid, 0);
+	r = hs_spare_unmount(mnt, pid, 0);
 	if (r < 0)
 		return cli_fail("umount", r);
 	return 0;

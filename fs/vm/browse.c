@@ -1,54 +1,24 @@
-/* hotspare browse STORE SERVER[@POINT] DIR [--seed SEED]...
- * A read-only view of a point (see view.h), attached read-only to a loop
- * device with its partitions; each filesystem found is mounted under DIR/pN
- * with ro,nosuid,nodev,noexec and options that replay no journal. What was
- * done is recorded in DIR/.hotspare-browse.json, which `hotspare umount DIR`
- * reads to undo it all. */
-#include "cli.h"
+/* Browsing a point's files; see browse.h. */
+#include "vm/browse.h"
+#include "basics/clock.h"
 #include "basics/err.h"
 #include "basics/mounts.h"
-#include "basics/progress.h"
-#include "view.h"
+#include "basics/run.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <json-c/json.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#define USAGE "STORE SERVER[@POINT] DIR [--seed SEED]..."
 #define RECORD ".hotspare-browse.json"
-#define MAX_PARTS 128
-
-struct part {
-	int num;             /* 0: a filesystem on the whole disk */
-	char dev[300], dir[PATH_MAX + 32];
-	uint64_t size;
-	char type[64], label[256], note[256];
-	bool mounted;
-};
-
-struct browse {
-	char dir[PATH_MAX];
-	struct cli_view view;
-	char loop[64];
-	struct part parts[MAX_PARTS];
-	size_t n;
-};
-
-static void nap_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-	nanosleep(&ts, NULL);
-}
 
 /* Write the record atomically: umount undoes whatever it names. */
-static int save(const struct browse *b)
+static int save(const struct hs_browse *b)
 {
 	json_object *o = json_object_new_object(), *a = json_object_new_array();
 	if (!o || !a) {
@@ -62,7 +32,7 @@ static int save(const struct browse *b)
 	json_object_object_add(o, "pid", json_object_new_int64(b->view.pid));
 	json_object_object_add(o, "loop", json_object_new_string(b->loop));
 	for (size_t i = 0; i < b->n; i++) {
-		const struct part *p = &b->parts[i];
+		const struct hs_browse_part *p = &b->parts[i];
 		json_object *j = json_object_new_object();
 		json_object_object_add(j, "number", json_object_new_int(p->num));
 		json_object_object_add(j, "device", json_object_new_string(p->dev));
@@ -101,7 +71,7 @@ static const char *jstr(json_object *o, const char *k)
 }
 
 /* Load a record written by save(). 1 if there is none, 0, or -errno. */
-static int load(const char *dir, struct browse *b)
+static int load(const char *dir, struct hs_browse *b)
 {
 	memset(b, 0, sizeof *b);
 	char path[PATH_MAX + 64];
@@ -120,9 +90,9 @@ static int load(const char *dir, struct browse *b)
 	if (json_object_object_get_ex(o, "pid", &v))
 		b->view.pid = (long)json_object_get_int64(v);
 	if (json_object_object_get_ex(o, "partitions", &a) && json_object_is_type(a, json_type_array))
-		for (size_t i = 0; i < json_object_array_length(a) && b->n < MAX_PARTS; i++) {
+		for (size_t i = 0; i < json_object_array_length(a) && b->n < HS_BROWSE_MAX_PARTS; i++) {
 			json_object *j = json_object_array_get_idx(a, i);
-			struct part *p = &b->parts[b->n++];
+			struct hs_browse_part *p = &b->parts[b->n++];
 			snprintf(p->dir, sizeof p->dir, "%s", jstr(j, "dir"));
 			p->mounted = json_object_object_get_ex(j, "mounted", &v) && json_object_get_boolean(v);
 		}
@@ -149,17 +119,17 @@ static void loop_backing(const char *loop, char *out, size_t cap)
 }
 
 /* Undo everything b records, newest first. 0, or -errno (the record stays). */
-static int teardown(struct browse *b)
+static int teardown(struct hs_browse *b)
 {
 	int r;
 	for (size_t i = b->n; i-- > 0;) {
-		struct part *p = &b->parts[i];
+		struct hs_browse_part *p = &b->parts[i];
 		char type[64];
 		if (p->mounted && hs_mount_type(p->dir, type, sizeof type) == 1) {
 			r = -EBUSY;
 			for (int t = 0; t < 30 && r == -EBUSY; t++) {
 				if (t)
-					nap_ms(100);
+					hs_sleep_ms(100);
 				r = hs_mount_detach(p->dir, false);
 			}
 			if (r < 0)
@@ -175,17 +145,17 @@ static int teardown(struct browse *b)
 	if (b->loop[0] && back[0] && !strcmp(back, b->view.image)) {
 		char *argv[] = { "losetup", "-d", b->loop, NULL };
 		char out[512];
-		if ((r = cli_run(argv, out, sizeof out)) != 0)
-			return hs_err(r < 0 ? -r : EBUSY, "cannot detach %s: %s", b->loop, cli_first_line(out));
+		if ((r = hs_run(argv, out, sizeof out)) != 0)
+			return hs_err(r < 0 ? -r : EBUSY, "cannot detach %s: %s", b->loop, hs_first_line(out));
 		for (int t = 0; t < 100; t++) {
 			loop_backing(b->loop, back, sizeof back);
 			if (strcmp(back, b->view.image) != 0)
 				break;
-			nap_ms(50);
+			hs_sleep_ms(50);
 		}
 	}
 	b->loop[0] = 0;
-	r = cli_view_close(&b->view);
+	r = hs_view_close(&b->view);
 	if (r < 0)
 		return r;
 	char path[PATH_MAX + 64];
@@ -194,9 +164,9 @@ static int teardown(struct browse *b)
 	return 0;
 }
 
-int cli_browse_undo(const char *dir)
+int hs_browse_undo(const char *dir)
 {
-	struct browse *b = malloc(sizeof *b);
+	struct hs_browse *b = malloc(sizeof *b);
 	if (!b)
 		return -ENOMEM;
 	int r = load(dir, b);
@@ -242,11 +212,11 @@ static uint64_t read_u64(const char *path)
 
 static int cmp_part(const void *a, const void *b)
 {
-	return ((const struct part *)a)->num - ((const struct part *)b)->num;
+	return ((const struct hs_browse_part *)a)->num - ((const struct hs_browse_part *)b)->num;
 }
 
 /* The loop device's partitions, from sysfs. */
-static size_t list_parts(struct browse *b)
+static size_t list_parts(struct hs_browse *b)
 {
 	const char *name = strrchr(b->loop, '/') + 1;
 	char path[128];
@@ -255,10 +225,10 @@ static size_t list_parts(struct browse *b)
 	struct dirent *e;
 	size_t nl = strlen(name);
 	b->n = 0;
-	while (d && (e = readdir(d)) && b->n < MAX_PARTS) {
+	while (d && (e = readdir(d)) && b->n < HS_BROWSE_MAX_PARTS) {
 		if (strncmp(e->d_name, name, nl) != 0 || e->d_name[nl] != 'p')
 			continue;
-		struct part *p = &b->parts[b->n++];
+		struct hs_browse_part *p = &b->parts[b->n++];
 		memset(p, 0, sizeof *p);
 		p->num = atoi(e->d_name + nl + 1);
 		snprintf(p->dev, sizeof p->dev, "/dev/%s", e->d_name);
@@ -273,11 +243,11 @@ static size_t list_parts(struct browse *b)
 }
 
 /* TYPE and LABEL of a device, by blkid's low-level probe (no cache). */
-static void probe(struct part *p)
+static void probe(struct hs_browse_part *p)
 {
 	char *argv[] = { "blkid", "-p", "-o", "export", p->dev, NULL };
 	char out[4096];
-	if (cli_run(argv, out, sizeof out) != 0)
+	if (hs_run(argv, out, sizeof out) != 0)
 		return;
 	for (char *save = NULL, *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (!strncmp(line, "TYPE=", 5))
@@ -303,7 +273,7 @@ static bool have_fs(const char *name)
 }
 
 /* Mount one filesystem read-only, replaying nothing. */
-static void mount_part(struct browse *b, struct part *p)
+static void mount_part(struct hs_browse *b, struct hs_browse_part *p)
 {
 	static const char *const skip[] = { "swap", "LVM2_member", "crypto_LUKS", "linux_raid_member",
 					    "zfs_member", "BitLocker", NULL };
@@ -351,30 +321,30 @@ static void mount_part(struct browse *b, struct part *p)
 	argv[n++] = p->dir;
 	argv[n] = NULL;
 	char out[1024];
-	int r = cli_run(argv, out, sizeof out);
+	int r = hs_run(argv, out, sizeof out);
 	if (r != 0 && !strcmp(argv[0], "mount") && !strcmp(p->type, "ntfs")) {
 		/* ntfs3 refused it: try ntfs-3g, read-only. */
 		char *fb[] = { "ntfs-3g", "-o", "ro,nosuid,nodev,noexec", p->dev, p->dir, NULL };
 		char out2[1024];
-		if (cli_run(fb, out2, sizeof out2) == 0)
+		if (hs_run(fb, out2, sizeof out2) == 0)
 			r = 0;
 	}
 	if (r == 0) {
 		p->mounted = true;
 		return;
 	}
-	snprintf(p->note, sizeof p->note, "cannot mount: %s", cli_first_line(out));
+	snprintf(p->note, sizeof p->note, "cannot mount: %s", hs_first_line(out));
 	rmdir(p->dir);
 	p->dir[0] = 0;
 }
 
 /* Attach the image read-only with its partitions and mount what it holds. */
-static int attach(struct browse *b)
+static int attach(struct hs_browse *b)
 {
 	char *argv[] = { "losetup", "-r", "-P", "-f", "--show", b->view.image, NULL };
 	char out[1024];
-	int r = cli_run(argv, out, sizeof out);
-	char *line = cli_first_line(out);
+	int r = hs_run(argv, out, sizeof out);
+	char *line = hs_first_line(out);
 	if (r != 0 || strncmp(line, "/dev/loop", 9) != 0)
 		return hs_err(r < 0 ? -r : EIO, "cannot attach %s to a loop device: %s", b->view.image, line);
 	snprintf(b->loop, sizeof b->loop, "%s", line);
@@ -383,11 +353,11 @@ static int attach(struct browse *b)
 	/* The kernel's scan may not have run (or not be done): ask again. */
 	if (list_parts(b) == 0) {
 		char *px[] = { "partx", "-a", b->loop, NULL };
-		cli_run(px, NULL, 0);
+		hs_run(px, NULL, 0);
 		list_parts(b);
 	}
 	if (b->n == 0) {
-		struct part *p = &b->parts[b->n++];
+		struct hs_browse_part *p = &b->parts[b->n++];
 		memset(p, 0, sizeof *p);
 		snprintf(p->dev, sizeof p->dev, "%s", b->loop);
 		char sz[128];
@@ -395,9 +365,9 @@ static int attach(struct browse *b)
 		p->size = read_u64(sz) * 512;
 	}
 	for (size_t i = 0; i < b->n; i++) {
-		struct part *p = &b->parts[i];
+		struct hs_browse_part *p = &b->parts[i];
 		for (int t = 0; t < 40 && access(p->dev, F_OK) < 0; t++)
-			nap_ms(50);
+			hs_sleep_ms(50);
 		probe(p);
 		if (p->num == 0 && !p->type[0]) {
 			b->n = 0; /* no partitions and no filesystem */
@@ -410,61 +380,31 @@ static int attach(struct browse *b)
 	return 0;
 }
 
-int cmd_browse(int argc, char **argv)
+int hs_browse_open(const char *store, const char *ref, char **seeds, size_t nseeds, const char *dir,
+		   struct hs_browse **out)
 {
-	static const struct option opts[] = {
-		{ "seed", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	struct cli_list seeds = { 0 };
-	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 's' && cli_list_add(&seeds, optarg) == 0)
-			continue;
-		cli_list_free(&seeds);
-		return c == 's' ? cli_fail("browse", -ENOMEM)
-				: c == 'h' ? cli_usage("browse", USAGE) & 0 : cli_usage("browse", USAGE);
-	}
-	if (argc - optind != 3) {
-		cli_list_free(&seeds);
-		return cli_usage("browse", USAGE);
-	}
-	struct browse *b = calloc(1, sizeof *b);
-	int r = b ? check_dir(argv[optind + 2]) : -ENOMEM;
-	if (r == 0 && !realpath(argv[optind + 2], b->dir))
-		r = hs_err(errno, "%s: %s", argv[optind + 2], strerror(errno));
+	struct hs_browse *b = calloc(1, sizeof *b);
+	if (!b)
+		return -ENOMEM;
+	int r = check_dir(dir);
+	if (r == 0 && !realpath(dir, b->dir))
+		r = hs_err(errno, "%s: %s", dir, strerror(errno));
 	if (r == 0)
-		r = cli_view_open(argv[optind], argv[optind + 1], seeds.v, seeds.n, &b->view);
-	cli_list_free(&seeds);
+		r = hs_view_open(store, ref, seeds, nseeds, &b->view);
 	if (r == 0 && (r = save(b)) == 0)
 		r = attach(b);
 	if (r < 0) {
-		int e = r;
-		if (b && b->view.work[0]) {
+		if (b->view.work[0]) {
 			char keep[512];
-			snprintf(keep, sizeof keep, "%s", hs_err_msg() ? hs_err_msg() : strerror(-e));
+			snprintf(keep, sizeof keep, "%s", hs_err_msg() ? hs_err_msg() : strerror(-r));
 			if (teardown(b) < 0)
 				fprintf(stderr, "hotspare browse: cleaning up: %s\n", hs_err_msg());
 			hs_err_clear();
-			hs_err(-e, "%s", keep);
+			hs_err(-r, "%s", keep);
 		}
 		free(b);
-		return cli_fail("browse", e);
+		return r;
 	}
-	size_t mounted = 0;
-	printf("%s read-only (undo with: hotspare umount %s)\n", b->dir, b->dir);
-	for (size_t i = 0; i < b->n; i++) {
-		const struct part *p = &b->parts[i];
-		char sz[16], name[16];
-		snprintf(name, sizeof name, p->num ? "p%d" : "disk", p->num);
-		printf("  %-5s %10s  %-8s %-16s %s\n", name, hs_fmt_bytes(p->size, sz), p->type[0] ? p->type : "-",
-		       p->label[0] ? p->label : "-", p->mounted ? p->dir : p->note);
-		mounted += p->mounted;
-	}
-	if (b->n == 0)
-		printf("  no partitions and no filesystem found\n");
-	printf("%zu filesystem%s mounted\n", mounted, mounted == 1 ? "" : "s");
-	free(b);
+	*out = b;
 	return 0;
 }

@@ -1,0 +1,86 @@
+/* Running helper programs and removing work trees; see run.h. */
+#include "basics/run.h"
+#include "basics/err.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int hs_run(char *const argv[], char *out, size_t cap)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(p[0]);
+		close(p[1]);
+		return -e;
+	}
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (devnull >= 0)
+			dup2(devnull, 0);
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		execvp(argv[0], argv);
+		dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(p[1]);
+	size_t n = 0;
+	char sink[4096];
+	for (;;) {
+		char *dst = out && n + 1 < cap ? out + n : sink;
+		size_t room = out && n + 1 < cap ? cap - 1 - n : sizeof sink;
+		ssize_t k = read(p[0], dst, room);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		if (dst != sink)
+			n += (size_t)k;
+	}
+	close(p[0]);
+	if (out && cap)
+		out[n] = 0;
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+char *hs_first_line(char *text)
+{
+	while (*text == ' ' || *text == '\n' || *text == '\t')
+		text++;
+	text[strcspn(text, "\n")] = 0;
+	size_t n = strlen(text);
+	while (n && (text[n - 1] == ' ' || text[n - 1] == '\r'))
+		text[--n] = 0;
+	return text;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	int r = flag == FTW_DP ? rmdir(path) : unlink(path);
+	return r < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int hs_rm_tree(const char *path)
+{
+	if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 && errno != ENOENT)
+		return hs_err(errno, "cannot remove %s: %s", path, strerror(errno));
+	return 0;
+}

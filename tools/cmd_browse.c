@@ -1,0 +1,54 @@
+/* hotspare browse STORE SERVER[@POINT] DIR [--seed SEED]...
+ * Mounts the point's filesystems read-only under DIR (see vm/browse.h) and
+ * lists them; `hotspare umount DIR` undoes it. */
+#include "cli.h"
+#include "basics/progress.h"
+#include "vm/browse.h"
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define USAGE "STORE SERVER[@POINT] DIR [--seed SEED]..."
+
+int cmd_browse(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "seed", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct cli_list seeds = { 0 };
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 's' && cli_list_add(&seeds, optarg) == 0)
+			continue;
+		cli_list_free(&seeds);
+		return c == 's' ? cli_fail("browse", -ENOMEM)
+				: c == 'h' ? cli_usage("browse", USAGE) & 0 : cli_usage("browse", USAGE);
+	}
+	if (argc - optind != 3) {
+		cli_list_free(&seeds);
+		return cli_usage("browse", USAGE);
+	}
+	struct hs_browse *b = NULL;
+	int r = hs_browse_open(argv[optind], argv[optind + 1], seeds.v, seeds.n, argv[optind + 2], &b);
+	cli_list_free(&seeds);
+	if (r < 0)
+		return cli_fail("browse", r);
+	size_t mounted = 0;
+	printf("%s read-only (undo with: hotspare umount %s)\n", b->dir, b->dir);
+	for (size_t i = 0; i < b->n; i++) {
+		const struct hs_browse_part *p = &b->parts[i];
+		char sz[16], name[16];
+		snprintf(name, sizeof name, p->num ? "p%d" : "disk", p->num);
+		printf("  %-5s %10s  %-8s %-16s %s\n", name, hs_fmt_bytes(p->size, sz), p->type[0] ? p->type : "-",
+		       p->label[0] ? p->label : "-", p->mounted ? p->dir : p->note);
+		mounted += p->mounted;
+	}
+	if (b->n == 0)
+		printf("  no partitions and no filesystem found\n");
+	printf("%zu filesystem%s mounted\n", mounted, mounted == 1 ? "" : "s");
+	free(b);
+	return 0;
+}
