@@ -1,10 +1,10 @@
 /* Unit tests for hydrate.h: background threads that copy every missing chunk
  * into the state, the listed ones first, yielding to demand reads, with
  * progress that survives a restart. Linked with the fault layer of
- * spare_fixture.h (slow or failing chunk reads, sync snapshots). Every wait
+ * fixture.h (slow or failing chunk reads, sync snapshots). Every wait
  * is bounded. */
 #define UT_WRAP_IO
-#include "spare_fixture.h"
+#include "fixture.h"
 #include <sched.h>
 
 #define WAIT_S 20.0
@@ -29,9 +29,9 @@ static struct hs_spare_helper *start(struct hs_spare *sp, unsigned threads, cons
 /* Wait (at most WAIT_S) until every chunk is local. */
 static void wait_hydrated(struct hs_spare *sp)
 {
-	double t0 = fx_now();
+	double t0 = hs_now_s();
 	while (!fx_status(sp).hydrated) {
-		if (fx_now() - t0 > WAIT_S) {
+		if (hs_now_s() - t0 > WAIT_S) {
 			struct hs_spare_status st = fx_status(sp);
 			fail_msg("not hydrated after %.0f s: %llu of %llu chunks, %llu errors (%s)", WAIT_S,
 				 (unsigned long long)st.chunks_present, (unsigned long long)st.chunks_total,
@@ -112,8 +112,8 @@ static void test_hydrate_first_list_first(void **state)
 			listed[first[k]] = true;
 	atomic_store(&fault.delay_ms, 10);
 	struct hs_spare_helper *h = start(sp, 1, first, nfirst);
-	double t0 = fx_now();
-	while (!fx_status(sp).hydrated && fx_now() - t0 < WAIT_S) {
+	double t0 = hs_now_s();
+	while (!fx_status(sp).hydrated && hs_now_s() - t0 < WAIT_S) {
 		/* States only move forward: whatever is present now was fetched
 		 * before what is checked after it. */
 		for (uint64_t j = 0; j < NCHUNKS; j++) {
@@ -145,8 +145,8 @@ static void test_hydrate_resumes_after_restart(void **state)
 	struct hs_spare *sp = fx_open_plain(f);
 	atomic_store(&fault.delay_ms, 20);
 	struct hs_spare_helper *h = start(sp, 1, NULL, 0);
-	double t0 = fx_now();
-	while (count_present(sp) < 10 && fx_now() - t0 < WAIT_S)
+	double t0 = hs_now_s();
+	while (count_present(sp) < 10 && hs_now_s() - t0 < WAIT_S)
 		usleep(2000);
 	hs_hydrate_stop(h);
 	sp->hyd = NULL;
@@ -208,8 +208,8 @@ static void test_hydrate_missing_chunk(void **state)
 	fx_drop_chunk(f->store, f->img, 9);
 	struct hs_spare *sp = fx_open_plain(f);
 	struct hs_spare_helper *h = start(sp, 2, NULL, 0);
-	double t0 = fx_now();
-	while (count_present(sp) < data_chunks() - 1 && fx_now() - t0 < WAIT_S)
+	double t0 = hs_now_s();
+	while (count_present(sp) < data_chunks() - 1 && hs_now_s() - t0 < WAIT_S)
 		usleep(5000);
 	assert_int_equal(count_present(sp), data_chunks() - 1);
 	usleep(100 * 1000);
@@ -223,10 +223,10 @@ static void test_hydrate_missing_chunk(void **state)
 	if (!strstr(st.last_error, hex))
 		fail_msg("last_error '%s' does not name the missing chunk %s", st.last_error, hex);
 	assert_int_equal(hs_state_get(sp->state, 9), HS_ABSENT);
-	t0 = fx_now();
+	t0 = hs_now_s();
 	hs_hydrate_stop(h);
 	sp->hyd = NULL;
-	assert_true(fx_now() - t0 < 3.0);
+	assert_true(hs_now_s() - t0 < 3.0);
 	/* A demand read of it is EIO, not zeros. */
 	unsigned char b[16];
 	sp->demand_deadline_ms = 100;
@@ -278,8 +278,8 @@ static void test_hydrate_rate_in_status(void **state)
 	struct hs_spare *sp = fx_open_plain(f);
 	atomic_store(&fault.delay_ms, 80);
 	assert_int_equal(hs_hydrate_start(sp, 1, NULL, 0, &sp->hyd), 0);
-	double t0 = fx_now(), rate = 0, shown = 0;
-	while (fx_now() - t0 < 4.0 && (rate <= 0 || shown <= 0)) {
+	double t0 = hs_now_s(), rate = 0, shown = 0;
+	while (hs_now_s() - t0 < 4.0 && (rate <= 0 || shown <= 0)) {
 		rate = hs_hydrate_rate(sp->hyd);
 		shown = fx_status(sp).hydrate_bytes_per_s;
 		usleep(20 * 1000);
@@ -346,9 +346,9 @@ static void test_demand_read_during_hydration(void **state)
 	atomic_store(&fault.delay_ms, 100);
 	struct hs_spare_helper *h = start(sp, 1, NULL, 0);
 	usleep(150 * 1000);
-	double t0 = fx_now();
+	double t0 = hs_now_s();
 	fx_expect(sp, 39 * CS, CS, f->img + 39 * CS);
-	double t = fx_now() - t0;
+	double t = hs_now_s() - t0;
 	hs_hydrate_stop(h);
 	sp->hyd = NULL;
 	assert_int_equal(hs_spare_close(sp), 0);
@@ -372,9 +372,9 @@ static void join_failed_hydration_fetch(struct fx *f, int err)
 	usleep(50 * 1000); /* the hydrator is inside its fetch of chunk 12 */
 	unsigned char *buf = malloc(CS);
 	hs_err_clear();
-	double t0 = fx_now();
+	double t0 = hs_now_s();
 	ssize_t n = hs_spare_read(sp, buf, CS, 12 * CS);
-	double t = fx_now() - t0;
+	double t = hs_now_s() - t0;
 	hs_hydrate_stop(h);
 	sp->hyd = NULL;
 	atomic_store(&fault.delay_ms, 0);
@@ -429,11 +429,11 @@ static double hydrate_time(struct fx *f, const char *dir, unsigned readers)
 		b[k] = (struct busy){ .sp = sp, .stop = &stop };
 		assert_int_equal(pthread_create(&th[k], NULL, busy_reader, &b[k]), 0);
 	}
-	double t0 = fx_now();
+	double t0 = hs_now_s();
 	struct hs_spare_helper *h = start(sp, 2, NULL, 0);
-	while (!fx_status(sp).hydrated && fx_now() - t0 < WAIT_S)
+	while (!fx_status(sp).hydrated && hs_now_s() - t0 < WAIT_S)
 		usleep(2000);
-	double t = fx_now() - t0;
+	double t = hs_now_s() - t0;
 	atomic_store(&stop, 1);
 	for (unsigned k = 0; k < readers; k++)
 		pthread_join(th[k], NULL);

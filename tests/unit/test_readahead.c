@@ -1,10 +1,10 @@
 /* Unit tests for readahead.h: the rest of a read spanning several missing
  * chunks is fetched beside the reader; sequential reads get a window ahead
  * that doubles; a random miss gets only the small window; failed read-ahead
- * never fails a reader and is not counted as the spare's error. Linked with the fault layer of spare_fixture.h
+ * never fails a reader and is not counted as the spare's error. Linked with the fault layer of fixture.h
  * (counted, slowed, failing chunk reads). Every wait is bounded. */
 #define UT_WRAP_IO
-#include "spare_fixture.h"
+#include "fixture.h"
 #include "spare/readahead.h"
 
 #define WAIT_S 20.0
@@ -27,16 +27,16 @@ static bool present(struct hs_spare *sp, uint64_t i)
 /* Wait until no chunk read is under way and none starts for 200 ms. */
 static void settle(void)
 {
-	double t0 = fx_now(), quiet = fx_now();
+	double t0 = hs_now_s(), quiet = hs_now_s();
 	int gets = atomic_load(&fault.gets);
-	while (fx_now() - quiet < 0.2) {
-		if (fx_now() - t0 > WAIT_S)
+	while (hs_now_s() - quiet < 0.2) {
+		if (hs_now_s() - t0 > WAIT_S)
 			fail_msg("chunk reads still going after %.0f s", WAIT_S);
 		usleep(10000);
 		int g = atomic_load(&fault.gets);
 		if (g != gets || atomic_load(&fault.inflight) > 0) {
 			gets = g;
-			quiet = fx_now();
+			quiet = hs_now_s();
 		}
 	}
 }

@@ -1,39 +1,5 @@
 /* Unit tests for sources.h: seeds first, then the store; bad copies skipped. */
-#include "unit.h"
-#include "store/chunk.h"
-#include "store/sources.h"
-
-#define CS 65536u
-
-struct ctx {
-	char *dir, *store, *seed_a, *seed_b;
-};
-
-static int setup(void **state)
-{
-	struct ctx *c = calloc(1, sizeof *c);
-	if (!c || !(c->dir = ut_tmpdir()))
-		return -1;
-	c->store = ut_path(c->dir, "store");
-	c->seed_a = ut_path(c->dir, "seed-a");
-	c->seed_b = ut_path(c->dir, "seed-b");
-	if (hs_store_init(c->store, CS) || hs_store_init(c->seed_a, CS) || hs_store_init(c->seed_b, CS))
-		return -1;
-	*state = c;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct ctx *c = *state;
-	ut_rm_rf(c->dir);
-	free(c->store);
-	free(c->seed_a);
-	free(c->seed_b);
-	free(c->dir);
-	free(c);
-	return 0;
-}
+#include "fixture.h"
 
 /* Content number k: CS bytes. */
 static void content(unsigned char *p, int k)
@@ -46,27 +12,21 @@ static void content(unsigned char *p, int k)
  * as_k (a corrupt copy when k != as_k). */
 static void put_into(const char *where, int k, int as_k)
 {
-	unsigned char *p = malloc(CS);
+	unsigned char *p = malloc(CS), *as = malloc(CS);
 	assert_non_null(p);
-	struct hs_digest d;
-	content(p, as_k);
-	hs_digest_compute(p, CS, &d);
+	assert_non_null(as);
 	content(p, k);
-	struct hs_buf z = { 0 };
-	assert_int_equal(hs_chunk_compress(p, CS, HS_ZSTD_LEVEL, &z), 0);
-	struct hs_store *st;
-	assert_int_equal(hs_store_open(where, &st), 0);
-	assert_int_equal(hs_store_chunk_put(st, &d, z.data, z.len), 1);
-	hs_store_close(st);
-	hs_buf_free(&z);
+	content(as, as_k);
+	fx_put_chunk(where, p, as, CS);
 	free(p);
+	free(as);
 }
 
-static void open_sources(struct ctx *c, struct hs_sources *s)
+static void open_sources(struct fx *c, struct hs_sources *s)
 {
 	struct hs_store *st;
 	assert_int_equal(hs_store_open(c->store, &st), 0);
-	char *seeds[] = { c->seed_a, c->seed_b };
+	char *seeds[] = { c->seed, c->seed2 };
 	assert_int_equal(hs_sources_open(st, seeds, 2, s), 0);
 	assert_int_equal(s->n, 3);
 	assert_ptr_equal(s->v[2], st);
@@ -103,19 +63,19 @@ static void expect_read(struct hs_sources *s, int k, int rc, size_t want_from)
 
 static void test_order_and_fallback(void **state)
 {
-	struct ctx *c = *state;
+	struct fx *c = *state;
 	put_into(c->store, 1, 1);  /* only in the store */
-	put_into(c->seed_b, 2, 2); /* in seed b and the store */
+	put_into(c->seed2, 2, 2); /* in seed b and the store */
 	put_into(c->store, 2, 2);
-	put_into(c->seed_a, 3, 3); /* in every source: the first seed wins */
-	put_into(c->seed_b, 3, 3);
+	put_into(c->seed, 3, 3); /* in every source: the first seed wins */
+	put_into(c->seed2, 3, 3);
 	put_into(c->store, 3, 3);
-	put_into(c->seed_a, 99, 4); /* corrupt in seed a, good in seed b */
-	put_into(c->seed_b, 4, 4);
-	put_into(c->seed_a, 99, 5); /* corrupt in both seeds, good in the store */
-	put_into(c->seed_b, 98, 5);
+	put_into(c->seed, 99, 4); /* corrupt in seed a, good in seed b */
+	put_into(c->seed2, 4, 4);
+	put_into(c->seed, 99, 5); /* corrupt in both seeds, good in the store */
+	put_into(c->seed2, 98, 5);
 	put_into(c->store, 5, 5);
-	put_into(c->seed_a, 99, 6); /* corrupt everywhere */
+	put_into(c->seed, 99, 6); /* corrupt everywhere */
 	put_into(c->store, 98, 6);
 	/* content 7: nowhere */
 	struct hs_sources s;
@@ -127,7 +87,7 @@ static void test_order_and_fallback(void **state)
 	expect_read(&s, 5, 0, 2);
 	expect_read(&s, 6, -EIO, 0);
 	assert_err_mentions("corrupt");
-	assert_err_mentions(c->seed_a);
+	assert_err_mentions(c->seed);
 	expect_read(&s, 7, -ENOENT, 0);
 	assert_err_mentions("missing");
 	assert_err_mentions(c->store);
@@ -137,7 +97,7 @@ static void test_order_and_fallback(void **state)
 
 static void test_no_seeds(void **state)
 {
-	struct ctx *c = *state;
+	struct fx *c = *state;
 	put_into(c->store, 1, 1);
 	struct hs_store *st;
 	assert_int_equal(hs_store_open(c->store, &st), 0);
@@ -151,14 +111,14 @@ static void test_no_seeds(void **state)
 
 static void test_bad_seeds(void **state)
 {
-	struct ctx *c = *state;
+	struct fx *c = *state;
 	struct hs_store *st;
 	struct hs_sources s;
 	/* A seed with another chunk size (the store is closed by hs_sources_open). */
 	char *other = ut_path(c->dir, "other");
 	assert_int_equal(hs_store_init(other, CS * 2), 0);
 	assert_int_equal(hs_store_open(c->store, &st), 0);
-	char *seeds[] = { c->seed_a, other };
+	char *seeds[] = { c->seed, other };
 	hs_err_clear();
 	assert_int_equal(hs_sources_open(st, seeds, 2, &s), -EINVAL);
 	assert_err_mentions(other);
@@ -175,7 +135,7 @@ static void test_bad_seeds(void **state)
 	free(missing);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, fx_setup_stores, fx_teardown)
 
 int main(void)
 {

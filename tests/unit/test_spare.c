@@ -1,10 +1,10 @@
 /* Unit tests for spare.h: a point presented as an image. Reads come from the
  * state, then the seeds, then the store, verified; writes and discards land
  * in the state; flushes make them durable. Linked with the fault layer of
- * spare_fixture.h, which counts, delays and fails chunk reads and records
+ * fixture.h, which counts, delays and fails chunk reads and records
  * what each sync of disk.img made durable (to build crash images). */
 #define UT_WRAP_IO
-#include "spare_fixture.h"
+#include "fixture.h"
 #include "jobs/capture.h"
 
 
@@ -215,9 +215,9 @@ static void test_transient_errors_retried(void **state)
 	struct hs_spare *sp = fx_open_plain(f);
 	atomic_store(&fault.fail_err, EAGAIN);
 	atomic_store(&fault.fail_n, 2);
-	double t = fx_now();
+	double t = hs_now_s();
 	fx_expect(sp, 14 * CS, CS, f->img + 14 * CS);
-	t = fx_now() - t;
+	t = hs_now_s() - t;
 	assert_int_equal(atomic_load(&fault.gets), 3);
 	assert_true(t >= 0.1);
 	struct hs_spare_status st = fx_status(sp);
@@ -238,9 +238,9 @@ static void test_transient_errors_until_deadline(void **state)
 	atomic_store(&fault.fail_n, -1);
 	unsigned char *buf = malloc(CS);
 	memset(buf, 0xa5, CS);
-	double t = fx_now();
+	double t = hs_now_s();
 	ssize_t n = hs_spare_read(sp, buf, CS, 14 * CS);
-	t = fx_now() - t;
+	t = hs_now_s() - t;
 	assert_true(t < 5);
 	assert_true(atomic_load(&fault.gets) >= 2);
 	for (size_t b = 0; b < CS; b++)
@@ -1080,10 +1080,10 @@ static void *big_main(void *arg)
 	ix = NULL;
 	hs_store_close(st);
 	st = NULL;
-	double t0 = fx_now();
+	double t0 = hs_now_s();
 	if (fx_open_at(where, "huge", id, sd, NULL, 0, &sp) < 0)
 		BIG_FAIL("open: %s", msg());
-	double topen = fx_now() - t0;
+	double topen = hs_now_s() - t0;
 	if (hs_spare_size(sp) != BSIZE)
 		BIG_FAIL("size %llu", (unsigned long long)hs_spare_size(sp));
 	/* Reads far out, unaligned, and of the short last chunk. */

@@ -1,48 +1,24 @@
 /* Unit tests for state.h: the spare's state directory (disk.img, map,
  * state.json, lock), who it belongs to, and the order in which data and map
- * bytes are made durable. Linked with the fault layer (spare_fixture.h) to
+ * bytes are made durable. Linked with the fault layer (fixture.h) to
  * see the syncs. */
 #define UT_WRAP_IO
-#include "spare_fixture.h"
+#include "fixture.h"
 #include <dirent.h>
 #include <json-c/json.h>
 #include <sys/file.h>
 
-struct ctx {
-	char *dir, *state;
-};
-
+/* The fixture's paths (nothing created) with the fault layer reset. */
 static int setup(void **state)
 {
-	struct ctx *c = calloc(1, sizeof *c);
-	if (!c || !(c->dir = ut_tmpdir()) || !(c->state = ut_path(c->dir, "state")))
-		return -1;
 	fault_reset();
-	hs_err_clear();
-	*state = c;
-	return 0;
+	return fx_setup_dirs(state);
 }
 
 static int teardown(void **state)
 {
-	struct ctx *c = *state;
 	fault_reset();
-	ut_rm_rf(c->dir);
-	free(c->state);
-	free(c->dir);
-	free(c);
-	return 0;
-}
-
-static struct hs_index *mkix(const char *server, time_t t, uint64_t size, uint32_t cs)
-{
-	struct hs_index *ix;
-	assert_int_equal(hs_index_new(size, cs, &ix), 0);
-	snprintf(ix->server, sizeof ix->server, "%s", server);
-	hs_point_id_format(t, ix->id);
-	ix->time = t;
-	ix->kind = HS_KIND_SNAPSHOT;
-	return ix;
+	return fx_teardown(state);
 }
 
 static struct hs_state *open_ok(const char *dir, const struct hs_index *ix)
@@ -154,8 +130,8 @@ static void snap_free(struct snap *s)
 
 static void test_create_fresh(void **state)
 {
-	struct ctx *c = *state;
-	struct hs_index *ix = mkix(SERVER, T0, IMG_SIZE, CS);
+	struct fx *c = *state;
+	struct hs_index *ix = fx_index(SERVER, T0, IMG_SIZE, CS);
 	struct hs_state *s = open_ok(c->state, ix);
 	assert_int_equal(s->nchunks, NCHUNKS);
 	assert_int_equal(s->image_size, IMG_SIZE);
@@ -199,8 +175,8 @@ static void test_create_fresh(void **state)
 
 static void test_reopen_keeps_map_and_data(void **state)
 {
-	struct ctx *c = *state;
-	struct hs_index *ix = mkix(SERVER, T0, IMG_SIZE, CS);
+	struct fx *c = *state;
+	struct hs_index *ix = fx_index(SERVER, T0, IMG_SIZE, CS);
 	struct hs_state *s = open_ok(c->state, ix);
 	unsigned char blk[4096];
 	memset(blk, 0x5a, sizeof blk);
@@ -225,8 +201,8 @@ static void test_reopen_keeps_map_and_data(void **state)
 
 static void test_states_only_move_forward(void **state)
 {
-	struct ctx *c = *state;
-	struct hs_index *ix = mkix(SERVER, T0, IMG_SIZE, CS);
+	struct fx *c = *state;
+	struct hs_index *ix = fx_index(SERVER, T0, IMG_SIZE, CS);
 	struct hs_state *s = open_ok(c->state, ix);
 	assert_int_equal(hs_state_set(s, 5, HS_WRITTEN), 0);
 	assert_int_equal(hs_state_set(s, 5, HS_PRESENT), 0);
@@ -245,8 +221,8 @@ static void test_states_only_move_forward(void **state)
 
 static void test_other_point_or_server_refused(void **state)
 {
-	struct ctx *c = *state;
-	struct hs_index *ix = mkix(SERVER, T0, IMG_SIZE, CS);
+	struct fx *c = *state;
+	struct hs_index *ix = fx_index(SERVER, T0, IMG_SIZE, CS);
 	struct hs_state *s = open_ok(c->state, ix);
 	unsigned char blk[512];
 	memset(blk, 0x77, sizeof blk);
@@ -262,10 +238,10 @@ static void test_other_point_or_server_refused(void **state)
 		struct hs_index *ix;
 		const char *mention;
 	} bad[] = {
-		{ mkix(SERVER, T0 + 86400, IMG_SIZE, CS), "belongs to" },  /* another point */
-		{ mkix("db02", T0, IMG_SIZE, CS), "belongs to" },          /* another server */
-		{ mkix(SERVER, T0, IMG_SIZE + CS, CS), "size" },           /* another image size */
-		{ mkix(SERVER, T0, IMG_SIZE, CS * 2), "size" },            /* another chunk size */
+		{ fx_index(SERVER, T0 + 86400, IMG_SIZE, CS), "belongs to" },  /* another point */
+		{ fx_index("db02", T0, IMG_SIZE, CS), "belongs to" },          /* another server */
+		{ fx_index(SERVER, T0, IMG_SIZE + CS, CS), "size" },           /* another image size */
+		{ fx_index(SERVER, T0, IMG_SIZE, CS * 2), "size" },            /* another chunk size */
 	};
 	for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
 		struct hs_state *o = (struct hs_state *)0x1;
@@ -298,8 +274,8 @@ static void test_other_point_or_server_refused(void **state)
 
 static void test_busy(void **state)
 {
-	struct ctx *c = *state;
-	struct hs_index *ix = mkix(SERVER, T0, IMG_SIZE, CS);
+	struct fx *c = *state;
+	struct hs_index *ix = fx_index(SERVER, T0, IMG_SIZE, CS);
 	struct hs_state *s = open_ok(c->state, ix);
 	struct snap before;
 	snap_take(c->state, &before);
@@ -333,7 +309,7 @@ struct child_arg {
 static int child_holder(void *p)
 {
 	struct child_arg *a = p;
-	struct hs_index *ix = mkix(SERVER, T0, IMG_SIZE, CS);
+	struct hs_index *ix = fx_index(SERVER, T0, IMG_SIZE, CS);
 	struct hs_state *s = NULL;
 	int r = hs_state_open(a->dir, ix, "/x", &s);
 	char ok = r == 0 ? 'y' : 'n';
@@ -349,7 +325,7 @@ static int child_holder(void *p)
 
 static void test_busy_other_process(void **state)
 {
-	struct ctx *c = *state;
+	struct fx *c = *state;
 	struct child_arg a = { .dir = c->state };
 	assert_int_equal(pipe(a.up), 0);
 	assert_int_equal(pipe(a.down), 0);
@@ -361,7 +337,7 @@ static void test_busy_other_process(void **state)
 	char ok = 0;
 	assert_int_equal(read(a.up[0], &ok, 1), 1);
 	assert_int_equal(ok, 'y');
-	struct hs_index *ix = mkix(SERVER, T0, IMG_SIZE, CS);
+	struct hs_index *ix = fx_index(SERVER, T0, IMG_SIZE, CS);
 	struct hs_state *o = NULL;
 	hs_err_clear();
 	int r = hs_state_open(c->state, ix, "/x", &o);
@@ -386,8 +362,8 @@ static void test_busy_other_process(void **state)
 
 static void test_set_attr_persists(void **state)
 {
-	struct ctx *c = *state;
-	struct hs_index *ix = mkix(SERVER, T0, IMG_SIZE, CS);
+	struct fx *c = *state;
+	struct hs_index *ix = fx_index(SERVER, T0, IMG_SIZE, CS);
 	struct hs_state *s = open_ok(c->state, ix);
 	assert_int_equal(hs_state_set_attr(s, 107, 115, 0660), 0);
 	assert_int_equal(s->uid, 107);
@@ -413,14 +389,14 @@ static void test_set_attr_persists(void **state)
  * and left exactly as it was: no lock file, no state files. */
 static void test_foreign_directory_untouched(void **state)
 {
-	struct ctx *c = *state;
+	struct fx *c = *state;
 	assert_int_equal(mkdir(c->state, 0700), 0);
 	char *p = ut_path(c->state, "important.txt");
 	assert_int_equal(ut_write_file(p, "keep me\n", 8), 0);
 	free(p);
 	struct snap before;
 	snap_take(c->state, &before);
-	struct hs_index *ix = mkix(SERVER, T0, IMG_SIZE, CS);
+	struct hs_index *ix = fx_index(SERVER, T0, IMG_SIZE, CS);
 	struct hs_state *s = NULL;
 	hs_err_clear();
 	assert_int_equal(hs_state_open(c->state, ix, "/x", &s), -EINVAL);
@@ -443,8 +419,8 @@ static void write_in(const char *dir, const char *name, const void *p, size_t n)
 
 static void test_damaged_state_refused(void **state)
 {
-	struct ctx *c = *state;
-	struct hs_index *ix = mkix(SERVER, T0, IMG_SIZE, CS);
+	struct fx *c = *state;
+	struct hs_index *ix = fx_index(SERVER, T0, IMG_SIZE, CS);
 	struct hs_state *s = open_ok(c->state, ix);
 	hs_state_close(s);
 	char *mp = ut_path(c->state, "map"), *jp = ut_path(c->state, "state.json");
@@ -512,8 +488,8 @@ static void print_log(void)
 
 static void test_present_durable_only_after_data(void **state)
 {
-	struct ctx *c = *state;
-	struct hs_index *ix = mkix(SERVER, T0, IMG_SIZE, CS);
+	struct fx *c = *state;
+	struct hs_index *ix = fx_index(SERVER, T0, IMG_SIZE, CS);
 	struct hs_state *s = open_ok(c->state, ix);
 	unsigned char blk[CS];
 	memset(blk, 0x42, sizeof blk);
@@ -542,8 +518,8 @@ static void test_present_durable_only_after_data(void **state)
 
 static void test_mark_written_order(void **state)
 {
-	struct ctx *c = *state;
-	struct hs_index *ix = mkix(SERVER, T0, IMG_SIZE, CS);
+	struct fx *c = *state;
+	struct hs_index *ix = fx_index(SERVER, T0, IMG_SIZE, CS);
 	struct hs_state *s = open_ok(c->state, ix);
 
 	/* A chunk present in memory only: its data is synced before "written". */
@@ -614,8 +590,8 @@ static void *setter_main(void *p)
 
 static void test_concurrent_set_and_flush(void **state)
 {
-	struct ctx *c = *state;
-	struct hs_index *ix = mkix(SERVER, T0, IMG_SIZE, CS);
+	struct fx *c = *state;
+	struct hs_index *ix = fx_index(SERVER, T0, IMG_SIZE, CS);
 	struct hs_state *s = open_ok(c->state, ix);
 	pthread_t th[4];
 	struct setter a[4];

@@ -1,42 +1,13 @@
 /* Unit tests for store.h (directory stores) and chunk.h. Each test gets its
  * own mkdtemp directory, removed afterwards. */
-#include "unit.h"
-#include "store/chunk.h"
-#include "store/store.h"
+#include "fixture.h"
 #include <dirent.h>
 
-#define CS 65536u
-
-struct ctx {
-	char *dir;   /* the temporary directory */
-	char *where; /* dir/store: not created yet */
-};
-
-static int setup(void **state)
+static struct hs_store *new_store(struct fx *c, uint32_t cs)
 {
-	struct ctx *c = calloc(1, sizeof *c);
-	if (!c || !(c->dir = ut_tmpdir()) || !(c->where = ut_path(c->dir, "store")))
-		return -1;
-	hs_err_clear();
-	*state = c;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct ctx *c = *state;
-	ut_rm_rf(c->dir);
-	free(c->where);
-	free(c->dir);
-	free(c);
-	return 0;
-}
-
-static struct hs_store *new_store(struct ctx *c, uint32_t cs)
-{
-	assert_int_equal(hs_store_init(c->where, cs), 0);
+	assert_int_equal(hs_store_init(c->store, cs), 0);
 	struct hs_store *st = NULL;
-	assert_int_equal(hs_store_open(c->where, &st), 0);
+	assert_int_equal(hs_store_open(c->store, &st), 0);
 	assert_non_null(st);
 	return st;
 }
@@ -62,11 +33,11 @@ static int file_exists(const char *dir, const char *name)
 
 static void test_init_then_open(void **state)
 {
-	struct ctx *c = *state;
-	assert_int_equal(hs_store_init(c->where, CS * 4), 0);
-	assert_true(file_exists(c->where, "hotspare-store.json"));
+	struct fx *c = *state;
+	assert_int_equal(hs_store_init(c->store, CS * 4), 0);
+	assert_true(file_exists(c->store, "hotspare-store.json"));
 	struct hs_store *st = NULL;
-	assert_int_equal(hs_store_open(c->where, &st), 0);
+	assert_int_equal(hs_store_open(c->store, &st), 0);
 	assert_non_null(st);
 	assert_non_null(st->be);
 	assert_int_equal(st->chunk_size, CS * 4);
@@ -86,34 +57,34 @@ static void test_init_then_open(void **state)
 
 static void test_init_bad_chunk_size(void **state)
 {
-	struct ctx *c = *state;
+	struct fx *c = *state;
 	const uint32_t bad[] = { 0, 4096, 65535, 65537, 3 * 65536, 8u << 20 };
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		hs_err_clear();
-		assert_int_equal(hs_store_init(c->where, bad[i]), -EINVAL);
+		assert_int_equal(hs_store_init(c->store, bad[i]), -EINVAL);
 		assert_err_mentions("chunk size");
-		assert_false(file_exists(c->where, "hotspare-store.json"));
+		assert_false(file_exists(c->store, "hotspare-store.json"));
 	}
 }
 
 static void test_init_twice(void **state)
 {
-	struct ctx *c = *state;
-	assert_int_equal(hs_store_init(c->where, CS), 0);
+	struct fx *c = *state;
+	assert_int_equal(hs_store_init(c->store, CS), 0);
 	size_t n1, n2;
-	char *p = ut_path(c->where, "hotspare-store.json");
+	char *p = ut_path(c->store, "hotspare-store.json");
 	unsigned char *before = ut_read_file(p, &n1);
 	assert_non_null(before);
 	hs_err_clear();
-	assert_int_equal(hs_store_init(c->where, CS * 2), -EEXIST);
-	assert_err_mentions(c->where);
+	assert_int_equal(hs_store_init(c->store, CS * 2), -EEXIST);
+	assert_err_mentions(c->store);
 	/* The description is untouched. */
 	unsigned char *after = ut_read_file(p, &n2);
 	assert_non_null(after);
 	assert_int_equal(n1, n2);
 	assert_memory_equal(before, after, n1);
 	struct hs_store *st;
-	assert_int_equal(hs_store_open(c->where, &st), 0);
+	assert_int_equal(hs_store_open(c->store, &st), 0);
 	assert_int_equal(st->chunk_size, CS);
 	hs_store_close(st);
 	free(before);
@@ -123,20 +94,20 @@ static void test_init_twice(void **state)
 
 static void test_open_missing_and_uninitialised(void **state)
 {
-	struct ctx *c = *state;
+	struct fx *c = *state;
 	struct hs_store *st = (struct hs_store *)0x1;
 	hs_err_clear();
-	assert_int_equal(hs_store_open(c->where, &st), -ENOENT);
-	assert_err_mentions(c->where);
+	assert_int_equal(hs_store_open(c->store, &st), -ENOENT);
+	assert_err_mentions(c->store);
 	assert_ptr_equal(st, (struct hs_store *)0x1);
 	/* Opening must not create it. */
 	struct stat s;
-	assert_int_equal(stat(c->where, &s), -1);
+	assert_int_equal(stat(c->store, &s), -1);
 
-	assert_int_equal(mkdir(c->where, 0755), 0);
+	assert_int_equal(mkdir(c->store, 0755), 0);
 	hs_err_clear();
-	assert_int_equal(hs_store_open(c->where, &st), -ENOENT);
-	assert_err_mentions(c->where);
+	assert_int_equal(hs_store_open(c->store, &st), -ENOENT);
+	assert_err_mentions(c->store);
 	assert_err_mentions("not a hotspare store");
 
 	/* A plain file where the store should be. */
@@ -150,26 +121,26 @@ static void test_open_missing_and_uninitialised(void **state)
 
 static void test_open_unknown_version(void **state)
 {
-	struct ctx *c = *state;
-	write_desc(c->where, "{\"format\":\"hotspare-store\",\"version\":99,\"chunk_size\":65536,"
+	struct fx *c = *state;
+	write_desc(c->store, "{\"format\":\"hotspare-store\",\"version\":99,\"chunk_size\":65536,"
 			     "\"compression\":\"zstd\",\"digest\":\"sha256\"}\n");
 	struct hs_store *st = NULL;
 	hs_err_clear();
-	assert_int_equal(hs_store_open(c->where, &st), -EPROTONOSUPPORT);
+	assert_int_equal(hs_store_open(c->store, &st), -EPROTONOSUPPORT);
 	assert_err_mentions("version 99");
-	assert_err_mentions(c->where);
+	assert_err_mentions(c->store);
 	assert_null(st);
 
-	write_desc(c->where, "{\"format\":\"hotspare-store\",\"version\":1,\"chunk_size\":65536,"
+	write_desc(c->store, "{\"format\":\"hotspare-store\",\"version\":1,\"chunk_size\":65536,"
 			     "\"compression\":\"lz4\"}\n");
 	hs_err_clear();
-	assert_int_equal(hs_store_open(c->where, &st), -EPROTONOSUPPORT);
+	assert_int_equal(hs_store_open(c->store, &st), -EPROTONOSUPPORT);
 	assert_err_mentions("lz4");
 }
 
 static void test_open_corrupt_description(void **state)
 {
-	struct ctx *c = *state;
+	struct fx *c = *state;
 	const char *bad[] = {
 		"",
 		"not json at all",
@@ -184,14 +155,14 @@ static void test_open_corrupt_description(void **state)
 		"{\"format\":\"hotspare-store\",\"version\":1,\"chunk_size\":4295032832,\"compression\":\"zstd\"}",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-		write_desc(c->where, bad[i]);
+		write_desc(c->store, bad[i]);
 		struct hs_store *st = NULL;
 		hs_err_clear();
-		int r = hs_store_open(c->where, &st);
+		int r = hs_store_open(c->store, &st);
 		if (r != -EBADMSG)
 			fail_msg("description '%s': expected -EBADMSG, got %d", bad[i], r);
 		assert_null(st);
-		assert_err_mentions(c->where);
+		assert_err_mentions(c->store);
 	}
 }
 
@@ -219,7 +190,7 @@ static int open_desc_child(void *arg)
 
 static void test_open_description_null_fields(void **state)
 {
-	struct ctx *c = *state;
+	struct fx *c = *state;
 	const char *bad[] = {
 		"{\"format\":null,\"version\":1,\"chunk_size\":65536,\"compression\":\"zstd\"}",
 		"{\"format\":\"hotspare-store\",\"version\":1,\"chunk_size\":65536,\"compression\":null}",
@@ -227,8 +198,8 @@ static void test_open_description_null_fields(void **state)
 	};
 	int failed = 0;
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-		struct desc_case d = { c->where, bad[i] };
-		write_desc(c->where, bad[i]);
+		struct desc_case d = { c->store, bad[i] };
+		write_desc(c->store, bad[i]);
 		int r = ut_in_child(open_desc_child, &d);
 		if (r != 0) {
 			print_error("hs_store_open of description '%s': child %s %d (expected a clean "
@@ -244,7 +215,7 @@ static void test_open_description_null_fields(void **state)
 
 static void test_chunk_round_trip(void **state)
 {
-	struct ctx *c = *state;
+	struct fx *c = *state;
 	struct hs_store *st = new_store(c, CS);
 	const size_t lens[] = { CS, 1234, 1 };
 	for (size_t k = 0; k < sizeof lens / sizeof *lens; k++) {
@@ -277,7 +248,7 @@ static void test_chunk_round_trip(void **state)
 		hs_digest_hex(&d, hex);
 		snprintf(want, sizeof want, "chunks/%.2s/%s.zst", hex, hex);
 		assert_string_equal(key, want);
-		assert_true(file_exists(c->where, key));
+		assert_true(file_exists(c->store, key));
 
 		hs_buf_free(&z);
 		hs_buf_free(&got);
@@ -287,7 +258,7 @@ static void test_chunk_round_trip(void **state)
 	assert_int_equal(hs_store_sync(st), 0);
 	/* Visible through a fresh open. */
 	hs_store_close(st);
-	assert_int_equal(hs_store_open(c->where, &st), 0);
+	assert_int_equal(hs_store_open(c->store, &st), 0);
 	unsigned char one[1] = { 0 };
 	struct hs_digest d;
 	hs_digest_compute(one, 1, &d);
@@ -311,7 +282,7 @@ static int count_tmp_files(const char *dir)
 
 static void test_chunk_put_existing(void **state)
 {
-	struct ctx *c = *state;
+	struct fx *c = *state;
 	struct hs_store *st = new_store(c, CS);
 	unsigned char plain[5000];
 	ut_fill(plain, sizeof plain, 9);
@@ -323,7 +294,7 @@ static void test_chunk_put_existing(void **state)
 
 	char key[96];
 	hs_chunk_key(&d, key);
-	char *path = ut_path(c->where, key);
+	char *path = ut_path(c->store, key);
 	struct stat s1, s2;
 	assert_int_equal(stat(path, &s1), 0);
 	usleep(20000); /* so a rewrite would show in the timestamps */
@@ -430,7 +401,7 @@ static void add_points(struct hs_store *st)
 	hs_index_free(ix);
 }
 
-static struct hs_store *store_with_points(struct ctx *c)
+static struct hs_store *store_with_points(struct fx *c)
 {
 	struct hs_store *st = new_store(c, CS);
 	add_points(st);
@@ -439,7 +410,7 @@ static struct hs_store *store_with_points(struct ctx *c)
 
 static void test_point_put_get_list(void **state)
 {
-	struct ctx *c = *state;
+	struct fx *c = *state;
 	struct hs_store *st = store_with_points(c);
 	char **ids = NULL;
 	size_t n = 99;
@@ -483,7 +454,7 @@ static void test_point_put_get_list(void **state)
 
 	/* Manifests for kinds that cannot list. */
 	size_t mn;
-	char *mp = ut_path(c->where, "points/mail01/.points");
+	char *mp = ut_path(c->store, "points/mail01/.points");
 	char *m = (char *)ut_read_file(mp, &mn);
 	assert_non_null(m);
 	m = realloc(m, mn + 1);
@@ -493,7 +464,7 @@ static void test_point_put_get_list(void **state)
 	assert_non_null(strstr(m, "20260216T000000Z\n"));
 	free(m);
 	free(mp);
-	mp = ut_path(c->where, "points/.servers");
+	mp = ut_path(c->store, "points/.servers");
 	m = (char *)ut_read_file(mp, &mn);
 	assert_non_null(m);
 	assert_int_equal(mn, strlen("db01\nmail01\n"));
@@ -505,7 +476,7 @@ static void test_point_put_get_list(void **state)
 
 static void test_point_get_errors(void **state)
 {
-	struct ctx *c = *state;
+	struct fx *c = *state;
 	struct hs_store *st = store_with_points(c);
 	struct hs_index *got = NULL;
 	hs_err_clear();
@@ -523,7 +494,7 @@ static void test_point_get_errors(void **state)
 	hs_index_free(ix);
 
 	/* A corrupted index file. */
-	char *p = ut_path(c->where, "points/mail01/20260215T120000Z.idx");
+	char *p = ut_path(c->store, "points/mail01/20260215T120000Z.idx");
 	size_t n;
 	unsigned char *b = ut_read_file(p, &n);
 	assert_non_null(b);
@@ -544,8 +515,8 @@ static void test_point_get_errors(void **state)
 	free(p);
 
 	/* A valid index under another point's name. */
-	char *src = ut_path(c->where, "points/mail01/20260101T000000Z.idx");
-	char *dst = ut_path(c->where, "points/mail01/20250101T000000Z.idx");
+	char *src = ut_path(c->store, "points/mail01/20260101T000000Z.idx");
+	char *dst = ut_path(c->store, "points/mail01/20250101T000000Z.idx");
 	b = ut_read_file(src, &n);
 	assert_non_null(b);
 	assert_int_equal(ut_write_file(dst, b, n), 0);
@@ -583,7 +554,7 @@ static void expect_resolve_fail(struct hs_store *st, const char *server, const c
 
 static void test_point_resolve(void **state)
 {
-	struct ctx *c = *state;
+	struct fx *c = *state;
 	struct hs_store *st = store_with_points(c);
 	expect_resolve(st, "mail01", "", "20260216T000000Z");
 	expect_resolve(st, "mail01", "latest", "20260216T000000Z");
@@ -604,7 +575,7 @@ static void test_point_resolve(void **state)
 
 static void test_servers_list(void **state)
 {
-	struct ctx *c = *state;
+	struct fx *c = *state;
 	struct hs_store *st = new_store(c, CS);
 	char **names = NULL;
 	size_t n = 99;
@@ -672,12 +643,12 @@ static int lock_child(void *arg)
 
 static void test_server_lock(void **state)
 {
-	struct ctx *c = *state;
+	struct fx *c = *state;
 	struct hs_store *st = new_store(c, CS);
 	int tok = -1;
 	assert_int_equal(hs_store_lock_server(st, "mail01", &tok), 0);
 	assert_true(tok >= 0);
-	struct lock_case lc = { c->where, getpid(), 1 };
+	struct lock_case lc = { c->store, getpid(), 1 };
 	int r = ut_in_child(lock_child, &lc);
 	if (r != 0)
 		fail_msg("child while the lock is held: status %d", r);
@@ -697,25 +668,25 @@ static void test_server_lock(void **state)
 
 static void test_open_or_init(void **state)
 {
-	struct ctx *c = *state;
+	struct fx *c = *state;
 	struct hs_store *st = NULL;
-	assert_int_equal(hs_store_open_or_init(c->where, CS * 2, &st), 0);
+	assert_int_equal(hs_store_open_or_init(c->store, CS * 2, &st), 0);
 	assert_non_null(st);
 	assert_int_equal(st->chunk_size, CS * 2);
 	hs_store_close(st);
 	st = NULL;
-	assert_int_equal(hs_store_open_or_init(c->where, CS * 2, &st), 0);
+	assert_int_equal(hs_store_open_or_init(c->store, CS * 2, &st), 0);
 	assert_int_equal(st->chunk_size, CS * 2);
 	hs_store_close(st);
 	st = (struct hs_store *)0x1;
 	hs_err_clear();
-	assert_int_equal(hs_store_open_or_init(c->where, CS, &st), -EINVAL);
+	assert_int_equal(hs_store_open_or_init(c->store, CS, &st), -EINVAL);
 	assert_null(st);
 	assert_err_mentions("chunk size");
 	assert_err_mentions("131072");
 	assert_err_mentions("65536");
 	/* The store keeps its chunk size. */
-	assert_int_equal(hs_store_open(c->where, &st), 0);
+	assert_int_equal(hs_store_open(c->store, &st), 0);
 	assert_int_equal(st->chunk_size, CS * 2);
 	hs_store_close(st);
 }
@@ -724,23 +695,23 @@ static void test_open_or_init(void **state)
  * must not leave a half-made store behind. */
 static void test_open_or_init_bad_chunk_size(void **state)
 {
-	struct ctx *c = *state;
+	struct fx *c = *state;
 	struct hs_store *st = NULL;
 	hs_err_clear();
-	int r = hs_store_open_or_init(c->where, 12345, &st);
+	int r = hs_store_open_or_init(c->store, 12345, &st);
 	assert_null(st);
 	if (r != -EINVAL)
 		fail_msg("open_or_init with chunk size 12345: expected -EINVAL, got %d (%s); "
 			 "description left behind: %s", r, hs_err_msg() ? hs_err_msg() : "",
-			 file_exists(c->where, "hotspare-store.json") ? "yes" : "no");
+			 file_exists(c->store, "hotspare-store.json") ? "yes" : "no");
 	assert_err_mentions("chunk size");
-	assert_false(file_exists(c->where, "hotspare-store.json"));
+	assert_false(file_exists(c->store, "hotspare-store.json"));
 	/* And the location can still become a good store. */
-	assert_int_equal(hs_store_open_or_init(c->where, CS, &st), 0);
+	assert_int_equal(hs_store_open_or_init(c->store, CS, &st), 0);
 	hs_store_close(st);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, fx_setup_dirs, fx_teardown)
 
 int main(void)
 {

@@ -1,11 +1,14 @@
-/* Shared fixture for the state, spare and hydration tests (test code only):
- * a generated image with zero chunks and a short last chunk, written by hand
- * into a store (and optionally a seed) as chunks plus a point index, and a
- * spare opened over it. With UT_WRAP_IO defined (the test is linked with
- * -Wl,--wrap=hs_store_chunk_get,--wrap=fdatasync,--wrap=fsync) a fault layer
- * counts, delays or fails chunk reads and records what each sync made durable. */
+/* The unit tests' fixture (test code only): a temporary directory with the
+ * paths of a store, two seeds and a state in it (created or not, as each
+ * set-up says); hand-made chunks and point indexes; a generated image with
+ * zero chunks and a short last chunk, written by hand into a store as chunks
+ * plus a point index, and a spare opened over it. With UT_WRAP_IO defined
+ * (the test is linked with -Wl,--wrap=hs_store_chunk_get,--wrap=fdatasync,
+ * --wrap=fsync) a fault layer counts, delays or fails chunk reads and records
+ * what each sync made durable. */
 #pragma once
 #include "unit.h"
+#include "basics/clock.h"
 #include "store/chunk.h"
 #include "spare/hydrate.h"
 #include "store/index.h"
@@ -82,6 +85,18 @@ static inline void fx_drop_chunk(const char *where, const unsigned char *img, ui
 	free(p);
 }
 
+/* A hand-made index of a snapshot of server at time t, every chunk zero. */
+static inline struct hs_index *fx_index(const char *server, time_t t, uint64_t size, uint32_t cs)
+{
+	struct hs_index *ix;
+	assert_int_equal(hs_index_new(size, cs, &ix), 0);
+	snprintf(ix->server, sizeof ix->server, "%s", server);
+	hs_point_id_format(t, ix->id);
+	ix->kind = HS_KIND_SNAPSHOT;
+	ix->time = t;
+	return ix;
+}
+
 /* Write the point of img (IMG_SIZE bytes) at time t into the store at where:
  * the chunks for which want(i) is true (all when NULL), then the index. The
  * point id goes to id. */
@@ -89,12 +104,7 @@ static inline void fx_put_point(const char *where, const unsigned char *img, uin
 				const char *server, time_t t, bool (*want)(uint64_t),
 				char id[HS_POINT_ID_LEN + 1])
 {
-	struct hs_index *ix;
-	assert_int_equal(hs_index_new(size, CS, &ix), 0);
-	snprintf(ix->server, sizeof ix->server, "%s", server);
-	hs_point_id_format(t, ix->id);
-	ix->kind = HS_KIND_SNAPSHOT;
-	ix->time = t;
+	struct hs_index *ix = fx_index(server, t, size, CS);
 	for (uint64_t i = 0; i < ix->nchunks; i++) {
 		uint32_t len = hs_index_chunk_len(ix, i);
 		if (hs_is_zero(img + i * CS, len))
@@ -123,28 +133,51 @@ static inline struct hs_index *fx_get_index(const char *where, const char *serve
 	return ix;
 }
 
-/* The usual layout: dir/store holding the point of img (every chunk), an
- * empty seed store dir/seed, states under dir. */
+/* A temporary directory and the paths in it: dir/store, dir/seed,
+ * dir/seed2, dir/state; img and id once a point is written. */
 struct fx {
-	char *dir, *store, *seed, *state;
+	char *dir, *store, *seed, *seed2, *state;
 	unsigned char *img;
 	char id[HS_POINT_ID_LEN + 1];
 };
 
-static inline int fx_setup(void **state)
+/* The directory and the paths only: nothing is created in it. */
+static inline int fx_setup_dirs(void **state)
 {
 	struct fx *f = calloc(1, sizeof *f);
 	if (!f || !(f->dir = ut_tmpdir()))
 		return -1;
 	f->store = ut_path(f->dir, "store");
 	f->seed = ut_path(f->dir, "seed");
+	f->seed2 = ut_path(f->dir, "seed2");
 	f->state = ut_path(f->dir, "state");
-	if (hs_store_init(f->store, CS) || hs_store_init(f->seed, CS))
+	hs_err_clear();
+	*state = f;
+	return 0;
+}
+
+/* The paths, with empty stores at store, seed and seed2. */
+static inline int fx_setup_stores(void **state)
+{
+	if (fx_setup_dirs(state) < 0)
 		return -1;
+	struct fx *f = *state;
+	if (hs_store_init(f->store, CS) || hs_store_init(f->seed, CS) || hs_store_init(f->seed2, CS))
+		return -1;
+	hs_err_clear();
+	return 0;
+}
+
+/* The usual layout: the stores, with the point of a generated image (every
+ * chunk) in dir/store. */
+static inline int fx_setup(void **state)
+{
+	if (fx_setup_stores(state) < 0)
+		return -1;
+	struct fx *f = *state;
 	f->img = fx_make_image(1);
 	fx_put_point(f->store, f->img, IMG_SIZE, SERVER, T0, NULL, f->id);
 	hs_err_clear();
-	*state = f;
 	return 0;
 }
 
@@ -155,6 +188,7 @@ static inline int fx_teardown(void **state)
 	free(f->dir);
 	free(f->store);
 	free(f->seed);
+	free(f->seed2);
 	free(f->state);
 	free(f->img);
 	free(f);
@@ -264,13 +298,6 @@ static inline void fx_copy_file(const char *from_dir, const char *to_dir, const 
 	free(d);
 	free(a);
 	free(b);
-}
-
-static inline double fx_now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
 #ifdef UT_WRAP_IO
