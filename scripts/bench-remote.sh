@@ -145,7 +145,7 @@ rm -rf "$T/casync.img" "$T/www/casync" "$T/img"
 
 # The delay proxy: 10 ms each way, 20 ms of round-trip time in front of nginx.
 DPORT=$(free_port)
-python3 "$REPO/tests/e2e/delay-proxy.py" "$DPORT" "$PORT" 10 &
+python3 "$REPO/tests/proxy.py" delay "$DPORT" "$PORT" 10 &
 on_exit "kill $!"
 wait_for 10 port_open "$DPORT" || { log "the delay proxy did not start"; exit 1; }
 

@@ -103,7 +103,7 @@ nginx_down() {
 
 # s3rver_up: s3rver from the npm registry (installed once into
 # ${HS_CACHE:-/var/cache/hotspare-test}/s3rver) on a free port, with its data
-# in $T/s3rver, behind sigv4-proxy.py (s3rver does not check v4 signatures;
+# in $T/s3rver, behind proxy.py sigv4 (s3rver does not check v4 signatures;
 # the proxy does, for the key S3RVER/S3RVER). Sets S3_ENDPOINT (the proxy's
 # URL) and S3_LOG (the proxy's log); both stop on exit.
 s3rver_up() {
@@ -124,7 +124,7 @@ s3rver_up() {
 	on_exit "kill $!"
 	pport=$(free_port)
 	S3_LOG=$T/sigv4.log
-	python3 "$(dirname "${BASH_SOURCE[0]}")/e2e/sigv4-proxy.py" "$pport" "$sport" S3RVER "$S3_LOG" &
+	python3 "$(dirname "${BASH_SOURCE[0]}")/proxy.py" sigv4 "$pport" "$sport" S3RVER "$S3_LOG" &
 	on_exit "kill $!"
 	wait_for 30 port_open "$sport" || { cat "$T/s3rver.log" >&2; fail "s3rver did not start"; }
 	wait_for 10 port_open "$pport" || fail "the signature-checking proxy did not start"

@@ -74,7 +74,7 @@ pass "a read past a 2 s deadline fails with EIO; the daemon stays up and recover
 # The proxy for what follows: it damages what passes through it on command.
 PPORT=$(free_port)
 echo pass >"$T/mode"
-python3 "$HERE/fault-proxy.py" "$PPORT" "$PORT" "$T/mode" "$T/proxy.log" &
+python3 "$HERE/../proxy.py" fault "$PPORT" "$PORT" "$T/mode" "$T/proxy.log" &
 PROXY=$!
 on_exit "kill $PROXY"
 wait_for 10 port_open "$PPORT" || fail "the proxy did not start"

@@ -68,7 +68,7 @@ nginx_conf web "$T/www" "$PORT"
 nginx_up web "$PORT"
 PPORT=$(free_port)
 echo "put-fail-after 10" >"$T/mode"
-python3 "$HERE/fault-proxy.py" "$PPORT" "$PORT" "$T/mode" "$T/proxy.log" &
+python3 "$HERE/../proxy.py" fault "$PPORT" "$PORT" "$T/mode" "$T/proxy.log" &
 on_exit "kill $!"
 wait_for 10 port_open "$PPORT" || fail "the proxy did not start"
 rc=0; "$HS" replicate "$T/site2" "http://127.0.0.1:$PPORT/site3" web01 >/dev/null 2>"$T/err" || rc=$?
