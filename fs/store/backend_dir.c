@@ -329,6 +329,46 @@ static int dir_get(struct hs_backend *be, const char *key, struct hs_buf *out)
 	return 0;
 }
 
+static int dir_get_range(struct hs_backend *be, const char *key, uint64_t off, size_t len,
+			 struct hs_buf *out)
+{
+	struct dir_backend *d = D(be);
+	_cleanup_close_ int fd = openat(d->rootfd, key, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return -ENOENT;
+		return hs_err(errno, "cannot read %s/%s: %s", be->where, key, strerror(errno));
+	}
+	out->len = 0;
+	int r = hs_buf_reserve(out, len ? len : 1);
+	if (r < 0)
+		return r;
+	while (out->len < len) {
+		ssize_t n = pread(fd, out->data + out->len, len - out->len, (off_t)(off + out->len));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return hs_err(errno, "cannot read %s/%s: %s", be->where, key, strerror(errno));
+		if (n == 0)
+			break;
+		out->len += (size_t)n;
+	}
+	return 0;
+}
+
+static int dir_remove(struct hs_backend *be, const char *key)
+{
+	struct dir_backend *d = D(be);
+	if (unlinkat(d->rootfd, key, 0) < 0) {
+		if (errno == ENOENT)
+			return -ENOENT;
+		return hs_err(errno, "cannot remove %s/%s: %s", be->where, key, strerror(errno));
+	}
+	char dir[4096];
+	dir_of(key, dir, sizeof dir);
+	return mark_dirty(d, dir);
+}
+
 static int dir_exists(struct hs_backend *be, const char *key)
 {
 	struct stat st;
@@ -442,6 +482,8 @@ static void dir_close(struct hs_backend *be)
 
 static const struct hs_backend_ops dir_ops = {
 	.get = dir_get,
+	.get_range = dir_get_range,
+	.remove = dir_remove,
 	.put = dir_put,
 	.exists = dir_exists,
 	.list = dir_list,

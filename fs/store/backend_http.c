@@ -67,6 +67,55 @@ static int http_get(struct hs_backend *be, const char *key, struct hs_buf *out)
 	return r;
 }
 
+/* Keep [off, off+len) of a whole body a server sent instead of a range. */
+static void keep_range(struct hs_buf *out, uint64_t off, size_t len)
+{
+	if (off >= out->len) {
+		out->len = 0;
+		return;
+	}
+	size_t n = out->len - (size_t)off < len ? out->len - (size_t)off : len;
+	memmove(out->data, out->data + off, n);
+	out->len = n;
+}
+
+static int http_get_range(struct hs_backend *be, const char *key, uint64_t off, size_t len,
+			  struct hs_buf *out)
+{
+	char range[80];
+	out->len = 0;
+	if (len == 0)
+		return 0;
+	snprintf(range, sizeof range, "Range: bytes=%llu-%llu", (unsigned long long)off,
+		 (unsigned long long)(off + len - 1));
+	struct curl_slist *h = curl_slist_append(NULL, range);
+	if (!h)
+		return -ENOMEM;
+	struct target t;
+	struct hs_http_req req = { .method = "GET", .out = out, .headers = h };
+	int r = target(H(be), key, &t);
+	long status = 0;
+	if (r == 0) {
+		req.url = t.url;
+		req.what = t.what;
+		r = hs_http_do(H(be)->http, &req, &status);
+	}
+	curl_slist_free_all(h);
+	if (r == 0 && status == 416) { /* the range starts past the end */
+		out->len = 0;
+		return 0;
+	}
+	if (r == 0 && status == 200) /* a server that ignores ranges sends it all */
+		keep_range(out, off, len);
+	else if (r == 0 && status != 206)
+		r = hs_http_status_err(&req, status, NULL);
+	if (r < 0)
+		out->len = 0;
+	else if (out->len > len)
+		out->len = len;
+	return r;
+}
+
 static int http_exists(struct hs_backend *be, const char *key)
 {
 	struct target t;
@@ -112,6 +161,11 @@ static int http_delete(struct hs_backend *be, const char *key)
 	return request(be, &req, &t, key);
 }
 
+static int http_remove(struct hs_backend *be, const char *key)
+{
+	return http_delete(be, key);
+}
+
 static int http_list(struct hs_backend *be, const char *dir, int (*fn)(void *, const char *), void *arg)
 {
 	(void)be;
@@ -149,6 +203,8 @@ static void http_close(struct hs_backend *be)
 
 static const struct hs_backend_ops http_ops = {
 	.get = http_get,
+	.get_range = http_get_range,
+	.remove = http_remove,
 	.put = http_put,
 	.exists = http_exists,
 	.list = http_list,

@@ -182,6 +182,37 @@ static int s3_get(struct hs_backend *be, const char *key, struct hs_buf *out)
 	return r;
 }
 
+static int s3_get_range(struct hs_backend *be, const char *key, uint64_t off, size_t len,
+			struct hs_buf *out)
+{
+	char what[4096], range[80];
+	long status;
+	out->len = 0;
+	if (len == 0)
+		return 0;
+	snprintf(range, sizeof range, "Range: bytes=%llu-%llu", (unsigned long long)off,
+		 (unsigned long long)(off + len - 1));
+	int r = s3_request(S(be), "GET", key, "", range, NULL, 0, out, &status, what, sizeof what);
+	if (r == 0 && status == 416) {
+		out->len = 0;
+		return 0;
+	}
+	if (r == 0 && status == 200 && off < out->len) { /* the whole object: keep the range */
+		size_t n = out->len - (size_t)off < len ? out->len - (size_t)off : len;
+		memmove(out->data, out->data + off, n);
+		out->len = n;
+	} else if (r == 0 && status == 200) {
+		out->len = 0;
+	} else if (r == 0 && status != 206) {
+		r = s3_status_err(S(be), "GET", what, status, out);
+	}
+	if (r < 0)
+		out->len = 0;
+	else if (out->len > len)
+		out->len = len;
+	return r;
+}
+
 static int s3_exists(struct hs_backend *be, const char *key)
 {
 	char what[4096];
@@ -232,6 +263,16 @@ static int s3_delete(struct hs_backend *be, const char *key)
 		r = s3_status_err(S(be), "DELETE", what, status, &body);
 	hs_buf_free(&body);
 	return r;
+}
+
+static int s3_remove(struct hs_backend *be, const char *key)
+{
+	/* S3 answers 204 for a key that does not exist: look first, so callers
+	 * learn -ENOENT as from the other kinds. */
+	int r = s3_exists(be, key);
+	if (r <= 0)
+		return r == 0 ? -ENOENT : r;
+	return s3_delete(be, key);
 }
 
 /* XML text with the five predefined entities decoded, into out. */
@@ -398,6 +439,8 @@ static void s3_close(struct hs_backend *be)
 
 static const struct hs_backend_ops s3_ops = {
 	.get = s3_get,
+	.get_range = s3_get_range,
+	.remove = s3_remove,
 	.put = s3_put,
 	.exists = s3_exists,
 	.list = s3_list,

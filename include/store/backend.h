@@ -4,6 +4,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "basics/buf.h"
 
 struct hs_backend;
@@ -24,8 +25,16 @@ struct hs_backend_ops {
 	 * after the next sync(). 0, -EEXIST (NOREPLACE and present), -errno. */
 	int (*put)(struct hs_backend *be, const char *key, const void *p, size_t n,
 		   unsigned flags);
+	/* Read up to len bytes at off of an object into out (replacing its
+	 * content; fewer at the object's end, none past it). 0, -ENOENT if
+	 * absent, other -errno on failure. */
+	int (*get_range)(struct hs_backend *be, const char *key, uint64_t off, size_t len,
+			 struct hs_buf *out);
 	/* 1 if the object exists, 0 if not, -errno on failure. */
 	int (*exists)(struct hs_backend *be, const char *key);
+	/* Remove an object (its name is gone at the next sync). 0, -ENOENT if
+	 * absent, -errno. */
+	int (*remove)(struct hs_backend *be, const char *key);
 	/* Call fn(arg, name) for each object directly under dir; a non-zero
 	 * return from fn stops the walk and is returned. -ENOENT if no such dir;
 	 * -ENOTSUP for kinds that cannot list (the store keeps manifests instead). */
