@@ -70,7 +70,7 @@ void cli_list_free(struct cli_list *l)
 int cli_load_point(const char *where, const char *ref, struct hs_store **stp, struct hs_index **ix)
 {
 	char server[HS_SERVER_MAX + 1], want[HS_POINT_ID_LEN + 1], id[HS_POINT_ID_LEN + 1];
-	int r = hs_ref_parse(ref, server, want);
+	int r = hs_ref_parse(ref, server, want, NULL);
 	if (r < 0)
 		return r;
 	struct hs_store *st;
@@ -79,7 +79,7 @@ int cli_load_point(const char *where, const char *ref, struct hs_store **stp, st
 		return r;
 	r = hs_store_point_resolve(st, server, want, id);
 	if (r == 0)
-		r = hs_store_point_get(st, server, id, ix);
+		r = hs_store_point_get(st, server, id, NULL, ix);
 	if (r < 0) {
 		hs_store_close(st);
 		return r;
@@ -117,7 +117,7 @@ static int points_add(struct hs_store *st, const char *server, const char *want,
 int cli_points_add(struct hs_store *st, const char *ref, struct cli_points *p)
 {
 	char server[HS_SERVER_MAX + 1], want[HS_POINT_ID_LEN + 1];
-	int r = hs_ref_parse(ref, server, want);
+	int r = hs_ref_parse(ref, server, want, NULL);
 	return r < 0 ? r : points_add(st, server, want, true, p);
 }
 

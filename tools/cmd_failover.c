@@ -106,7 +106,7 @@ int cmd_failover(int argc, char **argv)
 		return cli_failf("failover", "--network and --bridge are alternatives: give one");
 	const char *where = argv[optind], *ref = argv[optind + 1];
 	char server[HS_SERVER_MAX + 1], want[HS_POINT_ID_LEN + 1];
-	int r = hs_ref_parse(ref, server, want);
+	int r = hs_ref_parse(ref, server, want, NULL);
 	if (r < 0)
 		return cli_fail("failover", r);
 	if (bridge) {

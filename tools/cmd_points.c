@@ -1,12 +1,67 @@
-/* hotspare points STORE SERVER [--json] */
+/* hotspare points STORE SERVER [--json]
+ * Reads each point's fixed-size header only (never a digest table), and
+ * needs no key: an encrypted store lists its points without one. */
 #include "cli.h"
 #include "basics/cleanup.h"
 #include "basics/progress.h"
 #include "store/store.h"
+#include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
+#include <string.h>
 
 #define USAGE "STORE SERVER [--json]"
+
+static json_object *point_json(const struct hs_point *p)
+{
+	char when[21];
+	hs_time_iso((time_t)p->time, when);
+	json_object *o = json_object_new_object(), *disks = json_object_new_array();
+	json_object_object_add(o, "id", json_object_new_string(p->id));
+	json_object_object_add(o, "kind", json_object_new_string(hs_kind_name(p->kind)));
+	json_object_object_add(o, "time", json_object_new_string(when));
+	json_object_object_add(o, "size", json_object_new_int64((int64_t)hs_point_size(p)));
+	json_object_object_add(o, "new_bytes", json_object_new_int64((int64_t)hs_point_new_bytes(p)));
+	json_object_object_add(o, "shipped_bytes", json_object_new_int64((int64_t)hs_point_ship_bytes(p)));
+	json_object_object_add(o, "chunk_size", json_object_new_int64(p->chunk_size));
+	json_object_object_add(o, "base", p->base[0] ? json_object_new_string(p->base) : NULL);
+	json_object_object_add(o, "consistency", json_object_new_string(hs_consistency_name(p->consistency)));
+	json_object_object_add(o, "encrypted", json_object_new_boolean(p->encrypted));
+	for (uint32_t k = 0; k < p->ndisks; k++) {
+		const struct hs_point_disk *d = &p->disks[k];
+		json_object *j = json_object_new_object();
+		json_object_object_add(j, "name", json_object_new_string(d->name));
+		json_object_object_add(j, "size", json_object_new_int64((int64_t)d->size));
+		json_object_object_add(j, "new_bytes", json_object_new_int64((int64_t)d->new_bytes));
+		json_object_object_add(j, "shipped_bytes", json_object_new_int64((int64_t)d->ship_bytes));
+		json_object_object_add(j, "read_bytes", json_object_new_int64((int64_t)d->read_bytes));
+		json_object_array_add(disks, j);
+	}
+	json_object_object_add(o, "disks", disks);
+	return o;
+}
+
+static void point_line(const struct hs_point *p)
+{
+	char when[21], a[16], b[16], newcol[40], disks[256] = "";
+	hs_time_iso((time_t)p->time, when);
+	uint64_t ship = hs_point_ship_bytes(p);
+	if (ship)
+		snprintf(newcol, sizeof newcol, "%s shipped", hs_fmt_bytes(ship, b));
+	else
+		snprintf(newcol, sizeof newcol, "%s", hs_fmt_bytes(hs_point_new_bytes(p), b));
+	for (uint32_t k = 0; k < p->ndisks; k++) {
+		char sz[16], one[64];
+		snprintf(one, sizeof one, "%s%s=%s", k ? " " : "", p->disks[k].name, hs_fmt_bytes(p->disks[k].size, sz));
+		if (strlen(disks) + strlen(one) + 4 < sizeof disks)
+			strcat(disks, one);
+		else if (!strstr(disks, "..."))
+			strcat(disks, " ...");
+	}
+	printf("%-17s %-9s %-21s %10s %10s  %-17s %-16s %s\n", p->id, hs_kind_name(p->kind), when,
+	       hs_fmt_bytes(hs_point_size(p), a), newcol, p->base[0] ? p->base : "-",
+	       hs_consistency_name(p->consistency), disks);
+}
 
 int cmd_points(int argc, char **argv)
 {
@@ -21,44 +76,28 @@ int cmd_points(int argc, char **argv)
 	_cleanup_(hs_store_close_p) struct hs_store *st = NULL;
 	_cleanup_(hs_strv_free_p) char **ids = NULL;
 	size_t n;
-	r = hs_store_open(where, &st);
+	r = hs_store_open_flags(where, HS_OPEN_NOKEY, &st);
 	if (r == 0)
 		r = hs_store_points_list(st, server, &ids, &n);
 	if (r < 0)
 		return cli_fail("points", r);
+	_cleanup_free_ struct hs_point *p = malloc(sizeof *p);
+	if (!p)
+		return cli_fail("points", -ENOMEM);
 	json_object *arr = json_object_new_array();
 	if (!json && n)
-		printf("%-17s %-9s %-21s %10s %10s  %s\n", "ID", "KIND", "TIME (UTC)", "SIZE", "NEW", "BASE");
+		printf("%-17s %-9s %-21s %10s %10s  %-17s %-16s %s\n", "ID", "KIND", "TIME (UTC)", "SIZE", "NEW",
+		       "BASE (DRIVE)", "CONSISTENCY", "DISKS");
 	for (size_t i = 0; i < n; i++) {
-		struct hs_index *ix;
-		r = hs_store_point_get(st, server, ids[i], &ix);
+		r = hs_store_point_head(st, server, ids[i], p);
 		if (r < 0) {
 			json_object_put(arr);
 			return cli_fail("points", r);
 		}
-		char when[21], a[16], b[16];
-		hs_time_iso((time_t)ix->time, when);
-		if (json) {
-			json_object *o = json_object_new_object();
-			json_object_object_add(o, "id", json_object_new_string(ix->id));
-			json_object_object_add(o, "kind", json_object_new_string(hs_kind_name(ix->kind)));
-			json_object_object_add(o, "time", json_object_new_string(when));
-			json_object_object_add(o, "size", json_object_new_int64((int64_t)ix->image_size));
-			json_object_object_add(o, "new_bytes", json_object_new_int64((int64_t)ix->new_bytes));
-			json_object_object_add(o, "shipped_bytes", json_object_new_int64((int64_t)ix->ship_bytes));
-			json_object_object_add(o, "chunk_size", json_object_new_int64(ix->chunk_size));
-			json_object_object_add(o, "base", ix->base[0] ? json_object_new_string(ix->base) : NULL);
-			json_object_array_add(arr, o);
-		} else {
-			char newcol[40];
-			if (ix->ship_bytes)
-				snprintf(newcol, sizeof newcol, "%s shipped", hs_fmt_bytes(ix->ship_bytes, b));
-			else
-				snprintf(newcol, sizeof newcol, "%s", hs_fmt_bytes(ix->new_bytes, b));
-			printf("%-17s %-9s %-21s %10s %10s  %s\n", ix->id, hs_kind_name(ix->kind), when,
-			       hs_fmt_bytes(ix->image_size, a), newcol, ix->base[0] ? ix->base : "-");
-		}
-		hs_index_free(ix);
+		if (json)
+			json_object_array_add(arr, point_json(p));
+		else
+			point_line(p);
 	}
 	if (json)
 		puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));

@@ -41,7 +41,7 @@ static int capture_one(struct job *j, uint64_t i, void *plain, struct hs_buf *z)
 		return 0;
 	}
 	struct hs_digest *d = &ix->digests[i];
-	hs_digest_compute(plain, len, d);
+	hs_store_chunk_id(j->dest, plain, len, d);
 	if (j->known && hs_dset_has(j->known, d)) {
 		atomic_fetch_add(&j->dedup, len);
 		return 0;
@@ -50,7 +50,7 @@ static int capture_one(struct job *j, uint64_t i, void *plain, struct hs_buf *z)
 	if (r < 0)
 		return r;
 	if (r == 0) {
-		r = hs_chunk_compress(plain, len, j->dest->zstd_level, z);
+		r = hs_store_chunk_encode(j->dest, d, plain, len, z);
 		if (r < 0)
 			return hs_err(-r, "cannot compress chunk %llu", (unsigned long long)i);
 		r = hs_store_chunk_queue(j->dest, d, z->data, z->len);
@@ -97,7 +97,7 @@ static int load_known(const struct hs_capture_opts *o, char **ids, size_t n, str
 	int r = hs_dset_init(set, 1024);
 	for (size_t k = n; r == 0 && k-- > 0;) {
 		_cleanup_(hs_index_free_p) struct hs_index *ix = NULL;
-		r = hs_store_point_get(o->store, o->server, ids[k], &ix);
+		r = hs_store_point_get(o->store, o->server, ids[k], NULL, &ix);
 		if (r < 0)
 			return r;
 		if (k == n - 1 || ix->kind == HS_KIND_SNAPSHOT)
@@ -176,15 +176,17 @@ int hs_capture(const struct hs_capture_opts *o, struct hs_capture_stats *stats)
 	time_t t;
 	next_id(ids, nids, ix->id, &t);
 	snprintf(ix->server, sizeof ix->server, "%s", o->server);
+	snprintf(ix->disk, sizeof ix->disk, "%s", HS_DISK_DEFAULT);
+	ix->read_bytes = size;
 	snprintf(ix->base, sizeof ix->base, "%s", stats->base);
 	ix->kind = o->kind;
 	ix->time = t;
 	ix->new_bytes = o->ship ? 0 : j.stored;
 	ix->ship_bytes = o->ship ? j.stored : 0;
 	/* The drive gets its copy first: the store's index is what makes the point exist. */
-	if (o->ship && (r = hs_store_point_put(o->ship, ix)) < 0)
+	if (o->ship && (r = hs_store_point_put1(o->ship, ix)) < 0)
 		goto out_progress;
-	r = hs_store_point_put(o->store, ix);
+	r = hs_store_point_put1(o->store, ix);
 out_progress:
 	if (o->progress) {
 		hs_progress_end(o->progress);

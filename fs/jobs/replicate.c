@@ -110,7 +110,7 @@ static int copy_point(const struct hs_replicate_opts *o, struct hs_index *ix, st
 		struct hs_index copy = *ix;
 		copy.ship_bytes = 0;
 		copy.new_bytes = j.bytes;
-		r = hs_store_point_put(o->dst, &copy);
+		r = hs_store_point_put1(o->dst, &copy);
 	}
 	st->chunks_sent += j.sent;
 	st->bytes_sent += j.bytes;
@@ -144,7 +144,7 @@ static bool self_contained(struct hs_store *dst, const struct hs_index *p)
 	if (p->kind == HS_KIND_SNAPSHOT || !p->base[0])
 		return true;
 	_cleanup_(hs_index_free_p) struct hs_index *base = NULL;
-	bool ok = hs_store_point_get(dst, p->server, p->base, &base) == 0 && base->ship_bytes == 0;
+	bool ok = hs_store_point_get(dst, p->server, p->base, NULL, &base) == 0 && base->ship_bytes == 0;
 	hs_err_clear();
 	return ok;
 }
@@ -170,7 +170,7 @@ static int server_begin(const struct hs_replicate_opts *o, const char *name, str
 		r = hs_dset_init(&s->known, 1024);
 	if (r == 0 && s->nids) {
 		_cleanup_(hs_index_free_p) struct hs_index *last = NULL;
-		r = hs_store_point_get(o->dst, name, s->ids[s->nids - 1], &last);
+		r = hs_store_point_get(o->dst, name, s->ids[s->nids - 1], NULL, &last);
 		bool trusted = r == 0 && self_contained(o->dst, last);
 		for (uint64_t i = 0; trusted && r == 0 && i < last->nchunks; i++)
 			if (!hs_digest_is_zero(&last->digests[i]))
@@ -206,7 +206,7 @@ int hs_replicate(const struct hs_replicate_opts *o, struct hs_replicate_stats *s
 			continue;
 		}
 		struct hs_index *ix;
-		r = hs_store_point_get(from, p->server, p->id, &ix);
+		r = hs_store_point_get(from, p->server, p->id, NULL, &ix);
 		if (r == 0) {
 			r = copy_point(o, ix, &s.known, st);
 			hs_index_free(ix);

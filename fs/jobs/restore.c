@@ -42,7 +42,7 @@ static int restore_one(struct job *j, uint64_t i, void *plain, struct hs_buf *z)
 		if ((size_t)got == len) {
 			struct hs_digest have = { 0 };
 			if (!hs_is_zero(plain, len))
-				hs_digest_compute(plain, len, &have);
+				hs_store_chunk_id(j->o->src->v[j->o->src->n - 1], plain, len, &have);
 			if (hs_digest_eq(&have, d)) {
 				atomic_fetch_add(hs_digest_is_zero(d) ? &j->zero : &j->same, len);
 				return 0;

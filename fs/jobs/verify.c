@@ -44,7 +44,7 @@ static int point_get(const struct hs_verify_opts *o, size_t k, const struct hs_i
 		*ix = o->points[k];
 		return 0;
 	}
-	int r = hs_store_point_get(o->src->v[o->src->n - 1], o->refs[k].server, o->refs[k].id, owned);
+	int r = hs_store_point_get(o->src->v[o->src->n - 1], o->refs[k].server, o->refs[k].id, NULL, owned);
 	*ix = *owned;
 	return r;
 }
@@ -105,7 +105,7 @@ static int check_one(struct job *j, const struct entry *e, void *plain, struct h
 			continue;
 		if (r < 0)
 			return r;
-		r = hs_chunk_decode(z->data, z->len, &e->d, plain, e->len);
+		r = hs_store_chunk_decode(s->v[i], z->data, z->len, &e->d, plain, e->len);
 		if (r == 0)
 			return 0;
 		if (r != -EBADMSG)

@@ -37,11 +37,11 @@ static int read_one(void *arg, uint64_t k, void *plain, struct hs_buf *z)
 		memset(d, 0, sizeof *d);
 		return 0;
 	}
-	hs_digest_compute(plain, len, d);
+	hs_store_chunk_id(j->store, plain, len, d);
 	int r = hs_store_chunk_has(j->store, d);
 	if (r != 0)
 		return r < 0 ? r : 0;
-	r = hs_chunk_compress(plain, len, j->store->zstd_level, z);
+	r = hs_store_chunk_encode(j->store, d, plain, len, z);
 	if (r == 0)
 		r = hs_store_chunk_queue(j->store, d, z->data, z->len);
 	if (r < 0)
@@ -98,7 +98,7 @@ int hs_checkpoint(struct hs_spare *sp, struct hs_checkpoint_result *res)
 		j.ix->time = t;
 		j.ix->new_bytes = j.stored;
 		if (r == 0)
-			r = hs_store_point_put(j.store, j.ix);
+			r = hs_store_point_put1(j.store, j.ix);
 	}
 	if (lock >= 0)
 		hs_store_unlock(j.store, lock);

@@ -4,30 +4,41 @@
 #include <stdio.h>
 #include <string.h>
 
-int hs_server_name_check(const char *s)
+/* The rules of server and disk names; what is "server" or "disk". */
+static int name_check(const char *what, const char *s, size_t max)
 {
 	size_t n = strlen(s);
 	if (n == 0)
-		return hs_err(EINVAL, "server name is empty");
-	if (n > HS_SERVER_MAX)
-		return hs_err(EINVAL, "server name '%.20s...' is longer than %d bytes", s,
-			      HS_SERVER_MAX);
+		return hs_err(EINVAL, "%s name is empty", what);
+	if (n > max)
+		return hs_err(EINVAL, "%s name '%.20s...' is longer than %zu bytes", what, s, max);
 	if (s[0] == '.')
-		return hs_err(EINVAL, "server name '%s' starts with '.'", s);
+		return hs_err(EINVAL, "%s name '%s' starts with '.'", what, s);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 		    c == '-' || c == '_' || c == '.')
 			continue;
 		if (c == '/')
-			return hs_err(EINVAL, "server name '%s' contains '/'", s);
+			return hs_err(EINVAL, "%s name '%s' contains '/'", what, s);
 		if (c < 0x20 || c == 0x7f)
-			return hs_err(EINVAL, "server name contains a control character (byte %zu)", i);
-		return hs_err(EINVAL, "server name '%s' contains '%c' (allowed: letters, digits, '-', '_', '.')", s, c);
+			return hs_err(EINVAL, "%s name contains a control character (byte %zu)", what, i);
+		return hs_err(EINVAL, "%s name '%s' contains '%c' (allowed: letters, digits, '-', '_', '.')",
+			      what, s, c);
 	}
 	if (strstr(s, ".."))
-		return hs_err(EINVAL, "server name '%s' contains '..'", s);
+		return hs_err(EINVAL, "%s name '%s' contains '..'", what, s);
 	return 0;
+}
+
+int hs_server_name_check(const char *s)
+{
+	return name_check("server", s, HS_SERVER_MAX);
+}
+
+int hs_disk_name_check(const char *s)
+{
+	return name_check("disk", s, HS_DISK_MAX);
 }
 
 void hs_point_id_format(time_t t, char out[HS_POINT_ID_LEN + 1])
@@ -52,10 +63,14 @@ int hs_point_id_parse(const char *id, time_t *t)
 	return strcmp(back, id) == 0 ? 0 : -EINVAL;
 }
 
-int hs_ref_parse(const char *ref, char server[HS_SERVER_MAX + 1], char point[HS_POINT_ID_LEN + 1])
+int hs_ref_parse(const char *ref, char server[HS_SERVER_MAX + 1], char point[HS_POINT_ID_LEN + 1],
+		 char disk[HS_DISK_MAX + 1])
 {
+	const char *colon = strchr(ref, ':');
 	const char *at = strchr(ref, '@');
-	size_t sn = at ? (size_t)(at - ref) : strlen(ref);
+	if (at && colon && colon < at)
+		at = NULL; /* an '@' after the disk name belongs to no point */
+	size_t sn = at ? (size_t)(at - ref) : colon ? (size_t)(colon - ref) : strlen(ref);
 	if (sn > HS_SERVER_MAX)
 		return hs_err(EINVAL, "server name in '%.20s...' is longer than %d bytes", ref,
 			      HS_SERVER_MAX);
@@ -67,10 +82,24 @@ int hs_ref_parse(const char *ref, char server[HS_SERVER_MAX + 1], char point[HS_
 	point[0] = 0;
 	if (at) {
 		const char *p = at + 1;
-		size_t pn = strlen(p);
-		if (pn == 0 || pn > HS_POINT_ID_LEN || strspn(p, "0123456789TZlatest") != pn)
-			return hs_err(EINVAL, "point '%s' is not a point id (YYYYMMDDTHHMMSSZ, a prefix of one, or 'latest')", p);
-		memcpy(point, p, pn + 1);
+		size_t pn = colon ? (size_t)(colon - p) : strlen(p);
+		if (pn == 0 || pn > HS_POINT_ID_LEN || strspn(p, "0123456789TZlatest") < pn)
+			return hs_err(EINVAL, "point '%.*s' is not a point id (YYYYMMDDTHHMMSSZ, a prefix of one, or 'latest')",
+				      (int)(pn > 40 ? 40 : pn), p);
+		memcpy(point, p, pn);
+		point[pn] = 0;
+	}
+	if (disk)
+		disk[0] = 0;
+	if (colon) {
+		if (!disk)
+			return hs_err(EINVAL, "'%s' names a disk; give SERVER[@POINT] here (the command works on "
+					      "every disk of the point)", ref);
+		if (strlen(colon + 1) > HS_DISK_MAX)
+			return hs_err(EINVAL, "disk name in '%.40s...' is longer than %d bytes", ref, HS_DISK_MAX);
+		if ((r = hs_disk_name_check(colon + 1)) < 0)
+			return r;
+		strcpy(disk, colon + 1);
 	}
 	return 0;
 }

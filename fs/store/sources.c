@@ -26,9 +26,15 @@ int hs_sources_open(struct hs_store *store, char **seeds, size_t nseeds, struct 
 			return r;
 		}
 		out->v[out->n++] = s;
-		if (s->chunk_size != store->chunk_size) {
-			r = hs_err(EINVAL, "seed %s has chunk size %u but the store has %u", seeds[i],
-				   s->chunk_size, store->chunk_size);
+		if (s->chunk_size != store->chunk_size || s->encrypted != store->encrypted ||
+		    strcmp(s->fingerprint, store->fingerprint) != 0) {
+			r = s->chunk_size != store->chunk_size
+				    ? hs_err(EINVAL, "seed %s has chunk size %u but the store has %u", seeds[i],
+					     s->chunk_size, store->chunk_size)
+				    : hs_err(EINVAL, "seed %s is %s, unlike the store %s", seeds[i],
+					     s->encrypted ? (store->encrypted ? "encrypted with another key" : "encrypted")
+							  : "not encrypted",
+					     store->be->where);
 			hs_sources_close(out);
 			hs_store_close(store);
 			return r;
@@ -68,7 +74,7 @@ int hs_sources_read(const struct hs_sources *s, const struct hs_digest *d, void 
 					failed = r;
 				break;
 			}
-			r = hs_chunk_decode(scratch->data, scratch->len, d, plain, len);
+			r = hs_store_chunk_decode(s->v[i], scratch->data, scratch->len, d, plain, len);
 			if (r == 0) {
 				*from = i;
 				return 0;

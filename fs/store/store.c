@@ -19,24 +19,55 @@ void hs_strv_free(char **v)
 	free(v);
 }
 
-static int desc_write(struct hs_backend *be, uint32_t chunk_size)
+/* What the description's MAC covers: every field that decides how the
+ * store's bytes are read, so a store with the key detects tampering. */
+static void desc_mac(const struct hs_key *key, uint32_t chunk_size, const char *digest, const char *enc,
+		     const char *fpr, const char *escrow, char out[65])
+{
+	char *text = NULL;
+	uint8_t mac[32];
+	if (asprintf(&text, "hotspare-store|%d|%u|zstd|%s|%s|%s|%s", HS_STORE_VERSION, chunk_size, digest, enc,
+		     fpr, escrow ? escrow : "") < 0) {
+		out[0] = 0;
+		return;
+	}
+	hs_hmac256(key->desc_key, text, strlen(text), mac);
+	free(text);
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", mac[i]);
+}
+
+/* The description of a new store: version, chunk size, and for an
+ * encrypted one its cipher, key fingerprint, escrow copy and MAC. */
+static int desc_text(uint32_t chunk_size, const struct hs_key *key, const char *escrow, char **text)
 {
 	json_object *o = json_object_new_object();
 	if (!o)
 		return -ENOMEM;
+	const char *digest = key ? "hmac-sha256" : "sha256", *enc = key ? "aes-256-gcm" : "none";
 	json_object_object_add(o, "format", json_object_new_string("hotspare-store"));
 	json_object_object_add(o, "version", json_object_new_int(HS_STORE_VERSION));
 	json_object_object_add(o, "chunk_size", json_object_new_int64(chunk_size));
 	json_object_object_add(o, "compression", json_object_new_string("zstd"));
-	json_object_object_add(o, "digest", json_object_new_string("sha256"));
-	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
-	char *text = NULL;
-	int r = asprintf(&text, "%s\n", s) < 0 ? -ENOMEM : 0;
+	json_object_object_add(o, "digest", json_object_new_string(digest));
+	json_object_object_add(o, "encryption", json_object_new_string(enc));
+	if (key) {
+		char mac[65];
+		desc_mac(key, chunk_size, digest, enc, key->fingerprint, escrow, mac);
+		json_object_object_add(o, "key_fingerprint", json_object_new_string(key->fingerprint));
+		if (escrow)
+			json_object_object_add(o, "escrow", json_object_new_string(escrow));
+		json_object_object_add(o, "mac", json_object_new_string(mac));
+	}
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	int r = asprintf(text, "%s\n", s) < 0 ? -ENOMEM : 0;
 	json_object_put(o);
-	if (r < 0)
-		return r;
-	r = be->ops->put(be, DESC_KEY, text, strlen(text), HS_PUT_NOREPLACE);
-	free(text);
+	return r;
+}
+
+static int desc_put(struct hs_backend *be, const void *text, size_t n)
+{
+	int r = be->ops->put(be, DESC_KEY, text, n, HS_PUT_NOREPLACE);
 	if (r == -EEXIST)
 		return hs_err(EEXIST, "%s is already a hotspare store", be->where);
 	if (r < 0)
@@ -44,65 +75,109 @@ static int desc_write(struct hs_backend *be, uint32_t chunk_size)
 	return be->ops->sync(be);
 }
 
-/* Parse the description; fills chunk size. */
-static int desc_read(struct hs_backend *be, struct hs_store *st)
+static const char *jstr(json_object *o, const char *k)
 {
-	struct hs_buf b = { 0 };
-	int r = be->ops->get(be, DESC_KEY, &b);
-	if (r == -ENOENT)
-		return hs_err(ENOENT, "%s is not a hotspare store (no %s; run 'hotspare init' first)",
-			      be->where, DESC_KEY);
-	if (r < 0)
-		return r;
+	json_object *v;
+	return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)
+		       ? json_object_get_string(v)
+		       : NULL;
+}
+
+/* Parse and check the description in st->desc; fills the store's fields. */
+static int desc_parse(struct hs_store *st, unsigned flags)
+{
+	struct hs_backend *be = st->be;
 	json_tokener *tok = json_tokener_new();
-	json_object *o = tok ? json_tokener_parse_ex(tok, (const char *)b.data, (int)b.len) : NULL;
+	json_object *o = tok ? json_tokener_parse_ex(tok, (const char *)st->desc.data, (int)st->desc.len) : NULL;
 	if (tok)
 		json_tokener_free(tok);
-	hs_buf_free(&b);
 	json_object *v;
-	const char *fmt = o && json_object_is_type(o, json_type_object) &&
-				  json_object_object_get_ex(o, "format", &v) ? json_object_get_string(v) : NULL;
+	const char *fmt = o && json_object_is_type(o, json_type_object) ? jstr(o, "format") : NULL;
 	if (!fmt || strcmp(fmt, "hotspare-store") != 0) {
 		json_object_put(o);
 		return hs_err(EBADMSG, "%s/%s is not a valid store description", be->where, DESC_KEY);
 	}
 	int version = json_object_object_get_ex(o, "version", &v) ? json_object_get_int(v) : -1;
 	int64_t cs = json_object_object_get_ex(o, "chunk_size", &v) ? json_object_get_int64(v) : 0;
-	const char *comp = json_object_object_get_ex(o, "compression", &v) ? json_object_get_string(v) : NULL;
-	if (!comp)
-		comp = "";
-	r = 0;
-	if (version != HS_STORE_VERSION)
+	const char *comp = jstr(o, "compression"), *digest = jstr(o, "digest"), *enc = jstr(o, "encryption");
+	const char *fpr = jstr(o, "key_fingerprint"), *escrow = jstr(o, "escrow"), *mac = jstr(o, "mac");
+	int r = 0;
+	if (version == 1 && (flags & HS_OPEN_ANY_VERSION))
+		enc = "none", digest = "sha256";
+	if (version == 1 && !(flags & HS_OPEN_ANY_VERSION))
+		r = hs_err(EPROTONOSUPPORT, "%s has store format version 1; run 'hotspare upgrade %s' to convert "
+					    "it to version %d", be->where, be->where, HS_STORE_VERSION);
+	else if (version != HS_STORE_VERSION && version != 1)
 		r = hs_err(EPROTONOSUPPORT, "%s has store format version %d; this hotspare reads version %d",
 			   be->where, version, HS_STORE_VERSION);
 	else if (!hs_chunk_size_valid((uint64_t)cs))
 		r = hs_err(EBADMSG, "%s/%s has an invalid chunk size %lld", be->where, DESC_KEY, (long long)cs);
-	else if (strcmp(comp, "zstd") != 0)
-		r = hs_err(EPROTONOSUPPORT, "%s uses compression '%s'; this hotspare knows zstd", be->where, comp);
+	else if (!comp || strcmp(comp, "zstd") != 0)
+		r = hs_err(EPROTONOSUPPORT, "%s uses compression '%s'; this hotspare knows zstd", be->where,
+			   comp ? comp : "");
+	else if (!enc || !digest ||
+		 !((!strcmp(enc, "none") && !strcmp(digest, "sha256")) ||
+		   (!strcmp(enc, "aes-256-gcm") && !strcmp(digest, "hmac-sha256"))))
+		r = hs_err(EPROTONOSUPPORT, "%s uses encryption '%s' with digest '%s'; this hotspare knows none "
+					    "with sha256 and aes-256-gcm with hmac-sha256", be->where, enc ? enc : "",
+			   digest ? digest : "");
+	st->version = version;
+	st->chunk_size = (uint32_t)cs;
+	st->encrypted = r == 0 && strcmp(enc, "none") != 0;
+	if (r == 0 && st->encrypted) {
+		if (!fpr || strlen(fpr) != HS_KEY_FPR_HEX - 1 || !mac)
+			r = hs_err(EBADMSG, "%s/%s is corrupt (an encrypted store without its key fingerprint)",
+				   be->where, DESC_KEY);
+		else
+			snprintf(st->fingerprint, sizeof st->fingerprint, "%s", fpr);
+	}
+	const struct hs_key *key = hs_key_current();
+	if (r == 0 && st->encrypted && key) {
+		char want[65];
+		desc_mac(key, st->chunk_size, digest, enc, key->fingerprint, escrow, want);
+		if (strcmp(key->fingerprint, st->fingerprint) != 0)
+			r = hs_err(EKEYREJECTED, "the key is not %s's (the store's key has fingerprint %s, this one %s)",
+				   be->where, st->fingerprint, key->fingerprint);
+		else if (strcmp(want, mac) != 0)
+			r = hs_err(EBADMSG, "%s/%s does not authenticate with its key (tampered with?)", be->where,
+				   DESC_KEY);
+		else
+			st->key = key;
+	} else if (r == 0 && st->encrypted && !(flags & HS_OPEN_NOKEY)) {
+		r = hs_err(EACCES, "%s is encrypted: give its key with --keyfile FILE (or HOTSPARE_KEYFILE)", be->where);
+	}
 	json_object_put(o);
+	return r;
+}
+
+int hs_store_create(const char *where, uint32_t chunk_size, const struct hs_key *key, const char *escrow_b64)
+{
+	if (!hs_chunk_size_valid(chunk_size))
+		return hs_err(EINVAL, "chunk size %u is not a power of two from 64 KiB to 4 MiB", chunk_size);
+	char *text = NULL;
+	int r = desc_text(chunk_size, key, escrow_b64, &text);
 	if (r < 0)
 		return r;
-	st->chunk_size = (uint32_t)cs;
-	return 0;
+	struct hs_backend *be;
+	r = hs_backend_open(where, 1, &be);
+	if (r == 0) {
+		r = desc_put(be, text, strlen(text));
+		be->ops->close(be);
+	}
+	free(text);
+	return r;
 }
 
 int hs_store_init(const char *where, uint32_t chunk_size)
 {
-	if (!hs_chunk_size_valid(chunk_size))
-		return hs_err(EINVAL, "chunk size %u is not a power of two from 64 KiB to 4 MiB", chunk_size);
-	struct hs_backend *be;
-	int r = hs_backend_open(where, 1, &be);
-	if (r < 0)
-		return r;
-	r = desc_write(be, chunk_size);
-	be->ops->close(be);
-	return r;
+	return hs_store_create(where, chunk_size, NULL, NULL);
 }
 
-int hs_store_open(const char *where, struct hs_store **out)
+/* Open the backend at where and read (not yet parse) its description. */
+static int store_new(const char *where, int create, struct hs_store **out)
 {
 	struct hs_backend *be;
-	int r = hs_backend_open(where, 0, &be);
+	int r = hs_backend_open(where, create, &be);
 	if (r < 0)
 		return r;
 	struct hs_store *st = calloc(1, sizeof *st);
@@ -112,7 +187,71 @@ int hs_store_open(const char *where, struct hs_store **out)
 	}
 	st->be = be;
 	st->zstd_level = HS_ZSTD_LEVEL;
-	r = desc_read(be, st);
+	*out = st;
+	return 0;
+}
+
+static int desc_read(struct hs_store *st)
+{
+	int r = st->be->ops->get_range(st->be, DESC_KEY, 0, HS_STORE_DESC_MAX + 1, &st->desc);
+	if (r == -ENOENT)
+		return hs_err(ENOENT, "%s is not a hotspare store (no %s; run 'hotspare init' first)",
+			      st->be->where, DESC_KEY);
+	if (r == 0 && st->desc.len > HS_STORE_DESC_MAX)
+		r = hs_err(EBADMSG, "%s/%s is not a valid store description (larger than %d bytes)",
+			   st->be->where, DESC_KEY, HS_STORE_DESC_MAX);
+	return r;
+}
+
+int hs_store_open_flags(const char *where, unsigned flags, struct hs_store **out)
+{
+	struct hs_store *st;
+	int r = store_new(where, 0, &st);
+	if (r < 0)
+		return r;
+	r = desc_read(st);
+	if (r == 0)
+		r = desc_parse(st, flags);
+	if (r < 0) {
+		hs_store_close(st);
+		return r;
+	}
+	*out = st;
+	return 0;
+}
+
+int hs_store_open(const char *where, struct hs_store **out)
+{
+	return hs_store_open_flags(where, 0, out);
+}
+
+int hs_store_open_like(const char *where, const struct hs_store *like, unsigned flags, struct hs_store **out)
+{
+	*out = NULL;
+	struct hs_store *st;
+	int r = store_new(where, 1, &st);
+	if (r < 0)
+		return r;
+	r = st->be->ops->exists(st->be, DESC_KEY);
+	if (r == 0) {
+		r = desc_put(st->be, like->desc.data, like->desc.len);
+		if (r == -EEXIST) { /* created by someone else meanwhile: open it */
+			hs_err_clear();
+			r = 0;
+		}
+	}
+	if (r >= 0)
+		r = desc_read(st);
+	if (r == 0)
+		r = desc_parse(st, flags);
+	if (r == 0 && (st->chunk_size != like->chunk_size || st->encrypted != like->encrypted ||
+		       strcmp(st->fingerprint, like->fingerprint) != 0))
+		r = st->chunk_size != like->chunk_size
+			    ? hs_err(EINVAL, "%s is a store with chunk size %u, not %u", where, st->chunk_size,
+				     like->chunk_size)
+			    : hs_err(EINVAL, "%s is a store %s, unlike %s", where,
+				     st->encrypted ? "encrypted with another key" : "without encryption",
+				     like->be->where);
 	if (r < 0) {
 		hs_store_close(st);
 		return r;
@@ -125,28 +264,16 @@ int hs_store_open_or_init(const char *where, uint32_t chunk_size, struct hs_stor
 {
 	if (!hs_chunk_size_valid(chunk_size))
 		return hs_err(EINVAL, "chunk size %u is not a power of two from 64 KiB to 4 MiB", chunk_size);
-	struct hs_backend *be;
-	int r = hs_backend_open(where, 1, &be);
+	struct hs_store like = { .chunk_size = chunk_size };
+	char *text = NULL;
+	int r = desc_text(chunk_size, NULL, NULL, &text);
 	if (r < 0)
 		return r;
-	r = be->ops->exists(be, DESC_KEY);
-	if (r == 0) {
-		r = desc_write(be, chunk_size);
-		if (r == -EEXIST) /* created by someone else meanwhile: open it */
-			r = 0;
-	}
-	be->ops->close(be);
-	if (r < 0)
-		return r;
-	r = hs_store_open(where, out);
-	if (r < 0)
-		return r;
-	if ((*out)->chunk_size != chunk_size) {
-		r = hs_err(EINVAL, "%s is a store with chunk size %u, not %u", where, (*out)->chunk_size,
-			   chunk_size);
-		hs_store_close(*out);
-		*out = NULL;
-	}
+	like.desc.data = (unsigned char *)text;
+	like.desc.len = strlen(text);
+	like.be = &(struct hs_backend){ .where = (char *)"a new store" };
+	r = hs_store_open_like(where, &like, 0, out);
+	free(text);
 	return r;
 }
 
@@ -156,20 +283,49 @@ void hs_store_close(struct hs_store *st)
 		return;
 	if (st->be)
 		st->be->ops->close(st->be);
+	hs_buf_free(&st->desc);
 	free(st);
+}
+
+void hs_store_chunk_id(const struct hs_store *st, const void *plain, size_t n, struct hs_digest *d)
+{
+	hs_chunk_id(st->key, plain, n, d);
+}
+
+int hs_store_chunk_encode(const struct hs_store *st, const struct hs_digest *d, const void *plain, size_t n,
+			  struct hs_buf *out)
+{
+	if (st->encrypted && !st->key)
+		return hs_err(EACCES, "%s is encrypted: give its key with --keyfile FILE (or HOTSPARE_KEYFILE)",
+			      st->be->where);
+	return hs_chunk_encode(st->key, d, plain, n, st->zstd_level, out);
+}
+
+int hs_store_chunk_decode(const struct hs_store *st, const void *z, size_t zn, const struct hs_digest *d,
+			  void *plain, size_t len)
+{
+	if (st->encrypted && !st->key)
+		return hs_err(EACCES, "%s is encrypted: give its key with --keyfile FILE (or HOTSPARE_KEYFILE)",
+			      st->be->where);
+	return hs_chunk_decode(st->key, z, zn, d, plain, len);
+}
+
+void hs_store_chunk_key(const struct hs_store *st, const struct hs_digest *d, char out[96])
+{
+	hs_chunk_key(d, st->encrypted, out);
 }
 
 int hs_store_chunk_has(struct hs_store *st, const struct hs_digest *d)
 {
 	char key[96];
-	hs_chunk_key(d, key);
+	hs_chunk_key(d, st->encrypted, key);
 	return st->be->ops->exists(st->be, key);
 }
 
 int hs_store_chunk_get(struct hs_store *st, const struct hs_digest *d, struct hs_buf *out)
 {
 	char key[96];
-	hs_chunk_key(d, key);
+	hs_chunk_key(d, st->encrypted, key);
 	return st->be->ops->get(st->be, key, out);
 }
 
@@ -177,7 +333,7 @@ static int chunk_put(struct hs_store *st, const struct hs_digest *d, const void 
 		     unsigned flags)
 {
 	char key[96];
-	hs_chunk_key(d, key);
+	hs_chunk_key(d, st->encrypted, key);
 	int r = st->be->ops->put(st->be, key, z, zn, HS_PUT_NOREPLACE | flags);
 	if (r == -EEXIST)
 		return 0;
@@ -314,31 +470,17 @@ static int manifest_add(struct hs_store *st, const char *key, char **have, const
 	return r;
 }
 
-int hs_store_point_put(struct hs_store *st, const struct hs_index *ix)
+/* Add a point to the manifests: the server's own under its writer lock (held
+ * by the caller), the list of servers under the store-wide lock. */
+static int manifests_add(struct hs_store *st, const char *server, const char *id)
 {
-	char key[128];
-	snprintf(key, sizeof key, "points/%s/%s.idx", ix->server, ix->id);
-	struct hs_buf b = { 0 };
-	int r = hs_index_encode(ix, &b);
-	if (r == 0)
-		r = st->be->ops->put(st->be, key, b.data, b.len, HS_PUT_NOREPLACE);
-	hs_buf_free(&b);
-	if (r == -EEXIST)
-		return hs_err(EEXIST, "point %s@%s already exists in %s", ix->server, ix->id, st->be->where);
-	if (r == 0)
-		r = st->be->ops->sync(st->be);
-	if (r < 0)
-		return r;
-
-	/* Manifests: the server's own under its writer lock (held by the caller),
-	 * the list of servers under the store-wide lock. */
 	_cleanup_(hs_strv_free_p) char **ids = NULL, **servers = NULL;
 	size_t n;
 	char manifest[160];
-	snprintf(manifest, sizeof manifest, "points/%s/.points", ix->server);
-	r = hs_store_points_list(st, ix->server, &ids, &n);
+	snprintf(manifest, sizeof manifest, "points/%s/.points", server);
+	int r = hs_store_points_list(st, server, &ids, &n);
 	if (r == 0)
-		r = manifest_add(st, manifest, ids, ix->id);
+		r = manifest_add(st, manifest, ids, id);
 	if (r < 0)
 		return r;
 	int token = -1;
@@ -347,30 +489,113 @@ int hs_store_point_put(struct hs_store *st, const struct hs_index *ix)
 		return r;
 	r = hs_store_servers_list(st, &servers, &n);
 	if (r == 0)
-		r = manifest_add(st, SERVERS_KEY, servers, ix->server);
+		r = manifest_add(st, SERVERS_KEY, servers, server);
 	if (r == 0)
 		r = st->be->ops->sync(st->be);
 	st->be->ops->unlock(st->be, token);
 	return r;
 }
 
-int hs_store_point_get(struct hs_store *st, const char *server, const char *id, struct hs_index **out)
+int hs_store_point_put(struct hs_store *st, struct hs_point *p, struct hs_index *const *disks)
+{
+	if (st->encrypted && !st->key)
+		return hs_err(EACCES, "%s is encrypted: give its key with --keyfile FILE (or HOTSPARE_KEYFILE)",
+			      st->be->where);
+	char key[128];
+	snprintf(key, sizeof key, "points/%s/%s.idx", p->server, p->id);
+	struct hs_buf b = { 0 };
+	p->chunk_size = st->chunk_size;
+	int r = hs_point_encode(st->key, p, disks, &b);
+	if (r == 0)
+		r = st->be->ops->put(st->be, key, b.data, b.len, HS_PUT_NOREPLACE);
+	hs_buf_free(&b);
+	if (r == -EEXIST)
+		return hs_err(EEXIST, "point %s@%s already exists in %s", p->server, p->id, st->be->where);
+	if (r == 0)
+		r = st->be->ops->sync(st->be);
+	if (r < 0)
+		return r;
+	return manifests_add(st, p->server, p->id);
+}
+
+int hs_store_point_put1(struct hs_store *st, const struct hs_index *ix)
+{
+	struct hs_point *p = calloc(1, sizeof *p);
+	if (!p)
+		return -ENOMEM;
+	snprintf(p->server, sizeof p->server, "%s", ix->server);
+	snprintf(p->id, sizeof p->id, "%s", ix->id);
+	snprintf(p->base, sizeof p->base, "%s", ix->base);
+	p->kind = ix->kind;
+	p->time = ix->time;
+	p->consistency = ix->consistency;
+	p->ndisks = 1;
+	struct hs_index *one = (struct hs_index *)ix;
+	int r = hs_store_point_put(st, p, &one);
+	free(p);
+	return r;
+}
+
+static void point_what(struct hs_store *st, const char *server, const char *id, char *out, size_t cap)
+{
+	snprintf(out, cap, "point %s@%s in %s", server, id, st->be->where);
+}
+
+int hs_store_point_head(struct hs_store *st, const char *server, const char *id, struct hs_point *out)
 {
 	char key[128], what[512];
 	snprintf(key, sizeof key, "points/%s/%s.idx", server, id);
-	snprintf(what, sizeof what, "point %s@%s in %s", server, id, st->be->where);
+	point_what(st, server, id, what, sizeof what);
 	struct hs_buf b = { 0 };
-	int r = st->be->ops->get(st->be, key, &b);
+	int r = st->be->ops->get_range(st->be, key, 0, HS_POINT_HDR_LEN, &b);
 	if (r == -ENOENT)
 		r = hs_err(ENOENT, "point %s@%s does not exist in %s", server, id, st->be->where);
 	if (r == 0)
-		r = hs_index_decode(b.data, b.len, what, out);
+		r = hs_point_decode_head(b.data, b.len, what, out);
 	hs_buf_free(&b);
-	if (r == 0 && (strcmp((*out)->server, server) != 0 || strcmp((*out)->id, id) != 0)) {
-		hs_index_free(*out);
-		*out = NULL;
+	if (r == 0 && (strcmp(out->server, server) != 0 || strcmp(out->id, id) != 0))
 		r = hs_err(EBADMSG, "%s is corrupt (it names another point)", what);
-	}
+	if (r == 0 && out->chunk_size != st->chunk_size)
+		r = hs_err(EBADMSG, "%s is corrupt (chunk size %u in a store of %u)", what, out->chunk_size,
+			   st->chunk_size);
+	if (r == 0 && out->encrypted != st->encrypted)
+		r = hs_err(EBADMSG, "%s is corrupt (%s point in %s store)", what,
+			   out->encrypted ? "an encrypted" : "a plain", st->encrypted ? "an encrypted" : "a plain");
+	return r;
+}
+
+int hs_store_point_disk(struct hs_store *st, const struct hs_point *p, unsigned k, struct hs_index **out)
+{
+	char key[128], what[512];
+	snprintf(key, sizeof key, "points/%s/%s.idx", p->server, p->id);
+	point_what(st, p->server, p->id, what, sizeof what);
+	const struct hs_point_disk *d = &p->disks[k];
+	struct hs_buf b = { 0 };
+	int r = st->be->ops->get_range(st->be, key, d->table_off, d->table_len, &b);
+	if (r == -ENOENT)
+		r = hs_err(ENOENT, "point %s@%s does not exist in %s", p->server, p->id, st->be->where);
+	if (r == 0)
+		r = hs_point_decode_disk(st->key, p, k, b.data, b.len, what, out);
+	hs_buf_free(&b);
+	return r;
+}
+
+int hs_store_point_get(struct hs_store *st, const char *server, const char *id, const char *disk,
+		       struct hs_index **out)
+{
+	struct hs_point *p = malloc(sizeof *p);
+	if (!p)
+		return -ENOMEM;
+	int r = hs_store_point_head(st, server, id, p), k = 0;
+	if (r == 0 && disk && disk[0] && (k = hs_point_disk_find(p, disk)) < 0)
+		r = hs_err(ENOENT, "point %s@%s has no disk %s (its disks: %s%s)", server, id, disk,
+			   p->disks[0].name, p->ndisks > 1 ? ", ..." : "");
+	else if (r == 0 && (!disk || !disk[0]) && p->ndisks > 1)
+		r = hs_err(EINVAL, "point %s@%s has %u disks (%s, %s%s): name one as %s@%s:DISK", server, id,
+			   p->ndisks, p->disks[0].name, p->disks[1].name, p->ndisks > 2 ? ", ..." : "", server, id);
+	if (r == 0)
+		r = hs_store_point_disk(st, p, (unsigned)k, out);
+	free(p);
 	return r;
 }
 

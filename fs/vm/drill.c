@@ -83,13 +83,13 @@ static int do_mount(struct drill *d)
 {
 	const struct hs_drill_opts *o = d->o;
 	char server[HS_SERVER_MAX + 1], want[HS_POINT_ID_LEN + 1], id[HS_POINT_ID_LEN + 1];
-	int r = hs_ref_parse(o->ref, server, want);
+	int r = hs_ref_parse(o->ref, server, want, NULL);
 	if (r == 0)
 		r = hs_store_open(o->store, &d->store);
 	if (r == 0)
 		r = hs_store_point_resolve(d->store, server, want, id);
 	if (r == 0)
-		r = hs_store_point_get(d->store, server, id, &d->ix);
+		r = hs_store_point_get(d->store, server, id, NULL, &d->ix);
 	if (r < 0)
 		return r;
 	snprintf(d->rep->server, sizeof d->rep->server, "%s", d->ix->server);
@@ -403,7 +403,7 @@ int hs_drill(const struct hs_drill_opts *o, struct hs_report *rep)
 	snprintf(rep->expect, sizeof rep->expect, "%s", o->expect);
 	snprintf(rep->accelerator, sizeof rep->accelerator, "-");
 	char server[HS_SERVER_MAX + 1], want[HS_POINT_ID_LEN + 1];
-	if (hs_ref_parse(o->ref, server, want) == 0)
+	if (hs_ref_parse(o->ref, server, want, NULL) == 0)
 		snprintf(rep->server, sizeof rep->server, "%s", server);
 
 	struct hs_report_step *s = step_begin(&d, "mount");

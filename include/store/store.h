@@ -1,7 +1,11 @@
-/* A store: where chunks and points live. The layout, the same for every kind:
- *   hotspare-store.json           format version, chunk size, compression
+/* A store: where chunks and points live. The layout, the same for every kind
+ * (store format version 2):
+ *   hotspare-store.json           format version, chunk size, compression,
+ *                                 encryption and the key's fingerprint
  *   chunks/<2 hex>/<64 hex>.zst   one zstd frame per chunk, named by SHA-256
- *   points/<server>/<id>.idx      one index per point
+ *   chunks/<2 hex>/<64 hex>.enc   encrypted stores: zstd sealed with AES-256-GCM,
+ *                                 named by HMAC-SHA-256 (see key.h)
+ *   points/<server>/<id>.idx      one object per point (point.h)
  *   points/.servers, points/<server>/.points   manifests for kinds that cannot list */
 #pragma once
 #include <stdbool.h>
@@ -9,23 +13,65 @@
 #include "store/backend.h"
 #include "basics/digest.h"
 #include "store/index.h"
+#include "store/key.h"
+#include "store/point.h"
 
-#define HS_STORE_VERSION 1
+#define HS_STORE_VERSION 2
 #define HS_DEFAULT_CHUNK_SIZE (1u << 18) /* 256 KiB: see README, "Chunk size" */
+#define HS_STORE_DESC_MAX 16384        /* a description is a few hundred bytes */
 
 struct hs_store {
 	struct hs_backend *be;
 	uint32_t chunk_size;
 	int zstd_level;
+	int version;
+	bool encrypted;
+	char fingerprint[HS_KEY_FPR_HEX]; /* of the key an encrypted store needs */
+	const struct hs_key *key;         /* the current key when it is this store's, else NULL */
+	struct hs_buf desc;               /* the description as read (copied to drives and replicas) */
 };
 
-/* Create a new store at where with the given chunk size.
- * 0, -EEXIST (already a store), -EINVAL (bad chunk size), -errno. */
+/* Create a new store at where with the given chunk size; encrypted with key
+ * (NULL: plain), keeping escrow_b64 (NULL: none; see key.h). 0, -EEXIST
+ * (already a store), -EINVAL (bad chunk size), -errno; nothing is written
+ * when refused. */
+int hs_store_create(const char *where, uint32_t chunk_size, const struct hs_key *key, const char *escrow_b64);
+
+/* hs_store_create of a plain store. */
 int hs_store_init(const char *where, uint32_t chunk_size);
 
-/* Open an existing store. 0, -ENOENT (missing or never initialised),
- * -EPROTONOSUPPORT (unknown version), -EBADMSG (corrupt description). */
+#define HS_OPEN_NOKEY 1u       /* an encrypted store may open without its key: names and headers only */
+#define HS_OPEN_ANY_VERSION 2u /* open a store of an older format version (the upgrade does) */
+
+/* Open an existing store. An encrypted one takes the current key
+ * (hs_key_current); without it (and without HS_OPEN_NOKEY) it is refused
+ * with -EACCES, and a key that is not its own with -EKEYREJECTED. 0,
+ * -ENOENT (missing or never initialised), -EPROTONOSUPPORT (another
+ * version), -EBADMSG (corrupt or, with the key, tampered description). */
+int hs_store_open_flags(const char *where, unsigned flags, struct hs_store **out);
 int hs_store_open(const char *where, struct hs_store **out);
+
+/* Open the store at where, creating it as a copy of like's description (the
+ * same chunk size and encryption) if it is not a store yet; -EINVAL if it
+ * is one that differs. For shipped drives and replicas. */
+int hs_store_open_like(const char *where, const struct hs_store *like, unsigned flags, struct hs_store **out);
+
+/* The id of a chunk's plain content in this store (SHA-256, or the keyed
+ * digest of an encrypted store). */
+void hs_store_chunk_id(const struct hs_store *st, const void *plain, size_t n, struct hs_digest *d);
+
+/* The stored form of n plain bytes whose id is d (compressed; encrypted in
+ * an encrypted store). 0 or -errno. */
+int hs_store_chunk_encode(const struct hs_store *st, const struct hs_digest *d, const void *plain, size_t n,
+			  struct hs_buf *out);
+
+/* Decode a stored chunk into plain (exactly len bytes) and check it against
+ * d. 0, or -EBADMSG (does not decode, authenticate or match). */
+int hs_store_chunk_decode(const struct hs_store *st, const void *z, size_t zn, const struct hs_digest *d,
+			  void *plain, size_t len);
+
+/* Store key of a chunk ("chunks/ab/<hex>.zst" or ".enc"). */
+void hs_store_chunk_key(const struct hs_store *st, const struct hs_digest *d, char out[96]);
 
 /* Open the store at where, creating it with chunk_size if it is not one yet;
  * -EINVAL if it exists with another chunk size. */
@@ -52,11 +98,25 @@ int hs_store_chunk_queue(struct hs_store *st, const struct hs_digest *d, const v
 /* Make every chunk put so far durable (call before writing a point naming them). */
 int hs_store_sync(struct hs_store *st);
 
-/* Write a point's index durably and add it to the manifests. */
-int hs_store_point_put(struct hs_store *st, const struct hs_index *ix);
+/* Write a point (p's server, id, kind, chunk size, time, consistency and
+ * base; its disks from the indexes) durably and add it to the manifests.
+ * 0, -EEXIST (with a message), -errno. */
+int hs_store_point_put(struct hs_store *st, struct hs_point *p, struct hs_index *const *disks);
 
-/* Read and check a point's index. 0, -ENOENT (message names the point), -EBADMSG. */
-int hs_store_point_get(struct hs_store *st, const char *server, const char *id,
+/* Write a one-disk point from its index (the point's fields are the index's). */
+int hs_store_point_put1(struct hs_store *st, const struct hs_index *ix);
+
+/* Read and check a point's header (a range read of its fixed size).
+ * 0, -ENOENT (message names the point), -EBADMSG, -EPROTONOSUPPORT. */
+int hs_store_point_head(struct hs_store *st, const char *server, const char *id, struct hs_point *out);
+
+/* Read and check disk k of point p (from hs_store_point_head). 0, -EBADMSG,
+ * -EACCES (encrypted, no key), -errno. */
+int hs_store_point_disk(struct hs_store *st, const struct hs_point *p, unsigned k, struct hs_index **out);
+
+/* Read a point's header and the disk called disk ("" or NULL: its only
+ * disk; -EINVAL with a message naming its disks when it has several). */
+int hs_store_point_get(struct hs_store *st, const char *server, const char *id, const char *disk,
 		       struct hs_index **out);
 
 /* The ids of a server's points, oldest first. *ids is a NULL-terminated array

@@ -63,11 +63,13 @@ expect_fail "is truncated" "$HS" restore "$S" mail01 "$T/out.img"
 head -c 100 "$T/idx.good" >"$idx"
 expect_fail "is truncated" "$HS" verify "$S" mail01
 cp "$T/idx.good" "$idx"; printf '\x42' | dd of="$idx" bs=1 seek=$((size - 40)) conv=notrunc status=none
-expect_fail "is corrupt \(checksum mismatch\)" "$HS" restore "$S" mail01 "$T/out.img"
+expect_fail "is corrupt \(disk disk0's table checksum mismatch\)" "$HS" restore "$S" mail01 "$T/out.img"
+cp "$T/idx.good" "$idx"; printf '\x42' | dd of="$idx" bs=1 seek=100 conv=notrunc status=none
+expect_fail "is corrupt \(header checksum mismatch\)" "$HS" restore "$S" mail01 "$T/out.img"
 cp "$T/idx.good" "$idx"; printf 'XX' | dd of="$idx" bs=1 seek=0 conv=notrunc status=none
-expect_fail "not a hotspare point index \(wrong magic\)" "$HS" verify "$S"
+expect_fail "not a hotspare point \(wrong magic\)" "$HS" verify "$S"
 cp "$T/idx.good" "$idx"; printf '\x07' | dd of="$idx" bs=1 seek=8 conv=notrunc status=none
-expect_fail "index format version 7" "$HS" restore "$S" mail01 "$T/out.img"
+expect_fail "point format version 7" "$HS" restore "$S" mail01 "$T/out.img"
 cp "$T/idx.good" "$idx"
 [ ! -e "$T/out.img" ] || fail "a failed restore left its target"
 pass "truncated, corrupted, wrong-magic and future-version indexes"

@@ -64,7 +64,7 @@ static inline void fx_put_chunk(const char *where, const void *plain, const void
 	struct hs_digest d;
 	hs_digest_compute(as, len, &d);
 	struct hs_buf z = { 0 };
-	assert_int_equal(hs_chunk_compress(plain, len, HS_ZSTD_LEVEL, &z), 0);
+	assert_int_equal(hs_chunk_encode(NULL, NULL, plain, len, HS_ZSTD_LEVEL, &z), 0);
 	struct hs_store *st;
 	assert_int_equal(hs_store_open(where, &st), 0);
 	assert_true(hs_store_chunk_put(st, &d, z.data, z.len) >= 0);
@@ -79,7 +79,7 @@ static inline void fx_drop_chunk(const char *where, const unsigned char *img, ui
 	struct hs_digest d;
 	hs_digest_compute(img + i * CS, fx_chunk_len(i), &d);
 	char key[96];
-	hs_chunk_key(&d, key);
+	hs_chunk_key(&d, false, key);
 	char *p = ut_path(where, key);
 	assert_int_equal(unlink(p), 0);
 	free(p);
@@ -115,7 +115,7 @@ static inline void fx_put_point(const char *where, const unsigned char *img, uin
 	}
 	struct hs_store *st;
 	assert_int_equal(hs_store_open(where, &st), 0);
-	assert_int_equal(hs_store_point_put(st, ix), 0);
+	assert_int_equal(hs_store_point_put1(st, ix), 0);
 	hs_store_close(st);
 	if (id)
 		memcpy(id, ix->id, HS_POINT_ID_LEN + 1);
@@ -128,7 +128,7 @@ static inline struct hs_index *fx_get_index(const char *where, const char *serve
 	struct hs_store *st;
 	assert_int_equal(hs_store_open(where, &st), 0);
 	struct hs_index *ix = NULL;
-	assert_int_equal(hs_store_point_get(st, server, id, &ix), 0);
+	assert_int_equal(hs_store_point_get(st, server, id, NULL, &ix), 0);
 	hs_store_close(st);
 	return ix;
 }

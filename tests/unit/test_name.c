@@ -185,35 +185,72 @@ static void test_ref_parse_ok(void **state)
 	(void)state;
 	char server[HS_SERVER_MAX + 1], point[HS_POINT_ID_LEN + 1];
 	memset(point, 'x', sizeof point);
-	assert_int_equal(hs_ref_parse("mail01", server, point), 0);
+	assert_int_equal(hs_ref_parse("mail01", server, point, NULL), 0);
 	assert_string_equal(server, "mail01");
 	assert_string_equal(point, "");
 
-	assert_int_equal(hs_ref_parse("mail01@20261125T121856Z", server, point), 0);
+	assert_int_equal(hs_ref_parse("mail01@20261125T121856Z", server, point, NULL), 0);
 	assert_string_equal(server, "mail01");
 	assert_string_equal(point, "20261125T121856Z");
 
-	assert_int_equal(hs_ref_parse("db.example-1@2026", server, point), 0);
+	assert_int_equal(hs_ref_parse("db.example-1@2026", server, point, NULL), 0);
 	assert_string_equal(server, "db.example-1");
 	assert_string_equal(point, "2026");
 
-	assert_int_equal(hs_ref_parse("x@latest", server, point), 0);
+	assert_int_equal(hs_ref_parse("x@latest", server, point, NULL), 0);
 	assert_string_equal(server, "x");
 	assert_string_equal(point, "latest");
 
 	char ref[HS_SERVER_MAX + 32];
 	memset(ref, 'q', HS_SERVER_MAX);
 	snprintf(ref + HS_SERVER_MAX, sizeof ref - HS_SERVER_MAX, "@20261125T1218");
-	assert_int_equal(hs_ref_parse(ref, server, point), 0);
+	assert_int_equal(hs_ref_parse(ref, server, point, NULL), 0);
 	assert_int_equal(strlen(server), HS_SERVER_MAX);
 	assert_string_equal(point, "20261125T1218");
+}
+
+static void test_ref_parse_disks(void **state)
+{
+	(void)state;
+	char server[HS_SERVER_MAX + 1], point[HS_POINT_ID_LEN + 1], disk[HS_DISK_MAX + 1];
+	assert_int_equal(hs_ref_parse("mail01:sda", server, point, disk), 0);
+	assert_string_equal(server, "mail01");
+	assert_string_equal(point, "");
+	assert_string_equal(disk, "sda");
+	assert_int_equal(hs_ref_parse("mail01@20261125T121856Z:data", server, point, disk), 0);
+	assert_string_equal(point, "20261125T121856Z");
+	assert_string_equal(disk, "data");
+	assert_int_equal(hs_ref_parse("mail01@latest", server, point, disk), 0);
+	assert_string_equal(disk, "");
+	/* A disk part where the command takes whole points, or a bad disk name. */
+	const char *bad[][2] = {
+		{ "mail01:sda", "names a disk" }, { "mail01@2026:", "disk name is empty" },
+		{ "mail01:a/b", "'/'" },          { "mail01:..", "'.'" },
+		{ "mail01:c:d", "':'" },          { "mail01@2026x:c", "point" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		hs_err_clear();
+		int r = hs_ref_parse(bad[i][0], server, point, i == 0 ? NULL : disk);
+		if (r != -EINVAL)
+			fail_msg("ref '%s': expected -EINVAL, got %d", bad[i][0], r);
+		assert_err_mentions(bad[i][1]);
+	}
+	char ref[128];
+	memset(ref, 'd', sizeof ref);
+	memcpy(ref, "srv:", 4);
+	ref[4 + HS_DISK_MAX + 1] = 0;
+	hs_err_clear();
+	assert_int_equal(hs_ref_parse(ref, server, point, disk), -EINVAL);
+	assert_err_mentions("longer");
+	assert_int_equal(hs_disk_name_check("disk0"), 0);
+	assert_int_equal(hs_disk_name_check(""), -EINVAL);
 }
 
 static void expect_ref_bad(const char *ref, const char *mention)
 {
 	char server[HS_SERVER_MAX + 1], point[HS_POINT_ID_LEN + 1];
 	hs_err_clear();
-	int r = hs_ref_parse(ref, server, point);
+	int r = hs_ref_parse(ref, server, point, NULL);
 	if (r != -EINVAL)
 		fail_msg("ref '%s': expected -EINVAL, got %d", ref, r);
 	assert_err_mentions(mention);
@@ -258,6 +295,7 @@ int main(void)
 		cmocka_unit_test(test_point_id_parse_rejects_noncanonical),
 		cmocka_unit_test(test_ref_parse_ok),
 		cmocka_unit_test(test_ref_parse_rejects),
+		cmocka_unit_test(test_ref_parse_disks),
 	};
 	return cmocka_run_group_tests_name("name", tests, NULL, NULL);
 }

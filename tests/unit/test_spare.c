@@ -990,11 +990,11 @@ static int two_chunk_sizes(void *arg)
 	for (uint64_t i = 0; i < ix->nchunks; i++) {
 		hs_digest_compute(img + i * 4 * CS, 4 * CS, &ix->digests[i]);
 		struct hs_buf z = { 0 };
-		hs_chunk_compress(img + i * 4 * CS, 4 * CS, HS_ZSTD_LEVEL, &z);
+		hs_chunk_encode(NULL, NULL, img + i * 4 * CS, 4 * CS, HS_ZSTD_LEVEL, &z);
 		hs_store_chunk_put(st, &ix->digests[i], z.data, z.len);
 		hs_buf_free(&z);
 	}
-	if (hs_store_sync(st) || hs_store_point_put(st, ix))
+	if (hs_store_sync(st) || hs_store_point_put1(st, ix))
 		return 15;
 	char id[HS_POINT_ID_LEN + 1];
 	memcpy(id, ix->id, sizeof id);
@@ -1068,12 +1068,12 @@ static void *big_main(void *arg)
 		uint32_t len = big_len(pos[k]);
 		hs_digest_compute(c[k], len, &ix->digests[pos[k]]);
 		struct hs_buf z = { 0 };
-		if (hs_chunk_compress(c[k], len, HS_ZSTD_LEVEL, &z) ||
+		if (hs_chunk_encode(NULL, NULL, c[k], len, HS_ZSTD_LEVEL, &z) ||
 		    hs_store_chunk_put(st, &ix->digests[pos[k]], z.data, z.len) < 0)
 			BIG_FAIL("chunk put");
 		hs_buf_free(&z);
 	}
-	if (hs_store_sync(st) || hs_store_point_put(st, ix))
+	if (hs_store_sync(st) || hs_store_point_put1(st, ix))
 		BIG_FAIL("point put: %s", msg());
 	memcpy(id, ix->id, sizeof id);
 	hs_index_free(ix);

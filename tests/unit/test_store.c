@@ -131,11 +131,28 @@ static void test_open_unknown_version(void **state)
 	assert_err_mentions(c->store);
 	assert_null(st);
 
-	write_desc(c->store, "{\"format\":\"hotspare-store\",\"version\":1,\"chunk_size\":65536,"
+	write_desc(c->store, "{\"format\":\"hotspare-store\",\"version\":2,\"chunk_size\":65536,"
 			     "\"compression\":\"lz4\"}\n");
 	hs_err_clear();
 	assert_int_equal(hs_store_open(c->store, &st), -EPROTONOSUPPORT);
 	assert_err_mentions("lz4");
+
+	/* Format version 1: refused with the command that converts it. */
+	write_desc(c->store, "{\"format\":\"hotspare-store\",\"version\":1,\"chunk_size\":65536,"
+			     "\"compression\":\"zstd\",\"digest\":\"sha256\"}\n");
+	hs_err_clear();
+	assert_int_equal(hs_store_open(c->store, &st), -EPROTONOSUPPORT);
+	assert_err_mentions("hotspare upgrade");
+	assert_int_equal(hs_store_open_flags(c->store, HS_OPEN_ANY_VERSION, &st), 0);
+	assert_int_equal(st->version, 1);
+	hs_store_close(st);
+
+	/* Unknown encryption. */
+	write_desc(c->store, "{\"format\":\"hotspare-store\",\"version\":2,\"chunk_size\":65536,"
+			     "\"compression\":\"zstd\",\"digest\":\"sha256\",\"encryption\":\"rot13\"}\n");
+	hs_err_clear();
+	assert_int_equal(hs_store_open(c->store, &st), -EPROTONOSUPPORT);
+	assert_err_mentions("rot13");
 }
 
 static void test_open_corrupt_description(void **state)
@@ -144,15 +161,15 @@ static void test_open_corrupt_description(void **state)
 	const char *bad[] = {
 		"",
 		"not json at all",
-		"{\"format\":\"hotspare-store\",\"version\":1,",
+		"{\"format\":\"hotspare-store\",\"version\":2,",
 		"[1, 2, 3]",
-		"{\"format\":\"something-else\",\"version\":1,\"chunk_size\":65536,\"compression\":\"zstd\"}",
-		"{\"version\":1,\"chunk_size\":65536,\"compression\":\"zstd\"}",
-		"{\"format\":\"hotspare-store\",\"version\":1,\"chunk_size\":1000,\"compression\":\"zstd\"}",
-		"{\"format\":\"hotspare-store\",\"version\":1,\"chunk_size\":0,\"compression\":\"zstd\"}",
-		"{\"format\":\"hotspare-store\",\"version\":1,\"compression\":\"zstd\"}",
-		"{\"format\":\"hotspare-store\",\"version\":1,\"chunk_size\":8388608,\"compression\":\"zstd\"}",
-		"{\"format\":\"hotspare-store\",\"version\":1,\"chunk_size\":4295032832,\"compression\":\"zstd\"}",
+		"{\"format\":\"something-else\",\"version\":2,\"chunk_size\":65536,\"compression\":\"zstd\"}",
+		"{\"version\":2,\"chunk_size\":65536,\"compression\":\"zstd\"}",
+		"{\"format\":\"hotspare-store\",\"version\":2,\"chunk_size\":1000,\"compression\":\"zstd\"}",
+		"{\"format\":\"hotspare-store\",\"version\":2,\"chunk_size\":0,\"compression\":\"zstd\"}",
+		"{\"format\":\"hotspare-store\",\"version\":2,\"compression\":\"zstd\"}",
+		"{\"format\":\"hotspare-store\",\"version\":2,\"chunk_size\":8388608,\"compression\":\"zstd\"}",
+		"{\"format\":\"hotspare-store\",\"version\":2,\"chunk_size\":4295032832,\"compression\":\"zstd\"}",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		write_desc(c->store, bad[i]);
@@ -192,8 +209,8 @@ static void test_open_description_null_fields(void **state)
 {
 	struct fx *c = *state;
 	const char *bad[] = {
-		"{\"format\":null,\"version\":1,\"chunk_size\":65536,\"compression\":\"zstd\"}",
-		"{\"format\":\"hotspare-store\",\"version\":1,\"chunk_size\":65536,\"compression\":null}",
+		"{\"format\":null,\"version\":2,\"chunk_size\":65536,\"compression\":\"zstd\"}",
+		"{\"format\":\"hotspare-store\",\"version\":2,\"chunk_size\":65536,\"compression\":null}",
 		"null",
 	};
 	int failed = 0;
@@ -228,7 +245,7 @@ static void test_chunk_round_trip(void **state)
 		struct hs_digest d;
 		hs_digest_compute(plain, len, &d);
 		struct hs_buf z = { 0 }, got = { 0 };
-		assert_int_equal(hs_chunk_compress(plain, len, HS_ZSTD_LEVEL, &z), 0);
+		assert_int_equal(hs_chunk_encode(NULL, NULL, plain, len, HS_ZSTD_LEVEL, &z), 0);
 		assert_true(z.len > 0);
 
 		assert_int_equal(hs_store_chunk_has(st, &d), 0);
@@ -239,12 +256,12 @@ static void test_chunk_round_trip(void **state)
 		assert_int_equal(got.len, z.len);
 		assert_memory_equal(got.data, z.data, z.len);
 		memset(back, 0xaa, len);
-		assert_int_equal(hs_chunk_decode(got.data, got.len, &d, back, len), 0);
+		assert_int_equal(hs_chunk_decode(NULL, got.data, got.len, &d, back, len), 0);
 		assert_memory_equal(back, plain, len);
 
 		/* It is where the layout says. */
 		char key[96], hex[HS_DIGEST_HEX], want[96];
-		hs_chunk_key(&d, key);
+		hs_chunk_key(&d, false, key);
 		hs_digest_hex(&d, hex);
 		snprintf(want, sizeof want, "chunks/%.2s/%s.zst", hex, hex);
 		assert_string_equal(key, want);
@@ -289,11 +306,11 @@ static void test_chunk_put_existing(void **state)
 	struct hs_digest d;
 	hs_digest_compute(plain, sizeof plain, &d);
 	struct hs_buf z = { 0 }, got = { 0 };
-	assert_int_equal(hs_chunk_compress(plain, sizeof plain, HS_ZSTD_LEVEL, &z), 0);
+	assert_int_equal(hs_chunk_encode(NULL, NULL, plain, sizeof plain, HS_ZSTD_LEVEL, &z), 0);
 	assert_int_equal(hs_store_chunk_put(st, &d, z.data, z.len), 1);
 
 	char key[96];
-	hs_chunk_key(&d, key);
+	hs_chunk_key(&d, false, key);
 	char *path = ut_path(c->store, key);
 	struct stat s1, s2;
 	assert_int_equal(stat(path, &s1), 0);
@@ -329,8 +346,8 @@ static void test_chunk_decode_tampered(void **state)
 	struct hs_digest d, other;
 	hs_digest_compute(plain, sizeof plain, &d);
 	struct hs_buf z = { 0 };
-	assert_int_equal(hs_chunk_compress(plain, sizeof plain, HS_ZSTD_LEVEL, &z), 0);
-	assert_int_equal(hs_chunk_decode(z.data, z.len, &d, back, sizeof back), 0);
+	assert_int_equal(hs_chunk_encode(NULL, NULL, plain, sizeof plain, HS_ZSTD_LEVEL, &z), 0);
+	assert_int_equal(hs_chunk_decode(NULL, z.data, z.len, &d, back, sizeof back), 0);
 	assert_memory_equal(back, plain, sizeof plain);
 
 	unsigned char *t = malloc(z.len);
@@ -340,7 +357,7 @@ static void test_chunk_decode_tampered(void **state)
 		for (size_t m = 0; m < sizeof masks; m++) {
 			memcpy(t, z.data, z.len);
 			t[i] ^= masks[m];
-			int r = hs_chunk_decode(t, z.len, &d, back, sizeof back);
+			int r = hs_chunk_decode(NULL, t, z.len, &d, back, sizeof back);
 			if (r != -EBADMSG)
 				fail_msg("chunk byte %zu ^ 0x%02x: expected -EBADMSG, got %d", i, masks[m], r);
 		}
@@ -348,19 +365,19 @@ static void test_chunk_decode_tampered(void **state)
 	/* Truncated at every length. */
 	for (size_t n = 0; n < z.len; n++) {
 		memcpy(t, z.data, n);
-		assert_int_equal(hs_chunk_decode(t, n, &d, back, sizeof back), -EBADMSG);
+		assert_int_equal(hs_chunk_decode(NULL, t, n, &d, back, sizeof back), -EBADMSG);
 	}
 	free(t);
 	/* Good frame, wrong expectations. */
 	other = d;
 	other.b[31] ^= 1;
-	assert_int_equal(hs_chunk_decode(z.data, z.len, &other, back, sizeof back), -EBADMSG);
-	assert_int_equal(hs_chunk_decode(z.data, z.len, &d, back, sizeof back - 1), -EBADMSG);
+	assert_int_equal(hs_chunk_decode(NULL, z.data, z.len, &other, back, sizeof back), -EBADMSG);
+	assert_int_equal(hs_chunk_decode(NULL, z.data, z.len, &d, back, sizeof back - 1), -EBADMSG);
 	/* A frame of other content under this digest. */
 	plain[100] ^= 1;
 	struct hs_buf z2 = { 0 };
-	assert_int_equal(hs_chunk_compress(plain, sizeof plain, HS_ZSTD_LEVEL, &z2), 0);
-	assert_int_equal(hs_chunk_decode(z2.data, z2.len, &d, back, sizeof back), -EBADMSG);
+	assert_int_equal(hs_chunk_encode(NULL, NULL, plain, sizeof plain, HS_ZSTD_LEVEL, &z2), 0);
+	assert_int_equal(hs_chunk_decode(NULL, z2.data, z2.len, &d, back, sizeof back), -EBADMSG);
 	hs_buf_free(&z);
 	hs_buf_free(&z2);
 }
@@ -393,11 +410,11 @@ static void add_points(struct hs_store *st)
 	for (size_t i = 0; i < 3; i++) {
 		struct hs_index *ix = point("mail01", ts[i], i == 1 ? HS_KIND_SNAPSHOT : HS_KIND_BACKUP,
 					    3 * (uint64_t)CS + 7);
-		assert_int_equal(hs_store_point_put(st, ix), 0);
+		assert_int_equal(hs_store_point_put1(st, ix), 0);
 		hs_index_free(ix);
 	}
 	struct hs_index *ix = point("db01", T1, HS_KIND_SNAPSHOT, CS);
-	assert_int_equal(hs_store_point_put(st, ix), 0);
+	assert_int_equal(hs_store_point_put1(st, ix), 0);
 	hs_index_free(ix);
 }
 
@@ -438,7 +455,7 @@ static void test_point_put_get_list(void **state)
 		struct hs_index *want = point("mail01", ts[i], i == 0 ? HS_KIND_SNAPSHOT : HS_KIND_BACKUP,
 					      3 * (uint64_t)CS + 7);
 		struct hs_index *got = NULL;
-		assert_int_equal(hs_store_point_get(st, "mail01", want->id, &got), 0);
+		assert_int_equal(hs_store_point_get(st, "mail01", want->id, NULL, &got), 0);
 		assert_non_null(got);
 		assert_string_equal(got->server, "mail01");
 		assert_string_equal(got->id, want->id);
@@ -480,16 +497,16 @@ static void test_point_get_errors(void **state)
 	struct hs_store *st = store_with_points(c);
 	struct hs_index *got = NULL;
 	hs_err_clear();
-	assert_int_equal(hs_store_point_get(st, "mail01", "20300101T000000Z", &got), -ENOENT);
+	assert_int_equal(hs_store_point_get(st, "mail01", "20300101T000000Z", NULL, &got), -ENOENT);
 	assert_err_mentions("mail01@20300101T000000Z");
 	hs_err_clear();
-	assert_int_equal(hs_store_point_get(st, "nosuch", "20260101T000000Z", &got), -ENOENT);
+	assert_int_equal(hs_store_point_get(st, "nosuch", "20260101T000000Z", NULL, &got), -ENOENT);
 	assert_err_mentions("nosuch@20260101T000000Z");
 
 	/* Put of an existing point. */
 	struct hs_index *ix = point("mail01", T1, HS_KIND_SNAPSHOT, CS);
 	hs_err_clear();
-	assert_int_equal(hs_store_point_put(st, ix), -EEXIST);
+	assert_int_equal(hs_store_point_put1(st, ix), -EEXIST);
 	assert_err_mentions("mail01@20260101T000000Z");
 	hs_index_free(ix);
 
@@ -502,14 +519,14 @@ static void test_point_get_errors(void **state)
 	assert_int_equal(ut_write_file(p, b, n), 0);
 	hs_err_clear();
 	got = NULL;
-	assert_int_equal(hs_store_point_get(st, "mail01", "20260215T120000Z", &got), -EBADMSG);
+	assert_int_equal(hs_store_point_get(st, "mail01", "20260215T120000Z", NULL, &got), -EBADMSG);
 	assert_null(got);
 	assert_err_mentions("mail01@20260215T120000Z");
 	/* Truncated. */
 	b[n / 2] ^= 0x10;
 	assert_int_equal(ut_write_file(p, b, n - 1), 0);
 	hs_err_clear();
-	assert_int_equal(hs_store_point_get(st, "mail01", "20260215T120000Z", &got), -EBADMSG);
+	assert_int_equal(hs_store_point_get(st, "mail01", "20260215T120000Z", NULL, &got), -EBADMSG);
 	assert_err_mentions("mail01@20260215T120000Z");
 	free(b);
 	free(p);
@@ -523,7 +540,7 @@ static void test_point_get_errors(void **state)
 	free(b);
 	hs_err_clear();
 	got = NULL;
-	assert_int_equal(hs_store_point_get(st, "mail01", "20250101T000000Z", &got), -EBADMSG);
+	assert_int_equal(hs_store_point_get(st, "mail01", "20250101T000000Z", NULL, &got), -EBADMSG);
 	assert_null(got);
 	assert_err_mentions("another point");
 	free(src);
@@ -587,7 +604,7 @@ static void test_servers_list(void **state)
 
 	add_points(st);
 	struct hs_index *ix = point("alpha", T3, HS_KIND_SNAPSHOT, CS);
-	assert_int_equal(hs_store_point_put(st, ix), 0);
+	assert_int_equal(hs_store_point_put1(st, ix), 0);
 	hs_index_free(ix);
 	assert_int_equal(hs_store_servers_list(st, &names, &n), 0);
 	assert_int_equal(n, 3);
@@ -711,12 +728,196 @@ static void test_open_or_init_bad_chunk_size(void **state)
 	hs_store_close(st);
 }
 
+/* ---- several disks ---- */
+
+static void test_point_several_disks(void **state)
+{
+	struct fx *c = *state;
+	struct hs_store *st = new_store(c, CS);
+	struct hs_index *d[3] = {
+		point("win01", T1, HS_KIND_SNAPSHOT, 5 * (uint64_t)CS),
+		point("win01", T1, HS_KIND_SNAPSHOT, 2 * (uint64_t)CS + 1),
+		point("win01", T1, HS_KIND_SNAPSHOT, 9 * (uint64_t)CS),
+	};
+	const char *names[] = { "c", "d", "e" };
+	for (int k = 0; k < 3; k++)
+		snprintf(d[k]->disk, sizeof d[k]->disk, "%s", names[k]);
+	struct hs_point *p = calloc(1, sizeof *p);
+	snprintf(p->server, sizeof p->server, "win01");
+	snprintf(p->id, sizeof p->id, "%s", d[0]->id);
+	p->kind = HS_KIND_SNAPSHOT;
+	p->time = T1;
+	p->consistency = HS_QUIESCED;
+	p->ndisks = 3;
+	assert_int_equal(hs_store_point_put(st, p, d), 0);
+	struct hs_point *h = calloc(1, sizeof *h);
+	assert_int_equal(hs_store_point_head(st, "win01", d[0]->id, h), 0);
+	assert_int_equal(h->ndisks, 3);
+	assert_int_equal(h->consistency, HS_QUIESCED);
+	for (unsigned k = 0; k < 3; k++) {
+		assert_string_equal(h->disks[k].name, names[k]);
+		assert_int_equal(h->disks[k].size, d[k]->image_size);
+		struct hs_index *got = NULL;
+		assert_int_equal(hs_store_point_disk(st, h, k, &got), 0);
+		assert_memory_equal(got->digests, d[k]->digests, d[k]->nchunks * sizeof *got->digests);
+		hs_index_free(got);
+		assert_int_equal(hs_store_point_get(st, "win01", d[0]->id, names[k], &got), 0);
+		assert_string_equal(got->disk, names[k]);
+		hs_index_free(got);
+	}
+	/* Without a disk name, a point of several disks says which it has. */
+	struct hs_index *got = NULL;
+	hs_err_clear();
+	assert_int_equal(hs_store_point_get(st, "win01", d[0]->id, NULL, &got), -EINVAL);
+	assert_err_mentions("3 disks");
+	assert_err_mentions("win01@20260101T000000Z:DISK");
+	hs_err_clear();
+	assert_int_equal(hs_store_point_get(st, "win01", d[0]->id, "f", &got), -ENOENT);
+	assert_err_mentions("no disk f");
+	assert_null(got);
+	for (int k = 0; k < 3; k++)
+		hs_index_free(d[k]);
+	free(p);
+	free(h);
+	hs_store_close(st);
+}
+
+/* ---- encryption ---- */
+
+static struct hs_key *use_key(uint8_t fill)
+{
+	uint8_t m[HS_KEY_LEN];
+	memset(m, fill, sizeof m);
+	struct hs_key *k = NULL;
+	assert_int_equal(hs_key_from_bytes(m, &k), 0);
+	hs_key_set_current(k);
+	return k;
+}
+
+static void test_encrypted_store(void **state)
+{
+	struct fx *c = *state;
+	struct hs_key *k = use_key(1);
+	assert_int_equal(hs_store_create(c->store, CS, k, "ZXNjcm93"), 0);
+	size_t n;
+	char *dp = ut_path(c->store, "hotspare-store.json");
+	char *desc = (char *)ut_read_file(dp, &n);
+	assert_non_null(strstr(desc, k->fingerprint));
+	assert_non_null(strstr(desc, "aes-256-gcm"));
+	assert_null(strstr(desc, "\"key\"")); /* never the key */
+	struct hs_store *st = NULL;
+	assert_int_equal(hs_store_open(c->store, &st), 0);
+	assert_true(st->encrypted);
+	assert_ptr_equal(st->key, k);
+
+	/* A chunk: keyed id, encrypted body, read back exactly. */
+	unsigned char plain[CS], back[CS];
+	ut_fill(plain, CS, 42);
+	struct hs_digest id, sha;
+	hs_store_chunk_id(st, plain, CS, &id);
+	hs_digest_compute(plain, CS, &sha);
+	assert_false(hs_digest_eq(&id, &sha));
+	struct hs_buf z = { 0 };
+	assert_int_equal(hs_store_chunk_encode(st, &id, plain, CS, &z), 0);
+	assert_int_equal(hs_store_chunk_put(st, &id, z.data, z.len), 1);
+	char key[96];
+	hs_store_chunk_key(st, &id, key);
+	assert_true(file_exists(c->store, key));
+	assert_non_null(strstr(key, ".enc"));
+	struct hs_buf got = { 0 };
+	assert_int_equal(hs_store_chunk_get(st, &id, &got), 0);
+	assert_int_equal(hs_store_chunk_decode(st, got.data, got.len, &id, back, CS), 0);
+	assert_memory_equal(back, plain, CS);
+	/* A point, its table authenticated with the key. */
+	struct hs_index *ix = point("mail01", T1, HS_KIND_SNAPSHOT, 3 * (uint64_t)CS);
+	assert_int_equal(hs_store_point_put1(st, ix), 0);
+	struct hs_index *gx = NULL;
+	assert_int_equal(hs_store_point_get(st, "mail01", ix->id, NULL, &gx), 0);
+	assert_memory_equal(gx->digests, ix->digests, 3 * sizeof *gx->digests);
+	hs_index_free(gx);
+	hs_store_close(st);
+
+	/* Without the key: refused, unless opened for keyless work, which lists
+	 * points and reads their tables but cannot decode or write chunks. */
+	hs_key_set_current(NULL);
+	hs_err_clear();
+	assert_int_equal(hs_store_open(c->store, &st), -EACCES);
+	assert_err_mentions("--keyfile");
+	assert_int_equal(hs_store_open_flags(c->store, HS_OPEN_NOKEY, &st), 0);
+	assert_null(st->key);
+	struct hs_point *h = calloc(1, sizeof *h);
+	assert_int_equal(hs_store_point_head(st, "mail01", ix->id, h), 0);
+	assert_true(h->encrypted);
+	assert_int_equal(hs_store_point_disk(st, h, 0, &gx), 0);
+	hs_index_free(gx);
+	hs_err_clear();
+	assert_int_equal(hs_store_chunk_decode(st, got.data, got.len, &id, back, CS), -EACCES);
+	assert_int_equal(hs_store_chunk_encode(st, &id, plain, CS, &z), -EACCES);
+	hs_store_close(st);
+	free(h);
+
+	/* Another key: refused at once, naming both fingerprints. */
+	struct hs_key *other = use_key(2);
+	hs_err_clear();
+	assert_int_equal(hs_store_open(c->store, &st), -EKEYREJECTED);
+	assert_err_mentions(other->fingerprint);
+	hs_key_set_current(NULL);
+
+	/* The description tampered with (a chunk size changed): the key detects it. */
+	k = use_key(1);
+	char *edit = strstr(desc, "65536"), *tampered = NULL;
+	assert_non_null(edit);
+	assert_true(asprintf(&tampered, "%.*s131072%s", (int)(edit - desc), desc, edit + 5) > 0);
+	assert_int_equal(ut_write_file(dp, tampered, strlen(tampered)), 0);
+	free(tampered);
+	hs_err_clear();
+	assert_int_equal(hs_store_open(c->store, &st), -EBADMSG);
+	assert_err_mentions("does not authenticate");
+	hs_key_set_current(NULL);
+	hs_buf_free(&z);
+	hs_buf_free(&got);
+	hs_index_free(ix);
+	free(desc);
+	free(dp);
+}
+
+/* A drive or replica made like an encrypted store is the same store. */
+static void test_open_like(void **state)
+{
+	struct fx *c = *state;
+	struct hs_key *k = use_key(5);
+	assert_int_equal(hs_store_create(c->store, CS * 2, k, NULL), 0);
+	struct hs_store *st = NULL, *drive = NULL;
+	assert_int_equal(hs_store_open(c->store, &st), 0);
+	assert_int_equal(hs_store_open_like(c->seed, st, 0, &drive), 0);
+	assert_true(drive->encrypted);
+	assert_int_equal(drive->chunk_size, CS * 2);
+	assert_string_equal(drive->fingerprint, st->fingerprint);
+	hs_store_close(drive);
+	/* Open it again like the store; a plain store refuses to be one. */
+	assert_int_equal(hs_store_open_like(c->seed, st, 0, &drive), 0);
+	hs_store_close(drive);
+	hs_key_set_current(NULL);
+	assert_int_equal(hs_store_init(c->seed2, CS * 2), 0);
+	struct hs_store *plain = NULL;
+	assert_int_equal(hs_store_open_flags(c->store, HS_OPEN_NOKEY, &plain), 0);
+	hs_err_clear();
+	assert_int_equal(hs_store_open_like(c->seed2, plain, HS_OPEN_NOKEY, &drive), -EINVAL);
+	assert_null(drive);
+	assert_err_mentions("without encryption");
+	hs_store_close(plain);
+	hs_store_close(st);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, fx_setup_dirs, fx_teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_init_then_open),
+		T(test_point_several_disks),
+		T(test_encrypted_store),
+		T(test_open_like),
 		T(test_init_bad_chunk_size),
 		T(test_init_twice),
 		T(test_open_missing_and_uninitialised),
