@@ -78,3 +78,19 @@ int cli_points_add(struct hs_store *st, const char *ref, struct cli_points *p);
 int cli_points_all(struct hs_store *st, struct cli_points *p);
 
 int cmd_replicate(int argc, char **argv);
+
+int cmd_key(int argc, char **argv);
+
+/* Take --keyfile FILE and --passphrase-file FILE out of argv (argv[0] is the
+ * command) and load the key they name, or HOTSPARE_KEYFILE's, as the current
+ * key. -1 to go on, or the exit status to return (the error printed). */
+int cli_key_setup(int *argc, char **argv);
+
+/* The passphrase file given with --passphrase-file or HOTSPARE_PASSPHRASE_FILE, or NULL. */
+const char *cli_passphrase_file(void);
+
+/* The first line of a passphrase file (caller frees with cli_free_passphrase,
+ * which wipes it). 0 or -errno with a message. */
+int cli_read_passphrase(const char *path, char **out);
+void cli_free_passphrase(char *p);
+int cmd_upgrade(int argc, char **argv);

@@ -1,28 +1,37 @@
-/* hotspare init STORE [--chunk-size SIZE] */
+/* hotspare init STORE [--chunk-size SIZE] [--encrypt KEYFILE]
+ * An encrypted store records its key's fingerprint (and the key file's escrow
+ * copy, if it has one), never the key. */
 #include "cli.h"
 #include "store/http.h"
 #include <errno.h>
 #include <stdlib.h>
 #include "basics/progress.h"
+#include "store/key.h"
 #include "store/store.h"
+#include <stdio.h>
 #include <getopt.h>
 
-#define USAGE "STORE [--chunk-size SIZE]"
+#define USAGE "STORE [--chunk-size SIZE] [--encrypt KEYFILE]"
 
 int cmd_init(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "chunk-size", required_argument, NULL, 'c' },
+		{ "encrypt", required_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	uint64_t cs = HS_DEFAULT_CHUNK_SIZE;
+	const char *keyfile = NULL;
 	int c;
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			if (hs_parse_size(optarg, &cs) < 0 || !hs_chunk_size_valid(cs))
 				return cli_failf("init", "chunk size '%s' is not a power of two from 64K to 4M", optarg);
+			break;
+		case 'e':
+			keyfile = optarg;
 			break;
 		case 'h':
 			return cli_usage("init", USAGE) & 0;
@@ -32,13 +41,35 @@ int cmd_init(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return cli_usage("init", USAGE);
-	int r = hs_store_init(argv[optind], (uint32_t)cs);
+	struct hs_key *key = NULL;
+	char *escrow = NULL, *pass = NULL;
+	int r = 0;
+	if (keyfile) {
+		const char *pf = cli_passphrase_file();
+		r = pf ? cli_read_passphrase(pf, &pass) : 0;
+		if (r == 0)
+			r = hs_key_load(keyfile, pass, &key);
+		if (r == 0)
+			r = hs_key_escrow_of_file(keyfile, &escrow);
+		cli_free_passphrase(pass);
+	}
+	if (r == 0)
+		r = hs_store_create(argv[optind], (uint32_t)cs, key, escrow);
+	char fpr[HS_KEY_FPR_HEX] = "";
+	if (key)
+		snprintf(fpr, sizeof fpr, "%s", key->fingerprint);
+	hs_key_free(key);
+	free(escrow);
 	if (r < 0)
 		return cli_fail("init", r);
 	char b[16], *clean = NULL, *user = NULL, *password = NULL;
 	if (hs_url_split_credentials(argv[optind], &clean, &user, &password) < 0)
 		return cli_fail("init", -ENOMEM);
-	printf("initialised store %s (chunk size %s, zstd)\n", clean, hs_fmt_bytes(cs, b));
+	if (fpr[0])
+		printf("initialised store %s (chunk size %s, zstd, encrypted with AES-256-GCM, key %s)\n", clean,
+		       hs_fmt_bytes(cs, b), fpr);
+	else
+		printf("initialised store %s (chunk size %s, zstd)\n", clean, hs_fmt_bytes(cs, b));
 	free(clean);
 	free(user);
 	free(password);

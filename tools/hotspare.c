@@ -1,6 +1,7 @@
 /* hotspare: the command. Dispatches to one cmd_*.c per subcommand. */
 #include "cli.h"
 #include "store/http.h"
+#include "store/key.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,8 @@ static const struct {
 	{ "failback", cmd_failback, "checkpoint twice around shutting the domain down, ready to restore home" },
 	{ "browse", cmd_browse, "mount a point's filesystems read-only under a directory" },
 	{ "export", cmd_export, "write a point as a whole image file (raw, qcow2, vmdk, vhdx)" },
+	{ "upgrade", cmd_upgrade, "convert a store or drive of format version 1 to version 2" },
+	{ "key", cmd_key, "create a key for an encrypted store, or recover one from its escrow copy" },
 };
 
 static int help(FILE *f)
@@ -67,9 +70,17 @@ int main(int argc, char **argv)
 		puts("hotspare " HS_VERSION);
 		return 0;
 	}
-	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
-		if (!strcmp(argv[1], cmds[i].name))
-			return cmds[i].fn(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+		if (strcmp(argv[1], cmds[i].name) != 0)
+			continue;
+		int n = argc - 1, r;
+		/* "key" parses its own --passphrase-file; every other command takes the key globally. */
+		if (cmds[i].fn != cmd_key && (r = cli_key_setup(&n, argv + 1)) >= 0)
+			return r;
+		r = cmds[i].fn(n, argv + 1);
+		hs_key_set_current(NULL); /* wipe it */
+		return r;
+	}
 	fprintf(stderr, "hotspare: unknown command '%s' (see 'hotspare --help')\n", argv[1]);
 	return 2;
 }

@@ -200,6 +200,9 @@ static int desc_read(struct hs_store *st)
 	if (r == 0 && st->desc.len > HS_STORE_DESC_MAX)
 		r = hs_err(EBADMSG, "%s/%s is not a valid store description (larger than %d bytes)",
 			   st->be->where, DESC_KEY, HS_STORE_DESC_MAX);
+	/* NUL-terminated for the JSON parser, which reads it as text. */
+	if (r == 0 && (r = hs_buf_reserve(&st->desc, st->desc.len + 1)) == 0)
+		st->desc.data[st->desc.len] = 0;
 	return r;
 }
 
@@ -285,6 +288,30 @@ void hs_store_close(struct hs_store *st)
 		st->be->ops->close(st->be);
 	hs_buf_free(&st->desc);
 	free(st);
+}
+
+int hs_store_upgrade_desc(struct hs_store *st)
+{
+	char *text = NULL;
+	int r = desc_text(st->chunk_size, NULL, NULL, &text);
+	if (r == 0)
+		r = st->be->ops->put(st->be, DESC_KEY, text, strlen(text), 0);
+	if (r == 0)
+		r = st->be->ops->sync(st->be);
+	free(text);
+	if (r == 0)
+		st->version = HS_STORE_VERSION;
+	return r;
+}
+
+int hs_store_escrow(const struct hs_store *st, char **out)
+{
+	*out = NULL;
+	json_object *o = st->desc.data ? json_tokener_parse((const char *)st->desc.data) : NULL;
+	const char *e = o && json_object_is_type(o, json_type_object) ? jstr(o, "escrow") : NULL;
+	int r = e && !(*out = strdup(e)) ? -ENOMEM : 0;
+	json_object_put(o);
+	return r;
 }
 
 void hs_store_chunk_id(const struct hs_store *st, const void *plain, size_t n, struct hs_digest *d)

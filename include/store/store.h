@@ -56,6 +56,14 @@ int hs_store_open(const char *where, struct hs_store **out);
  * is one that differs. For shipped drives and replicas. */
 int hs_store_open_like(const char *where, const struct hs_store *like, unsigned flags, struct hs_store **out);
 
+/* Rewrite a plain version 1 store's description as version 2 (the upgrade's
+ * last step, once every point is converted). 0 or -errno. */
+int hs_store_upgrade_desc(struct hs_store *st);
+
+/* The escrow copy of an encrypted store's key (base64, caller frees), or
+ * NULL when it keeps none. 0 or -ENOMEM. */
+int hs_store_escrow(const struct hs_store *st, char **out);
+
 /* The id of a chunk's plain content in this store (SHA-256, or the keyed
  * digest of an encrypted store). */
 void hs_store_chunk_id(const struct hs_store *st, const void *plain, size_t n, struct hs_digest *d);
