@@ -1,5 +1,6 @@
 /* Helpers shared by the subcommands; see cli.h. */
 #include "cli.h"
+#include "jobs/capture.h"
 #include "basics/err.h"
 #include <errno.h>
 #include <getopt.h>
@@ -67,10 +68,11 @@ void cli_list_free(struct cli_list *l)
 }
 
 #include "store/store.h"
-int cli_load_point(const char *where, const char *ref, struct hs_store **stp, struct hs_index **ix)
+int cli_open_point(const char *where, const char *ref, struct hs_store **stp, struct hs_point *p,
+		   char disk[HS_DISK_MAX + 1])
 {
 	char server[HS_SERVER_MAX + 1], want[HS_POINT_ID_LEN + 1], id[HS_POINT_ID_LEN + 1];
-	int r = hs_ref_parse(ref, server, want, NULL);
+	int r = hs_ref_parse(ref, server, want, disk);
 	if (r < 0)
 		return r;
 	struct hs_store *st;
@@ -79,7 +81,31 @@ int cli_load_point(const char *where, const char *ref, struct hs_store **stp, st
 		return r;
 	r = hs_store_point_resolve(st, server, want, id);
 	if (r == 0)
-		r = hs_store_point_get(st, server, id, NULL, ix);
+		r = hs_store_point_head(st, server, id, p);
+	if (r == 0 && disk && disk[0] && hs_point_disk_find(p, disk) < 0)
+		r = hs_err(ENOENT, "point %s@%s has no disk %s", server, id, disk);
+	if (r < 0) {
+		hs_store_close(st);
+		return r;
+	}
+	*stp = st;
+	return 0;
+}
+
+int cli_load_point(const char *where, const char *ref, struct hs_store **stp, struct hs_index **ix)
+{
+	char server[HS_SERVER_MAX + 1], want[HS_POINT_ID_LEN + 1], id[HS_POINT_ID_LEN + 1],
+		disk[HS_DISK_MAX + 1];
+	int r = hs_ref_parse(ref, server, want, disk);
+	if (r < 0)
+		return r;
+	struct hs_store *st;
+	r = hs_store_open(where, &st);
+	if (r < 0)
+		return r;
+	r = hs_store_point_resolve(st, server, want, id);
+	if (r == 0)
+		r = hs_store_point_get(st, server, id, disk, ix);
 	if (r < 0) {
 		hs_store_close(st);
 		return r;
@@ -159,4 +185,41 @@ int cli_seeds_json(int argc, char **argv, const char *cmd, const char *usage, in
 		return cli_usage(cmd, usage);
 	}
 	return -1;
+}
+
+int cli_disk_pairs(const char *cmd, int n, char **args, const char *what, struct hs_capture_disk *out,
+		   unsigned *nout, bool *lone)
+{
+	(void)cmd;
+	*nout = 0;
+	*lone = false;
+	if (n > HS_DISKS_MAX)
+		return hs_err(E2BIG, "%d disks given; a server has at most %d", n, HS_DISKS_MAX);
+	for (int k = 0; k < n; k++) {
+		char *eq = strchr(args[k], '=');
+		size_t nl = eq ? (size_t)(eq - args[k]) : 0;
+		/* A lone argument without a disk name before '=' is a path (it may hold '='). */
+		bool pair = eq && nl > 0 && nl <= HS_DISK_MAX && strspn(args[k], "abcdefghijklmnopqrstuvwxyz"
+								      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == nl;
+		if (!pair && n > 1)
+			return hs_err(EINVAL, "'%s' is not DISK=%s (with several disks, name each one)", args[k], what);
+		if (!pair) {
+			out[0] = (struct hs_capture_disk){ HS_DISK_DEFAULT, args[k] };
+			*nout = 1;
+			*lone = true;
+			return 0;
+		}
+		*eq = 0;
+		out[k] = (struct hs_capture_disk){ args[k], eq + 1 };
+		int r = hs_disk_name_check(args[k]);
+		if (r < 0)
+			return r;
+		if (!eq[1])
+			return hs_err(EINVAL, "disk %s has no %s (write %s=%s)", args[k], what, args[k], what);
+		for (int m = 0; m < k; m++)
+			if (!strcmp(out[m].name, args[k]))
+				return hs_err(EINVAL, "disk %s is named twice", args[k]);
+	}
+	*nout = (unsigned)n;
+	return 0;
 }

@@ -63,8 +63,8 @@ int cli_capture(int argc, char **argv, unsigned kind);
 
 struct hs_store;
 struct hs_index;
-/* Open STORE and load the point SERVER[@POINT] names (the newest if none).
- * 0 or -errno with a message. */
+/* Open STORE and load the point SERVER[@POINT][:DISK] names (the newest if
+ * none; a point of several disks needs :DISK). 0 or -errno with a message. */
 int cli_load_point(const char *where, const char *ref, struct hs_store **st, struct hs_index **ix);
 
 /* Points named in a store: a SERVER[@POINT] reference adds that point, a
@@ -94,3 +94,17 @@ const char *cli_passphrase_file(void);
 int cli_read_passphrase(const char *path, char **out);
 void cli_free_passphrase(char *p);
 int cmd_upgrade(int argc, char **argv);
+
+struct hs_capture_disk;
+/* Parse n arguments that are one SOURCE (the disk disk0; *lone set) or
+ * DISK=SOURCE pairs (what names the right side in messages: "SOURCE",
+ * "TARGET") into out (HS_DISKS_MAX entries); args are split in place.
+ * 0, or -errno with a one-line message. */
+int cli_disk_pairs(const char *cmd, int n, char **args, const char *what, struct hs_capture_disk *out,
+		   unsigned *nout, bool *lone);
+
+struct hs_point;
+/* Open STORE and read the header of the point SERVER[@POINT][:DISK] names;
+ * disk gets the :DISK part ("" when absent; checked to exist). 0 or -errno. */
+int cli_open_point(const char *where, const char *ref, struct hs_store **st, struct hs_point *p,
+		   char disk[33]);

@@ -1,5 +1,6 @@
-/* hotspare snapshot STORE SERVER SOURCE [--ship DIR]
- * and the capture logic it shares with backup. */
+/* hotspare snapshot STORE SERVER SOURCE|DISK=SOURCE... [--ship DIR]
+ * and the capture logic it shares with backup. A lone SOURCE is the disk
+ * disk0; DISK=SOURCE pairs name each disk of a server with several. */
 #include "jobs/capture.h"
 #include "cli.h"
 #include "basics/cleanup.h"
@@ -24,6 +25,19 @@ static void print_summary(const struct hs_capture_stats *s, const char *server, 
 		json_object_object_add(o, "bytes_stored", json_object_new_int64((int64_t)s->bytes_stored));
 		json_object_object_add(o, "chunks_new", json_object_new_int64((int64_t)s->chunks_new));
 		json_object_object_add(o, "seconds", json_object_new_double(s->seconds));
+		json_object *disks = json_object_new_array();
+		for (unsigned k = 0; k < s->ndisks; k++) {
+			const struct hs_capture_disk_stats *d = &s->disks[k];
+			json_object *j = json_object_new_object();
+			json_object_object_add(j, "name", json_object_new_string(d->name));
+			json_object_object_add(j, "size", json_object_new_int64((int64_t)d->size));
+			json_object_object_add(j, "bytes_new", json_object_new_int64((int64_t)d->bytes_new));
+			json_object_object_add(j, "bytes_stored", json_object_new_int64((int64_t)d->bytes_stored));
+			json_object_object_add(j, "bytes_dedup", json_object_new_int64((int64_t)d->bytes_dedup));
+			json_object_object_add(j, "bytes_zero", json_object_new_int64((int64_t)d->bytes_zero));
+			json_object_array_add(disks, j);
+		}
+		json_object_object_add(o, "disks", disks);
 		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 		json_object_put(o);
 		return;
@@ -35,13 +49,16 @@ static void print_summary(const struct hs_capture_stats *s, const char *server, 
 	       hs_fmt_bytes(s->bytes_stored, b), ship ? " on " : "", ship ? ship : "",
 	       hs_fmt_bytes(s->bytes_new, c), hs_fmt_bytes(s->bytes_dedup, d),
 	       hs_fmt_bytes(s->bytes_zero, e), s->seconds, hs_fmt_bytes((uint64_t)rate, f));
+	for (unsigned k = 0; s->ndisks > 1 && k < s->ndisks; k++)
+		printf("  disk %s: %s, stored %s (%s new data)\n", s->disks[k].name, hs_fmt_bytes(s->disks[k].size, a),
+		       hs_fmt_bytes(s->disks[k].bytes_stored, b), hs_fmt_bytes(s->disks[k].bytes_new, c));
 }
 
 int cli_capture(int argc, char **argv, unsigned kind)
 {
 	const char *cmd = hs_kind_name(kind);
-	const char *usage = kind == HS_KIND_SNAPSHOT ? "STORE SERVER SOURCE [--ship DIR] [--json]"
-						     : "STORE SERVER SOURCE [--json]";
+	const char *usage = kind == HS_KIND_SNAPSHOT ? "STORE SERVER SOURCE|DISK=SOURCE... [--ship DIR] [--json]"
+						     : "STORE SERVER SOURCE|DISK=SOURCE... [--json]";
 	static const struct option opts[] = {
 		{ "ship", required_argument, NULL, 's' },
 		{ "threads", required_argument, NULL, 't' },
@@ -74,24 +91,35 @@ int cli_capture(int argc, char **argv, unsigned kind)
 			return cli_usage(cmd, usage);
 		}
 	}
-	if (argc - optind != 3)
+	if (argc - optind < 3)
 		return cli_usage(cmd, usage);
-	const char *where = argv[optind], *server = argv[optind + 1], *source = argv[optind + 2];
+	const char *where = argv[optind], *server = argv[optind + 1];
 	int r = hs_server_name_check(server);
 	if (r < 0)
+		return cli_fail(cmd, r);
+	struct hs_capture_disk disks[HS_DISKS_MAX];
+	unsigned nd = 0;
+	bool lone;
+	r = cli_disk_pairs(cmd, argc - optind - 2, argv + optind + 2, "SOURCE", disks, &nd, &lone);
+	if (r < 0)
+		return cli_fail(cmd, r);
+	/* Every source is checked before anything is written (the drive included). */
+	if ((r = hs_capture_check(disks, nd)) < 0)
 		return cli_fail(cmd, r);
 	_cleanup_(hs_store_close_p) struct hs_store *st = NULL, *ship_st = NULL;
 	r = hs_store_open(where, &st);
 	if (r < 0)
 		return cli_fail(cmd, r);
-	if (ship && (r = hs_store_open_or_init(ship, st->chunk_size, &ship_st)) < 0)
+	if (ship && (r = hs_store_open_like(ship, st, 0, &ship_st)) < 0)
 		return cli_fail(cmd, r);
 	struct hs_progress progress;
 	struct hs_capture_opts o = {
 		.store = st,
 		.ship = ship_st,
 		.server = server,
-		.source = source,
+		.disks = disks,
+		.ndisks = nd,
+		.consistency = HS_CRASH_CONSISTENT, /* a source nobody writes: one moment */
 		.kind = kind,
 		.threads = threads,
 		.progress = &progress,

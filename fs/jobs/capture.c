@@ -10,40 +10,51 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* Chunks a worker reads from one disk before the next disk's turn: disks
+ * are read side by side in stripes (a few MiB each), not one after another. */
+#define STRIPE 16
+
+struct disk {
+	const struct hs_capture_disk *in;
+	struct hs_index *ix;
+	int fd;
+	bool is_reg;
+	atomic_uint_fast64_t zero, dedup, fresh, stored;
+};
+
 struct job {
 	const struct hs_capture_opts *o;
 	struct hs_store *dest;
-	struct hs_index *ix;
 	const struct hs_dset *known; /* chunks the destination or the base snapshot holds */
-	int fd;
-	bool is_reg;
-	atomic_uint_fast64_t zero, dedup, fresh, stored, chunks_new;
+	struct disk *d;
+	unsigned nd;
+	atomic_uint_fast64_t chunks_new;
 };
 
-static int capture_one(struct job *j, uint64_t i, void *plain, struct hs_buf *z)
+static int capture_one(struct job *j, struct disk *dk, uint64_t i, void *plain, struct hs_buf *z)
 {
-	struct hs_index *ix = j->ix;
+	struct hs_index *ix = dk->ix;
 	uint64_t off = i * ix->chunk_size;
 	uint32_t len = hs_index_chunk_len(ix, i);
-	if (j->is_reg && hs_range_is_hole(j->fd, off, len)) {
-		atomic_fetch_add(&j->zero, len);
+	if (dk->is_reg && hs_range_is_hole(dk->fd, off, len)) {
+		atomic_fetch_add(&dk->zero, len);
 		return 0;
 	}
-	ssize_t got = hs_pread_full(j->fd, plain, len, off);
+	ssize_t got = hs_pread_full(dk->fd, plain, len, off);
 	if (got < 0)
-		return hs_err((int)-got, "cannot read %s at offset %llu: %s", j->o->source,
+		return hs_err((int)-got, "cannot read %s at offset %llu: %s", dk->in->source,
 			      (unsigned long long)off, strerror((int)-got));
 	if ((size_t)got != len)
 		return hs_err(EIO, "%s ended at offset %llu while reading (did it shrink?)",
-			      j->o->source, (unsigned long long)(off + (uint64_t)got));
+			      dk->in->source, (unsigned long long)(off + (uint64_t)got));
 	if (hs_is_zero(plain, len)) {
-		atomic_fetch_add(&j->zero, len);
+		atomic_fetch_add(&dk->zero, len);
 		return 0;
 	}
 	struct hs_digest *d = &ix->digests[i];
 	hs_store_chunk_id(j->dest, plain, len, d);
 	if (j->known && hs_dset_has(j->known, d)) {
-		atomic_fetch_add(&j->dedup, len);
+		atomic_fetch_add(&dk->dedup, len);
 		return 0;
 	}
 	int r = hs_store_chunk_has(j->dest, d);
@@ -52,40 +63,56 @@ static int capture_one(struct job *j, uint64_t i, void *plain, struct hs_buf *z)
 	if (r == 0) {
 		r = hs_store_chunk_encode(j->dest, d, plain, len, z);
 		if (r < 0)
-			return hs_err(-r, "cannot compress chunk %llu", (unsigned long long)i);
+			return hs_err(-r, "cannot compress chunk %llu of %s", (unsigned long long)i, dk->in->source);
 		r = hs_store_chunk_queue(j->dest, d, z->data, z->len);
 		if (r < 0)
 			return r;
 	}
 	if (r == 1) {
-		atomic_fetch_add(&j->fresh, len);
-		atomic_fetch_add(&j->stored, z->len);
+		atomic_fetch_add(&dk->fresh, len);
+		atomic_fetch_add(&dk->stored, z->len);
 		atomic_fetch_add(&j->chunks_new, 1);
 	} else {
-		atomic_fetch_add(&j->dedup, len);
+		atomic_fetch_add(&dk->dedup, len);
 	}
 	return 0;
 }
 
-static int capture_item(void *arg, uint64_t i, void *plain, struct hs_buf *z)
+/* Item k: stripe group g = k / (STRIPE * nd) of disk (k / STRIPE) % nd,
+ * chunk g * STRIPE + k % STRIPE; past a shorter disk's end, nothing. */
+static int capture_item(void *arg, uint64_t k, void *plain, struct hs_buf *z)
 {
 	struct job *j = arg;
-	int r = capture_one(j, i, plain, z);
+	uint64_t per = (uint64_t)STRIPE * j->nd;
+	struct disk *dk = &j->d[(k % per) / STRIPE];
+	uint64_t i = (k / per) * STRIPE + k % STRIPE;
+	if (i >= dk->ix->nchunks)
+		return 0;
+	int r = capture_one(j, dk, i, plain, z);
 	if (j->o->progress)
-		hs_progress_add(j->o->progress, hs_index_chunk_len(j->ix, i));
+		hs_progress_add(j->o->progress, hs_index_chunk_len(dk->ix, i));
 	return r;
 }
 
-/* Add every digest of a point to the set. */
-static int add_digests(const struct hs_index *ix, struct hs_dset *set)
+/* Add every digest of every disk of a point to the set. */
+static int add_point(struct hs_store *st, const char *server, const char *id, struct hs_dset *set,
+		     uint32_t *kind)
 {
-	for (uint64_t i = 0; i < ix->nchunks; i++)
-		if (!hs_digest_is_zero(&ix->digests[i])) {
-			int r = hs_dset_add(set, &ix->digests[i]);
-			if (r < 0)
-				return r;
-		}
-	return 0;
+	_cleanup_free_ struct hs_point *p = malloc(sizeof *p);
+	if (!p)
+		return -ENOMEM;
+	int r = hs_store_point_head(st, server, id, p);
+	if (r < 0)
+		return r;
+	*kind = p->kind;
+	for (unsigned k = 0; r == 0 && k < p->ndisks; k++) {
+		_cleanup_(hs_index_free_p) struct hs_index *ix = NULL;
+		r = hs_store_point_disk(st, p, k, &ix);
+		for (uint64_t i = 0; r == 0 && i < ix->nchunks; i++)
+			if (!hs_digest_is_zero(&ix->digests[i]) && hs_dset_add(set, &ix->digests[i]) < 0)
+				r = -ENOMEM;
+	}
+	return r;
 }
 
 /* For a backup: the chunks of the newest point (in the store) and of the
@@ -96,13 +123,17 @@ static int load_known(const struct hs_capture_opts *o, char **ids, size_t n, str
 	base[0] = 0;
 	int r = hs_dset_init(set, 1024);
 	for (size_t k = n; r == 0 && k-- > 0;) {
-		_cleanup_(hs_index_free_p) struct hs_index *ix = NULL;
-		r = hs_store_point_get(o->store, o->server, ids[k], NULL, &ix);
-		if (r < 0)
-			return r;
-		if (k == n - 1 || ix->kind == HS_KIND_SNAPSHOT)
-			r = add_digests(ix, set);
-		if (ix->kind == HS_KIND_SNAPSHOT) {
+		uint32_t kind = 0;
+		_cleanup_free_ struct hs_point *p = malloc(sizeof *p);
+		if (!p)
+			return -ENOMEM;
+		/* The newest point always; older ones only to find the snapshot. */
+		if (k == n - 1)
+			r = add_point(o->store, o->server, ids[k], set, &kind);
+		else if ((r = hs_store_point_head(o->store, o->server, ids[k], p)) == 0 &&
+			 (kind = p->kind) == HS_KIND_SNAPSHOT)
+			r = add_point(o->store, o->server, ids[k], set, &kind);
+		if (r == 0 && kind == HS_KIND_SNAPSHOT) {
 			snprintf(base, HS_POINT_ID_LEN + 1, "%s", ids[k]);
 			break;
 		}
@@ -120,32 +151,97 @@ static void next_id(char **ids, size_t n, char out[HS_POINT_ID_LEN + 1], time_t 
 	hs_point_id_format(*t, out);
 }
 
+int hs_capture_check(const struct hs_capture_disk *disks, unsigned ndisks)
+{
+	if (ndisks < 1 || ndisks > HS_DISKS_MAX)
+		return hs_err(EINVAL, "a server has 1 to %d disks, not %u", HS_DISKS_MAX, ndisks);
+	for (unsigned k = 0; k < ndisks; k++) {
+		int r = hs_disk_name_check(disks[k].name);
+		if (r < 0)
+			return r;
+		for (unsigned m = 0; m < k; m++)
+			if (!strcmp(disks[m].name, disks[k].name))
+				return hs_err(EINVAL, "disk name %s is given twice", disks[k].name);
+		if (!disks[k].source || !disks[k].source[0])
+			return hs_err(EINVAL, "disk %s has no source (write %s=SOURCE)", disks[k].name, disks[k].name);
+		int fd = -1;
+		uint64_t size;
+		r = hs_dev_open_read(disks[k].source, &fd, &size);
+		if (r < 0)
+			return r;
+		close(fd);
+	}
+	return 0;
+}
+
+static void close_disks(struct disk *d, unsigned n)
+{
+	for (unsigned k = 0; k < n; k++) {
+		if (d[k].fd >= 0)
+			close(d[k].fd);
+		hs_index_free(d[k].ix);
+	}
+	free(d);
+}
+
+/* Open every source and make an index of its size for each. */
+static int open_disks(const struct hs_capture_opts *o, struct disk **out, uint64_t *total)
+{
+	struct disk *d = calloc(o->ndisks, sizeof *d);
+	if (!d)
+		return -ENOMEM;
+	for (unsigned k = 0; k < o->ndisks; k++)
+		d[k].fd = -1;
+	int r = 0;
+	*total = 0;
+	for (unsigned k = 0; r == 0 && k < o->ndisks; k++) {
+		uint64_t size;
+		d[k].in = &o->disks[k];
+		r = hs_dev_open_read(o->disks[k].source, &d[k].fd, &size);
+		struct stat st;
+		if (r == 0 && fstat(d[k].fd, &st) == 0)
+			d[k].is_reg = S_ISREG(st.st_mode);
+		if (r == 0)
+			r = hs_index_new(size, o->store->chunk_size, &d[k].ix);
+		if (r == 0) {
+			snprintf(d[k].ix->disk, sizeof d[k].ix->disk, "%s", o->disks[k].name);
+			*total += size;
+		}
+	}
+	if (r < 0) {
+		close_disks(d, o->ndisks);
+		return r;
+	}
+	*out = d;
+	return 0;
+}
+
 int hs_capture(const struct hs_capture_opts *o, struct hs_capture_stats *stats)
 {
 	memset(stats, 0, sizeof *stats);
 	int r = hs_server_name_check(o->server);
+	if (r == 0)
+		r = hs_capture_check(o->disks, o->ndisks);
 	if (r < 0)
 		return r;
 	int lock = -1, ship_lock = -1;
-	_cleanup_close_ int fd = -1;
 	struct hs_dset known = { 0 };
-	struct hs_index *ix = NULL;
+	struct disk *d = NULL;
+	struct hs_point *p = calloc(1, sizeof *p);
+	struct hs_index **ixs = calloc(o->ndisks, sizeof *ixs);
 	char **ids = NULL;
 	size_t nids = 0;
-
+	uint64_t total = 0;
+	if (!p || !ixs) {
+		r = -ENOMEM;
+		goto out;
+	}
 	r = hs_store_lock_server(o->store, o->server, &lock);
 	if (r < 0)
 		goto out;
 	if (o->ship && (r = hs_store_lock_server(o->ship, o->server, &ship_lock)) < 0)
 		goto out;
-	uint64_t size;
-	r = hs_dev_open_read(o->source, &fd, &size);
-	if (r < 0)
-		goto out;
-	struct stat st;
-	fstat(fd, &st);
-	r = hs_index_new(size, o->store->chunk_size, &ix);
-	if (r < 0)
+	if ((r = open_disks(o, &d, &total)) < 0)
 		goto out;
 	r = hs_store_points_list(o->store, o->server, &ids, &nids);
 	if (r < 0)
@@ -156,15 +252,19 @@ int hs_capture(const struct hs_capture_opts *o, struct hs_capture_stats *stats)
 	struct job j = {
 		.o = o,
 		.dest = o->ship ? o->ship : o->store,
-		.ix = ix,
 		.known = known.slot ? &known : NULL,
-		.fd = fd,
-		.is_reg = S_ISREG(st.st_mode),
+		.d = d,
+		.nd = o->ndisks,
 	};
+	uint64_t most = 0;
+	for (unsigned k = 0; k < o->ndisks; k++)
+		if (d[k].ix->nchunks > most)
+			most = d[k].ix->nchunks;
+	uint64_t items = (most + STRIPE - 1) / STRIPE * STRIPE * o->ndisks;
 	unsigned threads = o->threads ? o->threads : 2 * hs_ncpu();
 	if (o->progress)
-		hs_progress_start(o->progress, hs_kind_name(o->kind), size, 0);
-	r = hs_parallel_each(threads, ix->nchunks, ix->chunk_size, capture_item, &j);
+		hs_progress_start(o->progress, hs_kind_name(o->kind), total, 0);
+	r = hs_parallel_each(threads, items, o->store->chunk_size, capture_item, &j);
 	if (r == 0)
 		r = hs_store_sync(j.dest);
 	if (r < 0) {
@@ -174,19 +274,38 @@ int hs_capture(const struct hs_capture_opts *o, struct hs_capture_stats *stats)
 	}
 
 	time_t t;
-	next_id(ids, nids, ix->id, &t);
-	snprintf(ix->server, sizeof ix->server, "%s", o->server);
-	snprintf(ix->disk, sizeof ix->disk, "%s", HS_DISK_DEFAULT);
-	ix->read_bytes = size;
-	snprintf(ix->base, sizeof ix->base, "%s", stats->base);
-	ix->kind = o->kind;
-	ix->time = t;
-	ix->new_bytes = o->ship ? 0 : j.stored;
-	ix->ship_bytes = o->ship ? j.stored : 0;
-	/* The drive gets its copy first: the store's index is what makes the point exist. */
-	if (o->ship && (r = hs_store_point_put1(o->ship, ix)) < 0)
+	next_id(ids, nids, p->id, &t);
+	snprintf(p->server, sizeof p->server, "%s", o->server);
+	snprintf(p->base, sizeof p->base, "%s", stats->base);
+	p->kind = o->kind;
+	p->time = t;
+	p->consistency = o->consistency;
+	p->ndisks = o->ndisks;
+	for (unsigned k = 0; k < o->ndisks; k++) {
+		struct hs_index *ix = ixs[k] = d[k].ix;
+		snprintf(ix->server, sizeof ix->server, "%s", o->server);
+		snprintf(ix->id, sizeof ix->id, "%s", p->id);
+		ix->kind = o->kind;
+		ix->time = t;
+		ix->new_bytes = o->ship ? 0 : d[k].stored;
+		ix->ship_bytes = o->ship ? d[k].stored : 0;
+		ix->read_bytes = ix->image_size;
+		struct hs_capture_disk_stats *ds = &stats->disks[k];
+		snprintf(ds->name, sizeof ds->name, "%s", ix->disk);
+		ds->size = ix->image_size;
+		ds->bytes_zero = d[k].zero;
+		ds->bytes_dedup = d[k].dedup;
+		ds->bytes_new = d[k].fresh;
+		ds->bytes_stored = d[k].stored;
+		stats->bytes_zero += ds->bytes_zero;
+		stats->bytes_dedup += ds->bytes_dedup;
+		stats->bytes_new += ds->bytes_new;
+		stats->bytes_stored += ds->bytes_stored;
+	}
+	/* The drive gets its copy first: the store's point is what makes it exist. */
+	if (o->ship && (r = hs_store_point_put(o->ship, p, ixs)) < 0)
 		goto out_progress;
-	r = hs_store_point_put1(o->store, ix);
+	r = hs_store_point_put(o->store, p, ixs);
 out_progress:
 	if (o->progress) {
 		hs_progress_end(o->progress);
@@ -194,16 +313,16 @@ out_progress:
 	}
 	if (r < 0)
 		goto out;
-	memcpy(stats->id, ix->id, sizeof stats->id);
-	stats->image_size = size;
-	stats->bytes_zero = j.zero;
-	stats->bytes_dedup = j.dedup;
-	stats->bytes_new = j.fresh;
-	stats->bytes_stored = j.stored;
+	memcpy(stats->id, p->id, sizeof stats->id);
+	stats->image_size = total;
 	stats->chunks_new = j.chunks_new;
+	stats->ndisks = o->ndisks;
 out:
+	if (d)
+		close_disks(d, o->ndisks);
+	free(ixs);
+	free(p);
 	hs_strv_free(ids);
-	hs_index_free(ix);
 	hs_dset_free(&known);
 	if (ship_lock >= 0)
 		hs_store_unlock(o->ship, ship_lock);
