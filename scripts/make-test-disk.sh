@@ -14,6 +14,7 @@
 #   HOTSPARE-BOOT-COUNT <n>
 #   HOTSPARE-DEVICES root=<device> nics=<if>:<driver>,... (or none)
 #   HOTSPARE-HTTP <if>:80 (busybox httpd at 10.0.2.15, QEMU user networking's guest address) or none
+#   HOTSPARE-DATADISK <device> <sha256 of its data.bin> (a data disk made by make-data-disk.sh) or none none
 # and runs busybox init with a getty on ttyS0 (a "login:" prompt; root has no password).
 # If no root disk shows up within 30 s it prints HOTSPARE-BOOT-FAILED and powers off.
 #
@@ -240,8 +241,30 @@ for c in /sys/class/net/eth*; do
 	fi
 	break
 done
-out 'HOTSPARE-BOOT-OK\nHOTSPARE-DATA-SHA256 %s\nHOTSPARE-BOOT-COUNT %s\nHOTSPARE-DEVICES root=%s nics=%s\nHOTSPARE-HTTP %s\n' \
-	"$sum" "$n" "$root" "${nics:-none}" "$http"
+# A data disk (scripts/make-data-disk.sh: ext4 with /.hotspare-data-disk on
+# the second disk, partitioned or not): its data file's checksum.
+ddisk=none dsum=none
+mkdir -p /mnt/data
+i=0
+while [ "$ddisk" = none ] && [ $i -lt 20 ]; do
+	for d in /dev/vdb1 /dev/vdb /dev/sdb1 /dev/sdb; do
+		[ -b "$d" ] || continue
+		if mount -t ext4 -o ro "$d" /mnt/data 2>/dev/null; then
+			if [ -e /mnt/data/.hotspare-data-disk ]; then
+				ddisk=$d
+				dsum=$(sha256sum /mnt/data/data.bin) || dsum="unreadable "
+				dsum=${dsum%% *}
+				break
+			fi
+			umount /mnt/data
+		fi
+	done
+	# Wait for a second disk only while one seems to be coming.
+	[ "$ddisk" = none ] && { [ -b /dev/vdb ] || [ -b /dev/sdb ]; } || break
+	sleep 0.1; i=$((i + 1))
+done
+out 'HOTSPARE-BOOT-OK\nHOTSPARE-DATA-SHA256 %s\nHOTSPARE-BOOT-COUNT %s\nHOTSPARE-DEVICES root=%s nics=%s\nHOTSPARE-HTTP %s\nHOTSPARE-DATADISK %s %s\n' \
+	"$sum" "$n" "$root" "${nics:-none}" "$http" "$ddisk" "$dsum"
 exec /bin/init
 EOF
 chmod 755 "$IRD/init"
