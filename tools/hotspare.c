@@ -1,7 +1,16 @@
 /* hotspare: the command. Dispatches to one cmd_*.c per subcommand. */
+#define FUSE_USE_VERSION 35
 #include "cli.h"
 #include "store/http.h"
 #include "store/key.h"
+#include "store/store.h"
+#include <curl/curl.h>
+#include <fuse_lowlevel.h>
+#include <json-c/json.h>
+#include <libvirt/libvirt.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <zstd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,9 +44,32 @@ static int help(FILE *f)
 	fprintf(f, "usage: hotspare COMMAND [ARGS]...\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
 		fprintf(f, "  %-9s %s\n", cmds[i].name, cmds[i].what);
+	fprintf(f, "\nEvery command takes --keyfile FILE (or HOTSPARE_KEYFILE) for an encrypted store, and\n"
+		   "--passphrase-file FILE (or HOTSPARE_PASSPHRASE_FILE) for a key wrapped with a passphrase.\n");
 	fprintf(f, "\nSTORE is a directory, an http:// or https:// URL, or s3://BUCKET/PREFIX.\n"
 		   "'hotspare COMMAND --help' shows a command's arguments.\n");
 	return f == stdout ? 0 : 2;
+}
+
+/* The version, the store formats it reads and writes, and the libraries it
+ * runs with (as loaded, not as compiled against). */
+static unsigned long libvirt_version(void)
+{
+	unsigned long v = 0;
+	return virGetVersion(&v, NULL, NULL) == 0 ? v : 0;
+}
+
+static int version(void)
+{
+	printf("hotspare %s\n", HS_VERSION);
+	printf("store format: writes version %d; reads version %d (version 1 through 'hotspare upgrade')\n",
+	       HS_STORE_VERSION, HS_STORE_VERSION);
+	curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+	unsigned fv = (unsigned)fuse_version();
+	printf("libraries: zstd %s, %s, libcurl %s, json-c %s, libfuse %u.%u, libvirt %lu.%lu.%lu\n",
+	       ZSTD_versionString(), OpenSSL_version(OPENSSL_VERSION), cv->version, json_c_version(), fv / 100,
+	       fv % 100, libvirt_version() / 1000000, libvirt_version() / 1000 % 1000, libvirt_version() % 1000);
+	return 0;
 }
 
 /* The original arguments that held credentials (kept for the process's life). */
@@ -66,10 +98,8 @@ int main(int argc, char **argv)
 		return help(stderr);
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))
 		return help(stdout);
-	if (!strcmp(argv[1], "--version")) {
-		puts("hotspare " HS_VERSION);
-		return 0;
-	}
+	if (!strcmp(argv[1], "--version"))
+		return version();
 	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
 		if (strcmp(argv[1], cmds[i].name) != 0)
 			continue;
