@@ -199,8 +199,9 @@ int cli_disk_pairs(const char *cmd, int n, char **args, const char *what, struct
 		char *eq = strchr(args[k], '=');
 		size_t nl = eq ? (size_t)(eq - args[k]) : 0;
 		/* A lone argument without a disk name before '=' is a path (it may hold '='). */
-		bool pair = eq && nl > 0 && nl <= HS_DISK_MAX && strspn(args[k], "abcdefghijklmnopqrstuvwxyz"
-								      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == nl;
+		bool pair = eq && nl > 0 &&
+			    (n > 1 || (nl <= HS_DISK_MAX && strspn(args[k], "abcdefghijklmnopqrstuvwxyz"
+								    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == nl));
 		if (!pair && n > 1)
 			return hs_err(EINVAL, "'%s' is not DISK=%s (with several disks, name each one)", args[k], what);
 		if (!pair) {

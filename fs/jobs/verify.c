@@ -1,6 +1,8 @@
 /* Verify; see verify.h. */
 #include "jobs/verify.h"
 #include "store/chunk.h"
+#include "store/point.h"
+#include "store/store.h"
 #include "basics/cleanup.h"
 #include "basics/digestset.h"
 #include "basics/err.h"
@@ -34,51 +36,64 @@ static int cmp_entry(const void *a, const void *b)
 	return memcmp(a, b, HS_DIGEST_LEN);
 }
 
-/* Point k's index: borrowed from the options, or read from the store (then
- * *owned is set and the caller frees it). */
-static int point_get(const struct hs_verify_opts *o, size_t k, const struct hs_index **ix,
-		     struct hs_index **owned)
+/* Call fn for every disk of point k: its loaded index, or each disk of the
+ * named point read from the store (the last source) one at a time. */
+static int point_disks(const struct hs_verify_opts *o, size_t k, int (*fn)(void *, const struct hs_index *),
+		       void *arg)
 {
-	*owned = NULL;
-	if (o->points) {
-		*ix = o->points[k];
-		return 0;
+	if (o->points)
+		return fn(arg, o->points[k]);
+	struct hs_store *st = o->src->v[o->src->n - 1];
+	_cleanup_free_ struct hs_point *p = malloc(sizeof *p);
+	if (!p)
+		return -ENOMEM;
+	int r = hs_store_point_head(st, o->refs[k].server, o->refs[k].id, p);
+	for (unsigned d = 0; r == 0 && d < p->ndisks; d++) {
+		_cleanup_(hs_index_free_p) struct hs_index *ix = NULL;
+		r = hs_store_point_disk(st, p, d, &ix);
+		if (r == 0)
+			r = fn(arg, ix);
 	}
-	int r = hs_store_point_get(o->src->v[o->src->n - 1], o->refs[k].server, o->refs[k].id, NULL, owned);
-	*ix = *owned;
 	return r;
 }
 
 /* The distinct non-zero chunks of all points, sorted by digest (the order
  * the store's fan-out directories hold them in). */
+struct collecting {
+	struct hs_dset seen;
+	struct entry *e;
+	size_t cap, k;
+};
+
+static int collect_disk(void *arg, const struct hs_index *ix)
+{
+	struct collecting *c = arg;
+	int r = 0;
+	for (uint64_t i = 0; r == 0 && i < ix->nchunks; i++) {
+		if (hs_digest_is_zero(&ix->digests[i]) || (r = hs_dset_add(&c->seen, &ix->digests[i])) == 0)
+			continue;
+		if (r < 0 || (r = hs_grow(&c->e, &c->cap, c->k + 1, sizeof *c->e)) < 0)
+			break;
+		c->e[c->k].d = ix->digests[i];
+		c->e[c->k++].len = hs_index_chunk_len(ix, i);
+	}
+	return r < 0 ? r : 0;
+}
+
 static int collect(const struct hs_verify_opts *o, struct entry **out, size_t *n)
 {
-	struct hs_dset seen = { 0 };
-	struct entry *e = NULL;
-	size_t cap = 0, k = 0;
-	int r = hs_dset_init(&seen, 1024);
-	for (size_t p = 0; r == 0 && p < o->npoints; p++) {
-		const struct hs_index *ix;
-		struct hs_index *owned;
-		r = point_get(o, p, &ix, &owned);
-		for (uint64_t i = 0; r == 0 && i < ix->nchunks; i++) {
-			if (hs_digest_is_zero(&ix->digests[i]) || (r = hs_dset_add(&seen, &ix->digests[i])) == 0)
-				continue;
-			if (r < 0 || (r = hs_grow(&e, &cap, k + 1, sizeof *e)) < 0)
-				break;
-			e[k].d = ix->digests[i];
-			e[k++].len = hs_index_chunk_len(ix, i);
-		}
-		hs_index_free(owned);
-	}
-	hs_dset_free(&seen);
+	struct collecting c = { 0 };
+	int r = hs_dset_init(&c.seen, 1024);
+	for (size_t p = 0; r == 0 && p < o->npoints; p++)
+		r = point_disks(o, p, collect_disk, &c);
+	hs_dset_free(&c.seen);
 	if (r < 0) {
-		free(e);
+		free(c.e);
 		return r;
 	}
-	qsort(e, k, sizeof *e, cmp_entry);
-	*out = e;
-	*n = k;
+	qsort(c.e, c.k, sizeof *c.e, cmp_entry);
+	*out = c.e;
+	*n = c.k;
 	return 0;
 }
 
@@ -130,6 +145,20 @@ static int check_item(void *arg, uint64_t k, void *plain, struct hs_buf *z)
 	return r;
 }
 
+struct naming {
+	const struct job *j;
+	bool *names; /* per bad chunk: named by the current point */
+};
+
+static int name_disk(void *arg, const struct hs_index *ix)
+{
+	struct naming *n = arg;
+	for (size_t b = 0; b < n->j->nbad; b++)
+		for (uint64_t i = 0; i < ix->nchunks && !n->names[b]; i++)
+			n->names[b] = hs_digest_eq(&ix->digests[i], &n->j->bad[b].d);
+	return 0;
+}
+
 /* Report each bad chunk with the points that name it (each index read once
  * more); returns how many points are broken. */
 static int report(const struct job *j, uint64_t *nbroken)
@@ -137,7 +166,8 @@ static int report(const struct job *j, uint64_t *nbroken)
 	const struct hs_verify_opts *o = j->o;
 	char (*line)[1024] = calloc(j->nbad ? j->nbad : 1, sizeof *line);
 	int *len = calloc(j->nbad ? j->nbad : 1, sizeof *len);
-	int r = line && len ? 0 : -ENOMEM;
+	struct naming n = { j, calloc(j->nbad ? j->nbad : 1, sizeof *n.names) };
+	int r = line && len && n.names ? 0 : -ENOMEM;
 	*nbroken = 0;
 	for (size_t b = 0; r == 0 && b < j->nbad; b++) {
 		char hex[HS_DIGEST_HEX];
@@ -145,28 +175,25 @@ static int report(const struct job *j, uint64_t *nbroken)
 		len[b] = snprintf(line[b], sizeof line[b], "chunk %s: %s; breaks", hex, j->bad[b].why);
 	}
 	for (size_t p = 0; r == 0 && p < o->npoints; p++) {
-		const struct hs_index *ix;
-		struct hs_index *owned;
-		if ((r = point_get(o, p, &ix, &owned)) < 0)
+		memset(n.names, 0, j->nbad * sizeof *n.names);
+		if ((r = point_disks(o, p, name_disk, &n)) < 0)
 			break;
+		const char *server = o->points ? o->points[p]->server : o->refs[p].server;
+		const char *id = o->points ? o->points[p]->id : o->refs[p].id;
 		bool broken = false;
 		for (size_t b = 0; b < j->nbad; b++) {
-			bool names = false;
-			for (uint64_t i = 0; i < ix->nchunks && !names; i++)
-				names = hs_digest_eq(&ix->digests[i], &j->bad[b].d);
-			if (names && len[b] < (int)sizeof line[b] - 100)
-				len[b] += snprintf(line[b] + len[b], sizeof line[b] - (size_t)len[b], " %s@%s",
-						   ix->server, ix->id);
-			broken |= names;
+			if (n.names[b] && len[b] < (int)sizeof line[b] - 100)
+				len[b] += snprintf(line[b] + len[b], sizeof line[b] - (size_t)len[b], " %s@%s", server, id);
+			broken |= n.names[b];
 		}
 		*nbroken += broken;
-		hs_index_free(owned);
 	}
 	for (size_t b = 0; r == 0 && b < j->nbad; b++)
 		if (o->bad)
 			o->bad(o->bad_arg, line[b]);
 	free(line);
 	free(len);
+	free(n.names);
 	return r;
 }
 

@@ -1,0 +1,82 @@
+#!/bin/bash
+# A server with two disks: the system disk (the bootable test disk) and a data
+# disk (make-data-disk.sh) with a filesystem of its own. One point holds both
+# at the same moment: shipped snapshot, a day on both, a backup, restores of
+# both (cmp), one disk alone, a data disk that grew, and every bad input of
+# the disk syntax refused with one line and the store left byte-identical.
+. "$(dirname "$0")/../lib.sh"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+[ "$(id -u)" -eq 0 ] || { echo "skip - needs root (the test disk is made through a loop device)"; exit 77; }
+
+S=$T/store
+sha0=$("$ROOT/scripts/make-test-disk.sh" "$T/sys.img")
+dsha0=$("$ROOT/scripts/make-data-disk.sh" "$T/data.img" 1 32)
+cp --sparse=always "$T/sys.img" "$T/sys0.img"
+cp --sparse=always "$T/data.img" "$T/data0.img"
+"$HS" init "$S" >/dev/null
+"$HS" snapshot --ship "$T/usb" "$S" win01 sys="$T/sys.img" data="$T/data.img" --json >"$T/snap.json" ||
+	fail "snapshot of two disks"
+[ "$(json_get "$T/snap.json" disks 0 name)" = sys ] && [ "$(json_get "$T/snap.json" disks 1 name)" = data ] ||
+	fail "the snapshot's disks: $(cat "$T/snap.json")"
+pass "a shipped snapshot of two disks in one point"
+
+sha1=$("$ROOT/scripts/test-disk-day.sh" "$T/sys.img" 1)
+dsha1=$("$ROOT/scripts/make-data-disk.sh" "$T/data.img" 2)
+[ "$sha1" != "$sha0" ] && [ "$dsha1" != "$dsha0" ] || fail "the day changed nothing"
+cp --sparse=always "$T/sys.img" "$T/sys1.img"
+cp --sparse=always "$T/data.img" "$T/data1.img"
+"$HS" backup "$S" win01 sys="$T/sys.img" data="$T/data.img" --json >"$T/backup.json" || fail "backup of two disks"
+stored=$(json_get "$T/backup.json" bytes_stored)
+# 4 MiB changed on the system disk and 3 MiB on the data disk (random data).
+[ "$stored" -gt 7000000 ] && [ "$stored" -lt 12000000 ] || fail "the backup stored $stored bytes for 7 MiB of change"
+[ "$(json_get "$T/backup.json" disks 1 bytes_new)" -gt 3000000 ] || fail "the data disk's change was not stored"
+pass "a backup of both disks stores the day's change of each ($stored bytes)"
+
+"$HS" points "$S" win01 --json >"$T/points.json"
+python3 - "$T/points.json" "$(stat -c %s "$T/sys.img")" "$(stat -c %s "$T/data.img")" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+assert len(p) == 2, p
+for x in p:
+    assert [d["name"] for d in x["disks"]] == ["sys", "data"], x
+    assert [d["size"] for d in x["disks"]] == [int(sys.argv[2]), int(sys.argv[3])], x
+    assert x["size"] == int(sys.argv[2]) + int(sys.argv[3]), x
+    assert all(isinstance(d["new_bytes"], int) for d in x["disks"]), x
+assert p[1]["disks"][1]["new_bytes"] > 3000000, p
+PY
+"$HS" points "$S" win01 | grep -q "sys=.*data=" || fail "points does not show the disks"
+pass "points --json lists each point's disks with their sizes and new bytes"
+
+"$HS" restore "$S" win01 sys="$T/r-sys.img" data="$T/r-data.img" --seed "$T/usb" >/dev/null || fail "restore of both disks"
+cmp "$T/r-sys.img" "$T/sys1.img" && cmp "$T/r-data.img" "$T/data1.img" || fail "the restored disks differ"
+snap=$(json_get "$T/snap.json" point)
+"$HS" restore "$S" "win01@$snap:data" "$T/r-data0.img" --seed "$T/usb" >/dev/null || fail "restore of one disk"
+cmp "$T/r-data0.img" "$T/data0.img" || fail "the data disk of the snapshot differs"
+"$HS" verify "$S" --seed "$T/usb" >/dev/null || fail "verify of both points"
+pass "restores of both disks and of one disk alone equal each day's disks (cmp); verify passes"
+
+# The data disk grows: each disk of the next point restores at its own size.
+truncate -s 48M "$T/data.img"
+"$HS" backup "$S" win01 sys="$T/sys.img" data="$T/data.img" >/dev/null || fail "backup after the data disk grew"
+"$HS" restore "$S" win01 sys="$T/r2-sys.img" data="$T/r2-data.img" --seed "$T/usb" >/dev/null || fail "restore after growth"
+[ "$(stat -c %s "$T/r2-data.img")" -eq $((48 << 20)) ] && cmp "$T/r2-data.img" "$T/data.img" || fail "the grown disk"
+cmp "$T/r2-sys.img" "$T/sys.img" || fail "the system disk after the data disk grew"
+pass "a disk that grew between points restores at its new size"
+
+# Bad input: one line each, and the store exactly as it was.
+sum_store() { (cd "$S" && find . -type f -print0 | sort -z | xargs -0 sha256sum; find . | sort) | sha256sum; }
+before=$(sum_store)
+expect_fail "disk sys is named twice" "$HS" backup "$S" win01 sys="$T/sys.img" sys="$T/data.img"
+expect_fail "disk sys has no SOURCE" "$HS" backup "$S" win01 sys= data="$T/data.img"
+expect_fail "cannot read $T/nosuch" "$HS" backup "$S" win01 sys="$T/sys.img" data="$T/nosuch"
+expect_fail "disk name 'a/b' contains '/'" "$HS" backup "$S" win01 a/b="$T/sys.img" data="$T/data.img"
+expect_fail "is not DISK=SOURCE" "$HS" backup "$S" win01 "$T/sys.img" data="$T/data.img"
+args=(); for i in $(seq 65); do args+=("d$i=$T/sys.img"); done
+expect_fail "65 disks given; a server has at most 64" "$HS" backup "$S" win01 "${args[@]}"
+expect_fail "has no disk nosuch" "$HS" restore "$S" win01:nosuch "$T/x.img"
+expect_fail "no TARGET for disk data" "$HS" restore "$S" win01 sys="$T/x.img"
+expect_fail "has 2 disks" "$HS" restore "$S" win01 "$T/x.img"
+expect_fail "has no disk other" "$HS" restore "$S" win01 sys="$T/x.img" data="$T/y.img" other="$T/z.img"
+[ ! -e "$T/x.img" ] && [ ! -e "$T/y.img" ] || fail "a refused restore left a target"
+[ "$(sum_store)" = "$before" ] || fail "a refused command changed the store"
+pass "bad disk arguments: one-line errors, the store byte-identical, no target left"
