@@ -194,6 +194,13 @@ int hs_store_chunk_queue(struct hs_store *st, const struct hs_digest *d, const v
 	return chunk_put(st, d, z, zn, HS_PUT_BATCH);
 }
 
+int hs_store_chunk_replace(struct hs_store *st, const struct hs_digest *d, const void *z, size_t zn)
+{
+	char key[96];
+	hs_chunk_key(d, key);
+	return st->be->ops->put(st->be, key, z, zn, 0);
+}
+
 int hs_store_sync(struct hs_store *st)
 {
 	return st->be->ops->sync(st->be);
@@ -314,7 +321,7 @@ static int manifest_add(struct hs_store *st, const char *key, char **have, const
 	return r;
 }
 
-int hs_store_point_put(struct hs_store *st, const struct hs_index *ix)
+int hs_store_point_write(struct hs_store *st, const struct hs_index *ix)
 {
 	char key[128];
 	snprintf(key, sizeof key, "points/%s/%s.idx", ix->server, ix->id);
@@ -327,12 +334,17 @@ int hs_store_point_put(struct hs_store *st, const struct hs_index *ix)
 		return hs_err(EEXIST, "point %s@%s already exists in %s", ix->server, ix->id, st->be->where);
 	if (r == 0)
 		r = st->be->ops->sync(st->be);
+	return r;
+}
+
+int hs_store_point_put(struct hs_store *st, const struct hs_index *ix)
+{
+	int r = hs_store_point_write(st, ix);
 	if (r < 0)
 		return r;
-
 	/* Manifests: the server's own under its writer lock (held by the caller),
 	 * the list of servers under the store-wide lock. */
-	_cleanup_(hs_strv_free_p) char **ids = NULL, **servers = NULL;
+	_cleanup_(hs_strv_free_p) char **ids = NULL;
 	size_t n;
 	char manifest[160];
 	snprintf(manifest, sizeof manifest, "points/%s/.points", ix->server);
@@ -341,15 +353,78 @@ int hs_store_point_put(struct hs_store *st, const struct hs_index *ix)
 		r = manifest_add(st, manifest, ids, ix->id);
 	if (r < 0)
 		return r;
+	const char *server = ix->server;
+	return hs_store_servers_add(st, &server, 1);
+}
+
+/* Write a manifest listing v's names, sorted, each once; then sync. */
+static int manifest_put(struct hs_store *st, const char *key, char *const *v, size_t n)
+{
+	char **sorted = calloc(n + 1, sizeof *sorted);
+	if (!sorted)
+		return -ENOMEM;
+	if (n)
+		memcpy(sorted, v, n * sizeof *v);
+	qsort(sorted, n, sizeof *sorted, cmp_str);
+	struct hs_buf b = { 0 };
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		if (i && strcmp(sorted[i], sorted[i - 1]) == 0)
+			continue;
+		r = hs_buf_append(&b, sorted[i], strlen(sorted[i]));
+		if (r == 0)
+			r = hs_buf_append(&b, "\n", 1);
+	}
+	free(sorted);
+	if (r == 0)
+		r = st->be->ops->put(st->be, key, b.data, b.len, 0);
+	hs_buf_free(&b);
+	if (r == 0)
+		r = st->be->ops->sync(st->be);
+	return r;
+}
+
+int hs_store_points_manifest(struct hs_store *st, const char *server, char *const *ids, size_t n)
+{
+	char manifest[160];
+	snprintf(manifest, sizeof manifest, "points/%s/.points", server);
+	return manifest_put(st, manifest, ids, n);
+}
+
+int hs_store_servers_add(struct hs_store *st, const char *const *names, size_t n)
+{
+	/* Most writers find their server listed: one read, no lock, no rewrite. */
+	struct names have = { 0 };
+	int r = manifest_read(st, SERVERS_KEY, &have);
+	if (r == -ENOENT)
+		r = 0;
+	bool missing = false;
+	for (size_t i = 0; r == 0 && i < n && !missing; i++) {
+		bool found = false;
+		for (size_t k = 0; k < have.n && !found; k++)
+			found = strcmp(have.v[k], names[i]) == 0;
+		missing = !found;
+	}
+	hs_strv_free(have.v);
+	if (r < 0 || !missing)
+		return r;
+
 	int token = -1;
 	r = st->be->ops->lock(st->be, STORE_LOCK, 1, &token);
 	if (r < 0)
 		return r;
-	r = hs_store_servers_list(st, &servers, &n);
-	if (r == 0)
-		r = manifest_add(st, SERVERS_KEY, servers, ix->server);
-	if (r == 0)
-		r = st->be->ops->sync(st->be);
+	char **servers = NULL, **all = NULL;
+	size_t ns = 0;
+	r = hs_store_servers_list(st, &servers, &ns);
+	if (r == 0 && !(all = calloc(ns + n + 1, sizeof *all)))
+		r = -ENOMEM;
+	if (r == 0) {
+		memcpy(all, servers, ns * sizeof *all);
+		memcpy(all + ns, names, n * sizeof *all);
+		r = manifest_put(st, SERVERS_KEY, all, ns + n);
+	}
+	free(all);
+	hs_strv_free(servers);
 	st->be->ops->unlock(st->be, token);
 	return r;
 }

@@ -49,11 +49,32 @@ int hs_store_chunk_put(struct hs_store *st, const struct hs_digest *d, const voi
  * 0 if the store already has it, -errno. */
 int hs_store_chunk_queue(struct hs_store *st, const struct hs_digest *d, const void *z, size_t zn);
 
+/* Replace a chunk's stored bytes (a corrupt copy) atomically: a reader sees
+ * the old object or the new one, the new content is durable before its name
+ * appears, the name after the next hs_store_sync. 0 or -errno. */
+int hs_store_chunk_replace(struct hs_store *st, const struct hs_digest *d, const void *z, size_t zn);
+
 /* Make every chunk put so far durable (call before writing a point naming them). */
 int hs_store_sync(struct hs_store *st);
 
 /* Write a point's index durably and add it to the manifests. */
 int hs_store_point_put(struct hs_store *st, const struct hs_index *ix);
+
+/* Write a point's index durably without touching the manifests, for a writer
+ * adding many points under one server lock: it then lists them with
+ * hs_store_points_manifest and hs_store_servers_add, once for the lot (until
+ * then kinds that cannot list do not see the point). 0, -EEXIST (message
+ * names the point), -errno. */
+int hs_store_point_write(struct hs_store *st, const struct hs_index *ix);
+
+/* Rewrite server's manifest of points to list exactly ids (every point of
+ * server: under its writer lock, what hs_store_points_list said plus the
+ * points written since), and sync. 0 or -errno. */
+int hs_store_points_manifest(struct hs_store *st, const char *server, char *const *ids, size_t n);
+
+/* Make the list of servers name every one of names: one read when it does;
+ * else one rewrite under the store-wide lock. 0 or -errno. */
+int hs_store_servers_add(struct hs_store *st, const char *const *names, size_t n);
 
 /* Read and check a point's index. 0, -ENOENT (message names the point), -EBADMSG. */
 int hs_store_point_get(struct hs_store *st, const char *server, const char *id,
