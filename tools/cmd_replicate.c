@@ -2,6 +2,7 @@
  * Copies points (all of SOURCE's when no server is named) to DEST, a store
  * at another site, created with SOURCE's chunk size if it is not one yet. */
 #include "cli.h"
+#include "basics/clock.h"
 #include "basics/err.h"
 #include "jobs/replicate.h"
 #include <getopt.h>
@@ -10,7 +11,8 @@
 
 #define USAGE "SOURCE DEST [SERVER[@POINT]]... [--seed SEED]... [--json]"
 
-static int run(const char *from, const char *to, char **refs, int nrefs, struct cli_list *seeds, bool json)
+static int run(const char *from, const char *to, char **refs, int nrefs, struct cli_list *seeds, bool json,
+	       double t0)
 {
 	struct cli_points pts = { 0 };
 	struct hs_store *st = NULL, *dst = NULL;
@@ -35,6 +37,8 @@ static int run(const char *from, const char *to, char **refs, int nrefs, struct 
 		};
 		r = hs_replicate(&o, &s);
 	}
+	/* The whole command, listing the points and opening the stores included. */
+	s.seconds = hs_now_s() - t0;
 	if (r == 0 && json) {
 		json_object *j = json_object_new_object();
 		json_object_object_add(j, "points", json_object_new_int64((int64_t)s.points));
@@ -64,12 +68,13 @@ static int run(const char *from, const char *to, char **refs, int nrefs, struct 
 
 int cmd_replicate(int argc, char **argv)
 {
+	double t0 = hs_now_s();
 	struct cli_list seeds = { 0 };
 	bool json;
 	int c = cli_seeds_json(argc, argv, "replicate", USAGE, 2, -1, &seeds, &json);
 	if (c >= 0)
 		return c;
-	int r = run(argv[optind], argv[optind + 1], argv + optind + 2, argc - optind - 2, &seeds, json);
+	int r = run(argv[optind], argv[optind + 1], argv + optind + 2, argc - optind - 2, &seeds, json, t0);
 	cli_list_free(&seeds);
 	return r;
 }

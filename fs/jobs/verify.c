@@ -2,6 +2,7 @@
 #include "jobs/verify.h"
 #include "store/chunk.h"
 #include "basics/cleanup.h"
+#include "basics/clock.h"
 #include "basics/digestset.h"
 #include "basics/err.h"
 #include "basics/workers.h"
@@ -173,6 +174,7 @@ static int report(const struct job *j, uint64_t *nbroken)
 int hs_verify(const struct hs_verify_opts *o, struct hs_verify_stats *stats)
 {
 	memset(stats, 0, sizeof *stats);
+	double t0 = hs_now_s();
 	struct job j = { .o = o };
 	int r = collect(o, &j.e, &j.n);
 	if (r < 0)
@@ -184,10 +186,8 @@ int hs_verify(const struct hs_verify_opts *o, struct hs_verify_stats *stats)
 	if (o->progress)
 		hs_progress_start(o->progress, "verify", total, 0);
 	r = hs_parallel_each(o->threads ? o->threads : 2 * hs_ncpu(), j.n, 4u << 20, check_item, &j);
-	if (o->progress) {
+	if (o->progress)
 		hs_progress_end(o->progress);
-		stats->seconds = hs_progress_seconds(o->progress);
-	}
 	stats->chunks = j.n;
 	stats->bytes = j.bytes;
 	if (r == 0 && j.nbad) {
@@ -206,6 +206,7 @@ int hs_verify(const struct hs_verify_opts *o, struct hs_verify_stats *stats)
 				   (unsigned long long)distinct, j.n,
 				   (unsigned long long)stats->broken_points, o->npoints);
 	}
+	stats->seconds = hs_now_s() - t0;
 	free(j.e);
 	free(j.bad);
 	pthread_mutex_destroy(&j.bad_lock);
