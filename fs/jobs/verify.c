@@ -1,5 +1,6 @@
 /* Verify; see verify.h. */
 #include "jobs/verify.h"
+#include "jobs/replicate.h"
 #include "store/chunk.h"
 #include "basics/cleanup.h"
 #include "basics/clock.h"
@@ -201,10 +202,18 @@ int hs_verify(const struct hs_verify_opts *o, struct hs_verify_stats *stats)
 		}
 		stats->bad = distinct;
 		r = report(&j, &stats->broken_points);
-		if (r == 0)
-			r = hs_err(EIO, "verify failed: %llu of %zu chunks bad, %llu of %zu points broken",
+		if (r == 0) {
+			/* A replica is repaired from its source: say how. */
+			struct hs_store *st = o->src->v[o->src->n - 1];
+			char source[2048], fix[4700] = "";
+			if (hs_replica_source(st, source, sizeof source) == 0)
+				snprintf(fix, sizeof fix, "; run hotspare replicate %s %s --verify-dest to repair",
+					 source, st->be->where);
+			hs_err_clear();
+			r = hs_err(EIO, "verify failed: %llu of %zu chunks bad, %llu of %zu points broken%s",
 				   (unsigned long long)distinct, j.n,
-				   (unsigned long long)stats->broken_points, o->npoints);
+				   (unsigned long long)stats->broken_points, o->npoints, fix);
+		}
 	}
 	stats->seconds = hs_now_s() - t0;
 	free(j.e);

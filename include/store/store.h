@@ -2,7 +2,8 @@
  *   hotspare-store.json           format version, chunk size, compression
  *   chunks/<2 hex>/<64 hex>.zst   one zstd frame per chunk, named by SHA-256
  *   points/<server>/<id>.idx      one index per point
- *   points/.servers, points/<server>/.points   manifests for kinds that cannot list */
+ *   points/.servers, points/<server>/.points   manifests for kinds that cannot list
+ *   hotspare-replica.json         a replica's source (jobs/replicate) */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
