@@ -17,7 +17,7 @@
  * run takes that point's word for the rest (all of them when fewer; another
  * sample each run): a cheap check that catches a replica that lost chunks
  * wholesale, and in time any lost chunk. */
-#define PROBE_MAX 128
+#define PROBE_MAX 32
 /* Manifests are rewritten once per server and once per run, and at least
  * this often, so a killed run leaves few points unlisted for the kinds that
  * cannot list (the next write of the server lists them again). */
