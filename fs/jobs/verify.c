@@ -1,9 +1,11 @@
 /* Verify; see verify.h. */
 #include "jobs/verify.h"
+#include "jobs/replicate.h"
 #include "store/chunk.h"
 #include "store/point.h"
 #include "store/store.h"
 #include "basics/cleanup.h"
+#include "basics/clock.h"
 #include "basics/digestset.h"
 #include "basics/err.h"
 #include "basics/workers.h"
@@ -200,6 +202,7 @@ static int report(const struct job *j, uint64_t *nbroken)
 int hs_verify(const struct hs_verify_opts *o, struct hs_verify_stats *stats)
 {
 	memset(stats, 0, sizeof *stats);
+	double t0 = hs_now_s();
 	struct job j = { .o = o };
 	int r = collect(o, &j.e, &j.n);
 	if (r < 0)
@@ -211,10 +214,8 @@ int hs_verify(const struct hs_verify_opts *o, struct hs_verify_stats *stats)
 	if (o->progress)
 		hs_progress_start(o->progress, "verify", total, 0);
 	r = hs_parallel_each(o->threads ? o->threads : 2 * hs_ncpu(), j.n, 4u << 20, check_item, &j);
-	if (o->progress) {
+	if (o->progress)
 		hs_progress_end(o->progress);
-		stats->seconds = hs_progress_seconds(o->progress);
-	}
 	stats->chunks = j.n;
 	stats->bytes = j.bytes;
 	if (r == 0 && j.nbad) {
@@ -228,11 +229,20 @@ int hs_verify(const struct hs_verify_opts *o, struct hs_verify_stats *stats)
 		}
 		stats->bad = distinct;
 		r = report(&j, &stats->broken_points);
-		if (r == 0)
-			r = hs_err(EIO, "verify failed: %llu of %zu chunks bad, %llu of %zu points broken",
+		if (r == 0) {
+			/* A replica is repaired from its source: say how. */
+			struct hs_store *st = o->src->v[o->src->n - 1];
+			char source[2048], fix[4700] = "";
+			if (hs_replica_source(st, source, sizeof source) == 0)
+				snprintf(fix, sizeof fix, "; run hotspare replicate %s %s --verify-dest to repair",
+					 source, st->be->where);
+			hs_err_clear();
+			r = hs_err(EIO, "verify failed: %llu of %zu chunks bad, %llu of %zu points broken%s",
 				   (unsigned long long)distinct, j.n,
-				   (unsigned long long)stats->broken_points, o->npoints);
+				   (unsigned long long)stats->broken_points, o->npoints, fix);
+		}
 	}
+	stats->seconds = hs_now_s() - t0;
 	free(j.e);
 	free(j.bad);
 	pthread_mutex_destroy(&j.bad_lock);

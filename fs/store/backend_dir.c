@@ -4,12 +4,16 @@
  * Batched puts (chunks) skip the per-file fdatasync: a batch of temporary
  * files is made durable by one syncfs() before any of them is renamed, so a
  * name never points at content that is not on disk, and the compute threads
- * of a snapshot do not wait for a disk flush per chunk. */
+ * of a snapshot do not wait for a disk flush per chunk. A batch is also
+ * committed once it is a second old, so a writer killed mid-run loses at most
+ * its last second of chunks (a rerun sends only those). */
 #include "store/backend.h"
 #include "basics/cleanup.h"
+#include "basics/clock.h"
 #include "basics/err.h"
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -23,6 +27,7 @@ struct pending {
 };
 
 #define BATCH_BYTES (128u << 20) /* commit a batch once this much is written */
+#define BATCH_SECONDS 1.0        /* ... or once its first object is this old */
 
 /* A set of strings (open addressing), for directory names. */
 struct strset {
@@ -45,6 +50,7 @@ struct dir_backend {
 	pthread_mutex_t batch_lock;
 	struct pending *batch;
 	size_t nbatch, capbatch, batch_bytes;
+	double batch_start; /* when the batch's first object was added (hs_now_s) */
 	/* commit_lock serialises commits, so a sync covers every earlier put */
 	pthread_mutex_t commit_lock;
 };
@@ -250,9 +256,12 @@ static int batch_add(struct dir_backend *d, const char *tmp, const char *key, si
 		unlinkat(d->rootfd, tmp, 0);
 		return -ENOMEM;
 	}
+	double now = hs_now_s();
+	if (d->nbatch == 0)
+		d->batch_start = now;
 	d->batch[d->nbatch++] = (struct pending){ t, k };
 	d->batch_bytes += n;
-	bool full = d->batch_bytes >= BATCH_BYTES;
+	bool full = d->batch_bytes >= BATCH_BYTES || now - d->batch_start >= BATCH_SECONDS;
 	pthread_mutex_unlock(&d->batch_lock);
 	return full ? commit(d) : 0;
 }
@@ -478,6 +487,71 @@ static void dir_close(struct hs_backend *be)
 	close(d->rootfd);
 	free(be->where);
 	free(d);
+}
+
+static const struct hs_backend_ops dir_ops;
+
+/* The pid in a temporary file's name (".tmp.PID.SEQ"), or 0. */
+static int tmp_pid(const char *name)
+{
+	if (strncmp(name, ".tmp.", 5) != 0)
+		return 0;
+	char *end;
+	long pid = strtol(name + 5, &end, 10);
+	return end != name + 5 && *end == '.' && pid > 0 && pid <= INT32_MAX ? (int)pid : 0;
+}
+
+/* Remove the dead writers' temporary files in one fan-out directory. */
+static int clean_tmp_in(struct dir_backend *d, const char *dirname, int self)
+{
+	int fd = openat(d->rootfd, dirname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
+	DIR *dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return -errno;
+	}
+	int removed = 0;
+	struct dirent *de;
+	while ((de = readdir(dir))) {
+		int pid = tmp_pid(de->d_name);
+		if (pid && pid != self && kill((pid_t)pid, 0) < 0 && errno == ESRCH &&
+		    unlinkat(dirfd(dir), de->d_name, 0) == 0)
+			removed++;
+	}
+	closedir(dir);
+	return removed;
+}
+
+int hs_backend_dir_clean_tmp(struct hs_backend *be)
+{
+	if (be->ops != &dir_ops)
+		return 0;
+	struct dir_backend *d = D(be);
+	int fd = openat(d->rootfd, "chunks", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : hs_err(errno, "cannot list %s/chunks: %s", be->where, strerror(errno));
+	DIR *dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return -errno;
+	}
+	int removed = 0, r = 0;
+	struct dirent *de;
+	while (r >= 0 && (de = readdir(dir))) {
+		if (de->d_name[0] == '.')
+			continue;
+		char sub[300];
+		snprintf(sub, sizeof sub, "chunks/%s", de->d_name);
+		r = clean_tmp_in(d, sub, d->pid);
+		if (r > 0)
+			removed += r;
+	}
+	closedir(dir);
+	if (r < 0)
+		return hs_err(-r, "cannot clean temporary files in %s/chunks: %s", be->where, strerror(-r));
+	return removed;
 }
 
 static const struct hs_backend_ops dir_ops = {

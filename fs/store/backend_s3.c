@@ -487,6 +487,23 @@ static bool bucket_name_ok(const char *b)
 	return true;
 }
 
+/* A prefix made of plain segments. "a/../b" and "a/./b" are S3 keys of their
+ * own, but libcurl (and proxies) resolve the dot segments after the request
+ * is signed, so the signature fails; sending them as they are would give a
+ * store other tools (and the user who typed "a/../b" for "b") find elsewhere. */
+static bool prefix_ok(const char *p, size_t n)
+{
+	for (size_t i = 0; i <= n;) {
+		size_t l = 0;
+		while (i + l < n && p[i + l] != '/')
+			l++;
+		if (n && (l == 0 || (l == 1 && p[i] == '.') || (l == 2 && p[i] == '.' && p[i + 1] == '.')))
+			return false;
+		i += l + 1;
+	}
+	return true;
+}
+
 int hs_backend_s3_open(const char *url, int create, struct hs_backend **out)
 {
 	const char *rest = url + 5; /* after "s3://" */
@@ -517,6 +534,11 @@ int hs_backend_s3_open(const char *url, int create, struct hs_backend **out)
 	}
 	if (!bucket_name_ok(s->bucket)) {
 		r = hs_err(EINVAL, "store %s: '%s' is not a bucket name", s->be.where, s->bucket);
+		goto fail;
+	}
+	if (!prefix_ok(pre, pl)) {
+		r = hs_err(EINVAL, "store %s: a prefix with '.', '..' or empty segments is refused (S3 keeps "
+			   "them in the keys, HTTP clients and proxies resolve them)", s->be.where);
 		goto fail;
 	}
 

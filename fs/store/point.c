@@ -140,6 +140,47 @@ static int encode_table(const struct hs_key *key, const struct hs_point *p, unsi
 
 static void put_str(unsigned char *p, const char *s) { memcpy(p, s, strlen(s)); }
 
+/* The header of p (its tables already placed) with its checksum, into h. */
+static void write_header(unsigned char *h, const struct hs_point *p)
+{
+	memset(h, 0, HS_POINT_HDR_LEN);
+	memcpy(h + O_MAGIC, MAGIC, sizeof MAGIC);
+	put32(h + O_VERSION, HS_POINT_VERSION);
+	put32(h + O_HDRLEN, HS_POINT_HDR_LEN);
+	put32(h + O_KIND, p->kind);
+	put32(h + O_CHUNK, p->chunk_size);
+	put64(h + O_TIME, (uint64_t)p->time);
+	put32(h + O_CONSIST, p->consistency);
+	put32(h + O_FLAGS, p->encrypted ? FLAG_ENCRYPTED : 0);
+	put32(h + O_NDISKS, p->ndisks);
+	put_str(h + O_ID, p->id);
+	put_str(h + O_BASE, p->base);
+	put_str(h + O_SERVER, p->server);
+	for (uint32_t k = 0; k < p->ndisks; k++) {
+		unsigned char *s = h + O_SLOTS + k * SLOT;
+		const struct hs_point_disk *d = &p->disks[k];
+		put_str(s + S_NAME, d->name);
+		put64(s + S_SIZE, d->size);
+		put64(s + S_NEW, d->new_bytes);
+		put64(s + S_SHIP, d->ship_bytes);
+		put64(s + S_READ, d->read_bytes);
+		put64(s + S_OFF, d->table_off);
+		put64(s + S_LEN, d->table_len);
+		memcpy(s + S_SUM, d->table_sum, 32);
+	}
+	struct hs_digest sum;
+	hs_digest_compute(h, HS_POINT_HDR_LEN, &sum);
+	memcpy(h + O_SUM, sum.b, 32);
+}
+
+int hs_point_rewrite_head(void *obj, size_t n, const struct hs_point *p)
+{
+	if (n < HS_POINT_HDR_LEN)
+		return -EINVAL;
+	write_header(obj, p);
+	return 0;
+}
+
 int hs_point_encode(const struct hs_key *key, struct hs_point *p, struct hs_index *const *disks,
 		    struct hs_buf *out)
 {
@@ -175,35 +216,7 @@ int hs_point_encode(const struct hs_key *key, struct hs_point *p, struct hs_inde
 		hs_digest_compute(out->data + d->table_off, d->table_len, &sum);
 		memcpy(d->table_sum, sum.b, sizeof d->table_sum);
 	}
-	unsigned char *h = out->data;
-	memset(h, 0, HS_POINT_HDR_LEN);
-	memcpy(h + O_MAGIC, MAGIC, sizeof MAGIC);
-	put32(h + O_VERSION, HS_POINT_VERSION);
-	put32(h + O_HDRLEN, HS_POINT_HDR_LEN);
-	put32(h + O_KIND, p->kind);
-	put32(h + O_CHUNK, p->chunk_size);
-	put64(h + O_TIME, (uint64_t)p->time);
-	put32(h + O_CONSIST, p->consistency);
-	put32(h + O_FLAGS, p->encrypted ? FLAG_ENCRYPTED : 0);
-	put32(h + O_NDISKS, p->ndisks);
-	put_str(h + O_ID, p->id);
-	put_str(h + O_BASE, p->base);
-	put_str(h + O_SERVER, p->server);
-	for (uint32_t k = 0; k < p->ndisks; k++) {
-		unsigned char *s = h + O_SLOTS + k * SLOT;
-		const struct hs_point_disk *d = &p->disks[k];
-		put_str(s + S_NAME, d->name);
-		put64(s + S_SIZE, d->size);
-		put64(s + S_NEW, d->new_bytes);
-		put64(s + S_SHIP, d->ship_bytes);
-		put64(s + S_READ, d->read_bytes);
-		put64(s + S_OFF, d->table_off);
-		put64(s + S_LEN, d->table_len);
-		memcpy(s + S_SUM, d->table_sum, 32);
-	}
-	struct hs_digest sum;
-	hs_digest_compute(h, HS_POINT_HDR_LEN, &sum);
-	memcpy(h + O_SUM, sum.b, 32);
+	write_header(out->data, p);
 	return 0;
 }
 

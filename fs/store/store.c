@@ -377,6 +377,13 @@ int hs_store_chunk_queue(struct hs_store *st, const struct hs_digest *d, const v
 	return chunk_put(st, d, z, zn, HS_PUT_BATCH);
 }
 
+int hs_store_chunk_replace(struct hs_store *st, const struct hs_digest *d, const void *z, size_t zn)
+{
+	char key[96];
+	hs_chunk_key(d, st->encrypted, key);
+	return st->be->ops->put(st->be, key, z, zn, 0);
+}
+
 int hs_store_sync(struct hs_store *st)
 {
 	return st->be->ops->sync(st->be);
@@ -497,52 +504,138 @@ static int manifest_add(struct hs_store *st, const char *key, char **have, const
 	return r;
 }
 
-/* Add a point to the manifests: the server's own under its writer lock (held
- * by the caller), the list of servers under the store-wide lock. */
-static int manifests_add(struct hs_store *st, const char *server, const char *id)
+/* Write a manifest listing v's names, sorted, each once; then sync. */
+static int manifest_put(struct hs_store *st, const char *key, char *const *v, size_t n)
 {
-	_cleanup_(hs_strv_free_p) char **ids = NULL, **servers = NULL;
-	size_t n;
+	char **sorted = calloc(n + 1, sizeof *sorted);
+	if (!sorted)
+		return -ENOMEM;
+	if (n)
+		memcpy(sorted, v, n * sizeof *v);
+	qsort(sorted, n, sizeof *sorted, cmp_str);
+	struct hs_buf b = { 0 };
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		if (i && strcmp(sorted[i], sorted[i - 1]) == 0)
+			continue;
+		r = hs_buf_append(&b, sorted[i], strlen(sorted[i]));
+		if (r == 0)
+			r = hs_buf_append(&b, "\n", 1);
+	}
+	free(sorted);
+	if (r == 0)
+		r = st->be->ops->put(st->be, key, b.data, b.len, 0);
+	hs_buf_free(&b);
+	if (r == 0)
+		r = st->be->ops->sync(st->be);
+	return r;
+}
+
+int hs_store_points_manifest(struct hs_store *st, const char *server, char *const *ids, size_t n)
+{
 	char manifest[160];
 	snprintf(manifest, sizeof manifest, "points/%s/.points", server);
-	int r = hs_store_points_list(st, server, &ids, &n);
-	if (r == 0)
-		r = manifest_add(st, manifest, ids, id);
-	if (r < 0)
+	return manifest_put(st, manifest, ids, n);
+}
+
+int hs_store_servers_add(struct hs_store *st, const char *const *names, size_t n)
+{
+	/* Most writers find their server listed: one read, no lock, no rewrite. */
+	struct names have = { 0 };
+	int r = manifest_read(st, SERVERS_KEY, &have);
+	if (r == -ENOENT)
+		r = 0;
+	bool missing = false;
+	for (size_t i = 0; r == 0 && i < n && !missing; i++) {
+		bool found = false;
+		for (size_t k = 0; k < have.n && !found; k++)
+			found = strcmp(have.v[k], names[i]) == 0;
+		missing = !found;
+	}
+	hs_strv_free(have.v);
+	if (r < 0 || !missing)
 		return r;
+
 	int token = -1;
 	r = st->be->ops->lock(st->be, STORE_LOCK, 1, &token);
 	if (r < 0)
 		return r;
-	r = hs_store_servers_list(st, &servers, &n);
-	if (r == 0)
-		r = manifest_add(st, SERVERS_KEY, servers, server);
-	if (r == 0)
-		r = st->be->ops->sync(st->be);
+	char **servers = NULL, **all = NULL;
+	size_t ns = 0;
+	r = hs_store_servers_list(st, &servers, &ns);
+	if (r == 0 && !(all = calloc(ns + n + 1, sizeof *all)))
+		r = -ENOMEM;
+	if (r == 0) {
+		memcpy(all, servers, ns * sizeof *all);
+		memcpy(all + ns, names, n * sizeof *all);
+		r = manifest_put(st, SERVERS_KEY, all, ns + n);
+	}
+	free(all);
+	hs_strv_free(servers);
 	st->be->ops->unlock(st->be, token);
 	return r;
 }
 
-int hs_store_point_put(struct hs_store *st, struct hs_point *p, struct hs_index *const *disks)
+/* Put a point object under its name, durably; no manifest. */
+static int point_object_put(struct hs_store *st, const char *server, const char *id, const void *p, size_t n)
+{
+	char key[128];
+	snprintf(key, sizeof key, "points/%s/%s.idx", server, id);
+	int r = st->be->ops->put(st->be, key, p, n, HS_PUT_NOREPLACE);
+	if (r == -EEXIST)
+		return hs_err(EEXIST, "point %s@%s already exists in %s", server, id, st->be->where);
+	if (r == 0)
+		r = st->be->ops->sync(st->be);
+	return r;
+}
+
+int hs_store_point_write(struct hs_store *st, struct hs_point *p, struct hs_index *const *disks)
 {
 	if (st->encrypted && !st->key)
 		return hs_err(EACCES, "%s is encrypted: give its key with --keyfile FILE (or HOTSPARE_KEYFILE)",
 			      st->be->where);
-	char key[128];
-	snprintf(key, sizeof key, "points/%s/%s.idx", p->server, p->id);
 	struct hs_buf b = { 0 };
 	p->chunk_size = st->chunk_size;
 	int r = hs_point_encode(st->key, p, disks, &b);
 	if (r == 0)
-		r = st->be->ops->put(st->be, key, b.data, b.len, HS_PUT_NOREPLACE);
+		r = point_object_put(st, p->server, p->id, b.data, b.len);
 	hs_buf_free(&b);
-	if (r == -EEXIST)
-		return hs_err(EEXIST, "point %s@%s already exists in %s", p->server, p->id, st->be->where);
-	if (r == 0)
-		r = st->be->ops->sync(st->be);
+	return r;
+}
+
+int hs_store_point_get_raw(struct hs_store *st, const char *server, const char *id, struct hs_buf *out)
+{
+	char key[128];
+	snprintf(key, sizeof key, "points/%s/%s.idx", server, id);
+	int r = st->be->ops->get(st->be, key, out);
+	if (r == -ENOENT)
+		return hs_err(ENOENT, "point %s@%s does not exist in %s", server, id, st->be->where);
+	return r;
+}
+
+int hs_store_point_write_raw(struct hs_store *st, const struct hs_point *p, const void *obj, size_t n)
+{
+	return point_object_put(st, p->server, p->id, obj, n);
+}
+
+int hs_store_point_put(struct hs_store *st, struct hs_point *p, struct hs_index *const *disks)
+{
+	int r = hs_store_point_write(st, p, disks);
 	if (r < 0)
 		return r;
-	return manifests_add(st, p->server, p->id);
+	/* Manifests: the server's own under its writer lock (held by the caller),
+	 * the list of servers under the store-wide lock. */
+	_cleanup_(hs_strv_free_p) char **ids = NULL;
+	size_t n;
+	char manifest[160];
+	snprintf(manifest, sizeof manifest, "points/%s/.points", p->server);
+	r = hs_store_points_list(st, p->server, &ids, &n);
+	if (r == 0)
+		r = manifest_add(st, manifest, ids, p->id);
+	if (r < 0)
+		return r;
+	const char *server = p->server;
+	return hs_store_servers_add(st, &server, 1);
 }
 
 int hs_store_point_put1(struct hs_store *st, const struct hs_index *ix)

@@ -63,6 +63,14 @@ struct hs_backend {
  * missing. 0, -ENOENT (no such directory), -ENOTDIR, -errno. */
 int hs_backend_dir_open(const char *path, int create, struct hs_backend **out);
 
+/* Remove the temporary files ("chunks/XX/.tmp.PID.SEQ") that writers which
+ * are no longer alive (kill -9, a crash) left under chunks/ of a directory
+ * store; files of live processes stay. No-op (0) for other kinds. The number
+ * removed, or -errno with a message. Pids are this host's: writers on other
+ * hosts sharing the directory over a network filesystem would lose their
+ * files in flight (such a store is better served over HTTP or S3). */
+int hs_backend_dir_clean_tmp(struct hs_backend *be);
+
 /* Open a store on a web server: http://[user:password@]host[:port]/path or
  * https://... (credentials also from HOTSPARE_HTTP_USER / HOTSPARE_HTTP_PASSWORD;
  * never in where). 0 or -errno. */

@@ -79,6 +79,11 @@ int hs_point_disk_find(const struct hs_point *p, const char *name);
 int hs_point_encode(const struct hs_key *key, struct hs_point *p, struct hs_index *const *disks,
 		    struct hs_buf *out);
 
+/* Rewrite the header of an encoded point object (n bytes at obj) from p, a
+ * decoded copy of it with counters changed (a replica records what it was
+ * sent); the tables are untouched, so no key is needed. 0 or -EINVAL. */
+int hs_point_rewrite_head(void *obj, size_t n, const struct hs_point *p);
+
 /* Decode and check the header (the first HS_POINT_HDR_LEN bytes of n).
  * what names the point for messages. 0, or -EBADMSG (corrupt, truncated,
  * wrong magic, absurd values) / -EPROTONOSUPPORT (another version). */

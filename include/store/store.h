@@ -6,7 +6,8 @@
  *   chunks/<2 hex>/<64 hex>.enc   encrypted stores: zstd sealed with AES-256-GCM,
  *                                 named by HMAC-SHA-256 (see key.h)
  *   points/<server>/<id>.idx      one object per point (point.h)
- *   points/.servers, points/<server>/.points   manifests for kinds that cannot list */
+ *   points/.servers, points/<server>/.points   manifests for kinds that cannot list
+ *   hotspare-replica.json         a replica's source (jobs/replicate) */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
@@ -103,6 +104,11 @@ int hs_store_chunk_put(struct hs_store *st, const struct hs_digest *d, const voi
  * 0 if the store already has it, -errno. */
 int hs_store_chunk_queue(struct hs_store *st, const struct hs_digest *d, const void *z, size_t zn);
 
+/* Replace a chunk's stored bytes (a corrupt copy) atomically: a reader sees
+ * the old object or the new one, the new content is durable before its name
+ * appears, the name after the next hs_store_sync. 0 or -errno. */
+int hs_store_chunk_replace(struct hs_store *st, const struct hs_digest *d, const void *z, size_t zn);
+
 /* Make every chunk put so far durable (call before writing a point naming them). */
 int hs_store_sync(struct hs_store *st);
 
@@ -110,6 +116,28 @@ int hs_store_sync(struct hs_store *st);
  * base; its disks from the indexes) durably and add it to the manifests.
  * 0, -EEXIST (with a message), -errno. */
 int hs_store_point_put(struct hs_store *st, struct hs_point *p, struct hs_index *const *disks);
+
+/* Write a point durably without touching the manifests, for a writer adding
+ * many points under one server lock: it then lists them with
+ * hs_store_points_manifest and hs_store_servers_add, once for the lot (until
+ * then kinds that cannot list do not see the point). 0, -EEXIST (message
+ * names the point), -errno. */
+int hs_store_point_write(struct hs_store *st, struct hs_point *p, struct hs_index *const *disks);
+
+/* A point's object as stored (caller frees out), and writing one as it is,
+ * for replication: an encrypted point travels without its key. No manifest.
+ * 0, -ENOENT / -EEXIST (with a message), -errno. */
+int hs_store_point_get_raw(struct hs_store *st, const char *server, const char *id, struct hs_buf *out);
+int hs_store_point_write_raw(struct hs_store *st, const struct hs_point *p, const void *obj, size_t n);
+
+/* Rewrite server's manifest of points to list exactly ids (every point of
+ * server: under its writer lock, what hs_store_points_list said plus the
+ * points written since), and sync. 0 or -errno. */
+int hs_store_points_manifest(struct hs_store *st, const char *server, char *const *ids, size_t n);
+
+/* Make the list of servers name every one of names: one read when it does;
+ * else one rewrite under the store-wide lock. 0 or -errno. */
+int hs_store_servers_add(struct hs_store *st, const char *const *names, size_t n);
 
 /* Write a one-disk point from its index (the point's fields are the index's). */
 int hs_store_point_put1(struct hs_store *st, const struct hs_index *ix);
