@@ -5,6 +5,7 @@
  * TLS sessions are shared between the handles. */
 #include "store/http.h"
 #include "basics/cleanup.h"
+#include "basics/deadline.h"
 #include "basics/err.h"
 #include <curl/curl.h>
 #include <signal.h>
@@ -164,10 +165,15 @@ static int seek_cb(void *arg, curl_off_t off, int origin)
 	return CURL_SEEKFUNC_OK;
 }
 
+/* The most a Content-Length reserves up front (a bigger body grows as it
+ * arrives, so memory follows bytes received, not bytes announced). */
+#define RESERVE_MAX ((curl_off_t)16 << 20)
+
 struct download {
 	CURL *c;
 	struct hs_buf *out;
-	bool failed; /* out of memory */
+	bool failed;    /* out of memory */
+	size_t too_big; /* the limit the body went past, or 0 */
 };
 
 static size_t write_cb(char *src, size_t size, size_t nmemb, void *arg)
@@ -176,30 +182,46 @@ static size_t write_cb(char *src, size_t size, size_t nmemb, void *arg)
 	size_t n = size * nmemb;
 	if (!d->out)
 		return n;
+	/* What the object can be (the caller's limit), else a bound for bodies
+	 * nobody sized: never what the server claims. */
+	size_t max = hs_buf_limit(d->out);
+	if (!max)
+		max = HS_HTTP_BODY_MAX;
 	if (d->out->len == 0 && d->out->cap < n + 1) {
-		/* Reserve the whole body at once when its length is known. */
+		/* Reserve the whole body at once when its length is known and allowed. */
 		curl_off_t cl = -1;
 		curl_easy_getinfo(d->c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
-		if (cl > 0 && cl < ((curl_off_t)1 << 32) && hs_buf_reserve(d->out, (size_t)cl + 1) < 0) {
+		if (cl > 0 && (uint64_t)cl > max) {
+			d->too_big = max;
+			return 0;
+		}
+		if (cl > 0 && hs_buf_reserve(d->out, (size_t)(cl < RESERVE_MAX ? cl : RESERVE_MAX) + 1) < 0) {
 			d->failed = true;
 			return 0;
 		}
 	}
-	if (hs_buf_append(d->out, src, n) < 0) {
-		d->failed = true;
+	if (d->out->len > max || n > max - d->out->len) {
+		d->too_big = max;
 		return 0;
 	}
-	return n;
+	int r = hs_buf_append(d->out, src, n);
+	if (r == -EFBIG)
+		d->too_big = hs_buf_limit(d->out);
+	else if (r < 0)
+		d->failed = true;
+	return r < 0 ? 0 : n;
 }
 
-/* One attempt. Returns the CURLcode; *status is the HTTP status when there was a response. */
+/* One attempt, cut to left ms when the thread has a deadline (left >= 0).
+ * Returns the CURLcode; *status is the HTTP status when there was a response. */
 static CURLcode attempt(struct hs_http *h, CURL *c, const struct hs_http_req *req,
-			struct curl_slist *headers, long *status, char *errbuf, bool *oom)
+			struct curl_slist *headers, long *status, char *errbuf, bool *oom, size_t *too_big,
+			int64_t left)
 {
 	curl_easy_reset(c);
 	errbuf[0] = 0;
 	struct upload up = { req->body, req->body_len, 0 };
-	struct download down = { c, req->out, false };
+	struct download down = { c, req->out, false, 0 };
 	if (req->out)
 		req->out->len = 0;
 	curl_easy_setopt(c, CURLOPT_URL, req->url);
@@ -209,9 +231,20 @@ static CURLcode attempt(struct hs_http *h, CURL *c, const struct hs_http_req *re
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (h->ca_file)
 		curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_file);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->connect_ms);
+	long connect_ms = h->connect_ms, stall_s = h->stall_s;
+	if (left >= 0) {
+		/* The whole transfer ends by the deadline, however the server
+		 * behaves (silent, slow, a byte at a time). */
+		long ms = left > 0 ? (long)left : 1;
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ms);
+		if (connect_ms > ms)
+			connect_ms = ms;
+		if (stall_s > ms / 1000 + 1)
+			stall_s = ms / 1000 + 1;
+	}
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->stall_s);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, stall_s);
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L * 1024);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "hotspare");
@@ -242,6 +275,7 @@ static CURLcode attempt(struct hs_http *h, CURL *c, const struct hs_http_req *re
 	*status = 0;
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
 	*oom = down.failed;
+	*too_big = down.too_big;
 	return cc;
 }
 
@@ -321,11 +355,18 @@ int hs_http_do(struct hs_http *h, const struct hs_http_req *req, long *status)
 		goto oom;
 	char errbuf[CURL_ERROR_SIZE];
 	int delay = 100, r = 0, tries;
+	bool out_of_time = false;
+	size_t too_big = 0;
 	for (tries = 1;; tries++) {
 		bool oom = false, transient = false;
-		CURLcode cc = attempt(h, c, req, headers, status, errbuf, &oom);
+		int64_t left = hs_deadline_left_ms();
+		CURLcode cc = attempt(h, c, req, headers, status, errbuf, &oom, &too_big, left);
 		if (oom) {
 			r = -ENOMEM;
+			break;
+		}
+		if (too_big) {
+			r = -EFBIG;
 			break;
 		}
 		if (cc == CURLE_OK) {
@@ -338,6 +379,12 @@ int hs_http_do(struct hs_http *h, const struct hs_http_req *req, long *status)
 		}
 		if (!transient || tries > h->retries)
 			break;
+		/* No other try fits before the thread's deadline. */
+		left = hs_deadline_left_ms();
+		if (left >= 0 && left <= delay) {
+			out_of_time = true;
+			break;
+		}
 		backoff_sleep(delay);
 		delay = delay < 1000 ? delay * 2 : 2000;
 	}
@@ -345,12 +392,18 @@ int hs_http_do(struct hs_http *h, const struct hs_http_req *req, long *status)
 	curl_slist_free_all(headers);
 	if (r == -ENOMEM)
 		return hs_err(ENOMEM, "out of memory reading %s", req->what);
+	if (r == -EFBIG)
+		return hs_err(EFBIG, "%s %s: the server sent a body larger than %zu bytes, more than that "
+			      "object can be", req->method, req->what, too_big);
 	if (r == 0 && status_transient(*status))
 		return hs_err(EAGAIN, "%s %s: server error (HTTP %ld; tried %d times)", req->method,
 			      req->what, *status, tries);
 	if (r == -EACCES)
 		return hs_err(EACCES, "%s: the server's TLS certificate is not trusted: %s "
 			      "(set HOTSPARE_CA_FILE to the CA that signed it)", h->where, errbuf);
+	if (r < 0 && (out_of_time || (r == -ETIMEDOUT && hs_deadline_left_ms() == 0)))
+		return hs_err(-r, "cannot reach %s within the deadline: %s (tried %d times)", req->what,
+			      errbuf, tries);
 	if (r < 0 && tries > 1)
 		return hs_err(-r, "cannot reach %s: %s (tried %d times)", req->what, errbuf, tries);
 	if (r < 0)
@@ -534,7 +587,7 @@ int hs_remote_lock(struct hs_backend *be, struct hs_remote_locks *l,
 	int len = snprintf(mine, sizeof mine, "hotspare-lock\nhost %s\npid %d\ntime %lld\nnonce %s\n", host,
 			   (int)getpid(), (long long)ts.tv_sec, nonce_s);
 	time_t give_up = time(NULL) + 60;
-	struct hs_buf b = { 0 };
+	struct hs_buf b = { .max = 4096 }; /* a lock object is a few short lines */
 	int r, tries = 0;
 	for (;;) {
 		struct holder o;

@@ -26,6 +26,10 @@ int hs_http_new(const char *where, const char *user, const char *password, struc
 /* Free the client and its connections (NULL is fine). */
 void hs_http_free(struct hs_http *h);
 
+/* The most bytes of a response body whose caller set no limit of its own
+ * (struct hs_buf's max): listings, error bodies. */
+#define HS_HTTP_BODY_MAX ((size_t)64 << 20)
+
 struct hs_http_req {
 	const char *method;          /* "GET", "PUT", "HEAD" or "DELETE" */
 	const char *url;             /* never with credentials */
@@ -33,13 +37,17 @@ struct hs_http_req {
 	struct curl_slist *headers;  /* extra headers, or NULL */
 	const void *body;            /* PUT: the bytes to send */
 	size_t body_len;
-	struct hs_buf *out;          /* the response body (GET, and error bodies), or NULL */
+	struct hs_buf *out;          /* the response body (GET, and error bodies), or NULL;
+				      * its limit (hs_buf_limit, else HS_HTTP_BODY_MAX) caps it */
 };
 
-/* Perform req, retrying transient failures with backoff. Returns 0 with
- * *status set for a final response (2xx, 3xx, 4xx); after the retries,
- * -ECONNREFUSED, -ECONNRESET, -ETIMEDOUT, -EHOSTUNREACH, -ENETUNREACH or
- * -EAGAIN (5xx, short bodies) with a message; other failures (TLS
+/* Perform req, retrying transient failures with backoff. With a deadline
+ * on the calling thread (basics/deadline.h), every attempt's timeouts are
+ * cut to what is left of it and no retry starts past it, whatever the server
+ * does. Returns 0 with *status set for a final response (2xx, 3xx, 4xx);
+ * after the retries (or at the deadline), -ECONNREFUSED, -ECONNRESET,
+ * -ETIMEDOUT, -EHOSTUNREACH, -ENETUNREACH or -EAGAIN (5xx, short bodies)
+ * with a message; other failures (a body past its limit: -EFBIG; TLS
  * verification: -EACCES; a bad URL: -EINVAL) at once. */
 int hs_http_do(struct hs_http *h, const struct hs_http_req *req, long *status);
 
