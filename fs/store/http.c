@@ -18,6 +18,7 @@ struct hs_http {
 	char *where;
 	char *user, *password;
 	char *ca_file;
+	const char *ca_var; /* the variable that named ca_file */
 	int retries;
 	long connect_ms, stall_s;
 	CURLSH *share;
@@ -67,9 +68,17 @@ int hs_http_new(const char *where, const char *user, const char *password, struc
 	struct hs_http *h = calloc(1, sizeof *h);
 	if (!h)
 		return -ENOMEM;
-	const char *ca = getenv("HOTSPARE_CA_FILE");
+	const char *ca_var = "HOTSPARE_CA_FILE", *ca = getenv(ca_var);
 	if (!ca || !*ca)
-		ca = getenv("CURL_CA_BUNDLE");
+		ca = getenv(ca_var = "CURL_CA_BUNDLE");
+	/* A CA file that is not there is a setting to fix, not a server to distrust. */
+	if (ca && *ca && access(ca, F_OK) < 0) {
+		int e = errno;
+		free(h);
+		return e == ENOENT ? hs_err(ENOENT, "%s %s: no such file", ca_var, ca)
+				   : hs_err(e, "%s %s: %s", ca_var, ca, strerror(e));
+	}
+	h->ca_var = ca_var;
 	h->where = strdup(where);
 	h->user = user ? strdup(user) : NULL;
 	h->password = password ? strdup(password) : NULL;
@@ -307,8 +316,10 @@ static int curl_err(CURL *c, CURLcode cc, bool *transient)
 			return -ECONNRESET;
 		*transient = false;
 		return -EPROTO;
-	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CACERT_BADFILE:
+		*transient = false;
+		return -EBADF;
+	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CERTPROBLEM:
 	case CURLE_SSL_ISSUER_ERROR:
 	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
@@ -398,6 +409,11 @@ int hs_http_do(struct hs_http *h, const struct hs_http_req *req, long *status)
 	if (r == 0 && status_transient(*status))
 		return hs_err(EAGAIN, "%s %s: server error (HTTP %ld; tried %d times)", req->method,
 			      req->what, *status, tries);
+	if (r == -EBADF)
+		return hs_err(EIO, "%s %s cannot be used as a CA bundle: %s", h->ca_var, h->ca_file, errbuf);
+	if (r == -EACCES && strstr(errbuf, "target host name"))
+		return hs_err(EACCES, "%s: the server's TLS certificate is for another host name than the "
+			      "URL's (%s)", h->where, errbuf);
 	if (r == -EACCES)
 		return hs_err(EACCES, "%s: the server's TLS certificate is not trusted: %s "
 			      "(set HOTSPARE_CA_FILE to the CA that signed it)", h->where, errbuf);

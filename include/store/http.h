@@ -15,8 +15,12 @@ struct curl_slist;
 
 /* Open a client for one store. where is the store's location for messages
  * (never with credentials); user/password (NULL for none) go to libcurl only.
- * Settings from the environment:
- *   HOTSPARE_CA_FILE (or CURL_CA_BUNDLE)   CA bundle for https (default: the system's)
+ * TLS failures say what is wrong: a certificate for another host name, a CA
+ * bundle that cannot be used, an untrusted certificate. Settings from the
+ * environment:
+ *   HOTSPARE_CA_FILE (or CURL_CA_BUNDLE)   CA bundle for https (default: the
+ *                                          system's); one that does not exist is
+ *                                          refused here (-ENOENT)
  *   HOTSPARE_HTTP_RETRIES=4                retries of a transient failure per request
  *   HOTSPARE_HTTP_CONNECT_TIMEOUT=10       seconds to connect
  *   HOTSPARE_HTTP_STALL_TIMEOUT=30         seconds a transfer may make no progress

@@ -5,7 +5,9 @@
 #   second, and the mount reads again once the server behaves;
 # - bodies with no end (no length, or a huge Content-Length) for chunks, an
 #   index or the store description: the command fails with one line, and its
-#   memory stays bounded (peak RSS from /proc).
+#   memory stays bounded (peak RSS from /proc);
+# - TLS: a certificate for another host name, a HOTSPARE_CA_FILE that does not
+#   exist and an untrusted certificate each get a message saying what is wrong.
 . "$(dirname "$0")/../lib.sh"
 [ "$(id -u)" -eq 0 ] || { echo "skip - needs root"; exit 77; }
 . "$(dirname "$0")/../http.sh"
@@ -110,3 +112,25 @@ echo pass >"$T/mode"
 "$HS" restore "$PURL" mail01 "$T/r.img" >/dev/null && cmp "$T/r.img" "$T/disk.img" || fail "restore once the server behaves"
 pass "an endless manifest is refused too; restore works once the server behaves"
 
+# 3. TLS: say what is wrong.
+make_ca "$T/ca"
+openssl req -newkey rsa:2048 -nodes -subj "/CN=elsewhere.invalid" -keyout "$T/ca/other.key" -out "$T/ca/other.csr" 2>/dev/null
+printf 'subjectAltName=DNS:elsewhere.invalid\n' >"$T/ca/other.cnf"
+openssl x509 -req -in "$T/ca/other.csr" -CA "$T/ca/ca.pem" -CAkey "$T/ca/ca.key" -CAcreateserial -days 2 \
+	-extfile "$T/ca/other.cnf" -out "$T/ca/other.pem" 2>/dev/null
+SPORT=$(free_port)
+nginx_conf tls "$T/www" "$SPORT" ssl "$T/ca/other.pem" "$T/ca/other.key"
+nginx_up tls "$SPORT"
+SURL=https://127.0.0.1:$SPORT/store
+HOTSPARE_CA_FILE=$T/ca/ca.pem expect_fail "TLS certificate is for another host name than the URL.s .*127.0.0.1" \
+	"$HS" points "$SURL" mail01
+! grep -q "set HOTSPARE_CA_FILE" "$T/.stderr" || fail "a host name mismatch suggests HOTSPARE_CA_FILE"
+HOTSPARE_CA_FILE=$T/nowhere.pem expect_fail "^hotspare points: HOTSPARE_CA_FILE $T/nowhere.pem: no such file$" \
+	"$HS" points "$SURL" mail01
+expect_fail "CURL_CA_BUNDLE $T/nowhere.pem: no such file" \
+	env -u HOTSPARE_CA_FILE CURL_CA_BUNDLE="$T/nowhere.pem" "$HS" points "$SURL" mail01
+echo "not a certificate" >"$T/junk.pem"
+HOTSPARE_CA_FILE=$T/junk.pem expect_fail "HOTSPARE_CA_FILE $T/junk.pem cannot be used as a CA bundle" \
+	"$HS" points "$SURL" mail01
+expect_fail "certificate is not trusted.*set HOTSPARE_CA_FILE" env -u HOTSPARE_CA_FILE "$HS" points "$SURL" mail01
+pass "TLS: host name mismatch, a missing or unusable CA file and an untrusted certificate each say what is wrong"
