@@ -8,10 +8,12 @@
 #include "basics/deadline.h"
 #include "basics/err.h"
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 struct hs_http {
@@ -531,15 +533,56 @@ int hs_url_split_credentials(const char *url, char **clean, char **user, char **
 	return 0;
 }
 
-char *hs_url_scrub_arg(char *arg)
+char *hs_url_mask(const char *arg)
 {
 	size_t a, b;
 	if (strncmp(arg, "http", 4) != 0 || !find_userinfo(arg, &a, &b))
 		return NULL;
-	char *copy = strdup(arg);
-	if (copy)
-		memset(arg + a, '*', b - a);
-	return copy;
+	char *m = NULL;
+	return asprintf(&m, "%.*s***%s", (int)a, arg, arg + b) < 0 ? NULL : m;
+}
+
+/* The most bytes a credentials file may have: one line. */
+#define CREDENTIALS_MAX 4096
+
+int hs_credentials_read(const char *path, char **user, char **password)
+{
+	*user = *password = NULL;
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return hs_err(errno, "credentials file %s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return hs_err(EINVAL, "credentials file %s is not a regular file", path);
+	if (st.st_mode & 077)
+		return hs_err(EPERM, "credentials file %s may be read by others (mode %04o): chmod 600 it",
+			      path, (unsigned)(st.st_mode & 07777));
+	char text[CREDENTIALS_MAX + 1];
+	ssize_t n = read(fd, text, sizeof text);
+	if (n < 0)
+		return hs_err(errno, "credentials file %s: %s", path, strerror(errno));
+	if (n > CREDENTIALS_MAX)
+		return hs_err(EINVAL, "credentials file %s is longer than one line of %d bytes", path,
+			      CREDENTIALS_MAX);
+	text[n] = 0;
+	size_t len = (size_t)n;
+	if (len && text[len - 1] == '\n')
+		text[--len] = 0;
+	if (len && text[len - 1] == '\r')
+		text[--len] = 0;
+	char *colon = strchr(text, ':');
+	int r = 0;
+	if (memchr(text, 0, len) || strchr(text, '\n') || !colon || colon == text)
+		r = hs_err(EINVAL, "credentials file %s: expected one line USER:PASSWORD", path);
+	else if (!(*user = strndup(text, (size_t)(colon - text))) || !(*password = strdup(colon + 1)))
+		r = -ENOMEM;
+	if (r < 0) {
+		free(*user);
+		free(*password);
+		*user = *password = NULL;
+	}
+	explicit_bzero(text, sizeof text);
+	return r;
 }
 
 /* ---- advisory lock objects ---- */

@@ -65,11 +65,17 @@ int hs_http_status_err(const struct hs_http_req *req, long status, const char *d
  * (malloc'ed, or NULL when absent). 0, -EINVAL, -ENOMEM. */
 int hs_url_split_credentials(const char *url, char **clean, char **user, char **password);
 
-/* Mask credentials in a command-line argument in place (the user and
- * password of an http or https URL become '*', same length), so they leave
- * the process's arguments (ps, the cmdline file in /proc). Returns a malloc'ed copy of the original when it
- * held credentials (the caller uses it instead), else NULL. */
-char *hs_url_scrub_arg(char *arg);
+/* The masked form of a command-line argument: the user and password of an
+ * http or https URL become "***", whatever their length. A malloc'ed string,
+ * or NULL when arg holds no credentials (or memory ran out). */
+char *hs_url_mask(const char *arg);
+
+/* Basic-auth credentials from a file: one line "USER:PASSWORD" (the user has
+ * no ':'; the password may; a final newline is ignored). The file must be a
+ * regular file that neither group nor others may read or write (mode 0600 or
+ * 0400). *user and *password are malloc'ed. 0, or -errno with a one-line
+ * message naming the file. */
+int hs_credentials_read(const char *path, char **user, char **password);
 
 /* Advisory lock objects for stores that have no locking of their own:
  * PUT "locks/<name>.lock" (host, pid, time, nonce) with If-None-Match: *,

@@ -1,5 +1,6 @@
 /* Unit tests for http.h: credentials are split off a store URL
- * (percent-decoded) and masked in command-line arguments; lock objects are
+ * (percent-decoded), masked in command-line arguments and read from a
+ * file; deadlines and body limits hold against a misbehaving server; lock objects are
  * created conditionally, so of two racing writers the second is refused
  * where the server honours the condition (an in-memory fake server here). */
 #include "unit.h"
@@ -44,19 +45,69 @@ static void test_split(void **state)
 	split("/var/lib/store", "/var/lib/store", NULL, NULL);
 }
 
-static void test_scrub(void **state)
+/* The mask hides the credentials and their length. */
+static void test_mask(void **state)
 {
 	(void)state;
-	char arg[] = "https://bob:hunter2@host:443/store";
-	char *copy = hs_url_scrub_arg(arg);
-	assert_non_null(copy);
-	assert_string_equal(copy, "https://bob:hunter2@host:443/store");
-	assert_string_equal(arg, "https://***********@host:443/store");
-	free(copy);
-	char plain[] = "http://host/store", dir[] = "/srv/u:p@x", other[] = "--seed";
-	assert_null(hs_url_scrub_arg(plain));
-	assert_null(hs_url_scrub_arg(dir));
-	assert_null(hs_url_scrub_arg(other));
+	char *m = hs_url_mask("https://bob:hunter2@host:443/store");
+	assert_non_null(m);
+	assert_string_equal(m, "https://***@host:443/store");
+	free(m);
+	m = hs_url_mask("http://a-much-longer-user:and-a-far-longer-password-42@host/store");
+	assert_string_equal(m, "http://***@host/store");
+	free(m);
+	m = hs_url_mask("http://u@host/store");
+	assert_string_equal(m, "http://***@host/store");
+	free(m);
+	assert_null(hs_url_mask("http://host/store"));
+	assert_null(hs_url_mask("/srv/u:p@x"));
+	assert_null(hs_url_mask("--seed"));
+}
+
+static char *cred_file(const char *text, mode_t mode)
+{
+	char *p = strdup("/tmp/hs-cred.XXXXXX");
+	int fd = mkstemp(p);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+	return p;
+}
+
+/* Credentials files: one line USER:PASSWORD, readable by its owner alone. */
+static void test_credentials_file(void **state)
+{
+	(void)state;
+	char *user, *password, *p = cred_file("backup:pa:ss word\n", 0600);
+	assert_int_equal(hs_credentials_read(p, &user, &password), 0);
+	assert_string_equal(user, "backup");
+	assert_string_equal(password, "pa:ss word");
+	free(user);
+	free(password);
+	chmod(p, 0400);
+	assert_int_equal(hs_credentials_read(p, &user, &password), 0);
+	free(user);
+	free(password);
+	chmod(p, 0644);
+	hs_err_clear();
+	assert_int_equal(hs_credentials_read(p, &user, &password), -EPERM);
+	assert_err_mentions("mode 0644");
+	assert_null(user);
+	unlink(p);
+	free(p);
+	const char *bad[] = { "no colon\n", ":nouser\n", "a:b\nc:d\n", "" };
+	for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+		p = cred_file(bad[k], 0600);
+		hs_err_clear();
+		assert_int_equal(hs_credentials_read(p, &user, &password), -EINVAL);
+		assert_err_mentions("USER:PASSWORD");
+		unlink(p);
+		free(p);
+	}
+	hs_err_clear();
+	assert_int_equal(hs_credentials_read("/nonexistent/cred", &user, &password), -ENOENT);
+	assert_err_mentions("/nonexistent/cred");
 }
 
 /* ---- lock objects over a fake server holding one object ---- */
@@ -311,7 +362,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_split),
-		cmocka_unit_test(test_scrub),
+		cmocka_unit_test(test_mask),
+		cmocka_unit_test(test_credentials_file),
 		cmocka_unit_test(test_lock_conditional_create),
 		cmocka_unit_test(test_deadline_bounds_a_request),
 		cmocka_unit_test(test_body_limit),
