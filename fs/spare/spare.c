@@ -9,12 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-static bool transient(int err)
-{
-	return err == -EAGAIN || err == -ETIMEDOUT || err == -ECONNREFUSED || err == -ECONNRESET ||
-	       err == -EHOSTUNREACH || err == -ENETUNREACH || err == -EINTR;
-}
-
 /* One chunk being fetched (or claimed by a whole-chunk write); others wait. */
 struct hs_inflight {
 	uint64_t i;
@@ -145,34 +139,6 @@ static void count_error(struct hs_spare *sp, int err)
 	snprintf(sp->last_error, sizeof sp->last_error, "%s", m ? m : strerror(-err));
 }
 
-/* A demand fetch of chunk i ran out its deadline (fetch_lock held). */
-static void note_timeout(struct hs_spare *sp, uint64_t i, int err)
-{
-	size_t k = 0;
-	for (size_t j = 1; j < HS_SPARE_RECENT_FAILURES; j++)
-		if (sp->recent_fail[j].at < sp->recent_fail[k].at)
-			k = j;
-	sp->recent_fail[k].i = i;
-	sp->recent_fail[k].at = hs_mono_ms();
-	sp->recent_fail[k].err = err;
-}
-
-/* Did a demand fetch of chunk i run out its deadline just now? Answers yes
- * once per failure: the kernel's one read again, not every later reader.
- * (fetch_lock held) */
-static int recent_timeout(struct hs_spare *sp, uint64_t i)
-{
-	int64_t now = hs_mono_ms();
-	for (size_t j = 0; j < HS_SPARE_RECENT_FAILURES; j++) {
-		if (sp->recent_fail[j].at && sp->recent_fail[j].i == i &&
-		    now - sp->recent_fail[j].at < HS_SPARE_RECENT_FAILURE_MS) {
-			sp->recent_fail[j].at = 0;
-			return sp->recent_fail[j].err;
-		}
-	}
-	return 0;
-}
-
 /* Claim chunk i for fetching or overwriting. Returns 1 with *slot owned by
  * the caller; 0 if the chunk became local meanwhile; or the result of
  * another thread's claim that just ended (0 or -errno) after waiting for it,
@@ -185,13 +151,6 @@ static int claim(struct hs_spare *sp, uint64_t i, enum hs_fetch kind, int64_t de
 	for (;;) {
 		if (hs_spare_chunk_local(sp, i))
 			return 0;
-		/* The kernel reads a page again at once when the read-ahead that
-		 * covered it failed: that read gets the failure, not a second
-		 * deadline's wait. */
-		int recent = demand ? recent_timeout(sp, i) : 0;
-		if (recent)
-			return hs_err(-recent, "chunk %llu: its fetch ran out the deadline just now",
-				      (unsigned long long)i);
 		struct hs_inflight *f = sp->inflight;
 		while (f && f->i != i)
 			f = f->next;
@@ -212,10 +171,8 @@ static int claim(struct hs_spare *sp, uint64_t i, enum hs_fetch kind, int64_t de
 			f->refs--;
 			int r = hs_err(ETIMEDOUT, "chunk %llu: another fetch of it did not end within the deadline",
 				       (unsigned long long)i);
-			if (demand) {
+			if (demand)
 				count_error(sp, r);
-				note_timeout(sp, i, r);
-			}
 			return r;
 		}
 		int err = f->err;
@@ -255,13 +212,16 @@ static void release(struct hs_spare *sp, struct hs_inflight *f, int err, bool co
 	f->err = err;
 	if (err < 0 && counted)
 		count_error(sp, err);
-	if (err < 0 && f->demand && transient(err))
-		note_timeout(sp, f->i, err);
 	pthread_cond_broadcast(&sp->fetch_done);
 	if (--f->refs == 0)
 		free(f);
 }
 
+static bool transient(int err)
+{
+	return err == -EAGAIN || err == -ETIMEDOUT || err == -ECONNREFUSED || err == -ECONNRESET ||
+	       err == -EHOSTUNREACH || err == -ENETUNREACH || err == -EINTR;
+}
 
 static void trace_add(struct hs_spare *sp, uint64_t i)
 {

@@ -15,9 +15,6 @@
 
 struct hs_inflight;
 
-#define HS_SPARE_RECENT_FAILURES 8
-#define HS_SPARE_RECENT_FAILURE_MS 1000
-
 /* What works beside a spare's readers: hydration and read-ahead. The spare
  * engine knows them only through this interface (they call the spare; the
  * spare never names them), so the fetch side has one direction. */
@@ -49,15 +46,6 @@ struct hs_spare {
 	atomic_uint_fast64_t errors;
 	char last_error[256];       /* guarded by fetch_lock */
 	int demand_deadline_ms;     /* how long a demand read (all its chunks) may take */
-	/* Demand fetches that ran out their deadline lately (guarded by
-	 * fetch_lock): the next read of such a chunk within
-	 * HS_SPARE_RECENT_FAILURE_MS (the kernel's read again of a page whose
-	 * read-ahead failed) fails at once instead of waiting a second deadline. */
-	struct {
-		uint64_t i;
-		int64_t at; /* hs_mono_ms; 0: unused */
-		int err;
-	} recent_fail[HS_SPARE_RECENT_FAILURES];
 	struct hs_spare_helper *hyd; /* hydration, or NULL; stopped by hs_spare_close */
 	struct hs_spare_helper *ra;  /* read-ahead, or NULL; fed by readers, stopped by close */
 	/* The boot trace: chunks fetched for readers, in first-fetch order
