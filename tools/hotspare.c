@@ -61,6 +61,12 @@ static void take_original_args(int argc, char **argv)
 		return;
 	int fd = atoi(v);
 	unsetenv(ARGS_FD_ENV);
+	/* Only the in-memory file mask_args made, never whatever else fd N is. */
+	char link[64], target[64];
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	ssize_t tl = readlink(link, target, sizeof target - 1);
+	if (tl < 0 || (target[tl] = 0, strncmp(target, "/memfd:hotspare-args", 20) != 0))
+		return;
 	struct hs_buf b = { 0 };
 	char tmp[4096];
 	ssize_t n;

@@ -548,7 +548,8 @@ char *hs_url_mask(const char *arg)
 int hs_credentials_read(const char *path, char **user, char **password)
 {
 	*user = *password = NULL;
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO in its place must not hang the command. */
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0)
 		return hs_err(errno, "credentials file %s: %s", path, strerror(errno));
