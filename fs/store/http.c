@@ -394,7 +394,7 @@ int hs_http_do(struct hs_http *h, const struct hs_http_req *req, long *status)
 			break;
 		/* No other try fits before the thread's deadline. */
 		left = hs_deadline_left_ms();
-		if (left >= 0 && left <= delay) {
+		if (left >= 0 && left <= delay + delay / 4) { /* the backoff's jitter included */
 			out_of_time = true;
 			break;
 		}

@@ -115,6 +115,11 @@ size_t hs_index_encoded_max(const void *p, size_t n)
 	if (n >= HDR_LEN) {
 		nch = get64(h + O_NCHUNKS);
 		tz = get64(h + O_TABLEZ);
+		uint32_t cs = get32(h + O_CHUNK);
+		uint64_t size = get64(h + O_SIZE);
+		/* A header that does not hold together earns no trust in its sizes. */
+		if (!hs_chunk_size_valid(cs) || size > HS_IMAGE_MAX_SIZE || nch != (size + cs - 1) / cs)
+			return (size_t)1 << 20;
 	}
 	if (nch > HS_INDEX_MAX_CHUNKS)
 		nch = HS_INDEX_MAX_CHUNKS;
