@@ -411,8 +411,10 @@ int hs_http_do(struct hs_http *h, const struct hs_http_req *req, long *status)
 	if (r == 0 && status_transient(*status))
 		return hs_err(EAGAIN, "%s %s: server error (HTTP %ld; tried %d times)", req->method,
 			      req->what, *status, tries);
-	if (r == -EBADF)
+	if (r == -EBADF && h->ca_file)
 		return hs_err(EIO, "%s %s cannot be used as a CA bundle: %s", h->ca_var, h->ca_file, errbuf);
+	if (r == -EBADF)
+		return hs_err(EIO, "the system's CA bundle cannot be used: %s", errbuf);
 	if (r == -EACCES && strstr(errbuf, "target host name"))
 		return hs_err(EACCES, "%s: the server's TLS certificate is for another host name than the "
 			      "URL's (%s)", h->where, errbuf);
