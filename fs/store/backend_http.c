@@ -164,15 +164,21 @@ int hs_backend_http_open(const char *url, struct hs_backend **out)
 	int r = hs_url_split_credentials(url, &clean, &user, &password);
 	if (r < 0)
 		return r;
-	if (!user) {
-		/* Credentials kept out of the command line entirely. */
+	/* Credentials kept out of the command line entirely: a file
+	 * (--credentials-file, passed down as HOTSPARE_CREDENTIALS_FILE), else
+	 * the environment. */
+	const char *file = getenv("HOTSPARE_CREDENTIALS_FILE");
+	if (!user && file && *file)
+		r = hs_credentials_read(file, &user, &password);
+	if (!user && r == 0) {
 		const char *u = getenv("HOTSPARE_HTTP_USER"), *p = getenv("HOTSPARE_HTTP_PASSWORD");
 		if (u && *u && (!(user = strdup(u)) || (p && !(password = strdup(p)))))
 			r = -ENOMEM;
 	}
 	struct http_backend *h = r == 0 ? calloc(1, sizeof *h) : NULL;
 	if (!h) {
-		r = -ENOMEM;
+		if (r == 0)
+			r = -ENOMEM;
 		goto out;
 	}
 	size_t n = strlen(clean);

@@ -36,6 +36,11 @@ static ZSTD_DCtx *dctx(void)
 	return d;
 }
 
+size_t hs_chunk_stored_max(size_t chunk_size)
+{
+	return ZSTD_compressBound(chunk_size) + HS_CHUNK_CRYPT_OVERHEAD;
+}
+
 int hs_chunk_compress(const void *plain, size_t n, int level, struct hs_buf *out)
 {
 	ZSTD_CCtx *c = cctx();

@@ -106,6 +106,27 @@ int hs_index_encode(const struct hs_index *ix, struct hs_buf *out)
 	return 0;
 }
 
+size_t hs_index_encoded_max(const void *p, size_t n)
+{
+	const unsigned char *h = p;
+	uint64_t nch = HS_INDEX_MAX_CHUNKS, tz = UINT64_MAX;
+	if (n >= HDR_LEN && memcmp(h, MAGIC, sizeof MAGIC) != 0)
+		return (size_t)1 << 20; /* enough for decode to say what it is not */
+	if (n >= HDR_LEN) {
+		nch = get64(h + O_NCHUNKS);
+		tz = get64(h + O_TABLEZ);
+		uint32_t cs = get32(h + O_CHUNK);
+		uint64_t size = get64(h + O_SIZE);
+		/* A header that does not hold together earns no trust in its sizes. */
+		if (!hs_chunk_size_valid(cs) || size > HS_IMAGE_MAX_SIZE || nch != (size + cs - 1) / cs)
+			return (size_t)1 << 20;
+	}
+	if (nch > HS_INDEX_MAX_CHUNKS)
+		nch = HS_INDEX_MAX_CHUNKS;
+	size_t bound = ZSTD_compressBound((size_t)nch * HS_DIGEST_LEN);
+	return HDR_LEN + (tz < bound ? (size_t)tz : bound) + HS_DIGEST_LEN + 4096;
+}
+
 /* A header string field: NUL-terminated within its slot. */
 static int field_str(const unsigned char *p, size_t slot, char *out, size_t cap)
 {

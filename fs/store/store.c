@@ -9,6 +9,10 @@
 #define DESC_KEY "hotspare-store.json"
 #define SERVERS_KEY "points/.servers"
 #define STORE_LOCK ".store" /* no server name starts with '.' */
+/* The most bytes of the objects read whole: a description is a few lines
+ * of JSON; a manifest one line per point or server. */
+#define DESC_MAX ((size_t)8 << 10)
+#define MANIFEST_MAX ((size_t)16 << 20)
 
 void hs_strv_free(char **v)
 {
@@ -47,7 +51,7 @@ static int desc_write(struct hs_backend *be, uint32_t chunk_size)
 /* Parse the description; fills chunk size. */
 static int desc_read(struct hs_backend *be, struct hs_store *st)
 {
-	struct hs_buf b = { 0 };
+	struct hs_buf b = { .max = DESC_MAX };
 	int r = be->ops->get(be, DESC_KEY, &b);
 	if (r == -ENOENT)
 		return hs_err(ENOENT, "%s is not a hotspare store (no %s; run 'hotspare init' first)",
@@ -170,6 +174,8 @@ int hs_store_chunk_get(struct hs_store *st, const struct hs_digest *d, struct hs
 {
 	char key[96];
 	hs_chunk_key(d, key);
+	out->max = hs_chunk_stored_max(st->chunk_size);
+	out->limit = NULL;
 	return st->be->ops->get(st->be, key, out);
 }
 
@@ -239,7 +245,7 @@ static int cmp_str(const void *a, const void *b)
 /* Names from a manifest object: one per line. */
 static int manifest_read(struct hs_store *st, const char *key, struct names *ns)
 {
-	struct hs_buf b = { 0 };
+	struct hs_buf b = { .max = MANIFEST_MAX };
 	int r = st->be->ops->get(st->be, key, &b);
 	if (r < 0) {
 		hs_buf_free(&b);
@@ -429,12 +435,18 @@ int hs_store_servers_add(struct hs_store *st, const char *const *names, size_t n
 	return r;
 }
 
+/* An index's limit once its header is in: what the header says. */
+static size_t index_limit(const struct hs_buf *b)
+{
+	return hs_index_encoded_max(b->data, b->len);
+}
+
 int hs_store_point_get(struct hs_store *st, const char *server, const char *id, struct hs_index **out)
 {
 	char key[128], what[512];
 	snprintf(key, sizeof key, "points/%s/%s.idx", server, id);
 	snprintf(what, sizeof what, "point %s@%s in %s", server, id, st->be->where);
-	struct hs_buf b = { 0 };
+	struct hs_buf b = { .limit = index_limit };
 	int r = st->be->ops->get(st->be, key, &b);
 	if (r == -ENOENT)
 		r = hs_err(ENOENT, "point %s@%s does not exist in %s", server, id, st->be->where);

@@ -7,6 +7,14 @@
 
 #define HS_ZSTD_LEVEL 3
 
+/* Room for what encryption adds to a stored chunk (its header, nonce and
+ * tag), so the limit on fetched chunks already fits encrypted stores. */
+#define HS_CHUNK_CRYPT_OVERHEAD 64
+
+/* The most bytes a stored chunk of chunk_size plain bytes can be: zstd's
+ * bound plus HS_CHUNK_CRYPT_OVERHEAD. A fetched body past it is refused. */
+size_t hs_chunk_stored_max(size_t chunk_size);
+
 /* Compress n plain bytes into out (replacing its content). 0 or -ENOMEM/-EIO. */
 int hs_chunk_compress(const void *plain, size_t n, int level, struct hs_buf *out);
 

@@ -50,6 +50,13 @@ int hs_index_encode(const struct hs_index *ix, struct hs_buf *out);
  * -EPROTONOSUPPORT (unknown version), each with a one-line message. */
 int hs_index_decode(const void *p, size_t n, const char *what, struct hs_index **out);
 
+/* The most bytes an encoded index can be, for the first n bytes of one at
+ * p: what its header says (its digest table's length, plus a little slack
+ * so decode can name an over-long index); 1 MiB when they are not an index
+ * header; while the header is incomplete, the most any index can be (for
+ * HS_INDEX_MAX_CHUNKS). For limiting what a store sends (hs_buf's limit). */
+size_t hs_index_encoded_max(const void *p, size_t n);
+
 /* Free an index (NULL is fine). */
 void hs_index_free(struct hs_index *ix);
 static inline void hs_index_free_p(struct hs_index **p) { hs_index_free(*p); }

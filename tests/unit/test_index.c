@@ -529,6 +529,32 @@ static void test_index_new(void **state)
 	hs_index_free(NULL);
 }
 
+/* The most bytes a store may send for an index: what its header says
+ * (and a little), 1 MiB for bytes that are no consistent header, the most
+ * any index can be while the header is incomplete. */
+static void test_encoded_max(void **state)
+{
+	(void)state;
+	struct hs_index *ix = make_index(300 * 65536 + 5, 65536, HS_KIND_SNAPSHOT);
+	struct hs_buf b;
+	encode(ix, &b);
+	size_t max = hs_index_encoded_max(b.data, b.len);
+	assert_true(max >= b.len && max <= b.len + 4096);
+	assert_int_equal(hs_index_encoded_max(b.data, HDR_LEN), max);
+	assert_true(hs_index_encoded_max(b.data, HDR_LEN - 1) > ((size_t)8 << 30));
+	unsigned char *h = malloc(b.len);
+	memcpy(h, b.data, b.len);
+	h[0] ^= 1; /* wrong magic */
+	assert_int_equal(hs_index_encoded_max(h, b.len), (size_t)1 << 20);
+	memcpy(h, b.data, b.len);
+	uint64_t huge = htole64(HS_INDEX_MAX_CHUNKS); /* chunk count that does not fit the image size */
+	memcpy(h + O_NCHUNKS, &huge, 8);
+	assert_int_equal(hs_index_encoded_max(h, b.len), (size_t)1 << 20);
+	free(h);
+	hs_buf_free(&b);
+	hs_index_free(ix);
+}
+
 static void test_chunk_size_valid_and_kind(void **state)
 {
 	(void)state;
@@ -547,6 +573,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_layout),
+		cmocka_unit_test(test_encoded_max),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_flip_header),
