@@ -43,6 +43,10 @@ int hs_domain_start_persistent(virConnectPtr conn, struct hs_domain_spec *spec, 
 /* Remember (until reboot) that KVM does not run guests on this host. */
 void hs_kvm_mark_unusable(void);
 
+/* Whether KVM is worth trying: /dev/kvm opens and no guest has been marked
+ * unusable since boot (browse's throw-away VMs ask this too). */
+bool hs_kvm_usable(void);
+
 /* Destroy (if running) and free a domain; NULL is fine. */
 void hs_domain_kill(virDomainPtr dom);
 
