@@ -231,7 +231,9 @@ for _ in range(2000): # the first 64 KiB of group 0's inode table
     f.seek(itable * bs + rng.randrange(65536)); f.write(bytes([rng.randrange(256)]))
 PY
 "$HS" snapshot "$T/store" fuzz01 "$T/fz.img" >/dev/null
-ext4_errors() { dmesg 2>/dev/null | grep -c 'EXT4-fs error' || true; }
+# Any word of the host's ext4 driver about a filesystem (other work's plain
+# mounts and unmounts aside) means the customer's bytes reached it.
+ext4_errors() { dmesg 2>/dev/null | grep 'EXT4-fs' | grep -vcE 'mounted filesystem|unmounting filesystem' || true; }
 e0=$(ext4_errors)
 rc=0
 "$HS" browse "$T/store" fuzz01 "$T/b" >"$T/out.txt" 2>"$T/err.txt" || rc=$?
@@ -248,8 +250,8 @@ else
 	[ ! -e "$T/b/.hotspare-browse.json" ] || fail "a failed browse left its record"
 fi
 gone
-[ "$(ext4_errors)" = "$e0" ] || fail "the host kernel logged ext4 errors: $(dmesg | grep 'EXT4-fs error' | tail -n 3)"
-pass "a fuzzed ext4 (exit $rc): one-line errors, no EXT4-fs error in the kernel's log, nothing left"
+[ "$(ext4_errors)" = "$e0" ] || fail "the host kernel's ext4 saw the image: $(dmesg | grep 'EXT4-fs' | tail -n 3)"
+pass "a fuzzed ext4 (exit $rc): one-line errors, no EXT4-fs line in the kernel's log, nothing left"
 
 # An XFS partition goes to a throw-away VM (libguestfs' appliance).
 if ! command -v guestmount >/dev/null || ! command -v mkfs.xfs >/dev/null; then
