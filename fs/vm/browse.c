@@ -244,8 +244,9 @@ static void loop_backing(const char *loop, char *out, size_t cap)
 	fclose(f);
 }
 
-/* Unmount dir, retrying while busy (a reader may be closing). */
-static int unmount_dir(const char *dir)
+/* Unmount dir, retrying while busy (a reader may be closing); the mount of
+ * a driver that died is detached even when busy (nothing to flush). */
+static int unmount_dir(const char *dir, bool driver_dead)
 {
 	char type[64];
 	int r = hs_mount_type(dir, type, sizeof type);
@@ -257,8 +258,10 @@ static int unmount_dir(const char *dir)
 			hs_sleep_ms(100);
 		r = hs_mount_detach(dir, false);
 	}
-	if (r == -EBUSY && hs_mount_type(dir, type, sizeof type) == 1 && !strncmp(type, "fuse", 4))
-		r = hs_mount_detach(dir, true); /* a driver that died: nothing to flush */
+	if (r == -EBUSY && driver_dead && hs_mount_type(dir, type, sizeof type) == 1 && !strncmp(type, "fuse", 4))
+		r = hs_mount_detach(dir, true);
+	if (r == -EBUSY)
+		return hs_err(EBUSY, "%s is busy (is a shell or program still using it?)", dir);
 	if (r < 0 && r != -EINVAL && r != -ENOENT)
 		return hs_err(-r, "cannot unmount %s: %s", dir, strerror(-r));
 	return 0;
@@ -270,7 +273,8 @@ static int teardown(struct hs_browse *b)
 	int r;
 	for (size_t i = b->n; i-- > 0;) {
 		struct hs_browse_part *p = &b->parts[i];
-		if (p->dir[0] && (r = unmount_dir(p->dir)) < 0)
+		bool dead = !strcmp(p->via, "kernel") ? false : !same_process(p->pid, p->pid_start);
+		if (p->dir[0] && (r = unmount_dir(p->dir, dead)) < 0)
 			return r;
 		p->mounted = false;
 		/* guestmount shuts its VM down once unmounted: give it time. */
@@ -794,7 +798,7 @@ static void wait_driver(struct hs_browse *b, struct hs_browse_part *p, int secon
 	/* A bind remount sets the mount's own flags, whatever the driver asked for. */
 	if (mount(NULL, p->dir, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
 		snprintf(p->note, sizeof p->note, "cannot make the mount read-only: %s", strerror(errno));
-		unmount_dir(p->dir);
+		unmount_dir(p->dir, true);
 		goto fail;
 	}
 	p->mounted = true;
