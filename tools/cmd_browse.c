@@ -55,8 +55,8 @@ int cmd_browse(int argc, char **argv)
 	printf("%s read-only (undo with: hotspare umount %s)\n", b->dir, b->dir);
 	for (size_t i = 0; i < b->n; i++) {
 		const struct hs_browse_part *p = &b->parts[i];
-		char sz[16], name[16];
-		snprintf(name, sizeof name, p->num ? "p%d" : "disk", p->num);
+		char sz[16], name[160];
+		hs_browse_part_name(p, name, sizeof name);
 		printf("  %-5s %10s  %-8s %-16s %-8s %s\n", name, hs_fmt_bytes(p->size, sz), p->type[0] ? p->type : "-",
 		       p->label[0] ? p->label : "-", p->mounted ? p->via : "-", p->mounted ? p->dir : p->note);
 		mounted += p->mounted;

@@ -24,6 +24,18 @@
 
 static const char *const via_names[] = { "safe", "vm", "kernel" };
 
+void hs_browse_part_name(const struct hs_browse_part *p, char *out, size_t cap)
+{
+	int n = snprintf(out, cap, p->num ? "p%d" : "disk", p->num);
+	/* /dev/VG/LV -> -VG-LV (names checked to hold no '/' but the two) */
+	if (p->lv[0] && n > 0 && (size_t)n < cap) {
+		snprintf(out + n, cap - (size_t)n, "-%s", p->lv + 5);
+		for (char *c = out + n; *c; c++)
+			if (*c == '/')
+				*c = '-';
+	}
+}
+
 /* ---- the record ---------------------------------------------------------- */
 
 static void add_str(json_object *o, const char *k, const char *v)
@@ -63,6 +75,7 @@ static int save(const struct hs_browse *b)
 		add_str(j, "type", p->type);
 		add_str(j, "label", p->label);
 		add_str(j, "via", p->via);
+		add_str(j, "lv", p->lv);
 		add_str(j, "dir", p->dir);
 		add_str(j, "device", p->dev);
 		add_int(j, "pid", p->pid);
@@ -142,6 +155,7 @@ static int load(const char *dir, struct hs_browse *b)
 			p->num = (int)jint(j, "number");
 			snprintf(p->dir, sizeof p->dir, "%s", jstr(j, "dir"));
 			snprintf(p->via, sizeof p->via, "%s", jstr(j, "via"));
+			snprintf(p->lv, sizeof p->lv, "%s", jstr(j, "lv"));
 			p->pid = (long)jint(j, "pid");
 			p->pid_start = (unsigned long long)jint(j, "pid_start");
 			p->mounted = json_object_object_get_ex(j, "mounted", &v) && json_object_get_boolean(v);
@@ -486,10 +500,9 @@ static bool is_ext(const char *type)
 /* Make DIR/pN (DIR/disk) for p. 0, or a note and -1. */
 static int make_dir(struct hs_browse *b, struct hs_browse_part *p)
 {
-	if (p->num > 0)
-		snprintf(p->dir, sizeof p->dir, "%s/p%d", b->dir, p->num);
-	else
-		snprintf(p->dir, sizeof p->dir, "%s/disk", b->dir);
+	char name[160];
+	hs_browse_part_name(p, name, sizeof name);
+	snprintf(p->dir, sizeof p->dir, "%s/%s", b->dir, name);
 	if (mkdir(p->dir, 0755) == 0)
 		return 0;
 	snprintf(p->note, sizeof p->note, "cannot make the directory: %s", strerror(errno));
@@ -720,12 +733,12 @@ static void log_line(const char *log, char *out, size_t cap)
 /* Start p's driver: fuse2fs, ntfs-3g or guestmount on its partition file. */
 static void start_driver(struct hs_browse *b, struct hs_browse_part *p, bool tcg)
 {
-	char src[PATH_MAX + 32], log[PATH_MAX + 32], pidf[PATH_MAX + 32], mopt[64];
-	char name[16];
-	snprintf(name, sizeof name, p->num ? "p%d" : "disk", p->num);
-	snprintf(src, sizeof src, "%s/parts/%s", b->work, name);
+	char src[PATH_MAX + 32], log[PATH_MAX + 200], mopt[200];
+	char name[160], slice[16];
+	hs_browse_part_name(p, name, sizeof name);
+	snprintf(slice, sizeof slice, p->num ? "p%d" : "disk", p->num);
+	snprintf(src, sizeof src, "%s/parts/%s", b->work, slice);
 	snprintf(log, sizeof log, "%s/%s.log", b->work, name);
-	snprintf(pidf, sizeof pidf, "%s/%s.pid", b->work, name);
 	char *argv[24];
 	size_t n = 0;
 	if (!strcmp(p->via, "fuse2fs")) {
@@ -746,7 +759,7 @@ static void start_driver(struct hs_browse *b, struct hs_browse_part *p, bool tcg
 		/* The VM sees one raw disk, the partition; its own journal replay is off too. */
 		const char *o = !strcmp(p->type, "xfs") ? "ro,norecovery"
 				: !strcmp(p->type, "btrfs") ? "ro,rescue=nologreplay" : "ro";
-		snprintf(mopt, sizeof mopt, "/dev/sda:/:%s", o);
+		snprintf(mopt, sizeof mopt, "%s:/:%s", p->lv[0] ? p->lv : "/dev/sda", o);
 		argv[n++] = "guestmount";
 		argv[n++] = "--ro";
 		argv[n++] = "--no-fork";
@@ -771,8 +784,8 @@ static void start_driver(struct hs_browse *b, struct hs_browse_part *p, bool tcg
  * mount is ro,nosuid,nodev,noexec whatever the driver passed on. */
 static void wait_driver(struct hs_browse *b, struct hs_browse_part *p, int seconds, bool *timed_out)
 {
-	char log[PATH_MAX + 32], name[16], type[64];
-	snprintf(name, sizeof name, p->num ? "p%d" : "disk", p->num);
+	char log[PATH_MAX + 200], name[160], type[64];
+	hs_browse_part_name(p, name, sizeof name);
 	snprintf(log, sizeof log, "%s/%s.log", b->work, name);
 	double deadline = hs_now_s() + seconds;
 	int st;
@@ -823,6 +836,10 @@ static void choose(struct hs_browse *b, struct hs_browse_part *p)
 		snprintf(p->note, sizeof p->note, "no filesystem found");
 		return;
 	}
+	if (!strcmp(p->type, "LVM2_member") && have_prog("virt-filesystems") && have_prog("guestmount")) {
+		snprintf(p->via, sizeof p->via, "lvm"); /* its volumes are listed by a VM */
+		return;
+	}
 	if (unmountable(p->type)) {
 		snprintf(p->note, sizeof p->note, "not a mountable filesystem");
 		return;
@@ -837,6 +854,113 @@ static void choose(struct hs_browse *b, struct hs_browse_part *p)
 		return;
 	}
 	snprintf(p->via, sizeof p->via, "%s", via);
+}
+
+/* A volume name from the VM that can name a device and a directory:
+ * /dev/VG/LV of plain characters. */
+static bool good_lv(const char *s)
+{
+	if (strncmp(s, "/dev/", 5) != 0 || strlen(s) >= 120 || strstr(s, ".."))
+		return false;
+	int slashes = 0;
+	for (const char *c = s + 5; *c; c++)
+		if (*c == '/')
+			slashes++;
+		else if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+			   strchr("+_.-", *c)))
+			return false;
+	return slashes == 1 && s[5] != '/' && s[strlen(s) - 1] != '/';
+}
+
+/* Run a VM that lists an LVM partition's filesystems (virt-filesystems) and
+ * add each logical volume as a part of its own, for the VM to mount. */
+static void list_lvm(struct hs_browse *b, struct hs_browse_part *p, bool *tcg)
+{
+	char src[PATH_MAX + 32], log[PATH_MAX + 32], slice[16];
+	snprintf(slice, sizeof slice, p->num ? "p%d" : "disk", p->num);
+	snprintf(src, sizeof src, "%s/parts/%s", b->work, slice);
+	snprintf(log, sizeof log, "%s/%s-lvm.log", b->work, slice);
+	/* Always read-only; sizes in bytes. */
+	char *argv[] = { "virt-filesystems", "--format=raw", "--filesystems", "--long", "--csv",
+			 "--no-title", "-a", src, NULL };
+	p->via[0] = 0;
+	for (;;) {
+		long pid = spawn(argv, log, *tcg);
+		if (pid < 0) {
+			snprintf(p->note, sizeof p->note, "cannot start virt-filesystems: %s", strerror((int)-pid));
+			return;
+		}
+		unsigned long long st = proc_start(pid, NULL);
+		int seconds = *tcg ? vm_timeout() : 120, status = 0;
+		double deadline = hs_now_s() + seconds;
+		bool done = false;
+		while (!done && hs_now_s() < deadline) {
+			done = waitpid((pid_t)pid, &status, WNOHANG) == (pid_t)pid;
+			if (!done)
+				hs_sleep_ms(100);
+		}
+		if (!done) {
+			kill_group(pid, st);
+			waitpid((pid_t)pid, NULL, 0);
+			if (!*tcg) {
+				/* KVM that does not run guests here hangs them: TCG. */
+				hs_kvm_mark_unusable();
+				*tcg = true;
+				continue;
+			}
+			snprintf(p->note, sizeof p->note, "LVM: no answer from the VM after %d s", seconds);
+			return;
+		}
+		kill_group(pid, st);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			char why[200];
+			log_line(log, why, sizeof why);
+			snprintf(p->note, sizeof p->note, "LVM: %s", why[0] ? why : "virt-filesystems failed");
+			return;
+		}
+		break;
+	}
+	FILE *f = fopen(log, "re");
+	char line[1024];
+	int found = 0;
+	/* Name,Type,VFS,Label,Size,Parent */
+	while (f && fgets(line, sizeof line, f) && b->n < HS_BROWSE_MAX_PARTS) {
+		line[strcspn(line, "\r\n")] = 0;
+		char *fld[6] = { 0 }, *t = line;
+		size_t k = 0;
+		for (char *c = line;; c++)
+			if (*c == ',' || !*c) {
+				bool end = !*c;
+				*c = 0;
+				if (k < 6)
+					fld[k++] = t;
+				t = c + 1;
+				if (end)
+					break;
+			}
+		if (k < 5 || !good_lv(fld[0]) || strcmp(fld[1], "filesystem") != 0)
+			continue;
+		struct hs_browse_part *q = &b->parts[b->n++];
+		memset(q, 0, sizeof *q);
+		q->num = p->num;
+		q->start = p->start;
+		snprintf(q->lv, sizeof q->lv, "%s", fld[0]);
+		snprintf(q->type, sizeof q->type, "%s", fld[2]);
+		snprintf(q->label, sizeof q->label, "%s", fld[3]);
+		printable(q->type);
+		printable(q->label);
+		q->size = strtoull(fld[4], NULL, 10);
+		found++;
+		if (!q->type[0] || !strcmp(q->type, "unknown"))
+			snprintf(q->note, sizeof q->note, "no filesystem found");
+		else if (unmountable(q->type))
+			snprintf(q->note, sizeof q->note, "not a mountable filesystem");
+		else
+			snprintf(q->via, sizeof q->via, "vm");
+	}
+	if (f)
+		fclose(f);
+	snprintf(p->note, sizeof p->note, "LVM: %d logical volume%s with a filesystem", found, found == 1 ? "" : "s");
 }
 
 /* Partition files, then each filesystem's driver: all started, then waited
@@ -894,6 +1018,12 @@ static int attach_safe(struct hs_browse *b)
 	if (r < 0)
 		return r;
 	bool tcg = !hs_kvm_usable();
+	for (size_t i = 0, n = b->n; i < n; i++)
+		if (!strcmp(b->parts[i].via, "lvm")) {
+			list_lvm(b, &b->parts[i], &tcg);
+			if ((r = save(b)) < 0)
+				return r;
+		}
 	for (size_t i = 0; i < b->n; i++) {
 		struct hs_browse_part *p = &b->parts[i];
 		if (!p->via[0])

@@ -6,7 +6,8 @@
  *   read-only in userspace;
  *   anything else (XFS, btrfs, vfat, ...) in a throw-away VM: libguestfs'
  *   guestmount --ro over its direct QEMU backend, so the kernel that parses
- *   the filesystem is the VM's.
+ *   the filesystem is the VM's; an LVM partition's logical volumes are listed
+ *   by a VM too (virt-filesystems) and each mounted under DIR/pN-VG-LV.
  * HS_BROWSE_KERNEL keeps the old way for a trusted disk: a read-only loop
  * device and the host kernel's drivers. Each filesystem is mounted under
  * DIR/pN (DIR/disk for a whole-disk filesystem), ro,nosuid,nodev,noexec, and
@@ -34,8 +35,9 @@ struct hs_browse_part {
 	int num;             /* 0: a filesystem on the whole disk */
 	uint64_t start, size; /* bytes within the image */
 	char type[64], label[256];
+	char lv[128];        /* a logical volume of an LVM partition: "/dev/VG/LV" (in the VM) */
 	char via[16];        /* what mounted it: "fuse2fs", "ntfs-3g", "vm", "kernel" */
-	char dir[PATH_MAX + 32];
+	char dir[PATH_MAX + 160];
 	char dev[300];       /* HS_BROWSE_KERNEL: the loop partition */
 	long pid;            /* the driver's process (its own process group), 0: none */
 	unsigned long long pid_start; /* its start time, so a reused pid is never signalled */
@@ -67,6 +69,9 @@ int hs_browse_image(const char *image, const char *dir, enum hs_browse_via via, 
  * (view.h), browsed as above; the view is undone with the rest. */
 int hs_browse_open(const char *store, const char *ref, char **seeds, size_t nseeds, const char *dir,
 		   enum hs_browse_via via, struct hs_browse **out);
+
+/* A partition's name in DIR and in output: "p2", "disk", "p3-VG-LV". */
+void hs_browse_part_name(const struct hs_browse_part *p, char *out, size_t cap);
 
 /* Undo a browse of dir: unmount its filesystems, stop their drivers and VMs,
  * detach the loop device, close the view. 1 if dir holds no browse, 0 when
