@@ -290,10 +290,14 @@ static int teardown(struct hs_browse *b)
 		bool dead = !strcmp(p->via, "kernel") ? false : !same_process(p->pid, p->pid_start);
 		if (p->dir[0] && (r = unmount_dir(p->dir, dead)) < 0)
 			return r;
-		p->mounted = false;
-		/* guestmount shuts its VM down once unmounted: give it time. */
+		/* guestmount shuts its VM down once unmounted: give it time. A
+		 * driver still starting (browse was killed) is stopped at once,
+		 * and whatever it mounted meanwhile is detached after it. */
 		if (p->pid > 0)
-			stop_driver(p->pid, p->pid_start, !strcmp(p->via, "vm") ? 60000 : 10000);
+			stop_driver(p->pid, p->pid_start, !p->mounted ? 0 : !strcmp(p->via, "vm") ? 60000 : 10000);
+		if (p->pid > 0 && p->dir[0] && (r = unmount_dir(p->dir, true)) < 0)
+			return r;
+		p->mounted = false;
 		p->pid = 0;
 		if (p->dir[0])
 			rmdir(p->dir);
