@@ -303,3 +303,8 @@ int hs_free_port(void)
 	close(fd);
 	return r;
 }
+
+bool hs_kvm_usable(void)
+{
+	return kvm_opens();
+}

@@ -55,6 +55,10 @@ void hs_domain_disks_free(char **paths);
  * *destroyed says whether it had to be. 0 once it is off, or -errno. */
 int hs_domain_shutdown(virDomainPtr dom, int timeout_s, bool *destroyed);
 
+/* Whether KVM is worth trying: /dev/kvm opens and no guest has been marked
+ * unusable since boot (browse's throw-away VMs ask this too). */
+bool hs_kvm_usable(void);
+
 /* Destroy (if running) and free a domain; NULL is fine. */
 void hs_domain_kill(virDomainPtr dom);
 
