@@ -9,6 +9,7 @@
 #   a chunk-size sweep (64K 256K 1M 4M), the evidence for the default chunk size
 #   then scripts/bench-spare.sh: the mounted spare's figures (BENCH_SPARE=0 skips)
 #   then scripts/bench-remote.sh: the remote store's figures (BENCH_REMOTE=0 skips)
+#   then scripts/bench-browse.sh: browse's userspace vs --kernel-mount vs VM (BENCH_BROWSE=0 skips)
 #
 # Environment:
 #   BENCH_DIR=/var/tmp      where the scratch directory goes (~14x the image by default)
@@ -610,5 +611,10 @@ fi
 if [[ ${BENCH_FAILBACK:-1} == 1 ]]; then
 	echo
 	HOTSPARE=$H "$REPO/scripts/bench-failback.sh"
+fi
+# Browse's price of safety: userspace drivers vs the host kernel vs a throw-away VM.
+if [[ ${BENCH_BROWSE:-1} == 1 ]]; then
+	echo
+	HOTSPARE=$H "$REPO/scripts/bench-browse.sh"
 fi
 exit 0

@@ -16,6 +16,15 @@ every request (so a test switches modes without a restart); one line:
   short-every N        likewise: Content-Length and body both cut in half
   put-fail-after N     chunk PUTs after the Nth answer 403 (an upload that fails half-way)
   drop-chunks          close the connection of every chunk request without an answer
+A server that misbehaves on GETs of one kind of object (KIND: chunks, index,
+description, manifest, lock, or any):
+  stall KIND           accept the request and never answer while the mode lasts
+                       (then close without an answer)
+  trickle KIND         the real status and Content-Length, then the body a byte
+                       every half second while the mode lasts
+  endless KIND         200 and a body with no length and no end (until the
+                       client goes away)
+  huge KIND            the same with Content-Length: 3999999999
 LOG_FILE gets one line per request: METHOD PATH STATUS ACTION. Lives an hour.
 
 sigv4: an S3 front that checks every request's Signature Version 4 (s3rver
@@ -32,8 +41,10 @@ import hashlib
 import hmac
 import http.client
 import http.server
+import os
 import sys
 import threading
+import time
 from urllib.parse import quote, unquote
 
 lock = threading.Lock()  # protects the fault counters and the log
@@ -140,16 +151,78 @@ class Fault(Forwarder):
                 parts = f.read().split()
         except OSError:
             parts = []
-        return (parts[0], int(parts[1]) if len(parts) > 1 else 0) if parts else ("pass", 0)
+        if not parts:
+            return ("pass", 0)
+        arg = parts[1] if len(parts) > 1 else 0
+        return (parts[0], int(arg) if str(arg).isdigit() else arg)
 
     def chunk(self):
         return "/chunks/" in self.path
+
+    def kind(self):
+        p = self.path
+        if "/chunks/" in p:
+            return "chunks"
+        if p.endswith(".idx"):
+            return "index"
+        if p.endswith("hotspare-store.json"):
+            return "description"
+        if "/locks/" in p:
+            return "lock"
+        if p.endswith("/.points") or p.endswith("/.servers"):
+            return "manifest"
+        return "other"
+
+    def misbehave(self, m, what):
+        """Answer a GET of a targeted kind badly (True), or not at all here."""
+        if self.command != "GET" or m not in ("stall", "trickle", "endless", "huge"):
+            return False
+        if what != "any" and what != self.kind():
+            return False
+        log_to(self.LOG_FILE, f"{self.command} {self.path} - {m}")
+        self.close_connection = True
+        still = lambda: self.mode() == (m, what)
+        try:
+            if m == "stall":
+                end = time.monotonic() + 3600
+                while still() and time.monotonic() < end:
+                    time.sleep(0.1)
+            elif m == "trickle":
+                up = http.client.HTTPConnection("127.0.0.1", self.UPSTREAM, timeout=self.TIMEOUT)
+                up.request("GET", self.path)
+                r = up.getresponse()
+                data = r.read()
+                up.close()
+                self.send_response(r.status)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                for b in data:
+                    if not still():
+                        break
+                    self.wfile.write(bytes([b]))
+                    self.wfile.flush()
+                    time.sleep(0.5)
+            else:
+                self.send_response(200)
+                if m == "huge":
+                    self.send_header("Content-Length", "3999999999")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                block = os.urandom(1 << 16)
+                end = time.monotonic() + 3600
+                while time.monotonic() < end:
+                    self.wfile.write(block)
+        except OSError:
+            pass  # the client went away
+        return True
 
     def logged(self, status, action):
         log_to(self.LOG_FILE, f"{self.command} {self.path} {status} {action}")
 
     def refuse(self, body):
         m, k = self.mode()
+        if self.misbehave(m, k):
+            return True
         if self.chunk() and m == "drop-chunks":
             self.close_connection = True
             log_to(self.LOG_FILE, f"{self.command} {self.path} - dropped")
@@ -166,7 +239,7 @@ class Fault(Forwarder):
 
     def alter(self, status, data):
         m, k = self.mode()
-        if self.command != "GET" or not self.chunk() or status != 200 or m == "pass":
+        if self.command != "GET" or not self.chunk() or status != 200 or not isinstance(k, int) or m == "pass":
             return data, "pass"
         with lock:
             if self.seen_mode[0] != (m, k):

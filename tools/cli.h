@@ -48,14 +48,12 @@ int cmd_checkpoint(int argc, char **argv);
 int cmd_failback(int argc, char **argv);
 int cmd_failover(int argc, char **argv);
 
-/* Ask the daemon serving mountpoint for a checkpoint; its JSON reply into
- * reply. Prints its own error. 0 or -errno. */
-int cli_checkpoint(const char *cmd, const char *mountpoint, char *reply, size_t cap);
 int cmd_browse(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 
-/* Read MOUNTPOINT's status JSON into buf; prints the error itself. 0 or -errno. */
-int cli_read_status(const char *mountpoint, char *buf, size_t cap);
+/* Read MOUNTPOINT's status JSON into buf; prints the error itself, as
+ * "hotspare CMD: ...". 0 or -errno. */
+int cli_read_status(const char *cmd, const char *mountpoint, char *buf, size_t cap);
 int cmd_restore(int argc, char **argv);
 
 /* Shared by snapshot and backup: the capture command for a kind. */

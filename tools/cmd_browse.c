@@ -1,4 +1,4 @@
-/* hotspare browse STORE SERVER[@POINT] DIR [--seed SEED]...
+/* hotspare browse STORE SERVER[@POINT] DIR [--seed SEED]... [--vm | --kernel-mount]
  * Mounts the point's filesystems read-only under DIR (see vm/browse.h) and
  * lists them; `hotspare umount DIR` undoes it. */
 #include "cli.h"
@@ -9,20 +9,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define USAGE "STORE SERVER[@POINT] DIR [--seed SEED]..."
+#define USAGE "STORE SERVER[@POINT] DIR [--seed SEED]... [--vm | --kernel-mount]"
 
 int cmd_browse(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "seed", required_argument, NULL, 's' },
+		{ "vm", no_argument, NULL, 'v' },
+		{ "kernel-mount", no_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct cli_list seeds = { 0 };
-	int c;
+	enum hs_browse_via via = HS_BROWSE_SAFE;
+	int c, nvia = 0;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (c == 's' && cli_list_add(&seeds, optarg) == 0)
 			continue;
+		if (c == 'v' || c == 'k') {
+			via = c == 'v' ? HS_BROWSE_VM : HS_BROWSE_KERNEL;
+			nvia++;
+			continue;
+		}
 		cli_list_free(&seeds);
 		return c == 's' ? cli_fail("browse", -ENOMEM)
 				: c == 'h' ? cli_usage("browse", USAGE) & 0 : cli_usage("browse", USAGE);
@@ -31,8 +39,15 @@ int cmd_browse(int argc, char **argv)
 		cli_list_free(&seeds);
 		return cli_usage("browse", USAGE);
 	}
+	if (nvia > 1) {
+		cli_list_free(&seeds);
+		return cli_failf("browse", "--vm and --kernel-mount exclude each other");
+	}
+	if (via == HS_BROWSE_KERNEL)
+		fprintf(stderr, "hotspare browse: warning: --kernel-mount hands the disk's filesystems to this host's "
+				"kernel: only for a disk you trust\n");
 	struct hs_browse *b = NULL;
-	int r = hs_browse_open(argv[optind], argv[optind + 1], seeds.v, seeds.n, argv[optind + 2], &b);
+	int r = hs_browse_open(argv[optind], argv[optind + 1], seeds.v, seeds.n, argv[optind + 2], via, &b);
 	cli_list_free(&seeds);
 	if (r < 0)
 		return cli_fail("browse", r);
@@ -40,10 +55,10 @@ int cmd_browse(int argc, char **argv)
 	printf("%s read-only (undo with: hotspare umount %s)\n", b->dir, b->dir);
 	for (size_t i = 0; i < b->n; i++) {
 		const struct hs_browse_part *p = &b->parts[i];
-		char sz[16], name[16];
-		snprintf(name, sizeof name, p->num ? "p%d" : "disk", p->num);
-		printf("  %-5s %10s  %-8s %-16s %s\n", name, hs_fmt_bytes(p->size, sz), p->type[0] ? p->type : "-",
-		       p->label[0] ? p->label : "-", p->mounted ? p->dir : p->note);
+		char sz[16], name[160];
+		hs_browse_part_name(p, name, sizeof name);
+		printf("  %-5s %10s  %-8s %-16s %-8s %s\n", name, hs_fmt_bytes(p->size, sz), p->type[0] ? p->type : "-",
+		       p->label[0] ? p->label : "-", p->mounted ? p->via : "-", p->mounted ? p->dir : p->note);
 		mounted += p->mounted;
 	}
 	if (b->n == 0)

@@ -15,8 +15,7 @@
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	hs_drill_interrupted = 1;
+	hs_drill_interrupted = sig;
 }
 
 static int number(const char *s, int lo, int hi, int *out)
@@ -136,11 +135,17 @@ int cmd_drill(int argc, char **argv)
 			fclose(f);
 	} else {
 		printf("drill %s@%s: %s; boot %.1f s, verify %.1f s, total %.1f s; report %s/report.html\n",
-		       rep->server, rep->point[0] ? rep->point : "?", rep->passed ? "PASSED" : "FAILED",
-		       rep->boot_seconds, rep->verify_seconds, rep->total_seconds, o.report_dir);
+		       rep->server, rep->point[0] ? rep->point : "?",
+		       rep->interrupted ? "INTERRUPTED" : rep->passed ? "PASSED" : "FAILED", rep->boot_seconds,
+		       rep->verify_seconds, rep->total_seconds, o.report_dir);
 	}
-	if (!rep->passed)
+	int sig = rep->interrupted;
+	if (sig)
+		fprintf(stderr, "hotspare drill: interrupted by SIG%s before a verdict\n",
+			sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
+	else if (!rep->passed)
 		fprintf(stderr, "hotspare drill: %s\n", rep->nerrors ? rep->errors[0] : "failed");
 	free(rep);
-	return r;
+	/* An interrupted drill is no verdict: the shell's status for the signal. */
+	return sig ? 128 + sig : r;
 }

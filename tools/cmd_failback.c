@@ -1,48 +1,38 @@
 /* hotspare failback MOUNTPOINT [--connect URI] [--domain NAME] [--shutdown-timeout S] [--json]
- * Two checkpoints: the first while the spare keeps running, the second,
- * holding only what changed since, with the domain shut down. */
+ * Two checkpoints around shutting the spare's domain down (vm/failback.h);
+ * this prints what they did and the point to restore. */
 #include "cli.h"
-#include "vm/domain.h"
-#include "basics/err.h"
+#include "vm/failback.h"
 #include <getopt.h>
 #include <json-c/json.h>
+#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define USAGE "MOUNTPOINT [--connect URI] [--domain NAME] [--shutdown-timeout SECONDS] [--json]"
 
-static double now(void)
+static json_object *pass_json(const struct hs_checkpoint_result *p)
 {
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "point", json_object_new_string(p->id));
+	json_object_object_add(o, "added", json_object_new_boolean(p->added));
+	json_object_object_add(o, "chunks_read", json_object_new_int64((int64_t)p->chunks_read));
+	json_object_object_add(o, "bytes_read", json_object_new_int64((int64_t)p->bytes_read));
+	json_object_object_add(o, "bytes_stored", json_object_new_int64((int64_t)p->bytes_stored));
+	json_object_object_add(o, "chunks_new", json_object_new_int64((int64_t)p->chunks_new));
+	json_object_object_add(o, "seconds", json_object_new_double(p->seconds));
+	json_object_object_add(o, "consistent", json_object_new_boolean(p->consistent));
+	json_object_object_add(o, "incremental", json_object_new_boolean(p->incremental));
+	return o;
 }
 
-/* Shut the domain down (ACPI, then destroy after the timeout). 1 if it was
- * running, 0 if there was none running, -errno. */
-static int shut_down(const char *uri, const char *name, int timeout_s)
+static void print_pass(int n, const char *how, const struct hs_checkpoint_result *p, const char *tail)
 {
-	hs_virt_quiet();
-	virConnectPtr conn = virConnectOpen(uri);
-	if (!conn)
-		return cli_failf("failback", "cannot connect to libvirt at %s: %s", uri, hs_virt_msg()) ? -ECONNREFUSED : 0;
-	virDomainPtr dom = virDomainLookupByName(conn, name);
-	int r = 0, state, reason;
-	if (dom && virDomainGetState(dom, &state, &reason, 0) == 0 && state != VIR_DOMAIN_SHUTOFF) {
-		r = 1;
-		virDomainShutdown(dom);
-		double until = now() + timeout_s;
-		while (now() < until && virDomainGetState(dom, &state, &reason, 0) == 0 && state != VIR_DOMAIN_SHUTOFF) {
-			struct timespec ts = { 0, 200 * 1000000 };
-			nanosleep(&ts, NULL);
-		}
-		if (virDomainGetState(dom, &state, &reason, 0) == 0 && state != VIR_DOMAIN_SHUTOFF)
-			virDomainDestroy(dom); /* did not shut down in time */
-	}
-	if (dom)
-		virDomainFree(dom);
-	virConnectClose(conn);
-	return r;
+	if (p->added)
+		printf("failback pass %d (%s): point %s, %llu chunks read, %.1f MiB stored%s\n", n, how, p->id,
+		       (unsigned long long)p->chunks_read, (double)p->bytes_stored / 1048576, tail);
+	else
+		printf("failback pass %d (%s): nothing written since point %s, no point added%s\n", n, how, p->id,
+		       tail);
 }
 
 int cmd_failback(int argc, char **argv)
@@ -55,70 +45,61 @@ int cmd_failback(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *uri = "qemu:///system", *name = NULL;
-	int timeout_s = 120, c;
+	struct hs_failback_opts o = { .uri = "qemu:///system", .shutdown_timeout_s = 120 };
 	bool json = false;
+	int c;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': uri = optarg; break;
-		case 'd': name = optarg; break;
-		case 't':
-			timeout_s = atoi(optarg);
-			if (timeout_s < 1)
-				return cli_failf("failback", "--shutdown-timeout '%s' is not a number of seconds", optarg);
+		case 'c': o.uri = optarg; break;
+		case 'd': o.domain = optarg; break;
+		case 't': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (end == optarg || *end || v < 1 || v > 86400)
+				return cli_failf("failback", "--shutdown-timeout '%s' is not a number of seconds from 1 to 86400", optarg);
+			o.shutdown_timeout_s = (int)v;
 			break;
+		}
 		case 'j': json = true; break;
 		default: return c == 'h' ? cli_usage("failback", USAGE) & 0 : cli_usage("failback", USAGE);
 		}
 	}
 	if (argc - optind != 1)
 		return cli_usage("failback", USAGE);
-	const char *mnt = argv[optind];
-	char status[8192], r1[2048], r2[2048], server[128] = "";
-	if (cli_read_status(mnt, status, sizeof status) < 0)
-		return 1;
-	json_object *st = json_tokener_parse(status), *v;
-	if (st && json_object_object_get_ex(st, "server", &v))
-		snprintf(server, sizeof server, "%s", json_object_get_string(v));
-	json_object_put(st);
-	if (!name)
-		name = server;
-
-	double t0 = now();
-	if (cli_checkpoint("failback", mnt, r1, sizeof r1) < 0)
-		return 1;
-	double t1 = now();
-	int was = shut_down(uri, name, timeout_s);
-	if (was < 0)
-		return 1;
-	if (cli_checkpoint("failback", mnt, r2, sizeof r2) < 0)
-		return 1;
-	double t2 = now();
-	json_object *p1 = json_tokener_parse(r1), *p2 = json_tokener_parse(r2);
-#define I(o, k) (json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0)
-	const char *point = json_object_object_get_ex(p2, "point", &v) ? json_object_get_string(v) : "?";
+	o.mountpoint = argv[optind];
+	struct hs_failback_result res;
+	int r = hs_failback(&o, &res);
+	if (r < 0)
+		return cli_fail("failback", r);
 	if (json) {
-		json_object *o = json_object_new_object();
-		json_object_object_add(o, "server", json_object_new_string(server));
-		json_object_object_add(o, "point", json_object_new_string(point));
-		json_object_object_add(o, "domain_was_running", json_object_new_boolean(was == 1));
-		json_object_object_add(o, "pass1", json_object_get(p1));
-		json_object_object_add(o, "pass2", json_object_get(p2));
-		json_object_object_add(o, "pass1_seconds", json_object_new_double(t1 - t0));
-		json_object_object_add(o, "downtime_seconds", json_object_new_double(t2 - t1));
-		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(o);
-	} else {
-		printf("failback pass 1 (running): %lld chunks read, %.1f MiB stored, %.1f s\n", (long long)I(p1, "chunks_read"),
-		       (double)I(p1, "bytes_stored") / 1048576, t1 - t0);
-		printf("failback pass 2 (%s): %lld chunks read, %.1f MiB stored; downtime %.1f s\n",
-		       was == 1 ? "domain shut down" : "no running domain", (long long)I(p2, "chunks_read"),
-		       (double)I(p2, "bytes_stored") / 1048576, t2 - t1);
-		printf("final point %s@%s; at the customer's site: hotspare restore STORE %s@%s /dev/sdX\n", server, point,
-		       server, point);
+		json_object *j = json_object_new_object();
+		json_object_object_add(j, "server", json_object_new_string(res.server));
+		json_object_object_add(j, "point", json_object_new_string(res.point));
+		json_object_object_add(j, "domain", res.domain[0] ? json_object_new_string(res.domain) : NULL);
+		json_object_object_add(j, "domain_was_running", json_object_new_boolean(res.domain_was_running));
+		json_object_object_add(j, "domain_destroyed", json_object_new_boolean(res.destroyed));
+		json_object_object_add(j, "pass1", pass_json(&res.pass1));
+		json_object_object_add(j, "pass2", pass_json(&res.pass2));
+		json_object_object_add(j, "pass1_seconds", json_object_new_double(res.pass1_seconds));
+		json_object_object_add(j, "downtime_seconds", json_object_new_double(res.downtime_seconds));
+		puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(j);
+		return 0;
 	}
-#undef I
-	json_object_put(p1);
-	json_object_put(p2);
+	char how1[300], how2[300], tail[64];
+	if (res.domain_was_running) {
+		snprintf(how1, sizeof how1, "domain %s running", res.domain);
+		snprintf(how2, sizeof how2, "domain %s %s", res.domain,
+			 res.destroyed ? "destroyed after the shutdown timeout" : "shut down");
+	} else {
+		snprintf(how1, sizeof how1, "%s", res.domain[0] ? "its domain is shut off" : "no domain uses the image");
+		snprintf(how2, sizeof how2, "%s", how1);
+	}
+	snprintf(tail, sizeof tail, ", %.1f s", res.pass1_seconds);
+	print_pass(1, how1, &res.pass1, tail);
+	snprintf(tail, sizeof tail, "; downtime %.1f s", res.downtime_seconds);
+	print_pass(2, how2, &res.pass2, tail);
+	printf("final point %s@%s; at the customer's site: hotspare restore STORE %s@%s /dev/sdX\n", res.server,
+	       res.point, res.server, res.point);
 	return 0;
 }

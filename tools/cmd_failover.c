@@ -148,7 +148,7 @@ int cmd_failover(int argc, char **argv)
 	}
 	char type[64], st[8192];
 	if (hs_mount_type(mnt, type, sizeof type) == 1 && !strcmp(type, "fuse.hotspare") &&
-	    cli_read_status(mnt, st, sizeof st) == 0) {
+	    cli_read_status("failover", mnt, st, sizeof st) == 0) {
 		json_object *o = json_tokener_parse(st), *v;
 		bool same = o && json_object_object_get_ex(o, "server", &v) && !strcmp(json_object_get_string(v), server);
 		json_object_put(o);

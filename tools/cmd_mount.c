@@ -79,7 +79,7 @@ static int serve(struct hs_spare *sp, const struct hs_status_info *info, const s
 	char sock[4200];
 	struct hs_control *ctl = NULL;
 	snprintf(sock, sizeof sock, "%s/control.sock", info->state_dir);
-	if (hs_control_start(sp, sock, &ctl) < 0)
+	if (hs_control_start(sp, sock, a->read_only, &ctl) < 0)
 		fprintf(stderr, "hotspare: no control socket (checkpoints unavailable): %s\n", hs_err_msg());
 	if (ready_fd >= 0) {
 		dprintf(ready_fd, "OK");

@@ -10,21 +10,17 @@
 
 #define USAGE "MOUNTPOINT [--json]"
 
-int cli_read_status(const char *mountpoint, char *buf, size_t cap)
+int cli_read_status(const char *cmd, const char *mountpoint, char *buf, size_t cap)
 {
-	char path[4096];
-	snprintf(path, sizeof path, "%s/%s", mountpoint, HS_STATUS_FILE);
-	_cleanup_fclose_ FILE *f = fopen(path, "re");
-	if (!f) {
-		int e = errno;
-		if (e == ENOENT)
-			return cli_failf("status", "%s is not a hotspare mount", mountpoint) ? -ENOENT : 0;
-		if (e == ENOTCONN)
-			return cli_failf("status", "%s is a hotspare mount whose daemon died (remount it, or 'hotspare umount' it)", mountpoint) ? -ENOTCONN : 0;
-		return cli_failf("status", "cannot read the status of %s: %s", mountpoint, strerror(e)) ? -e : 0;
+	struct hs_buf b = { .max = cap - 1 };
+	int r = hs_status_read(mountpoint, &b, NULL);
+	if (r < 0) {
+		hs_buf_free(&b);
+		return cli_fail(cmd, r) ? r : r;
 	}
-	size_t n = fread(buf, 1, cap - 1, f);
-	buf[n] = 0;
+	memcpy(buf, b.data, b.len);
+	buf[b.len] = 0;
+	hs_buf_free(&b);
 	return 0;
 }
 
@@ -35,7 +31,7 @@ int cmd_status(int argc, char **argv)
 	if (c >= 0)
 		return c;
 	char buf[8192];
-	if (cli_read_status(argv[optind], buf, sizeof buf) < 0)
+	if (cli_read_status("status", argv[optind], buf, sizeof buf) < 0)
 		return 1;
 	if (json) {
 		fputs(buf, stdout);

@@ -35,7 +35,7 @@ int cmd_umount(int argc, char **argv)
 
 	char buf[8192];
 	long pid = 0;
-	if (cli_read_status(mnt, buf, sizeof buf) == 0) {
+	if (cli_read_status("umount", mnt, buf, sizeof buf) == 0) {
 		json_object *o = json_tokener_parse(buf), *v;
 		if (o && json_object_object_get_ex(o, "pid", &v))
 			pid = (long)json_object_get_int64(v);

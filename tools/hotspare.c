@@ -1,6 +1,7 @@
 /* hotspare: the command. Dispatches to one cmd_*.c per subcommand. */
 #define FUSE_USE_VERSION 35
 #include "cli.h"
+#include "basics/err.h"
 #include "store/http.h"
 #include "store/key.h"
 #include "store/store.h"
@@ -8,11 +9,15 @@
 #include <fuse_lowlevel.h>
 #include <json-c/json.h>
 #include <libvirt/libvirt.h>
+#include <limits.h>
 #include <openssl/crypto.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <zstd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 static const struct {
 	const char *name;
@@ -47,6 +52,9 @@ static int help(FILE *f)
 	fprintf(f, "\nEvery command takes --keyfile FILE (or HOTSPARE_KEYFILE) for an encrypted store, and\n"
 		   "--passphrase-file FILE (or HOTSPARE_PASSPHRASE_FILE) for a key wrapped with a passphrase.\n");
 	fprintf(f, "\nSTORE is a directory, an http:// or https:// URL, or s3://BUCKET/PREFIX.\n"
+		   "Basic-auth credentials for an http(s) STORE: --credentials-file FILE (one line\n"
+		   "USER:PASSWORD, mode 0600) with any command, or HOTSPARE_HTTP_USER and\n"
+		   "HOTSPARE_HTTP_PASSWORD.\n"
 		   "'hotspare COMMAND --help' shows a command's arguments.\n");
 	return f == stdout ? 0 : 2;
 }
@@ -72,28 +80,168 @@ static int version(void)
 	return 0;
 }
 
-/* The original arguments that held credentials (kept for the process's life). */
-static char **unscrubbed;
+/* The original arguments, which the commands read when the process's
+ * visible ones show masked credentials (kept for the process's life). */
+static char **originals;
 
-/* Credentials in a store URL leave the process's visible arguments at once;
- * the commands read the copies. */
-static void scrub_args(int argc, char **argv)
+/* Where a process re-executed by mask_args finds its original arguments. */
+#define ARGS_FD_ENV "HOTSPARE_ARGS_FD"
+
+/* In a process mask_args re-executed: take the original arguments from the
+ * descriptor ARGS_FD_ENV names (then closed and forgotten). */
+static void take_original_args(int argc, char **argv)
 {
-	for (int i = 1; i < argc; i++) {
-		char *copy = hs_url_scrub_arg(argv[i]);
-		if (!copy)
-			continue;
-		if (!unscrubbed && !(unscrubbed = calloc((size_t)argc, sizeof *unscrubbed))) {
-			free(copy);
+	const char *v = getenv(ARGS_FD_ENV);
+	if (!v)
+		return;
+	int fd = atoi(v);
+	unsetenv(ARGS_FD_ENV);
+	/* Only the in-memory file mask_args made, never whatever else fd N is. */
+	char link[64], target[64];
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	ssize_t tl = readlink(link, target, sizeof target - 1);
+	if (tl < 0 || (target[tl] = 0, strncmp(target, "/memfd:hotspare-args", 20) != 0))
+		return;
+	struct hs_buf b = { 0 };
+	char tmp[4096];
+	ssize_t n;
+	while ((n = read(fd, tmp, sizeof tmp)) > 0 && hs_buf_append(&b, tmp, (size_t)n) == 0)
+		;
+	close(fd);
+	char **v2 = calloc((size_t)argc + 1, sizeof *v2);
+	int k = 0;
+	for (size_t at = 0; v2 && at < b.len && k < argc; k++) {
+		v2[k] = (char *)b.data + at;
+		at += strnlen(v2[k], b.len - at) + 1;
+	}
+	if (!v2 || k != argc || b.len == 0 || b.data[b.len - 1] != 0) {
+		free(v2); /* not ours: keep the arguments as they are */
+		hs_buf_free(&b);
+		return;
+	}
+	originals = v2;
+	for (int i = 0; i < argc; i++)
+		argv[i] = originals[i];
+	explicit_bzero(tmp, sizeof tmp);
+}
+
+/* Credentials in a store URL leave the process's visible arguments at once.
+ * What ps and /proc/PID/cmdline show is the memory the arguments came in,
+ * and its size gives away their length: so the process executes itself
+ * again with the masked arguments (each URL's user and password as "***"),
+ * handing the originals over through an unnamed in-memory file. Where that
+ * fails, the arguments are masked in place (packed, the rest zeroed). A URL
+ * with a password is visible until this runs: use --credentials-file or the
+ * environment outside tests. */
+static void mask_args(int argc, char **argv)
+{
+	char **masked = calloc((size_t)argc + 1, sizeof *masked);
+	bool any = false;
+	for (int i = 1; masked && i < argc; i++)
+		any |= (masked[i] = hs_url_mask(argv[i])) != NULL;
+	if (!any)
+		goto out;
+	int fd = memfd_create("hotspare-args", 0);
+	bool sent = fd >= 0;
+	for (int i = 0; sent && i < argc; i++)
+		sent = write(fd, argv[i], strlen(argv[i]) + 1) == (ssize_t)(strlen(argv[i]) + 1);
+	char num[16];
+	snprintf(num, sizeof num, "%d", fd);
+	if (sent && lseek(fd, 0, SEEK_SET) == 0 && setenv(ARGS_FD_ENV, num, 1) == 0) {
+		masked[0] = argv[0];
+		for (int i = 1; i < argc; i++)
+			if (!masked[i])
+				masked[i] = argv[i];
+		execv("/proc/self/exe", masked);
+		unsetenv(ARGS_FD_ENV);
+		for (int i = 0; i < argc; i++)
+			if (masked[i] == argv[i])
+				masked[i] = NULL;
+	}
+	if (fd >= 0)
+		close(fd);
+	/* In place: the commands read copies; the original memory is rewritten. */
+	char *start = argv[0], *end = argv[argc - 1] + strlen(argv[argc - 1]) + 1;
+	if (!(originals = calloc((size_t)argc + 1, sizeof *originals)))
+		goto out;
+	for (int i = 0; i < argc; i++) {
+		if (i + 1 < argc && argv[i] + strlen(argv[i]) + 1 != argv[i + 1])
+			goto out; /* not the kernel's layout: leave it */
+		if (!(originals[i] = strdup(argv[i])))
+			goto out;
+	}
+	for (int i = 0; i < argc; i++)
+		argv[i] = originals[i];
+	char *p = start;
+	for (int i = 0; i < argc && p < end; i++) {
+		const char *m = masked[i] ? masked[i] : originals[i];
+		size_t n = strlen(m) + 1;
+		if (n > (size_t)(end - p))
+			n = (size_t)(end - p); /* "***" is longer than a one-letter user: cut the tail */
+		memcpy(p, m, n);
+		p += n;
+	}
+	end[-1] = 0;
+	memset(p, 0, (size_t)(end - p));
+out:
+	for (int i = 0; masked && i < argc; i++)
+		free(masked[i]);
+	free(masked);
+}
+
+/* --credentials-file FILE (or =FILE), anywhere before "--": checked here,
+ * then named to the HTTP backends (and child processes: a mount's daemon,
+ * failover's mount) in HOTSPARE_CREDENTIALS_FILE, and removed from the
+ * arguments. 0, or the exit status after a one-line error. */
+static int credentials_option(int *argc, char **argv)
+{
+	static const char opt[] = "--credentials-file";
+	const char *file = NULL;
+	for (int i = 1; i < *argc && strcmp(argv[i], "--") != 0; i++) {
+		int take = 0;
+		if (strcmp(argv[i], opt) == 0) {
+			if (i + 1 == *argc) {
+				fprintf(stderr, "hotspare: %s needs a FILE\n", opt);
+				return 2;
+			}
+			file = argv[i + 1];
+			take = 2;
+		} else if (strncmp(argv[i], opt, sizeof opt - 1) == 0 && argv[i][sizeof opt - 1] == '=') {
+			file = argv[i] + sizeof opt;
+			take = 1;
+		} else {
 			continue;
 		}
-		unscrubbed[i] = argv[i] = copy;
+		memmove(argv + i, argv + i + take, (size_t)(*argc - i - take + 1) * sizeof *argv);
+		*argc -= take;
+		i--;
 	}
+	if (!file)
+		return 0;
+	const char *cmd = *argc > 1 && argv[1][0] != '-' ? argv[1] : "";
+	char abs[PATH_MAX], *user, *password;
+	int r = hs_credentials_read(file, &user, &password);
+	if (r == 0 && !realpath(file, abs))
+		r = hs_err(errno, "credentials file %s: %s", file, strerror(errno));
+	if (r < 0) {
+		fprintf(stderr, "hotspare%s%s: %s\n", *cmd ? " " : "", cmd, hs_err_msg());
+		return 1;
+	}
+	explicit_bzero(password, strlen(password));
+	free(password);
+	free(user);
+	setenv("HOTSPARE_CREDENTIALS_FILE", abs, 1);
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	scrub_args(argc, argv);
+	take_original_args(argc, argv);
+	if (!originals)
+		mask_args(argc, argv);
+	int r = credentials_option(&argc, argv);
+	if (r)
+		return r;
 	if (argc < 2)
 		return help(stderr);
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))

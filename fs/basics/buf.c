@@ -19,8 +19,17 @@ int hs_buf_reserve(struct hs_buf *b, size_t cap)
 	return 0;
 }
 
+size_t hs_buf_limit(const struct hs_buf *b)
+{
+	size_t max = b->max, known = b->limit ? b->limit(b) : 0;
+	return known && (!max || known < max) ? known : max;
+}
+
 int hs_buf_append(struct hs_buf *b, const void *p, size_t n)
 {
+	size_t max = hs_buf_limit(b);
+	if (max && (b->len > max || n > max - b->len))
+		return -EFBIG;
 	int r = hs_buf_reserve(b, b->len + n);
 	if (r < 0)
 		return r;

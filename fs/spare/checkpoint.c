@@ -77,13 +77,19 @@ int hs_checkpoint(struct hs_spare *sp, struct hs_checkpoint_result *res)
 				     : hs_state_get(sp->state, i) == HS_WRITTEN)
 			j.todo[j.ntodo++] = i;
 
+	/* Nothing written since the last point (or written back as it was): no
+	 * point, which would only be a copy of that one; and with nothing to
+	 * read, not even the store's lock. */
+	bool same = j.ntodo == 0;
 	int lock = -1;
-	r = hs_store_lock_server(j.store, sp->ix->server, &lock);
-	if (r == 0)
+	r = same ? 0 : hs_store_lock_server(j.store, sp->ix->server, &lock);
+	if (r == 0 && !same)
 		r = hs_parallel_each(2 * hs_ncpu(), j.ntodo, sp->ix->chunk_size, read_one, &j);
-	if (r == 0)
-		r = hs_store_sync(j.store);
-	if (r == 0) {
+	if (r == 0 && !same) {
+		same = memcmp(j.ix->digests, base->digests, sp->ix->nchunks * sizeof *j.ix->digests) == 0;
+		r = hs_store_sync(j.store); /* chunks queued for a base whose chunks were on a drive */
+	}
+	if (r == 0 && !same) {
 		_cleanup_(hs_strv_free_p) char **ids = NULL;
 		size_t n;
 		r = hs_store_points_list(j.store, sp->ix->server, &ids, &n);
@@ -110,13 +116,18 @@ int hs_checkpoint(struct hs_spare *sp, struct hs_checkpoint_result *res)
 		free(j.todo);
 		return r;
 	}
-	memcpy(res->id, j.ix->id, sizeof res->id);
+	res->added = !same;
+	memcpy(res->id, same ? base->id : j.ix->id, sizeof res->id);
 	res->chunks_read = j.ntodo;
 	res->bytes_read = j.bytes;
 	res->bytes_stored = j.stored;
 	res->chunks_new = j.fresh;
-	hs_index_free(sp->last_cp);
-	sp->last_cp = j.ix;
+	if (same) {
+		hs_index_free(j.ix);
+	} else {
+		hs_index_free(sp->last_cp);
+		sp->last_cp = j.ix;
+	}
 	free(j.todo);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	res->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;

@@ -5,6 +5,7 @@
 #include "basics/cleanup.h"
 #include "basics/err.h"
 #include "spare/spare.h"
+#include "spare/status.h"
 #include <json-c/json.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -15,6 +16,7 @@
 
 struct hs_control {
 	struct hs_spare *sp;
+	bool read_only;
 	int fd;
 	int stop_pipe[2];
 	pthread_t th;
@@ -35,14 +37,18 @@ static void reply_checkpoint(struct hs_control *c, int fd)
 {
 	struct hs_checkpoint_result res;
 	hs_err_clear();
-	int r = hs_checkpoint(c->sp, &res);
+	int r = c->read_only ? hs_err(EROFS, "%s@%s is mounted read-only: nothing of its own to checkpoint",
+				      c->sp->ix->server, c->sp->ix->id)
+			     : hs_checkpoint(c->sp, &res);
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "ok", json_object_new_boolean(r == 0));
 	if (r < 0) {
 		const char *m = hs_err_msg();
 		json_object_object_add(o, "error", json_object_new_string(m ? m : strerror(-r)));
+		json_object_object_add(o, "errno", json_object_new_int(-r));
 	} else {
 		json_object_object_add(o, "point", json_object_new_string(res.id));
+		json_object_object_add(o, "added", json_object_new_boolean(res.added));
 		json_object_object_add(o, "chunks_read", json_object_new_int64((int64_t)res.chunks_read));
 		json_object_object_add(o, "bytes_read", json_object_new_int64((int64_t)res.bytes_read));
 		json_object_object_add(o, "bytes_stored", json_object_new_int64((int64_t)res.bytes_stored));
@@ -93,7 +99,7 @@ static void *control_main(void *arg)
 	return NULL;
 }
 
-int hs_control_start(struct hs_spare *sp, const char *path, struct hs_control **out)
+int hs_control_start(struct hs_spare *sp, const char *path, bool read_only, struct hs_control **out)
 {
 	struct sockaddr_un a;
 	int r = addr_of(path, &a);
@@ -103,6 +109,7 @@ int hs_control_start(struct hs_spare *sp, const char *path, struct hs_control **
 	if (!c)
 		return -ENOMEM;
 	c->sp = sp;
+	c->read_only = read_only;
 	snprintf(c->path, sizeof c->path, "%s", path);
 	unlink(path); /* left by a daemon that was killed */
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -155,4 +162,50 @@ int hs_control_call(const char *path, const char *cmd, char *out, size_t cap)
 	if (n == 0)
 		return hs_err(EIO, "the daemon at %s closed without an answer", path);
 	return 0;
+}
+
+int hs_control_checkpoint(const char *mountpoint, struct hs_checkpoint_result *res)
+{
+	memset(res, 0, sizeof *res);
+	struct hs_status_brief st;
+	int r = hs_status_read(mountpoint, NULL, &st);
+	if (r < 0)
+		return r;
+	if (st.read_only)
+		return hs_err(EROFS, "%s is a read-only mount of %s@%s: nothing of its own to checkpoint",
+			      mountpoint, st.server, st.point);
+	char sock[PATH_MAX + 16], reply[4096];
+	snprintf(sock, sizeof sock, "%s/control.sock", st.state_dir);
+	r = hs_control_call(sock, "checkpoint", reply, sizeof reply);
+	if (r < 0)
+		return r;
+	json_object *o = json_tokener_parse(reply), *v;
+	if (!json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return hs_err(EBADMSG, "the daemon at %s sent an unreadable answer", mountpoint);
+	}
+#define B(k) (json_object_object_get_ex(o, k, &v) && json_object_get_boolean(v))
+#define U(k) (json_object_object_get_ex(o, k, &v) ? (uint64_t)json_object_get_int64(v) : 0)
+	if (!B("ok")) {
+		const char *e = json_object_object_get_ex(o, "error", &v) ? json_object_get_string(v) : NULL;
+		int err = json_object_object_get_ex(o, "errno", &v) ? json_object_get_int(v) : EIO;
+		r = hs_err(err > 0 && err < 4096 ? err : EIO, "%s", e && *e ? e : "the daemon refused without saying why");
+	} else {
+		const char *id = json_object_object_get_ex(o, "point", &v) ? json_object_get_string(v) : "";
+		snprintf(res->id, sizeof res->id, "%s", id ? id : "");
+		res->added = B("added");
+		res->chunks_read = U("chunks_read");
+		res->bytes_read = U("bytes_read");
+		res->bytes_stored = U("bytes_stored");
+		res->chunks_new = U("chunks_new");
+		res->seconds = json_object_object_get_ex(o, "seconds", &v) ? json_object_get_double(v) : 0;
+		res->consistent = B("consistent");
+		res->incremental = B("incremental");
+		if (!res->id[0])
+			r = hs_err(EBADMSG, "the daemon at %s did not name the point", mountpoint);
+	}
+#undef B
+#undef U
+	json_object_put(o);
+	return r;
 }

@@ -3,14 +3,19 @@
 #define FUSE_USE_VERSION 314
 #include "spare/fuse_ops.h"
 #include "basics/cleanup.h"
+#include "basics/deadline.h"
 #include "basics/err.h"
 #include "spare/spare.h"
+#include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
 enum { INO_ROOT = 1, INO_IMAGE = 2, INO_STATUS = 3 };
+
+#define RECENT_FAILURES 8
+#define RECENT_FAILURE_MS 1000
 
 struct hs_fuse {
 	struct hs_spare *sp;
@@ -22,6 +27,14 @@ struct hs_fuse {
 	/* times_lock protects the image's times */
 	pthread_mutex_t times_lock;
 	struct timespec atime, mtime, ctime;
+	/* Buffered reads that failed lately (guarded by failed_lock): when the
+	 * read-ahead covering a page fails, the kernel reads that page again at
+	 * once, and that read must not wait out a second deadline. */
+	pthread_mutex_t failed_lock;
+	struct {
+		uint64_t off, end;
+		int64_t at; /* hs_mono_ms; 0: unused */
+	} failed[RECENT_FAILURES];
 };
 
 static struct hs_fuse *F(fuse_req_t req) { return fuse_req_userdata(req); }
@@ -263,9 +276,37 @@ static void read_status(fuse_req_t req, size_t size, off_t off)
 	hs_buf_free(&b);
 }
 
+/* Remember a buffered read of [off, end) that failed. */
+static void note_failed(struct hs_fuse *f, uint64_t off, uint64_t end)
+{
+	HS_LOCK_SCOPE(&f->failed_lock);
+	size_t k = 0;
+	for (size_t j = 1; j < RECENT_FAILURES; j++)
+		if (f->failed[j].at < f->failed[k].at)
+			k = j;
+	f->failed[k].off = off;
+	f->failed[k].end = end;
+	f->failed[k].at = hs_mono_ms();
+}
+
+/* Is [off, end) inside a read that failed just now? Yes once per failure:
+ * the kernel's one read again, not every later reader. */
+static bool failed_just_now(struct hs_fuse *f, uint64_t off, uint64_t end)
+{
+	HS_LOCK_SCOPE(&f->failed_lock);
+	int64_t now = hs_mono_ms();
+	for (size_t j = 0; j < RECENT_FAILURES; j++) {
+		if (f->failed[j].at && now - f->failed[j].at < RECENT_FAILURE_MS && f->failed[j].off <= off &&
+		    end <= f->failed[j].end) {
+			f->failed[j].at = 0;
+			return true;
+		}
+	}
+	return false;
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
-	(void)fi;
 	struct hs_fuse *f = F(req);
 	if (ino == INO_STATUS) {
 		read_status(req, size, off);
@@ -278,8 +319,18 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	}
 	if (size > isz - (uint64_t)off)
 		size = (size_t)(isz - (uint64_t)off);
+	/* O_DIRECT reads are not read again by the kernel. */
+	bool buffered = !(fi->flags & O_DIRECT);
+	if (buffered && failed_just_now(f, (uint64_t)off, (uint64_t)off + size)) {
+		fprintf(stderr, "hotspare: read of %zu bytes at %lld failed: a read of it failed just now\n", size,
+			(long long)off);
+		fuse_reply_err(req, EIO);
+		return;
+	}
 	int r = hs_spare_prepare_read(f->sp, (uint64_t)off, size);
 	if (r < 0) {
+		if (buffered)
+			note_failed(f, (uint64_t)off, (uint64_t)off + size);
 		const char *m = hs_err_msg();
 		fprintf(stderr, "hotspare: read of %zu bytes at %lld failed: %s\n", size, (long long)off,
 			m ? m : strerror(-r));
@@ -428,6 +479,7 @@ int hs_fuse_mount(struct hs_spare *sp, const struct hs_status_info *info, struct
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&f->times_lock, NULL);
+	pthread_mutex_init(&f->failed_lock, NULL);
 	clock_gettime(CLOCK_REALTIME, &f->ctime);
 	f->atime = f->mtime = f->ctime;
 	for (uint64_t i = 0; i < sp->ix->nchunks; i++)
@@ -491,6 +543,7 @@ void hs_fuse_destroy(struct hs_fuse *f)
 		fuse_session_unmount(f->se);
 	fuse_session_destroy(f->se);
 	pthread_mutex_destroy(&f->times_lock);
+	pthread_mutex_destroy(&f->failed_lock);
 	hs_fuse_free_strings(f);
 	free(f);
 }

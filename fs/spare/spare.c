@@ -1,6 +1,7 @@
 /* The spare engine; see spare.h. */
 #include "spare/spare.h"
 #include "basics/cleanup.h"
+#include "basics/deadline.h"
 #include "basics/device.h"
 #include "basics/err.h"
 #include <fcntl.h>
@@ -92,7 +93,12 @@ int hs_spare_open(struct hs_index *ix, struct hs_sources *src, struct hs_state *
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&sp->fetch_lock, NULL);
-	pthread_cond_init(&sp->fetch_done, NULL);
+	/* Waits for another's fetch end at the waiter's deadline (monotonic). */
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&sp->fetch_done, &ca);
+	pthread_condattr_destroy(&ca);
 	uint64_t local = 0, written = 0;
 	for (uint64_t i = 0; i < ix->nchunks; i++) {
 		local += hs_spare_chunk_local(sp, i);
@@ -125,10 +131,20 @@ int hs_spare_close(struct hs_spare *sp)
 	return r;
 }
 
+/* Count a failed fetch in status (fetch_lock held). */
+static void count_error(struct hs_spare *sp, int err)
+{
+	sp->errors++;
+	const char *m = hs_err_msg();
+	snprintf(sp->last_error, sizeof sp->last_error, "%s", m ? m : strerror(-err));
+}
+
 /* Claim chunk i for fetching or overwriting. Returns 1 with *slot owned by
  * the caller; 0 if the chunk became local meanwhile; or the result of
- * another thread's claim that just ended (0 or -errno) after waiting for it. */
-static int claim(struct hs_spare *sp, uint64_t i, enum hs_fetch kind, struct hs_inflight **slot)
+ * another thread's claim that just ended (0 or -errno) after waiting for it,
+ * until deadline_at (hs_mono_ms; 0: none) at most. */
+static int claim(struct hs_spare *sp, uint64_t i, enum hs_fetch kind, int64_t deadline_at,
+		 struct hs_inflight **slot)
 {
 	bool demand = kind == HS_FETCH_DEMAND;
 	HS_LOCK_SCOPE(&sp->fetch_lock);
@@ -143,8 +159,22 @@ static int claim(struct hs_spare *sp, uint64_t i, enum hs_fetch kind, struct hs_
 		if (kind == HS_FETCH_AHEAD)
 			return 0; /* someone is on it; read-ahead moves on */
 		f->refs++;
-		while (!f->done)
-			pthread_cond_wait(&sp->fetch_done, &sp->fetch_lock);
+		struct timespec until = { (time_t)(deadline_at / 1000), (long)(deadline_at % 1000) * 1000000 };
+		while (!f->done) {
+			if (!deadline_at)
+				pthread_cond_wait(&sp->fetch_done, &sp->fetch_lock);
+			else if (pthread_cond_timedwait(&sp->fetch_done, &sp->fetch_lock, &until) == ETIMEDOUT)
+				break;
+		}
+		if (!f->done) {
+			/* The owner still holds its reference: f stays valid for it. */
+			f->refs--;
+			int r = hs_err(ETIMEDOUT, "chunk %llu: another fetch of it did not end within the deadline",
+				       (unsigned long long)i);
+			if (demand)
+				count_error(sp, r);
+			return r;
+		}
 		int err = f->err;
 		bool retried = f->demand;
 		if (--f->refs == 0)
@@ -180,11 +210,8 @@ static void release(struct hs_spare *sp, struct hs_inflight *f, int err, bool co
 	*p = f->next;
 	f->done = true;
 	f->err = err;
-	if (err < 0 && counted) {
-		sp->errors++;
-		const char *m = hs_err_msg();
-		snprintf(sp->last_error, sizeof sp->last_error, "%s", m ? m : strerror(-err));
-	}
+	if (err < 0 && counted)
+		count_error(sp, err);
 	pthread_cond_broadcast(&sp->fetch_done);
 	if (--f->refs == 0)
 		free(f);
@@ -194,13 +221,6 @@ static bool transient(int err)
 {
 	return err == -EAGAIN || err == -ETIMEDOUT || err == -ECONNREFUSED || err == -ECONNRESET ||
 	       err == -EHOSTUNREACH || err == -ENETUNREACH || err == -EINTR;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 static void trace_add(struct hs_spare *sp, uint64_t i)
@@ -231,27 +251,29 @@ int hs_spare_trace_get(struct hs_spare *sp, uint64_t **out, size_t *n)
 	return 0;
 }
 
-/* Fetch chunk i from the sources into the state's image. Transient source
- * errors are retried with backoff until the deadline (demand); hydration and
+/* Fetch chunk i from the sources into the state's image, by deadline_at
+ * (hs_mono_ms), which bounds every network wait on the way down. Transient
+ * source errors are retried with backoff until then (demand); hydration and
  * read-ahead try once (hydration comes back to the chunk later by itself,
  * and a reader waiting for either tries again itself: see claim). */
-static int fetch(struct hs_spare *sp, uint64_t i, enum hs_fetch kind)
+static int fetch(struct hs_spare *sp, uint64_t i, enum hs_fetch kind, int64_t deadline_at)
 {
 	bool demand = kind == HS_FETCH_DEMAND;
 	struct tl *t = tl_get(sp->ix->chunk_size);
 	if (!t)
 		return -ENOMEM;
 	uint32_t len = hs_index_chunk_len(sp->ix, i);
-	int64_t deadline = now_ms() + (demand ? sp->demand_deadline_ms : 0);
 	int delay = 50, r;
 	size_t from = 0;
+	int64_t outer = hs_deadline_set(deadline_at);
 	for (;;) {
 		r = hs_sources_read(&sp->src, &sp->ix->digests[i], t->plain, len, &t->z, &from);
-		if (r == 0 || !transient(r) || now_ms() + delay > deadline)
+		if (r == 0 || !demand || !transient(r) || hs_mono_ms() + delay > deadline_at)
 			break;
 		usleep((useconds_t)delay * 1000);
 		delay = delay < 2000 ? delay * 2 : 2000;
 	}
+	hs_deadline_set(outer);
 	if (r < 0)
 		return r == -ENOENT ? -EIO : r;
 	r = hs_pwrite_full(sp->state->image_fd, t->plain, len, i * sp->ix->chunk_size);
@@ -271,20 +293,34 @@ static int fetch(struct hs_spare *sp, uint64_t i, enum hs_fetch kind)
 	return r;
 }
 
-int hs_spare_ensure_chunk(struct hs_spare *sp, uint64_t i, enum hs_fetch kind)
+/* The deadline of work that starts now (hs_mono_ms). */
+static int64_t deadline_from_now(const struct hs_spare *sp)
+{
+	return hs_mono_ms() + (sp->demand_deadline_ms > 0 ? sp->demand_deadline_ms : 1);
+}
+
+/* hs_spare_ensure_chunk, by deadline_at (hs_mono_ms). */
+static int ensure(struct hs_spare *sp, uint64_t i, enum hs_fetch kind, int64_t deadline_at)
 {
 	struct hs_inflight *slot;
 	for (;;) {
-		int r = claim(sp, i, kind, &slot);
+		int r = claim(sp, i, kind, deadline_at, &slot);
 		if (r <= 0) {
 			if (r == 0 && kind != HS_FETCH_AHEAD && !hs_spare_chunk_local(sp, i))
 				continue; /* a released write claim: try again */
 			return r;
 		}
-		r = fetch(sp, i, kind);
+		r = fetch(sp, i, kind, deadline_at);
 		release(sp, slot, r, kind != HS_FETCH_AHEAD);
 		return r;
 	}
+}
+
+int hs_spare_ensure_chunk(struct hs_spare *sp, uint64_t i, enum hs_fetch kind)
+{
+	/* Background fetches are bounded too: a stalled server must not hold a
+	 * claim that readers wait on for longer than a reader would wait. */
+	return ensure(sp, i, kind, deadline_from_now(sp));
 }
 
 int hs_spare_prepare_read(struct hs_spare *sp, uint64_t off, uint64_t len)
@@ -301,13 +337,15 @@ int hs_spare_prepare_read(struct hs_spare *sp, uint64_t off, uint64_t len)
 		return 0;
 	}
 	int r = 0;
+	/* One deadline for the whole read, however many chunks it spans. */
+	int64_t deadline_at = deadline_from_now(sp);
 	atomic_fetch_add(&sp->demand_active, 1);
 	/* Read-ahead fetches the rest of this read beside us, then the window. */
 	if (sp->ra && sp->ra->note_read)
 		sp->ra->note_read(sp->ra, i, last, true);
 	for (; i <= last && r == 0; i++)
 		if (!hs_spare_chunk_local(sp, i))
-			r = hs_spare_ensure_chunk(sp, i, HS_FETCH_DEMAND);
+			r = ensure(sp, i, HS_FETCH_DEMAND, deadline_at);
 	atomic_fetch_sub(&sp->demand_active, 1);
 	return r;
 }
@@ -328,7 +366,7 @@ ssize_t hs_spare_read(struct hs_spare *sp, void *buf, size_t len, uint64_t off)
 /* Prepare chunk i for a change covering [a, b) of it (chunk-relative):
  * returns 1 if the caller holds a whole-chunk claim (no fetch was needed),
  * else 0 once the chunk is local and durably marked written. */
-static int begin_change(struct hs_spare *sp, uint64_t i, uint32_t a, uint32_t b,
+static int begin_change(struct hs_spare *sp, uint64_t i, uint32_t a, uint32_t b, int64_t deadline_at,
 			struct hs_inflight **slot)
 {
 	uint32_t len = hs_index_chunk_len(sp->ix, i);
@@ -339,7 +377,7 @@ static int begin_change(struct hs_spare *sp, uint64_t i, uint32_t a, uint32_t b,
 	if (st == HS_ABSENT && !zero) {
 		if (a == 0 && b == len) {
 			/* Overwritten whole: no need to fetch what is replaced. */
-			int r = claim(sp, i, HS_FETCH_DEMAND, slot);
+			int r = claim(sp, i, HS_FETCH_DEMAND, deadline_at, slot);
 			if (r == 1)
 				return 1;
 			if (r < 0)
@@ -348,7 +386,7 @@ static int begin_change(struct hs_spare *sp, uint64_t i, uint32_t a, uint32_t b,
 			/* The rest of the chunk must be the point's: fetch it first, with
 			 * a reader's priority (hydration stands aside). */
 			atomic_fetch_add(&sp->demand_active, 1);
-			int r = hs_spare_ensure_chunk(sp, i, HS_FETCH_DEMAND);
+			int r = ensure(sp, i, HS_FETCH_DEMAND, deadline_at);
 			atomic_fetch_sub(&sp->demand_active, 1);
 			if (r < 0)
 				return r;
@@ -388,6 +426,7 @@ static int change(struct hs_spare *sp, enum change op, const char *buf, uint64_t
 	uint64_t size = sp->ix->image_size, cs = sp->ix->chunk_size;
 	if (off > size || len > size - off)
 		return -EFBIG;
+	int64_t deadline_at = deadline_from_now(sp); /* for the fetches of partly changed chunks */
 	while (len) {
 		uint64_t i = off / cs;
 		uint32_t a = (uint32_t)(off - i * cs);
@@ -397,7 +436,7 @@ static int change(struct hs_spare *sp, enum change op, const char *buf, uint64_t
 		/* Before the bytes change: a checkpoint reading the chunk now sees it
 		 * touched again afterwards and takes it next time. */
 		__atomic_store_n(&sp->touched[i], 1, __ATOMIC_RELEASE);
-		int claimed = begin_change(sp, i, a, a + n, &slot);
+		int claimed = begin_change(sp, i, a, a + n, deadline_at, &slot);
 		if (claimed < 0)
 			return claimed;
 		int r;

@@ -1,8 +1,11 @@
 /* Status JSON; see status.h. */
 #include "spare/status.h"
+#include "basics/cleanup.h"
+#include "basics/err.h"
 #include "spare/spare.h"
 #include <errno.h>
 #include <json-c/json.h>
+#include <stdio.h>
 #include <string.h>
 
 int hs_status_json(struct hs_spare *sp, const struct hs_status_info *info, struct hs_buf *out)
@@ -32,6 +35,7 @@ int hs_status_json(struct hs_spare *sp, const struct hs_status_info *info, struc
 	I("bytes_read_ahead", st.bytes_read_ahead);
 	json_object_object_add(o, "hydrate_bytes_per_s", json_object_new_double(st.hydrate_bytes_per_s));
 	json_object_object_add(o, "hydrated", json_object_new_boolean(st.hydrated));
+	I("open_writers", atomic_load(&sp->open_writers));
 	I("errors", st.errors);
 	S("last_error", st.last_error[0] ? st.last_error : NULL);
 #undef I
@@ -42,5 +46,65 @@ int hs_status_json(struct hs_spare *sp, const struct hs_status_info *info, struc
 	if (r == 0)
 		r = hs_buf_append(out, "\n", 1);
 	json_object_put(o);
+	return r;
+}
+
+/* The most bytes of a status: a few hundred, and a last error. */
+#define STATUS_MAX ((size_t)64 << 10)
+
+int hs_status_read(const char *mountpoint, struct hs_buf *json, struct hs_status_brief *brief)
+{
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof path, "%s/%s", mountpoint, HS_STATUS_FILE);
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	if (!f) {
+		int e = errno;
+		if (e == ENOENT || e == ENOTDIR)
+			return hs_err(ENOENT, "%s is not a hotspare mount", mountpoint);
+		if (e == ENOTCONN)
+			return hs_err(ENOTCONN, "%s is a hotspare mount whose daemon died (remount it, or "
+				      "'hotspare umount' it)", mountpoint);
+		return hs_err(e, "cannot read the status of %s: %s", mountpoint, strerror(e));
+	}
+	struct hs_buf b = { .max = STATUS_MAX };
+	char tmp[4096];
+	size_t n;
+	int r = 0;
+	while (r == 0 && (n = fread(tmp, 1, sizeof tmp, f)) > 0)
+		r = hs_buf_append(&b, tmp, n);
+	if (r == 0 && ferror(f))
+		r = hs_err(EIO, "cannot read the status of %s", mountpoint);
+	if (r == 0)
+		r = hs_buf_append(&b, "", 1);
+	if (r == -EFBIG)
+		r = hs_err(EBADMSG, "the daemon at %s sent an oversized status", mountpoint);
+	json_object *o = r == 0 ? json_tokener_parse((const char *)b.data) : NULL, *v;
+	if (r == 0 && !json_object_is_type(o, json_type_object))
+		r = hs_err(EBADMSG, "the daemon at %s sent an unreadable status", mountpoint);
+#define S(k) (json_object_object_get_ex(o, k, &v) && json_object_get_string(v) ? json_object_get_string(v) : "")
+	if (r == 0 && brief) {
+		memset(brief, 0, sizeof *brief);
+		snprintf(brief->server, sizeof brief->server, "%s", S("server"));
+		snprintf(brief->point, sizeof brief->point, "%s", S("point"));
+		snprintf(brief->state_dir, sizeof brief->state_dir, "%s", S("state"));
+		if ((size_t)snprintf(brief->image, sizeof brief->image, "%s/%s", S("mountpoint"), S("image")) >=
+		    sizeof brief->image)
+			brief->image[0] = 0;
+		brief->read_only = json_object_object_get_ex(o, "read_only", &v) && json_object_get_boolean(v);
+		brief->open_writers = json_object_object_get_ex(o, "open_writers", &v) ? json_object_get_int(v) : -1;
+		brief->pid = json_object_object_get_ex(o, "pid", &v) ? json_object_get_int(v) : 0;
+		if (!brief->server[0] || brief->state_dir[0] != '/' || brief->image[0] != '/')
+			r = hs_err(EBADMSG, "the daemon at %s sent a status without its server, state or image",
+				   mountpoint);
+	}
+#undef S
+	json_object_put(o);
+	if (r == 0 && json) {
+		json->len = 0;
+		r = hs_buf_append(json, b.data, b.len - 1);
+		if (r == -EFBIG)
+			r = hs_err(EBADMSG, "the daemon at %s sent an oversized status", mountpoint);
+	}
+	hs_buf_free(&b);
 	return r;
 }

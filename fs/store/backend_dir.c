@@ -319,13 +319,19 @@ static int dir_get(struct hs_backend *be, const char *key, struct hs_buf *out)
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	out->len = 0;
+	/* Never more than the object can be (out's limit), checked as it is read. */
+	size_t max = hs_buf_limit(out);
+	if (max && (uint64_t)st.st_size > max)
+		return hs_err(EFBIG, "%s/%s is %lld bytes, larger than %zu bytes, more than that object can be",
+			      be->where, key, (long long)st.st_size, max);
 	int r = hs_buf_reserve(out, (size_t)st.st_size + 1);
 	if (r < 0)
 		return r;
 	for (;;) {
 		if (out->len == out->cap && (r = hs_buf_reserve(out, out->cap * 2)) < 0)
 			return r;
-		ssize_t n = read(fd, out->data + out->len, out->cap - out->len);
+		size_t want = out->cap - out->len;
+		ssize_t n = read(fd, out->data + out->len, want < (1u << 20) ? want : (1u << 20));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -334,6 +340,9 @@ static int dir_get(struct hs_backend *be, const char *key, struct hs_buf *out)
 		if (n == 0)
 			break;
 		out->len += (size_t)n;
+		if ((max = hs_buf_limit(out)) && out->len > max)
+			return hs_err(EFBIG, "%s/%s is larger than %zu bytes, more than that object can be",
+				      be->where, key, max);
 	}
 	return 0;
 }

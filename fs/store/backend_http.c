@@ -86,6 +86,10 @@ static int http_get_range(struct hs_backend *be, const char *key, uint64_t off, 
 	out->len = 0;
 	if (len == 0)
 		return 0;
+	/* A server that ignores the range sends the object from its start:
+	 * what the range needs of it, and no more. */
+	out->max = off + len;
+	out->limit = NULL;
 	snprintf(range, sizeof range, "Range: bytes=%llu-%llu", (unsigned long long)off,
 		 (unsigned long long)(off + len - 1));
 	struct curl_slist *h = curl_slist_append(NULL, range);
@@ -220,15 +224,21 @@ int hs_backend_http_open(const char *url, struct hs_backend **out)
 	int r = hs_url_split_credentials(url, &clean, &user, &password);
 	if (r < 0)
 		return r;
-	if (!user) {
-		/* Credentials kept out of the command line entirely. */
+	/* Credentials kept out of the command line entirely: a file
+	 * (--credentials-file, passed down as HOTSPARE_CREDENTIALS_FILE), else
+	 * the environment. */
+	const char *file = getenv("HOTSPARE_CREDENTIALS_FILE");
+	if (!user && file && *file)
+		r = hs_credentials_read(file, &user, &password);
+	if (!user && r == 0) {
 		const char *u = getenv("HOTSPARE_HTTP_USER"), *p = getenv("HOTSPARE_HTTP_PASSWORD");
 		if (u && *u && (!(user = strdup(u)) || (p && !(password = strdup(p)))))
 			r = -ENOMEM;
 	}
 	struct http_backend *h = r == 0 ? calloc(1, sizeof *h) : NULL;
 	if (!h) {
-		r = -ENOMEM;
+		if (r == 0)
+			r = -ENOMEM;
 		goto out;
 	}
 	size_t n = strlen(clean);

@@ -190,6 +190,10 @@ static int s3_get_range(struct hs_backend *be, const char *key, uint64_t off, si
 	out->len = 0;
 	if (len == 0)
 		return 0;
+	/* A server that ignores the range sends the object from its start:
+	 * what the range needs of it, and no more. */
+	out->max = off + len;
+	out->limit = NULL;
 	snprintf(range, sizeof range, "Range: bytes=%llu-%llu", (unsigned long long)off,
 		 (unsigned long long)(off + len - 1));
 	int r = s3_request(S(be), "GET", key, "", range, NULL, 0, out, &status, what, sizeof what);

@@ -62,9 +62,9 @@ void hs_chunk_id(const struct hs_key *key, const void *plain, size_t n, struct h
 		hs_digest_compute(plain, n, out);
 }
 
-size_t hs_chunk_bound(size_t n)
+size_t hs_chunk_stored_max(size_t chunk_size)
 {
-	return ZSTD_compressBound(n) + HS_SEAL_OVERHEAD;
+	return ZSTD_compressBound(chunk_size) + HS_SEAL_OVERHEAD;
 }
 
 int hs_chunk_encode(const struct hs_key *key, const struct hs_digest *id, const void *plain, size_t n,

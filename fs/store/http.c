@@ -5,18 +5,22 @@
  * TLS sessions are shared between the handles. */
 #include "store/http.h"
 #include "basics/cleanup.h"
+#include "basics/deadline.h"
 #include "basics/err.h"
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 struct hs_http {
 	char *where;
 	char *user, *password;
 	char *ca_file;
+	const char *ca_var; /* the variable that named ca_file */
 	int retries;
 	long connect_ms, stall_s;
 	CURLSH *share;
@@ -66,9 +70,17 @@ int hs_http_new(const char *where, const char *user, const char *password, struc
 	struct hs_http *h = calloc(1, sizeof *h);
 	if (!h)
 		return -ENOMEM;
-	const char *ca = getenv("HOTSPARE_CA_FILE");
+	const char *ca_var = "HOTSPARE_CA_FILE", *ca = getenv(ca_var);
 	if (!ca || !*ca)
-		ca = getenv("CURL_CA_BUNDLE");
+		ca = getenv(ca_var = "CURL_CA_BUNDLE");
+	/* A CA file that is not there is a setting to fix, not a server to distrust. */
+	if (ca && *ca && access(ca, F_OK) < 0) {
+		int e = errno;
+		free(h);
+		return e == ENOENT ? hs_err(ENOENT, "%s %s: no such file", ca_var, ca)
+				   : hs_err(e, "%s %s: %s", ca_var, ca, strerror(e));
+	}
+	h->ca_var = ca_var;
 	h->where = strdup(where);
 	h->user = user ? strdup(user) : NULL;
 	h->password = password ? strdup(password) : NULL;
@@ -164,10 +176,15 @@ static int seek_cb(void *arg, curl_off_t off, int origin)
 	return CURL_SEEKFUNC_OK;
 }
 
+/* The most a Content-Length reserves up front (a bigger body grows as it
+ * arrives, so memory follows bytes received, not bytes announced). */
+#define RESERVE_MAX ((curl_off_t)16 << 20)
+
 struct download {
 	CURL *c;
 	struct hs_buf *out;
-	bool failed; /* out of memory */
+	bool failed;    /* out of memory */
+	size_t too_big; /* the limit the body went past, or 0 */
 };
 
 static size_t write_cb(char *src, size_t size, size_t nmemb, void *arg)
@@ -176,30 +193,46 @@ static size_t write_cb(char *src, size_t size, size_t nmemb, void *arg)
 	size_t n = size * nmemb;
 	if (!d->out)
 		return n;
+	/* What the object can be (the caller's limit), else a bound for bodies
+	 * nobody sized: never what the server claims. */
+	size_t max = hs_buf_limit(d->out);
+	if (!max)
+		max = HS_HTTP_BODY_MAX;
 	if (d->out->len == 0 && d->out->cap < n + 1) {
-		/* Reserve the whole body at once when its length is known. */
+		/* Reserve the whole body at once when its length is known and allowed. */
 		curl_off_t cl = -1;
 		curl_easy_getinfo(d->c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
-		if (cl > 0 && cl < ((curl_off_t)1 << 32) && hs_buf_reserve(d->out, (size_t)cl + 1) < 0) {
+		if (cl > 0 && (uint64_t)cl > max) {
+			d->too_big = max;
+			return 0;
+		}
+		if (cl > 0 && hs_buf_reserve(d->out, (size_t)(cl < RESERVE_MAX ? cl : RESERVE_MAX) + 1) < 0) {
 			d->failed = true;
 			return 0;
 		}
 	}
-	if (hs_buf_append(d->out, src, n) < 0) {
-		d->failed = true;
+	if (d->out->len > max || n > max - d->out->len) {
+		d->too_big = max;
 		return 0;
 	}
-	return n;
+	int r = hs_buf_append(d->out, src, n);
+	if (r == -EFBIG)
+		d->too_big = hs_buf_limit(d->out);
+	else if (r < 0)
+		d->failed = true;
+	return r < 0 ? 0 : n;
 }
 
-/* One attempt. Returns the CURLcode; *status is the HTTP status when there was a response. */
+/* One attempt, cut to left ms when the thread has a deadline (left >= 0).
+ * Returns the CURLcode; *status is the HTTP status when there was a response. */
 static CURLcode attempt(struct hs_http *h, CURL *c, const struct hs_http_req *req,
-			struct curl_slist *headers, long *status, char *errbuf, bool *oom)
+			struct curl_slist *headers, long *status, char *errbuf, bool *oom, size_t *too_big,
+			int64_t left)
 {
 	curl_easy_reset(c);
 	errbuf[0] = 0;
 	struct upload up = { req->body, req->body_len, 0 };
-	struct download down = { c, req->out, false };
+	struct download down = { c, req->out, false, 0 };
 	if (req->out)
 		req->out->len = 0;
 	curl_easy_setopt(c, CURLOPT_URL, req->url);
@@ -209,9 +242,20 @@ static CURLcode attempt(struct hs_http *h, CURL *c, const struct hs_http_req *re
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (h->ca_file)
 		curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_file);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->connect_ms);
+	long connect_ms = h->connect_ms, stall_s = h->stall_s;
+	if (left >= 0) {
+		/* The whole transfer ends by the deadline, however the server
+		 * behaves (silent, slow, a byte at a time). */
+		long ms = left > 0 ? (long)left : 1;
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ms);
+		if (connect_ms > ms)
+			connect_ms = ms;
+		if (stall_s > ms / 1000 + 1)
+			stall_s = ms / 1000 + 1;
+	}
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->stall_s);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, stall_s);
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L * 1024);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "hotspare");
@@ -242,6 +286,7 @@ static CURLcode attempt(struct hs_http *h, CURL *c, const struct hs_http_req *re
 	*status = 0;
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
 	*oom = down.failed;
+	*too_big = down.too_big;
 	return cc;
 }
 
@@ -273,8 +318,10 @@ static int curl_err(CURL *c, CURLcode cc, bool *transient)
 			return -ECONNRESET;
 		*transient = false;
 		return -EPROTO;
-	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CACERT_BADFILE:
+		*transient = false;
+		return -EBADF;
+	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CERTPROBLEM:
 	case CURLE_SSL_ISSUER_ERROR:
 	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
@@ -321,11 +368,18 @@ int hs_http_do(struct hs_http *h, const struct hs_http_req *req, long *status)
 		goto oom;
 	char errbuf[CURL_ERROR_SIZE];
 	int delay = 100, r = 0, tries;
+	bool out_of_time = false;
+	size_t too_big = 0;
 	for (tries = 1;; tries++) {
 		bool oom = false, transient = false;
-		CURLcode cc = attempt(h, c, req, headers, status, errbuf, &oom);
+		int64_t left = hs_deadline_left_ms();
+		CURLcode cc = attempt(h, c, req, headers, status, errbuf, &oom, &too_big, left);
 		if (oom) {
 			r = -ENOMEM;
+			break;
+		}
+		if (too_big) {
+			r = -EFBIG;
 			break;
 		}
 		if (cc == CURLE_OK) {
@@ -338,6 +392,12 @@ int hs_http_do(struct hs_http *h, const struct hs_http_req *req, long *status)
 		}
 		if (!transient || tries > h->retries)
 			break;
+		/* No other try fits before the thread's deadline. */
+		left = hs_deadline_left_ms();
+		if (left >= 0 && left <= delay + delay / 4) { /* the backoff's jitter included */
+			out_of_time = true;
+			break;
+		}
 		backoff_sleep(delay);
 		delay = delay < 1000 ? delay * 2 : 2000;
 	}
@@ -345,12 +405,25 @@ int hs_http_do(struct hs_http *h, const struct hs_http_req *req, long *status)
 	curl_slist_free_all(headers);
 	if (r == -ENOMEM)
 		return hs_err(ENOMEM, "out of memory reading %s", req->what);
+	if (r == -EFBIG)
+		return hs_err(EFBIG, "%s %s: the server sent a body larger than %zu bytes, more than that "
+			      "object can be", req->method, req->what, too_big);
 	if (r == 0 && status_transient(*status))
 		return hs_err(EAGAIN, "%s %s: server error (HTTP %ld; tried %d times)", req->method,
 			      req->what, *status, tries);
+	if (r == -EBADF && h->ca_file)
+		return hs_err(EIO, "%s %s cannot be used as a CA bundle: %s", h->ca_var, h->ca_file, errbuf);
+	if (r == -EBADF)
+		return hs_err(EIO, "the system's CA bundle cannot be used: %s", errbuf);
+	if (r == -EACCES && strstr(errbuf, "target host name"))
+		return hs_err(EACCES, "%s: the server's TLS certificate is for another host name than the "
+			      "URL's (%s)", h->where, errbuf);
 	if (r == -EACCES)
 		return hs_err(EACCES, "%s: the server's TLS certificate is not trusted: %s "
 			      "(set HOTSPARE_CA_FILE to the CA that signed it)", h->where, errbuf);
+	if (r < 0 && (out_of_time || (r == -ETIMEDOUT && hs_deadline_left_ms() == 0)))
+		return hs_err(-r, "cannot reach %s within the deadline: %s (tried %d times)", req->what,
+			      errbuf, tries);
 	if (r < 0 && tries > 1)
 		return hs_err(-r, "cannot reach %s: %s (tried %d times)", req->what, errbuf, tries);
 	if (r < 0)
@@ -462,15 +535,57 @@ int hs_url_split_credentials(const char *url, char **clean, char **user, char **
 	return 0;
 }
 
-char *hs_url_scrub_arg(char *arg)
+char *hs_url_mask(const char *arg)
 {
 	size_t a, b;
 	if (strncmp(arg, "http", 4) != 0 || !find_userinfo(arg, &a, &b))
 		return NULL;
-	char *copy = strdup(arg);
-	if (copy)
-		memset(arg + a, '*', b - a);
-	return copy;
+	char *m = NULL;
+	return asprintf(&m, "%.*s***%s", (int)a, arg, arg + b) < 0 ? NULL : m;
+}
+
+/* The most bytes a credentials file may have: one line. */
+#define CREDENTIALS_MAX 4096
+
+int hs_credentials_read(const char *path, char **user, char **password)
+{
+	*user = *password = NULL;
+	/* O_NONBLOCK: a FIFO in its place must not hang the command. */
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return hs_err(errno, "credentials file %s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return hs_err(EINVAL, "credentials file %s is not a regular file", path);
+	if (st.st_mode & 077)
+		return hs_err(EPERM, "credentials file %s may be read by others (mode %04o): chmod 600 it",
+			      path, (unsigned)(st.st_mode & 07777));
+	char text[CREDENTIALS_MAX + 1];
+	ssize_t n = read(fd, text, sizeof text);
+	if (n < 0)
+		return hs_err(errno, "credentials file %s: %s", path, strerror(errno));
+	if (n > CREDENTIALS_MAX)
+		return hs_err(EINVAL, "credentials file %s is longer than one line of %d bytes", path,
+			      CREDENTIALS_MAX);
+	text[n] = 0;
+	size_t len = (size_t)n;
+	if (len && text[len - 1] == '\n')
+		text[--len] = 0;
+	if (len && text[len - 1] == '\r')
+		text[--len] = 0;
+	char *colon = strchr(text, ':');
+	int r = 0;
+	if (memchr(text, 0, len) || strchr(text, '\n') || !colon || colon == text)
+		r = hs_err(EINVAL, "credentials file %s: expected one line USER:PASSWORD", path);
+	else if (!(*user = strndup(text, (size_t)(colon - text))) || !(*password = strdup(colon + 1)))
+		r = -ENOMEM;
+	if (r < 0) {
+		free(*user);
+		free(*password);
+		*user = *password = NULL;
+	}
+	explicit_bzero(text, sizeof text);
+	return r;
 }
 
 /* ---- advisory lock objects ---- */
@@ -534,7 +649,7 @@ int hs_remote_lock(struct hs_backend *be, struct hs_remote_locks *l,
 	int len = snprintf(mine, sizeof mine, "hotspare-lock\nhost %s\npid %d\ntime %lld\nnonce %s\n", host,
 			   (int)getpid(), (long long)ts.tv_sec, nonce_s);
 	time_t give_up = time(NULL) + 60;
-	struct hs_buf b = { 0 };
+	struct hs_buf b = { .max = 4096 }; /* a lock object is a few short lines */
 	int r, tries = 0;
 	for (;;) {
 		struct holder o;

@@ -9,6 +9,9 @@
 #define DESC_KEY "hotspare-store.json"
 #define SERVERS_KEY "points/.servers"
 #define STORE_LOCK ".store" /* no server name starts with '.' */
+/* The most bytes of the objects read whole: a description is a few lines
+ * of JSON; a manifest one line per point or server. */
+#define MANIFEST_MAX ((size_t)16 << 20)
 
 void hs_strv_free(char **v)
 {
@@ -198,7 +201,7 @@ static int desc_read(struct hs_store *st)
 		return hs_err(ENOENT, "%s is not a hotspare store (no %s; run 'hotspare init' first)",
 			      st->be->where, DESC_KEY);
 	if (r == 0 && st->desc.len > HS_STORE_DESC_MAX)
-		r = hs_err(EBADMSG, "%s/%s is not a valid store description (larger than %d bytes)",
+		r = hs_err(EFBIG, "%s/%s is more than a store description can be (over %d bytes)",
 			   st->be->where, DESC_KEY, HS_STORE_DESC_MAX);
 	/* NUL-terminated for the JSON parser, which reads it as text. */
 	if (r == 0 && (r = hs_buf_reserve(&st->desc, st->desc.len + 1)) == 0)
@@ -353,6 +356,8 @@ int hs_store_chunk_get(struct hs_store *st, const struct hs_digest *d, struct hs
 {
 	char key[96];
 	hs_chunk_key(d, st->encrypted, key);
+	out->max = hs_chunk_stored_max(st->chunk_size);
+	out->limit = NULL;
 	return st->be->ops->get(st->be, key, out);
 }
 
@@ -422,7 +427,7 @@ static int cmp_str(const void *a, const void *b)
 /* Names from a manifest object: one per line. */
 static int manifest_read(struct hs_store *st, const char *key, struct names *ns)
 {
-	struct hs_buf b = { 0 };
+	struct hs_buf b = { .max = MANIFEST_MAX };
 	int r = st->be->ops->get(st->be, key, &b);
 	if (r < 0) {
 		hs_buf_free(&b);

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <libvirt/virterror.h>
+#include <libxml/parser.h>
+#include <libxml/xpath.h>
 
 static void quiet(void *u, virErrorPtr e)
 {
@@ -57,6 +59,13 @@ static int put(struct hs_buf *b, const char *fmt, ...)
 int hs_domain_xml(const struct hs_domain_spec *s, struct hs_buf *b)
 {
 	b->len = 0;
+	/* libvirt and QEMU resolve a relative path against their own working
+	 * directory, not the caller's. */
+	const char *paths[] = { s->image, s->console_log };
+	for (size_t i = 0; i < sizeof paths / sizeof *paths; i++)
+		if (!paths[i] || paths[i][0] != '/')
+			return hs_err(EINVAL, "domain %s: path %s is not absolute", s->name,
+				      paths[i] ? paths[i] : "(none)");
 	int r = 0;
 #define P(...) do { if (r == 0) r = put(b, __VA_ARGS__); } while (0)
 #define E(str) do { if (r == 0) r = esc(b, str); } while (0)
@@ -197,6 +206,80 @@ int hs_domain_start_persistent(virConnectPtr conn, struct hs_domain_spec *s, vir
 	return start(conn, s, true, out);
 }
 
+void hs_domain_disks_free(char **paths)
+{
+	for (char **p = paths; p && *p; p++)
+		free(*p);
+	free(paths);
+}
+
+int hs_domain_disks(virDomainPtr dom, char ***paths)
+{
+	*paths = NULL;
+	char *xml = virDomainGetXMLDesc(dom, 0);
+	if (!xml)
+		return hs_err(EIO, "cannot read the definition of domain %s: %s", virDomainGetName(dom),
+			      hs_virt_msg());
+	xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL,
+				      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	free(xml);
+	xmlXPathContextPtr ctx = doc ? xmlXPathNewContext(doc) : NULL;
+	xmlXPathObjectPtr res = ctx ? xmlXPathEvalExpression(
+		(const xmlChar *)"/domain/devices/disk/source/@file | /domain/devices/disk/source/@dev", ctx) : NULL;
+	int r = 0;
+	if (!res)
+		r = hs_err(EBADMSG, "cannot read the definition of domain %s", virDomainGetName(dom));
+	size_t n = res && res->nodesetval ? (size_t)res->nodesetval->nodeNr : 0;
+	char **v = r == 0 ? calloc(n + 1, sizeof *v) : NULL;
+	if (r == 0 && !v)
+		r = -ENOMEM;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		xmlChar *s = xmlNodeGetContent(res->nodesetval->nodeTab[i]);
+		if (!s || !(v[i] = strdup((const char *)s)))
+			r = -ENOMEM;
+		xmlFree(s);
+	}
+	if (res)
+		xmlXPathFreeObject(res);
+	if (ctx)
+		xmlXPathFreeContext(ctx);
+	if (doc)
+		xmlFreeDoc(doc);
+	if (r < 0) {
+		hs_domain_disks_free(v);
+		return r;
+	}
+	*paths = v;
+	return 0;
+}
+
+int hs_domain_shutdown(virDomainPtr dom, int timeout_s, bool *destroyed)
+{
+	*destroyed = false;
+	int state, reason;
+	if (virDomainGetState(dom, &state, &reason, 0) < 0)
+		return hs_err(EIO, "cannot read the state of domain %s: %s", virDomainGetName(dom), hs_virt_msg());
+	if (state == VIR_DOMAIN_SHUTOFF)
+		return 0;
+	virDomainShutdown(dom); /* a guest without ACPI ignores it: destroyed below */
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		if (virDomainGetState(dom, &state, &reason, 0) == 0 && state == VIR_DOMAIN_SHUTOFF)
+			return 0;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec >= timeout_s)
+			break;
+		struct timespec ts = { 0, 200 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	*destroyed = true;
+	if (virDomainDestroy(dom) < 0 &&
+	    !(virDomainGetState(dom, &state, &reason, 0) == 0 && state == VIR_DOMAIN_SHUTOFF))
+		return hs_err(EIO, "cannot stop domain %s: %s", virDomainGetName(dom), hs_virt_msg());
+	return 0;
+}
+
 void hs_domain_kill(virDomainPtr dom)
 {
 	if (!dom)
@@ -219,4 +302,9 @@ int hs_free_port(void)
 			? ntohs(a.sin_port) : -errno;
 	close(fd);
 	return r;
+}
+
+bool hs_kvm_usable(void)
+{
+	return kvm_opens();
 }

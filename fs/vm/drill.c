@@ -101,13 +101,24 @@ static int do_mount(struct drill *d)
 	d->store = NULL; /* the sources own it now, even on failure */
 	if (r < 0)
 		return r;
-	snprintf(d->work, sizeof d->work, "%s/hotspare-drill-%s-XXXXXX", o->work_dir ? o->work_dir : "/var/tmp",
-		 d->ix->server);
+	/* Absolute: the image and console paths go to libvirt, which would
+	 * resolve a relative one against its own directory. */
+	const char *parent = o->work_dir ? o->work_dir : "/var/tmp";
+	char abs[PATH_MAX];
+	if (!realpath(parent, abs)) {
+		hs_sources_close(&src);
+		return hs_err(errno, "work directory %s: %s", parent, strerror(errno));
+	}
+	if ((size_t)snprintf(d->work, sizeof d->work, "%s/hotspare-drill-%s-XXXXXX", abs, d->ix->server) >=
+	    sizeof d->work) {
+		hs_sources_close(&src);
+		d->work[0] = 0;
+		return hs_err(ENAMETOOLONG, "work directory %s: path too long", abs);
+	}
 	if (!mkdtemp(d->work)) {
 		hs_sources_close(&src);
 		d->work[0] = 0;
-		return hs_err(errno, "cannot make a work directory under %s: %s",
-			      o->work_dir ? o->work_dir : "/var/tmp", strerror(errno));
+		return hs_err(errno, "cannot make a work directory under %s: %s", abs, strerror(errno));
 	}
 	/* libvirt's QEMU user must reach the image and the console file. */
 	chmod(d->work, 0755);
@@ -452,10 +463,12 @@ int hs_drill(const struct hs_drill_opts *o, struct hs_report *rep)
 	s = step_begin(&d, "teardown");
 	step_end(&d, s, teardown(&d), NULL);
 	rep->total_seconds = now_s(&d);
-	if (!rep->passed && hs_drill_interrupted && rep->nerrors == 0)
+	/* Stopped by a signal: no verdict on the backup either way. */
+	rep->interrupted = hs_drill_interrupted;
+	if (rep->interrupted && rep->nerrors == 0)
 		hs_report_error(rep, "interrupted");
 	int w = hs_report_write(rep, o->report_dir);
 	if (w < 0)
 		return w;
-	return rep->passed ? 0 : 1;
+	return rep->interrupted ? HS_DRILL_INTERRUPTED : rep->passed ? 0 : 1;
 }

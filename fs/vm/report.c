@@ -3,6 +3,7 @@
 #include "basics/cleanup.h"
 #include "basics/err.h"
 #include <json-c/json.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,8 +17,17 @@ void hs_report_error(struct hs_report *r, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* "SIGINT" for SIGINT. */
+static const char *signame(int sig, char out[16])
+{
+	const char *a = sigabbrev_np(sig);
+	snprintf(out, 16, "SIG%s", a ? a : "?");
+	return out;
+}
+
 static json_object *report_json(const struct hs_report *r)
 {
+	char sig[16];
 	char when[21], started[21];
 	hs_time_iso((time_t)r->point_time, when);
 	hs_time_iso(r->started, started);
@@ -31,6 +41,9 @@ static json_object *report_json(const struct hs_report *r)
 	I("point_age_seconds", r->started - (time_t)r->point_time);
 	S("started", started);
 	json_object_object_add(o, "passed", json_object_new_boolean(r->passed));
+	json_object_object_add(o, "interrupted", json_object_new_boolean(r->interrupted != 0));
+	if (r->interrupted)
+		S("signal", signame(r->interrupted, sig));
 	S("accelerator", r->accelerator);
 	S("expect", r->expect);
 	D("boot_seconds", r->boot_seconds);
@@ -137,6 +150,7 @@ static void timeline(FILE *f, const struct hs_report *r)
 
 static void html(FILE *f, const struct hs_report *r)
 {
+	char sig[16];
 	char when[21], started[21], agebuf[32];
 	hs_time_iso((time_t)r->point_time, when);
 	hs_time_iso(r->started, started);
@@ -147,7 +161,7 @@ static void html(FILE *f, const struct hs_report *r)
 	      "body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1b1f24;margin:0;background:#fff}\n"
 	      "main{max-width:960px;margin:0 auto;padding:24px}\n"
 	      ".verdict{padding:18px 24px;border-radius:8px;color:#fff;margin-bottom:20px}\n"
-	      ".verdict.pass{background:#1a7f37}.verdict.fail{background:#cf222e}\n"
+	      ".verdict.pass{background:#1a7f37}.verdict.fail{background:#cf222e}.verdict.stopped{background:#57606a}\n"
 	      ".verdict h1{margin:0;font-size:28px}.verdict p{margin:4px 0 0}\n"
 	      "table{border-collapse:collapse;width:100%;margin:8px 0 20px}\n"
 	      "th,td{text-align:left;padding:6px 10px;border-bottom:1px solid #d0d7de;vertical-align:top}\n"
@@ -160,11 +174,15 @@ static void html(FILE *f, const struct hs_report *r)
 	      "pre{background:#f6f8fa;border:1px solid #d0d7de;padding:12px;overflow:auto;font-size:12px}\n"
 	      "@media print{.verdict{-webkit-print-color-adjust:exact;print-color-adjust:exact}main{padding:0}}\n"
 	      "</style></head><body><main>\n", f);
-	fprintf(f, "<section class=\"verdict %s\" id=\"verdict\"><h1>%s</h1><p>", r->passed ? "pass" : "fail",
-		r->passed ? "Recovery drill passed" : "Recovery drill FAILED");
+	fprintf(f, "<section class=\"verdict %s\" id=\"verdict\"><h1>%s</h1><p>",
+		r->interrupted ? "stopped" : r->passed ? "pass" : "fail",
+		r->interrupted ? "Recovery drill interrupted" : r->passed ? "Recovery drill passed" : "Recovery drill FAILED");
 	fputs("The spare of <b>", f);
 	h(f, r->server);
-	if (r->passed)
+	if (r->interrupted)
+		fprintf(f, "</b> was being drilled when the drill was stopped (%s) before a verdict: this says "
+			   "nothing about the backup. Run the drill again.", signame(r->interrupted, sig));
+	else if (r->passed)
 		fprintf(f, "</b> booted and answered its checks %.1f seconds after the drill began.", r->working_seconds);
 	else {
 		fputs("</b> did not pass: ", f);

@@ -10,7 +10,8 @@
 struct hs_spare;
 
 struct hs_checkpoint_result {
-	char id[HS_POINT_ID_LEN + 1];
+	char id[HS_POINT_ID_LEN + 1]; /* the new point, or the one the disk still equals */
+	bool added;            /* a point was added (none when nothing was written since the last) */
 	uint64_t chunks_read;  /* written chunks read and hashed */
 	uint64_t bytes_read;
 	uint64_t bytes_stored; /* compressed bytes of chunks the store lacked */
@@ -20,6 +21,8 @@ struct hs_checkpoint_result {
 	bool incremental;      /* only chunks changed since the last checkpoint were read */
 };
 
-/* Take a checkpoint of sp into its store. 0, or -errno with a message
- * (-EBUSY: another writer of the server, e.g. a backup, holds its lock). */
+/* Take a checkpoint of sp into its store. When the disk still equals the
+ * last point (the mounted one, or the last checkpoint), no point is added:
+ * res->added is false and res->id names that point. 0, or -errno with a
+ * message (-EBUSY: another writer of the server, e.g. a backup, holds its lock). */
 int hs_checkpoint(struct hs_spare *sp, struct hs_checkpoint_result *res);

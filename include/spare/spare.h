@@ -45,7 +45,7 @@ struct hs_spare {
 	atomic_uint_fast64_t nwritten;
 	atomic_uint_fast64_t errors;
 	char last_error[256];       /* guarded by fetch_lock */
-	int demand_deadline_ms;     /* how long a demand read keeps retrying */
+	int demand_deadline_ms;     /* how long a demand read (all its chunks) may take */
 	struct hs_spare_helper *hyd; /* hydration, or NULL; stopped by hs_spare_close */
 	struct hs_spare_helper *ra;  /* read-ahead, or NULL; fed by readers, stopped by close */
 	/* The boot trace: chunks fetched for readers, in first-fetch order
@@ -84,11 +84,14 @@ enum hs_fetch {
 
 /* Make chunk i local, fetching it if needed; concurrent callers for the same
  * chunk share one fetch (except read-ahead, which does not wait for one).
+ * Whatever the sources do, it returns within demand_deadline_ms (network
+ * waits and waits for another's fetch included; -ETIMEDOUT past it).
  * 0, or -EIO (every copy missing or corrupt) / -errno. */
 int hs_spare_ensure_chunk(struct hs_spare *sp, uint64_t i, enum hs_fetch kind);
 
 /* Make every chunk in [off, off+len) local, so the bytes can be read from the
- * state's image file (hs_spare_image_fd). 0 or -errno. */
+ * state's image file (hs_spare_image_fd), within demand_deadline_ms for the
+ * whole range. 0 or -errno. */
 int hs_spare_prepare_read(struct hs_spare *sp, uint64_t off, uint64_t len);
 
 /* The state's image file, for reads of prepared ranges (zero-copy splice). */

@@ -72,8 +72,9 @@ int hs_backend_dir_open(const char *path, int create, struct hs_backend **out);
 int hs_backend_dir_clean_tmp(struct hs_backend *be);
 
 /* Open a store on a web server: http://[user:password@]host[:port]/path or
- * https://... (credentials also from HOTSPARE_HTTP_USER / HOTSPARE_HTTP_PASSWORD;
- * never in where). 0 or -errno. */
+ * https://... (credentials from the URL, else the file HOTSPARE_CREDENTIALS_FILE
+ * names, else HOTSPARE_HTTP_USER / HOTSPARE_HTTP_PASSWORD; never in where).
+ * 0 or -errno. */
 int hs_backend_http_open(const char *url, struct hs_backend **out);
 
 /* Open a store in an S3 bucket: s3://bucket[/prefix]. Region, endpoint,

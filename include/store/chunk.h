@@ -27,8 +27,9 @@ int hs_chunk_encode(const struct hs_key *key, const struct hs_digest *id, const 
 int hs_chunk_decode(const struct hs_key *key, const void *z, size_t zn, const struct hs_digest *want,
 		    void *plain, size_t len);
 
-/* The most bytes a stored chunk of n plain bytes can take (for body caps). */
-size_t hs_chunk_bound(size_t n);
+/* The most bytes a stored chunk of chunk_size plain bytes can be: zstd's
+ * bound plus what encryption adds. A fetched body past it is refused. */
+size_t hs_chunk_stored_max(size_t chunk_size);
 
 /* Store key of a chunk: "chunks/<first 2 hex>/<64 hex>.zst" (".enc" when
  * encrypted): 256 directories, as restic does: few mkdirs, and ext4 indexes

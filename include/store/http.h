@@ -15,8 +15,12 @@ struct curl_slist;
 
 /* Open a client for one store. where is the store's location for messages
  * (never with credentials); user/password (NULL for none) go to libcurl only.
- * Settings from the environment:
- *   HOTSPARE_CA_FILE (or CURL_CA_BUNDLE)   CA bundle for https (default: the system's)
+ * TLS failures say what is wrong: a certificate for another host name, a CA
+ * bundle that cannot be used, an untrusted certificate. Settings from the
+ * environment:
+ *   HOTSPARE_CA_FILE (or CURL_CA_BUNDLE)   CA bundle for https (default: the
+ *                                          system's); one that does not exist is
+ *                                          refused here (-ENOENT)
  *   HOTSPARE_HTTP_RETRIES=4                retries of a transient failure per request
  *   HOTSPARE_HTTP_CONNECT_TIMEOUT=10       seconds to connect
  *   HOTSPARE_HTTP_STALL_TIMEOUT=30         seconds a transfer may make no progress
@@ -26,6 +30,10 @@ int hs_http_new(const char *where, const char *user, const char *password, struc
 /* Free the client and its connections (NULL is fine). */
 void hs_http_free(struct hs_http *h);
 
+/* The most bytes of a response body whose caller set no limit of its own
+ * (struct hs_buf's max): listings, error bodies. */
+#define HS_HTTP_BODY_MAX ((size_t)64 << 20)
+
 struct hs_http_req {
 	const char *method;          /* "GET", "PUT", "HEAD" or "DELETE" */
 	const char *url;             /* never with credentials */
@@ -33,13 +41,17 @@ struct hs_http_req {
 	struct curl_slist *headers;  /* extra headers, or NULL */
 	const void *body;            /* PUT: the bytes to send */
 	size_t body_len;
-	struct hs_buf *out;          /* the response body (GET, and error bodies), or NULL */
+	struct hs_buf *out;          /* the response body (GET, and error bodies), or NULL;
+				      * its limit (hs_buf_limit, else HS_HTTP_BODY_MAX) caps it */
 };
 
-/* Perform req, retrying transient failures with backoff. Returns 0 with
- * *status set for a final response (2xx, 3xx, 4xx); after the retries,
- * -ECONNREFUSED, -ECONNRESET, -ETIMEDOUT, -EHOSTUNREACH, -ENETUNREACH or
- * -EAGAIN (5xx, short bodies) with a message; other failures (TLS
+/* Perform req, retrying transient failures with backoff. With a deadline
+ * on the calling thread (basics/deadline.h), every attempt's timeouts are
+ * cut to what is left of it and no retry starts past it, whatever the server
+ * does. Returns 0 with *status set for a final response (2xx, 3xx, 4xx);
+ * after the retries (or at the deadline), -ECONNREFUSED, -ECONNRESET,
+ * -ETIMEDOUT, -EHOSTUNREACH, -ENETUNREACH or -EAGAIN (5xx, short bodies)
+ * with a message; other failures (a body past its limit: -EFBIG; TLS
  * verification: -EACCES; a bad URL: -EINVAL) at once. */
 int hs_http_do(struct hs_http *h, const struct hs_http_req *req, long *status);
 
@@ -53,11 +65,17 @@ int hs_http_status_err(const struct hs_http_req *req, long status, const char *d
  * (malloc'ed, or NULL when absent). 0, -EINVAL, -ENOMEM. */
 int hs_url_split_credentials(const char *url, char **clean, char **user, char **password);
 
-/* Mask credentials in a command-line argument in place (the user and
- * password of an http or https URL become '*', same length), so they leave
- * the process's arguments (ps, the cmdline file in /proc). Returns a malloc'ed copy of the original when it
- * held credentials (the caller uses it instead), else NULL. */
-char *hs_url_scrub_arg(char *arg);
+/* The masked form of a command-line argument: the user and password of an
+ * http or https URL become "***", whatever their length. A malloc'ed string,
+ * or NULL when arg holds no credentials (or memory ran out). */
+char *hs_url_mask(const char *arg);
+
+/* Basic-auth credentials from a file: one line "USER:PASSWORD" (the user has
+ * no ':'; the password may; a final newline is ignored). The file must be a
+ * regular file that neither group nor others may read or write (mode 0600 or
+ * 0400). *user and *password are malloc'ed. 0, or -errno with a one-line
+ * message naming the file. */
+int hs_credentials_read(const char *path, char **user, char **password);
 
 /* Advisory lock objects for stores that have no locking of their own:
  * PUT "locks/<name>.lock" (host, pid, time, nonce) with If-None-Match: *,

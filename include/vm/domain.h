@@ -27,7 +27,8 @@ struct hs_domain_spec {
 	char uuid[VIR_UUID_STRING_BUFLEN]; /* kept when a defined domain is redefined */
 };
 
-/* The domain XML for spec into out. 0 or -errno. */
+/* The domain XML for spec into out. 0, or -EINVAL for a path that is not
+ * absolute (libvirt would resolve it elsewhere). */
 int hs_domain_xml(const struct hs_domain_spec *spec, struct hs_buf *out);
 
 /* Start spec as a transient domain. Tries KVM first when spec->kvm and
@@ -42,6 +43,21 @@ int hs_domain_start_persistent(virConnectPtr conn, struct hs_domain_spec *spec, 
 
 /* Remember (until reboot) that KVM does not run guests on this host. */
 void hs_kvm_mark_unusable(void);
+
+/* The source paths of dom's disks (file or block device) as its XML names
+ * them (the live definition of a running domain): a NULL-terminated
+ * malloc'ed vector of malloc'ed strings in *paths (free with
+ * hs_domain_disks_free). 0 or -errno with a message. */
+int hs_domain_disks(virDomainPtr dom, char ***paths);
+void hs_domain_disks_free(char **paths);
+
+/* Shut dom down: ACPI first, destroyed if it still runs after timeout_s.
+ * *destroyed says whether it had to be. 0 once it is off, or -errno. */
+int hs_domain_shutdown(virDomainPtr dom, int timeout_s, bool *destroyed);
+
+/* Whether KVM is worth trying: /dev/kvm opens and no guest has been marked
+ * unusable since boot (browse's throw-away VMs ask this too). */
+bool hs_kvm_usable(void);
 
 /* Destroy (if running) and free a domain; NULL is fine. */
 void hs_domain_kill(virDomainPtr dom);

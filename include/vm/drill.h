@@ -22,13 +22,18 @@ struct hs_drill_opts {
 	unsigned memory_mib, vcpus;
 	bool windows;             /* the Windows profile: SATA disk, e1000 NIC */
 	const char *trace_path;   /* where to save the boot trace; NULL: the default */
-	const char *work_dir;     /* parent of the throw-away state and mount; NULL: /var/tmp */
+	const char *work_dir;     /* parent of the throw-away state and mount (must exist); NULL: /var/tmp */
 };
 
-/* Set by a signal handler to cut a drill short; teardown still runs. */
+/* Set to the signal's number by a signal handler to cut a drill short;
+ * teardown still runs. */
 extern volatile sig_atomic_t hs_drill_interrupted;
 
+#define HS_DRILL_INTERRUPTED 2
+
 /* Run a drill and write its report. 0 if it passed, 1 if it failed (the
- * report says which step and why), -errno if not even the report could be
- * written (with a message). */
+ * report says which step and why), HS_DRILL_INTERRUPTED if a signal cut it
+ * short (no verdict: the report says "interrupted"), -errno if not even the
+ * report could be written (with a message). Every path handed to libvirt is
+ * absolute, whatever the options held. */
 int hs_drill(const struct hs_drill_opts *o, struct hs_report *rep);

@@ -34,6 +34,7 @@ struct hs_report {
 	int64_t point_time;     /* when the point was taken (UTC seconds) */
 	time_t started;         /* when the drill started */
 	bool passed;
+	int interrupted;        /* the signal that cut the drill short (no verdict), or 0 */
 	char accelerator[8];    /* "kvm" or "tcg" */
 	char expect[128];
 	struct hs_report_step steps[HS_REPORT_MAX_STEPS];

@@ -1,7 +1,9 @@
 #!/bin/bash
-# Drills: a good point passes with a report whose timings add up, while an
-# unbootable point (MBR boot code wiped by a later backup) of another server
-# is drilled at the same time and fails within its timeout, naming the step.
+# Drills: a good point passes with a report whose timings add up (drilled
+# with relative paths for the store, seed, report and work directory: libvirt
+# gets absolute ones), while an unbootable point (MBR boot code wiped by a
+# later backup) of another server is drilled at the same time and fails
+# within its timeout, naming the step.
 # Neither leaves a domain, a mount or a work directory behind; store and seeds
 # are byte-for-byte unchanged; the boot trace makes the next mount hydrate
 # the boot's chunks first; the HTML report renders in headless Chromium.
@@ -24,8 +26,9 @@ sums() { find "$T/store" "$T/usb" -type f -not -path '*/locks/*' -print0 | sort 
 before=$(sums)
 mkdir "$T/work"
 
-"$HS" drill "$T/store" good01 --seed "$T/usb" --report "$T/rgood" --timeout 180 --check-tcp 80 \
-	--work-dir "$T/work" >"$T/good.out" 2>&1 & pg=$!
+cd "$T"
+"$HS" drill store good01 --seed usb --report rgood --timeout 180 --check-tcp 80 \
+	--work-dir work >"$T/good.out" 2>&1 & pg=$!
 "$HS" drill "$T/store" bad02 --seed "$T/usb" --report "$T/rbad" --timeout 25 \
 	--work-dir "$T/work" >"$T/bad.out" 2>&1 & pb=$!
 on_exit "kill $pg $pb"
@@ -112,16 +115,28 @@ PY
 done
 pass "both reports render in Chromium: verdict banner colour, one timeline bar per step"
 
-# Ctrl-C in the middle of the boot: everything is torn down, the report says so.
-"$HS" drill "$T/store" good01 --seed "$T/usb" --report "$T/rint" --timeout 120 --work-dir "$T/work" \
-	--expect "a line this disk never prints" \
-	>"$T/int.out" 2>&1 & pi=$!
-wait_for 60 sh -c "virsh -c '$LIBVIRT_URI' list --name | grep -q hotspare-drill-good01" || fail "the drill's domain did not start"
-kill -INT $pi
-ri=0; wait $pi || ri=$?
-[ $ri -eq 1 ] || { cat "$T/int.out"; fail "an interrupted drill exited $ri"; }
-grep -q '"boot: interrupted"' "$T/rint/report.json" || fail "the report does not say the drill was interrupted"
-[ -z "$(virsh -c "$LIBVIRT_URI" list --all --name | grep hotspare-drill || true)" ] || fail "an interrupted drill left a domain"
-! grep -q "$T/work" /proc/mounts || fail "an interrupted drill left a mount"
-[ -z "$(ls -A "$T/work")" ] || fail "an interrupted drill left $(ls "$T/work")"
-pass "Ctrl-C during the boot tears everything down and still writes the report"
+# Ctrl-C (then SIGTERM) in the middle of the boot: everything is torn down,
+# the exit status is the signal's (128+N: no verdict), and the report says
+# "interrupted", not FAILED.
+for sig in INT TERM; do
+	rm -rf "$T/rint"
+	"$HS" drill "$T/store" good01 --seed "$T/usb" --report "$T/rint" --timeout 120 --work-dir "$T/work" \
+		--expect "a line this disk never prints" \
+		>"$T/int.out" 2>&1 & pi=$!
+	wait_for 60 sh -c "virsh -c '$LIBVIRT_URI' list --name | grep -q hotspare-drill-good01" || fail "the drill's domain did not start"
+	kill -$sig $pi
+	ri=0; wait $pi || ri=$?
+	want=$((128 + $(kill -l $sig)))
+	[ $ri -eq $want ] || { cat "$T/int.out"; fail "a drill stopped by SIG$sig exited $ri, not $want"; }
+	grep -q "^hotspare drill: interrupted by SIG$sig before a verdict$" "$T/int.out" || { cat "$T/int.out"; fail "SIG$sig: the message"; }
+	grep -q '"boot: interrupted"' "$T/rint/report.json" || fail "the report does not say the drill was interrupted"
+	[ "$(json_get "$T/rint/report.json" interrupted)" = true ] && [ "$(json_get "$T/rint/report.json" passed)" = false ] ||
+		fail "SIG$sig: report.json is not marked interrupted"
+	[ "$(json_get "$T/rint/report.json" signal)" = "SIG$sig" ] || fail "SIG$sig: report.json names another signal"
+	grep -q "Recovery drill interrupted" "$T/rint/report.html" || fail "SIG$sig: the HTML does not say interrupted"
+	! grep -q "FAILED" "$T/rint/report.html" || fail "SIG$sig: the HTML says FAILED"
+	[ -z "$(virsh -c "$LIBVIRT_URI" list --all --name | grep hotspare-drill || true)" ] || fail "an interrupted drill left a domain"
+	! grep -q "$T/work" /proc/mounts || fail "an interrupted drill left a mount"
+	[ -z "$(ls -A "$T/work")" ] || fail "an interrupted drill left $(ls "$T/work")"
+done
+pass "SIGINT and SIGTERM during the boot: torn down, exit 128+N, a report that says interrupted, not FAILED"

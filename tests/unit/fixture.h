@@ -9,6 +9,7 @@
 #pragma once
 #include "unit.h"
 #include "basics/clock.h"
+#include "basics/deadline.h"
 #include "store/chunk.h"
 #include "spare/hydrate.h"
 #include "store/index.h"
@@ -311,6 +312,7 @@ static struct {
 	atomic_int inflight;    /* calls under way */
 	atomic_int max_inflight;
 	atomic_int delay_ms;    /* added to every call */
+	atomic_bool deadline_aware; /* the delay ends at the thread's deadline (-ETIMEDOUT), as HTTP's does */
 	atomic_int fail_n;      /* fail this many more calls (-1: every call) ... */
 	atomic_int fail_err;    /* ... with -fail_err */
 	/* durability recorder: copies of the tracked file as of each sync */
@@ -329,6 +331,7 @@ static inline void fault_reset(void)
 	atomic_store(&fault.inflight, 0);
 	atomic_store(&fault.max_inflight, 0);
 	atomic_store(&fault.delay_ms, 0);
+	atomic_store(&fault.deadline_aware, false);
 	atomic_store(&fault.fail_n, 0);
 	atomic_store(&fault.fail_err, 0);
 	pthread_mutex_lock(&fault.lock);
@@ -349,6 +352,12 @@ int __wrap_hs_store_chunk_get(struct hs_store *st, const struct hs_digest *d, st
 	while (now > max && !atomic_compare_exchange_weak(&fault.max_inflight, &max, now))
 		;
 	int ms = atomic_load(&fault.delay_ms);
+	int64_t left = atomic_load(&fault.deadline_aware) ? hs_deadline_left_ms() : -1;
+	if (ms > 0 && left >= 0 && left < ms) {
+		usleep((useconds_t)left * 1000);
+		atomic_fetch_sub(&fault.inflight, 1);
+		return -ETIMEDOUT;
+	}
 	if (ms > 0)
 		usleep((useconds_t)ms * 1000);
 	int r, n = atomic_load(&fault.fail_n);

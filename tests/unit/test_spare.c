@@ -256,6 +256,68 @@ static void test_transient_errors_until_deadline(void **state)
 		fail_msg("a demand read past its deadline returned %zd, expected an error", n);
 }
 
+/* One deadline bounds a whole read, however many chunks it spans: four
+ * chunks that each take 0.4 s (a slow server that honours the deadline, as
+ * the HTTP client does) do not get 1 s each. */
+static void test_deadline_per_read_not_per_chunk(void **state)
+{
+	struct fx *f = *state;
+	struct hs_spare *sp = fx_open_plain(f);
+	sp->demand_deadline_ms = 1000;
+	atomic_store(&fault.delay_ms, 400);
+	atomic_store(&fault.deadline_aware, true);
+	unsigned char *buf = malloc(4 * CS);
+	double t = hs_now_s();
+	ssize_t n = hs_spare_read(sp, buf, 4 * CS, 16 * CS);
+	t = hs_now_s() - t;
+	if (n >= 0 || t > 1.5)
+		fail_msg("a read of 4 slow chunks with a 1 s deadline returned %zd after %.1f s", n, t);
+	assert_int_equal(hs_spare_close(sp), 0);
+	free(buf);
+}
+
+struct slow_fetch {
+	struct hs_spare *sp;
+	uint64_t i;
+	int r;
+};
+
+static void *hydrate_one(void *p)
+{
+	struct slow_fetch *s = p;
+	s->r = hs_spare_ensure_chunk(s->sp, s->i, HS_FETCH_HYDRATE);
+	return NULL;
+}
+
+/* A reader that finds its chunk being fetched by someone slower (hydration
+ * stuck on a stalled server) waits only until its own deadline. */
+static void test_waiting_for_another_fetch_ends_at_the_deadline(void **state)
+{
+	struct fx *f = *state;
+	struct hs_spare *sp = fx_open_plain(f);
+	sp->demand_deadline_ms = 300;
+	atomic_store(&fault.delay_ms, 3000);
+	struct slow_fetch s = { sp, 14, 1 };
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, hydrate_one, &s), 0);
+	while (atomic_load(&fault.inflight) == 0)
+		hs_sleep_ms(5);
+	atomic_store(&fault.delay_ms, 0);
+	unsigned char *buf = malloc(CS);
+	double t = hs_now_s();
+	ssize_t n = hs_spare_read(sp, buf, CS, 14 * CS);
+	t = hs_now_s() - t;
+	if (n >= 0 || t > 1.5)
+		fail_msg("a reader behind a 3 s fetch returned %zd after %.1f s (deadline 0.3 s)", n, t);
+	assert_true(strstr(msg(), "within the deadline") != NULL);
+	assert_int_equal(fx_status(sp).errors, 1);
+	pthread_join(th, NULL);
+	assert_int_equal(s.r, 0); /* the slow fetch itself still lands */
+	fx_expect(sp, 14 * CS, CS, f->img + 14 * CS);
+	assert_int_equal(hs_spare_close(sp), 0);
+	free(buf);
+}
+
 /* ---- sharing one fetch ---- */
 
 struct reader {
@@ -1160,6 +1222,8 @@ int main(void)
 		T(test_bad_chunk_everywhere_is_eio),
 		T(test_transient_errors_retried),
 		T(test_transient_errors_until_deadline),
+		T(test_deadline_per_read_not_per_chunk),
+		T(test_waiting_for_another_fetch_ends_at_the_deadline),
 		T(test_concurrent_readers_share_one_fetch),
 		T(test_partial_write_into_absent_chunk),
 		T(test_whole_chunk_writes_fetch_nothing),

@@ -491,6 +491,68 @@ static void test_point_put_get_list(void **state)
 	hs_store_close(st);
 }
 
+/* Objects larger than they can be are refused by size, one message, before
+ * they are read whole: a chunk file past zstd's bound for the chunk size,
+ * an index longer than its header says, a description of megabytes. */
+static void test_objects_past_their_limit(void **state)
+{
+	struct fx *c = *state;
+	struct hs_store *st = new_store(c, CS);
+	unsigned char plain[100] = { 1 };
+	struct hs_digest d;
+	hs_digest_compute(plain, sizeof plain, &d);
+	char key[96];
+	hs_chunk_key(&d, false, key);
+	char *dir = ut_path(c->store, "chunks"), *sub, *p = ut_path(c->store, key);
+	mkdir(dir, 0755);
+	assert_true(asprintf(&sub, "%s/%.2s", dir, key + 7) > 0);
+	mkdir(sub, 0755);
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)64 << 20), 0); /* 64 MiB, sparse */
+	close(fd);
+	struct hs_buf got = { 0 };
+	hs_err_clear();
+	assert_int_equal(hs_store_chunk_get(st, &d, &got), -EFBIG);
+	assert_err_mentions("more than that object can be");
+	assert_true(got.cap < (1u << 20));
+	hs_buf_free(&got);
+
+	/* A point with a long tail: only its header and its table are read
+	 * (ranges of the sizes the header gives), never the rest. */
+	struct hs_index *ix = point("mail01", T1, HS_KIND_SNAPSHOT, CS);
+	assert_int_equal(hs_store_point_put1(st, ix), 0);
+	char *ip = ut_path(c->store, "points/mail01/20260101T000000Z.idx");
+	fd = open(ip, O_WRONLY | O_APPEND);
+	assert_true(fd >= 0);
+	static unsigned char tail[1 << 20];
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(write(fd, tail, sizeof tail), (ssize_t)sizeof tail);
+	close(fd);
+	hs_err_clear();
+	struct hs_index *back = NULL;
+	assert_int_equal(hs_store_point_get(st, "mail01", "20260101T000000Z", NULL, &back), 0);
+	assert_memory_equal(back->digests, ix->digests, ix->nchunks * sizeof *ix->digests);
+	hs_index_free(back);
+	hs_index_free(ix);
+	hs_store_close(st);
+
+	/* A description of a megabyte. */
+	char *desc = ut_path(c->store, "hotspare-store.json");
+	fd = open(desc, O_WRONLY | O_APPEND);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, tail, sizeof tail), (ssize_t)sizeof tail);
+	close(fd);
+	hs_err_clear();
+	assert_int_equal(hs_store_open(c->store, &st), -EFBIG);
+	assert_err_mentions("hotspare-store.json");
+	free(desc);
+	free(ip);
+	free(p);
+	free(sub);
+	free(dir);
+}
+
 static void test_point_get_errors(void **state)
 {
 	struct fx *c = *state;
@@ -929,6 +991,7 @@ int main(void)
 		T(test_chunk_decode_tampered),
 		T(test_point_put_get_list),
 		T(test_point_get_errors),
+		T(test_objects_past_their_limit),
 		T(test_point_resolve),
 		T(test_servers_list),
 		T(test_server_lock),
