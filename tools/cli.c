@@ -1,6 +1,8 @@
 /* Helpers shared by the subcommands; see cli.h. */
 #include "cli.h"
 #include "basics/err.h"
+#include "store/places.h"
+#include "spare/state.h"
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -64,6 +66,44 @@ void cli_list_free(struct cli_list *l)
 	free(l->v);
 	l->v = NULL;
 	l->n = 0;
+}
+
+struct hs_place *cli_places(const char *store, const struct cli_list *seeds, size_t *n)
+{
+	size_t ns = seeds ? seeds->n : 0;
+	struct hs_place *v = calloc(ns + 1, sizeof *v);
+	if (!v)
+		return NULL;
+	v[0] = (struct hs_place){ "the store", store };
+	for (size_t i = 0; i < ns; i++)
+		v[i + 1] = (struct hs_place){ "the seed", seeds->v[i] };
+	*n = ns + 1;
+	return v;
+}
+
+int cli_apart(const char *cmd, const char *what, const char *path, const char *store,
+	      const struct cli_list *seeds, bool both_ways)
+{
+	size_t n;
+	struct hs_place *v = cli_places(store, seeds, &n);
+	if (!v)
+		return cli_fail(cmd, -ENOMEM);
+	int r = hs_places_check(what, path, v, n, both_ways);
+	free(v);
+	return r < 0 ? cli_fail(cmd, r) : -1;
+}
+
+int cli_drill_places(const char *store, const struct cli_list *seeds, const char *report,
+		     const char *work)
+{
+	int c = cli_apart("drill", "--report", report, store, seeds, false);
+	if (c < 0)
+		c = cli_apart("drill", "--work-dir", work, store, seeds, false);
+	if (c >= 0)
+		return c;
+	/* The work directory holds a state: the rules for a state's place. */
+	int r = hs_state_check_place("--work-dir", work ? work : "/var/tmp", NULL, NULL, 0);
+	return r < 0 ? cli_fail("drill", r) : -1;
 }
 
 #include "store/store.h"

@@ -28,6 +28,22 @@ struct cli_list {
 int cli_list_add(struct cli_list *l, char *s);
 void cli_list_free(struct cli_list *l);
 
+/* The places a command reads, for store/places.h: its store and its seeds
+ * (seeds may be NULL). *n set; the caller frees the array. NULL: no memory. */
+struct hs_place *cli_places(const char *store, const struct cli_list *seeds, size_t *n);
+
+/* Refuse a path the command writes (what names it: "TARGET") that is or lies
+ * in its store or a seed (or, both_ways, holds one): one line, exit status 1.
+ * -1 to go on. Nothing is created or locked before this. */
+int cli_apart(const char *cmd, const char *what, const char *path, const char *store,
+	      const struct cli_list *seeds, bool both_ways);
+
+/* drill's --report DIR must not be in its store or seeds, and its work
+ * directory (NULL: /var/tmp) must be a place a spare's state may live.
+ * One line and exit status 1, or -1 to go on. */
+int cli_drill_places(const char *store, const struct cli_list *seeds, const char *report,
+		     const char *work);
+
 /* Parse the options of a command that takes --seed SEED (repeatable) and
  * --json, and from min_args to max_args (-1: any number) positional
  * arguments from optind on. Returns -1 to go on, or the exit status to

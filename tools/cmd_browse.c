@@ -43,6 +43,11 @@ int cmd_browse(int argc, char **argv)
 		cli_list_free(&seeds);
 		return cli_failf("browse", "--vm and --kernel-mount exclude each other");
 	}
+	/* DIR gets the filesystems' mount points and the browse record. */
+	if ((c = cli_apart("browse", "DIR", argv[optind + 2], argv[optind], &seeds, false)) >= 0) {
+		cli_list_free(&seeds);
+		return c;
+	}
 	if (via == HS_BROWSE_KERNEL)
 		fprintf(stderr, "hotspare browse: warning: --kernel-mount hands the disk's filesystems to this host's "
 				"kernel: only for a disk you trust\n");

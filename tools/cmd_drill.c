@@ -101,6 +101,11 @@ int cmd_drill(int argc, char **argv)
 		cli_list_free(&seeds);
 		return bad == 1 ? 1 : cli_usage("drill", USAGE);
 	}
+	/* The report and the throw-away state go where they touch no store. */
+	if ((c = cli_drill_places(argv[optind], &seeds, o.report_dir, o.work_dir)) >= 0) {
+		cli_list_free(&seeds);
+		return c;
+	}
 	o.store = argv[optind];
 	o.ref = argv[optind + 1];
 	o.seeds = seeds.v;

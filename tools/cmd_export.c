@@ -115,6 +115,11 @@ int cmd_export(int argc, char **argv)
 		return cli_failf("export", "unknown --format '%s' (raw, qcow2, vmdk or vhdx)", fmt);
 	}
 	const char *file = argv[optind + 2];
+	/* FILE (and its temporary beside it) must not land in the store or a seed. */
+	if ((c = cli_apart("export", "FILE", file, argv[optind], &seeds, false)) >= 0) {
+		cli_list_free(&seeds);
+		return c;
+	}
 	struct stat sb;
 	if (lstat(file, &sb) == 0 && (!force || !S_ISREG(sb.st_mode))) {
 		cli_list_free(&seeds);

@@ -8,6 +8,8 @@
 #include "basics/err.h"
 #include "basics/mounts.h"
 #include "store/name.h"
+#include "store/places.h"
+#include "spare/state.h"
 #include <getopt.h>
 #include <json-c/json.h>
 #include <limits.h>
@@ -18,6 +20,8 @@
 #define USAGE "STORE SERVER[@POINT] --state DIR [--seed SEED]... [--connect URI]\n" \
 	      "       [--network NAME | --bridge IF] [--memory MIB] [--vcpus N] [--profile linux|windows]\n" \
 	      "       [--mountpoint DIR (default /var/lib/hotspare/mnt/SERVER)]"
+
+#define HS_FAILOVER_MAX_SEEDS 24
 
 /* Mount the spare with this very binary's mount command. */
 static int run_mount(char **argv)
@@ -73,7 +77,7 @@ int cmd_failover(int argc, char **argv)
 		switch (c) {
 		case 's': state = optarg; break;
 		case 'e':
-			if (nm > 50)
+			if (nm >= 2 + 2 * HS_FAILOVER_MAX_SEEDS)
 				return cli_failf("failover", "too many --seed options");
 			mount_argv[nm++] = "--seed";
 			mount_argv[nm++] = optarg;
@@ -109,6 +113,19 @@ int cmd_failover(int argc, char **argv)
 	int r = hs_ref_parse(ref, server, want);
 	if (r < 0)
 		return cli_fail("failover", r);
+	/* The mount: reuse a live mount of this server's spare, else mount it. */
+	char mnt[PATH_MAX], image[PATH_MAX + 80];
+	snprintf(mnt, sizeof mnt, "%s", mntopt ? mntopt : "/var/lib/hotspare/mnt/");
+	if (!mntopt)
+		strncat(mnt, server, sizeof mnt - strlen(mnt) - 1);
+	/* Before the mountpoint is made: the state and mountpoint must be where
+	 * a spare can use them (mount checks again; this keeps nothing made). */
+	struct hs_place places[HS_FAILOVER_MAX_SEEDS + 1] = { { "the store", where } };
+	size_t nplaces = 1;
+	for (int i = 3; i < nm; i += 2)
+		places[nplaces++] = (struct hs_place){ "the seed", mount_argv[i] };
+	if ((r = hs_state_check_place("the state", state, mnt, places, nplaces)) < 0)
+		return cli_fail("failover", r);
 	if (bridge) {
 		char path[PATH_MAX];
 		snprintf(path, sizeof path, "/sys/class/net/%s/bridge", bridge);
@@ -137,11 +154,6 @@ int cmd_failover(int argc, char **argv)
 		goto out;
 	}
 
-	/* The mount: reuse a live mount of this server's spare, else mount it. */
-	char mnt[PATH_MAX], image[PATH_MAX + 80];
-	snprintf(mnt, sizeof mnt, "%s", mntopt ? mntopt : "/var/lib/hotspare/mnt/");
-	if (!mntopt)
-		strncat(mnt, server, sizeof mnt - strlen(mnt) - 1);
 	if ((r = mkdir_p(mnt)) < 0) {
 		cli_failf("failover", "cannot create mountpoint %s: %s", mnt, strerror(-r));
 		goto out;

@@ -10,6 +10,7 @@
 #include "basics/mounts.h"
 #include "spare/readahead.h"
 #include "spare/spare.h"
+#include "store/places.h"
 #include "store/store.h"
 #include "spare/trace.h"
 #include <fcntl.h>
@@ -180,7 +181,14 @@ int cmd_mount(int argc, char **argv)
 	struct hs_state *state = NULL;
 	struct hs_spare *sp = NULL;
 
-	r = hs_mount_check_free(a.mountpoint);
+	/* Before anything is created: a state or mountpoint in the wrong place
+	 * would hang the daemon on its own mount or bury the store. */
+	size_t nplaces;
+	struct hs_place *places = cli_places(a.store, &a.seeds, &nplaces);
+	r = places ? hs_state_check_place("the state", a.state, a.mountpoint, places, nplaces) : -ENOMEM;
+	free(places);
+	if (r == 0)
+		r = hs_mount_check_free(a.mountpoint);
 	if (r == 0 && !realpath(a.mountpoint, mnt))
 		r = hs_err(errno, "mountpoint %s: %s", a.mountpoint, strerror(errno));
 	if (r == 0)

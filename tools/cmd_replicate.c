@@ -113,6 +113,11 @@ int cmd_replicate(int argc, char **argv)
 		cli_list_free(&seeds);
 		return cli_usage("replicate", USAGE);
 	}
+	/* DEST must be another place than SOURCE and the seeds. */
+	if ((c = cli_apart("replicate", "DEST", argv[optind + 1], argv[optind], &seeds, true)) >= 0) {
+		cli_list_free(&seeds);
+		return c;
+	}
 	int r = run(argv[optind], argv[optind + 1], argv + optind + 2, argc - optind - 2, &seeds, json,
 		    verify_dest, t0);
 	cli_list_free(&seeds);

@@ -44,6 +44,11 @@ int cmd_restore(int argc, char **argv)
 		cli_list_free(&seeds);
 		return cli_usage("restore", USAGE);
 	}
+	/* Before anything is opened: a TARGET in the store would overwrite it. */
+	if ((c = cli_apart("restore", "TARGET", argv[optind + 2], argv[optind], &seeds, false)) >= 0) {
+		cli_list_free(&seeds);
+		return c;
+	}
 	struct hs_store *st;
 	_cleanup_(hs_index_free_p) struct hs_index *ix = NULL;
 	r = cli_load_point(argv[optind], argv[optind + 1], &st, &ix);

@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "basics/cleanup.h"
 #include "basics/err.h"
+#include "store/places.h"
 #include <getopt.h>
 #include <json-c/json.h>
 #include <string.h>
@@ -79,6 +80,12 @@ int cli_capture(int argc, char **argv, unsigned kind)
 	const char *where = argv[optind], *server = argv[optind + 1], *source = argv[optind + 2];
 	int r = hs_server_name_check(server);
 	if (r < 0)
+		return cli_fail(cmd, r);
+	/* Before any store is opened or locked: a drive that is the store (or
+	 * lies in it, or holds it, or is the SOURCE) would have its chunks and
+	 * locks mixed up with the store's. */
+	const struct hs_place reads[] = { { "the store", where }, { "the SOURCE", source } };
+	if (ship && (r = hs_places_check("--ship", ship, reads, 2, true)) < 0)
 		return cli_fail(cmd, r);
 	_cleanup_(hs_store_close_p) struct hs_store *st = NULL, *ship_st = NULL;
 	r = hs_store_open(where, &st);

@@ -2,6 +2,9 @@
 #include "spare/state.h"
 #include "basics/cleanup.h"
 #include "basics/err.h"
+#include "basics/mounts.h"
+#include "store/places.h"
+#include <limits.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -163,6 +166,25 @@ static int write_pid(struct hs_state *s)
 	if (ftruncate(s->lock_fd, 0) < 0 || pwrite(s->lock_fd, pid, (size_t)len, 0) < 0)
 		return -errno;
 	return 0;
+}
+
+int hs_state_check_place(const char *what, const char *dir, const char *mountpoint,
+			 const struct hs_place *reads, size_t n)
+{
+	char fuse[PATH_MAX];
+	int r = hs_mount_fuse_above(dir, fuse, sizeof fuse);
+	if (r < 0)
+		return hs_err(-r, "cannot resolve %s %s: %s", what, dir, strerror(-r));
+	if (r == 1)
+		return hs_err(EINVAL, "%s %s is on the FUSE mount %s: a spare's state must be on a local filesystem",
+			      what, dir, fuse);
+	if (mountpoint) {
+		struct hs_place self = { what, dir };
+		if ((r = hs_places_check("MOUNTPOINT", mountpoint, &self, 1, true)) < 0 ||
+		    (r = hs_places_check("MOUNTPOINT", mountpoint, reads, n, true)) < 0)
+			return r;
+	}
+	return hs_places_check(what, dir, reads, n, true);
 }
 
 int hs_state_open(const char *dir, const struct hs_index *ix, const char *where, struct hs_state **out)

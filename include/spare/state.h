@@ -13,6 +13,7 @@
 #pragma once
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include "store/index.h"
@@ -51,6 +52,17 @@ struct hs_state {
 	uint64_t image_size;
 	uint32_t chunk_size;
 };
+
+struct hs_place;
+
+/* Refuse a place where a spare's state (what names it: "the state", "the
+ * work directory") could not safely live: at or under a FUSE mount (its own
+ * or another spare's: the daemon would wait on itself), overlapping the
+ * mountpoint (NULL: none) either way, or overlapping a store or seed it
+ * reads. The mountpoint must not hold or lie in what it reads either.
+ * Nothing is created. 0, or -EINVAL with a one-line message. */
+int hs_state_check_place(const char *what, const char *dir, const char *mountpoint,
+			 const struct hs_place *reads, size_t n);
 
 /* Open the state directory for the point ix, creating it if empty or missing.
  * Refuses (-EINVAL, one line) a state of another server or point or with
