@@ -3,6 +3,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Print "hotspare CMD: <message>" for a failed engine call (the engine's
@@ -12,8 +13,26 @@ int cli_fail(const char *cmd, int r);
 /* Print "hotspare CMD: <formatted>" and return 1 (bad arguments: 2 via cli_usage). */
 int cli_failf(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Print the command's usage line to stderr and return the exit status 2. */
+struct option;
+
+/* getopt_long for the subcommands: the same, but it prints nothing, and
+ * refuses (returns '?') an unknown option, a missing or empty option value,
+ * and, once the options are done, an empty positional argument; cli_usage
+ * then says which in its one line. */
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *opts);
+
+/* Bad arguments: one line on stderr (what cli_getopt refused, or the usage
+ * line) pointing at --help; returns the exit status 2. */
 int cli_usage(const char *cmd, const char *usage);
+
+/* --help: the whole usage on stdout; returns 0. */
+int cli_help(const char *cmd, const char *usage);
+
+/* Parse a numeric option strictly: decimal digits only (no sign, blank,
+ * exponent or suffix), no overflow, from lo to hi. 0 with *out set, or 1
+ * after printing "hotspare CMD: OPT 'S' is not a number [of UNIT] from LO to HI". */
+int cli_number(const char *cmd, const char *opt, const char *s, uint64_t lo, uint64_t hi, const char *unit,
+	       uint64_t *out);
 
 /* Parse the arguments of a command whose only option is --json and which
  * takes nargs positional arguments (from optind on). Returns -1 to go on, or

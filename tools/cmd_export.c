@@ -89,7 +89,7 @@ int cmd_export(int argc, char **argv)
 	const char *fmt = "raw";
 	bool force = false;
 	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
 		switch (c) {
 		case 'f': fmt = optarg; break;
 		case 'F': force = true; break;
@@ -100,7 +100,7 @@ int cmd_export(int argc, char **argv)
 			return cli_fail("export", -ENOMEM);
 		default:
 			cli_list_free(&seeds);
-			return c == 'h' ? cli_usage("export", USAGE) & 0 : cli_usage("export", USAGE);
+			return c == 'h' ? cli_help("export", USAGE) : cli_usage("export", USAGE);
 		}
 	}
 	if (argc - optind != 3) {

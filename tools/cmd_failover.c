@@ -68,12 +68,13 @@ int cmd_failover(int argc, char **argv)
 	};
 	const char *state = NULL, *uri = "qemu:///system", *network = NULL, *bridge = NULL, *mntopt = NULL;
 	unsigned memory = 1024, vcpus = 2;
+	uint64_t v;
 	bool windows = false;
 	char *mount_argv[64];
 	int nm = 0, c;
 	mount_argv[nm++] = "hotspare";
 	mount_argv[nm++] = "mount";
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
 		switch (c) {
 		case 's': state = optarg; break;
 		case 'e':
@@ -86,14 +87,14 @@ int cmd_failover(int argc, char **argv)
 		case 'n': network = optarg; break;
 		case 'b': bridge = optarg; break;
 		case 'm':
-			memory = (unsigned)atoi(optarg);
-			if (memory < 64)
-				return cli_failf("failover", "--memory '%s' is not a number of MiB (64 or more)", optarg);
+			if (cli_number("failover", "--memory", optarg, 64, 1u << 20, "MiB", &v))
+				return 1;
+			memory = (unsigned)v;
 			break;
 		case 'v':
-			vcpus = (unsigned)atoi(optarg);
-			if (vcpus < 1 || vcpus > 64)
-				return cli_failf("failover", "--vcpus '%s' is not a number from 1 to 64", optarg);
+			if (cli_number("failover", "--vcpus", optarg, 1, 64, NULL, &v))
+				return 1;
+			vcpus = (unsigned)v;
 			break;
 		case 'p':
 			if (strcmp(optarg, "linux") && strcmp(optarg, "windows"))
@@ -101,7 +102,7 @@ int cmd_failover(int argc, char **argv)
 			windows = !strcmp(optarg, "windows");
 			break;
 		case 'M': mntopt = optarg; break;
-		default: return c == 'h' ? cli_usage("failover", USAGE) & 0 : cli_usage("failover", USAGE);
+		default: return c == 'h' ? cli_help("failover", USAGE) : cli_usage("failover", USAGE);
 		}
 	}
 	if (argc - optind != 2 || !state)

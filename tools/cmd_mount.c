@@ -122,8 +122,9 @@ static int parse(int argc, char **argv, struct mount_args *a)
 	a->hydrate_threads = 2;
 	a->readahead_mib = HS_READAHEAD_MAX_BYTES >> 20;
 	a->deadline_s = 120;
+	uint64_t v;
 	int c;
-	while ((c = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "f", opts)) != -1) {
 		switch (c) {
 		case 's': a->state = optarg; break;
 		case 'e':
@@ -134,32 +135,32 @@ static int parse(int argc, char **argv, struct mount_args *a)
 		case 'r': a->read_only = true; break;
 		case 't': a->boot_trace = optarg; break;
 		case 'h':
-			a->hydrate_threads = (unsigned)atoi(optarg);
-			if (a->hydrate_threads > 16)
-				return cli_failf("mount", "--hydrate-threads '%s' is not a number from 0 to 16", optarg) ? -EINVAL : 0;
+			if (cli_number("mount", "--hydrate-threads", optarg, 0, 16, NULL, &v))
+				return -ERANGE;
+			a->hydrate_threads = (unsigned)v;
 			break;
-		case 'a': {
-			char *end;
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (end == optarg || *end || v > 1024 || optarg[0] == '-')
-				return cli_failf("mount", "--readahead '%s' is not a number of MiB from 0 to 1024", optarg) ? -EINVAL : 0;
+		case 'a':
+			if (cli_number("mount", "--readahead", optarg, 0, 1024, "MiB", &v))
+				return -ERANGE;
 			a->readahead_mib = (unsigned)v;
 			break;
-		}
 		case 'd':
-			a->deadline_s = atoi(optarg);
-			if (a->deadline_s < 1)
-				return cli_failf("mount", "--deadline '%s' is not a number of seconds", optarg) ? -EINVAL : 0;
+			/* A day at most: the deadline is kept in milliseconds in an int. */
+			if (cli_number("mount", "--deadline", optarg, 1, 86400, "seconds", &v))
+				return -ERANGE;
+			a->deadline_s = (int)v;
 			break;
 		case 'H':
-			cli_usage("mount", USAGE);
+			cli_help("mount", USAGE);
 			return 1;
 		default:
 			return cli_usage("mount", USAGE) ? -EINVAL : 0;
 		}
 	}
-	if (argc - optind != 3 || !a->state)
+	if (argc - optind != 3)
 		return cli_usage("mount", USAGE) ? -EINVAL : 0;
+	if (!a->state)
+		return cli_failf("mount", "--state DIR is missing (see 'hotspare mount --help')") ? -EINVAL : 0;
 	a->store = argv[optind];
 	a->ref = argv[optind + 1];
 	a->mountpoint = argv[optind + 2];
@@ -172,7 +173,7 @@ int cmd_mount(int argc, char **argv)
 	int r = parse(argc, argv, &a);
 	if (r != 0) {
 		cli_list_free(&a.seeds);
-		return r > 0 ? 0 : 2;
+		return r > 0 ? 0 : r == -ERANGE ? 1 : 2;
 	}
 	char mnt[PATH_MAX], state_dir[PATH_MAX];
 	struct hs_store *st = NULL;

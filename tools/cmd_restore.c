@@ -20,24 +20,29 @@ int cmd_restore(int argc, char **argv)
 	struct cli_list seeds = { 0 };
 	bool json = false;
 	unsigned threads = 0;
+	uint64_t v;
 	int c, r;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
 		switch (c) {
 		case 's':
-			if (cli_list_add(&seeds, optarg) < 0)
+			if (cli_list_add(&seeds, optarg) < 0) {
+				cli_list_free(&seeds);
 				return cli_fail("restore", -ENOMEM);
+			}
 			break;
 		case 't':
-			threads = (unsigned)atoi(optarg);
-			if (threads < 1 || threads > 256)
-				return cli_failf("restore", "--threads '%s' is not a number from 1 to 256", optarg);
+			if (cli_number("restore", "--threads", optarg, 1, 256, NULL, &v)) {
+				cli_list_free(&seeds);
+				return 1;
+			}
+			threads = (unsigned)v;
 			break;
 		case 'j':
 			json = true;
 			break;
 		default:
 			cli_list_free(&seeds);
-			return c == 'h' ? cli_usage("restore", USAGE) & 0 : cli_usage("restore", USAGE);
+			return c == 'h' ? cli_help("restore", USAGE) : cli_usage("restore", USAGE);
 		}
 	}
 	if (argc - optind != 3) {

@@ -53,24 +53,25 @@ int cli_capture(int argc, char **argv, unsigned kind)
 	const char *ship = NULL;
 	bool json = false;
 	unsigned threads = 0;
+	uint64_t v;
 	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
 		switch (c) {
 		case 's':
 			if (kind != HS_KIND_SNAPSHOT)
-				return cli_usage(cmd, usage);
+				return cli_failf(cmd, "--ship is for snapshots: a backup's chunks go to the store") + 1;
 			ship = optarg;
 			break;
 		case 't':
-			threads = (unsigned)atoi(optarg);
-			if (threads < 1 || threads > 256)
-				return cli_failf(cmd, "--threads '%s' is not a number from 1 to 256", optarg);
+			if (cli_number(cmd, "--threads", optarg, 1, 256, NULL, &v))
+				return 1;
+			threads = (unsigned)v;
 			break;
 		case 'j':
 			json = true;
 			break;
 		case 'h':
-			return cli_usage(cmd, usage) & 0;
+			return cli_help(cmd, usage);
 		default:
 			return cli_usage(cmd, usage);
 		}

@@ -7,6 +7,7 @@
 #include "vm/browse.h"
 #include "vm/view.h"
 #include <errno.h>
+#include <getopt.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +16,14 @@
 
 int cmd_umount(int argc, char **argv)
 {
-	if (argc != 2 || argv[1][0] == '-')
-		return argc == 2 && !strcmp(argv[1], "--help") ? cli_usage("umount", USAGE) & 0
-							    : cli_usage("umount", USAGE);
-	const char *mnt = argv[1];
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c = cli_getopt(argc, argv, "h", opts);
+	if (c != -1 || argc - optind != 1)
+		return c == 'h' ? cli_help("umount", USAGE) : cli_usage("umount", USAGE);
+	const char *mnt = argv[optind];
 	char type[64];
 	int r = hs_browse_undo(mnt);
 	if (r < 0)

@@ -1,6 +1,7 @@
 /* hotspare: the command. Dispatches to one cmd_*.c per subcommand. */
 #include "cli.h"
 #include "basics/err.h"
+#include "basics/path.h"
 #include "store/http.h"
 #include <limits.h>
 #include <stdbool.h>
@@ -218,6 +219,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
 		if (!strcmp(argv[1], cmds[i].name))
 			return cmds[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "hotspare: unknown command '%s' (see 'hotspare --help')\n", argv[1]);
+	char esc[96];
+	fprintf(stderr, "hotspare: unknown command '%s' (see 'hotspare --help')\n", hs_escape(argv[1], esc, sizeof esc));
 	return 2;
 }

@@ -566,6 +566,8 @@ int hs_backend_dir_open(const char *path, int create, struct hs_backend **out)
 
 int hs_backend_open(const char *where, int create, struct hs_backend **out)
 {
+	if (!*where)
+		return hs_err(EINVAL, "the store location is empty (give a directory or a URL)");
 	if (strncasecmp(where, "http://", 7) == 0 || strncasecmp(where, "https://", 8) == 0)
 		return hs_backend_http_open(where, out);
 	if (strncasecmp(where, "s3://", 5) == 0)

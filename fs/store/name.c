@@ -1,32 +1,46 @@
 /* Validation of the names users type; see name.h. */
 #include "store/name.h"
 #include "basics/err.h"
+#include "basics/path.h"
 #include <stdio.h>
 #include <string.h>
 
 int hs_server_name_check(const char *s)
 {
+	/* Names are echoed escaped: a byte of a UTF-8 character alone is not text. */
+	char e[HS_SERVER_MAX * 4 + 8];
 	size_t n = strlen(s);
 	if (n == 0)
 		return hs_err(EINVAL, "server name is empty");
-	if (n > HS_SERVER_MAX)
-		return hs_err(EINVAL, "server name '%.20s...' is longer than %d bytes", s,
+	if (n > HS_SERVER_MAX) {
+		char head[24];
+		snprintf(head, sizeof head, "%.20s", s);
+		return hs_err(EINVAL, "server name '%s...' is longer than %d bytes", hs_escape(head, e, sizeof e),
 			      HS_SERVER_MAX);
+	}
+	hs_escape(s, e, sizeof e);
 	if (s[0] == '.')
-		return hs_err(EINVAL, "server name '%s' starts with '.'", s);
+		return hs_err(EINVAL, "server name '%s' starts with '.'", e);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 		    c == '-' || c == '_' || c == '.')
 			continue;
 		if (c == '/')
-			return hs_err(EINVAL, "server name '%s' contains '/'", s);
+			return hs_err(EINVAL, "server name '%s' contains '/'", e);
 		if (c < 0x20 || c == 0x7f)
 			return hs_err(EINVAL, "server name contains a control character (byte %zu)", i);
-		return hs_err(EINVAL, "server name '%s' contains '%c' (allowed: letters, digits, '-', '_', '.')", s, c);
+		/* The whole character: a UTF-8 lead byte and its continuation bytes. */
+		size_t k = 1;
+		while (c >= 0xc0 && i + k < n && ((unsigned char)s[i + k] & 0xc0) == 0x80 && k < 4)
+			k++;
+		char ch[8], ce[40];
+		snprintf(ch, sizeof ch, "%.*s", (int)k, s + i);
+		return hs_err(EINVAL, "server name '%s' contains '%s' (allowed: letters, digits, '-', '_', '.')", e,
+			      hs_escape(ch, ce, sizeof ce));
 	}
 	if (strstr(s, ".."))
-		return hs_err(EINVAL, "server name '%s' contains '..'", s);
+		return hs_err(EINVAL, "server name '%s' contains '..'", e);
 	return 0;
 }
 
@@ -56,9 +70,13 @@ int hs_ref_parse(const char *ref, char server[HS_SERVER_MAX + 1], char point[HS_
 {
 	const char *at = strchr(ref, '@');
 	size_t sn = at ? (size_t)(at - ref) : strlen(ref);
-	if (sn > HS_SERVER_MAX)
-		return hs_err(EINVAL, "server name in '%.20s...' is longer than %d bytes", ref,
+	char e[128];
+	if (sn > HS_SERVER_MAX) {
+		char head[24];
+		snprintf(head, sizeof head, "%.20s", ref);
+		return hs_err(EINVAL, "server name in '%s...' is longer than %d bytes", hs_escape(head, e, sizeof e),
 			      HS_SERVER_MAX);
+	}
 	memcpy(server, ref, sn);
 	server[sn] = 0;
 	int r = hs_server_name_check(server);
@@ -69,7 +87,8 @@ int hs_ref_parse(const char *ref, char server[HS_SERVER_MAX + 1], char point[HS_
 		const char *p = at + 1;
 		size_t pn = strlen(p);
 		if (pn == 0 || pn > HS_POINT_ID_LEN || strspn(p, "0123456789TZlatest") != pn)
-			return hs_err(EINVAL, "point '%s' is not a point id (YYYYMMDDTHHMMSSZ, a prefix of one, or 'latest')", p);
+			return hs_err(EINVAL, "point '%s' is not a point id (YYYYMMDDTHHMMSSZ, a prefix of one, or 'latest')",
+				      hs_escape(p, e, sizeof e));
 		memcpy(point, p, pn + 1);
 	}
 	return 0;
