@@ -86,8 +86,9 @@ int cmd_failover(int argc, char **argv);
 int cmd_browse(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 
-/* Read MOUNTPOINT's status JSON into buf; prints the error itself, as
- * "hotspare CMD: ...". 0 or -errno. */
+/* Read MOUNTPOINT's status JSON into buf; prints the error itself as
+ * "hotspare CMD: ..." (cmd NULL: prints nothing). 0 or -errno (-ENOTCONN:
+ * a hotspare mount whose daemon died). */
 int cli_read_status(const char *cmd, const char *mountpoint, char *buf, size_t cap);
 int cmd_restore(int argc, char **argv);
 

@@ -257,6 +257,9 @@ int cmd_mount(int argc, char **argv)
 		if (chdir("/") < 0)
 			_exit(1);
 		info.pid = (int)getpid();
+		/* The lock is ours now (inherited); the parent that wrote its pid exits. */
+		if (hs_state_own(sp->state) < 0)
+			fprintf(stderr, "hotspare: cannot record pid %d in %s/lock\n", info.pid, state_dir);
 		r = serve(sp, &info, &a, pipefd[1]);
 		int cr = hs_spare_close(sp);
 		_exit(r < 0 || cr < 0 ? 1 : 0);

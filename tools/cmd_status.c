@@ -16,6 +16,8 @@ int cli_read_status(const char *cmd, const char *mountpoint, char *buf, size_t c
 	int r = hs_status_read(mountpoint, &b, NULL);
 	if (r < 0) {
 		hs_buf_free(&b);
+		if (!cmd)
+			return r;
 		return cli_fail(cmd, r) ? r : r;
 	}
 	memcpy(buf, b.data, b.len);

@@ -158,8 +158,7 @@ static int take_lock(struct hs_state *s)
 	return 0;
 }
 
-/* Tell who holds the lock, once the state is accepted. */
-static int write_pid(struct hs_state *s)
+int hs_state_own(struct hs_state *s)
 {
 	char pid[32];
 	int len = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
@@ -270,7 +269,7 @@ int hs_state_open(const char *dir, const struct hs_index *ix, const char *where,
 			goto fail;
 		}
 	memcpy(s->map, s->durable, ix->nchunks);
-	if ((r = write_pid(s)) < 0)
+	if ((r = hs_state_own(s)) < 0)
 		goto fail;
 	*out = s;
 	return 0;

@@ -71,6 +71,12 @@ int hs_state_check_place(const char *what, const char *dir, const char *mountpoi
 int hs_state_open(const char *dir, const struct hs_index *ix, const char *where,
 		  struct hs_state **out);
 
+/* Record the calling process as the one holding the state's lock, for the
+ * "in use by" message: hs_state_open records its caller; a daemon that
+ * forked keeps the lock (its descriptor is inherited) and records itself.
+ * 0 or -errno. */
+int hs_state_own(struct hs_state *s);
+
 /* Close the state (flush first with hs_state_flush). NULL is fine. */
 void hs_state_close(struct hs_state *s);
 
