@@ -56,6 +56,7 @@ int cmd_verify(int argc, char **argv)
 			json_object_object_add(j, "bytes", json_object_new_int64((int64_t)s.bytes));
 			json_object_object_add(j, "bad_chunks", json_object_new_int64((int64_t)s.bad));
 			json_object_object_add(j, "broken_points", json_object_new_int64((int64_t)s.broken_points));
+			json_object_object_add(j, "unreadable_points", json_object_new_int64((int64_t)s.unreadable_points));
 			json_object_object_add(j, "seconds", json_object_new_double(s.seconds));
 			puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
 			json_object_put(j);

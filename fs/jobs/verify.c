@@ -17,13 +17,16 @@ struct entry {
 
 struct bad {
 	struct hs_digest d;
-	char why[160];
+	char why[400];
+	bool breaks; /* no good copy anywhere: the points naming it are broken */
 };
 
 struct job {
 	const struct hs_verify_opts *o;
 	struct entry *e;
 	size_t n;
+	bool *unreadable; /* per point: its index could not be read */
+	uint64_t nunreadable;
 	atomic_uint_fast64_t bytes;
 	/* bad_lock protects the bad list */
 	pthread_mutex_t bad_lock;
@@ -52,9 +55,11 @@ static int point_get(const struct hs_verify_opts *o, size_t k, const struct hs_i
 }
 
 /* The distinct non-zero chunks of all points, sorted by digest (the order
- * the store's fan-out directories hold them in). */
-static int collect(const struct hs_verify_opts *o, struct entry **out, size_t *n)
+ * the store's fan-out directories hold them in). A point whose index cannot
+ * be read is reported and marked, and the others are still verified. */
+static int collect(struct job *j, struct entry **out, size_t *n)
 {
+	const struct hs_verify_opts *o = j->o;
 	struct hs_dset seen = { 0 };
 	struct entry *e = NULL;
 	size_t cap = 0, k = 0;
@@ -62,7 +67,19 @@ static int collect(const struct hs_verify_opts *o, struct entry **out, size_t *n
 	for (size_t p = 0; r == 0 && p < o->npoints; p++) {
 		const struct hs_index *ix;
 		struct hs_index *owned;
+		hs_err_clear();
 		r = point_get(o, p, &ix, &owned);
+		if (r < 0 && r != -ENOMEM) {
+			char line[700];
+			snprintf(line, sizeof line, "point %s@%s cannot be read: %s", o->refs[p].server, o->refs[p].id,
+				 hs_err_msg() ? hs_err_msg() : strerror(-r));
+			if (o->bad)
+				o->bad(o->bad_arg, line);
+			j->unreadable[p] = true;
+			j->nunreadable++;
+			r = 0;
+			continue;
+		}
 		for (uint64_t i = 0; r == 0 && i < ix->nchunks; i++) {
 			if (hs_digest_is_zero(&ix->digests[i]) || (r = hs_dset_add(&seen, &ix->digests[i])) == 0)
 				continue;
@@ -84,42 +101,72 @@ static int collect(const struct hs_verify_opts *o, struct entry **out, size_t *n
 	return 0;
 }
 
-static int add_bad(struct job *j, const struct hs_digest *d, const char *why)
+static int add_bad(struct job *j, const struct hs_digest *d, const char *why, bool breaks)
 {
 	HS_LOCK_SCOPE(&j->bad_lock);
 	if (hs_grow(&j->bad, &j->capbad, j->nbad + 1, sizeof *j->bad) < 0)
 		return -ENOMEM;
 	j->bad[j->nbad].d = *d;
 	snprintf(j->bad[j->nbad].why, sizeof j->bad[j->nbad].why, "%s", why);
+	j->bad[j->nbad].breaks = breaks;
 	j->nbad++;
 	return 0;
 }
 
-/* Check one chunk: the first source that holds it must hold a good copy;
- * corrupt copies met on the way are reported too. */
+/* A failure of the network rather than of the chunk: verification stops
+ * instead of calling every chunk bad. */
+static bool transient(int r)
+{
+	return r == -EAGAIN || r == -ETIMEDOUT || r == -ECONNREFUSED || r == -ECONNRESET ||
+	       r == -EHOSTUNREACH || r == -ENETUNREACH;
+}
+
+/* Append "; " and text to why (cap bytes). */
+static void why_add(char *why, size_t cap, const char *text)
+{
+	size_t n = strlen(why);
+	snprintf(why + n, cap - n, "%s%s", n ? "; " : "", text);
+}
+
+/* Check one chunk: the first source that holds it must hold a good copy.
+ * Corrupt or unreadable copies met on the way are reported with it, in one
+ * line per chunk: the chunk is bad (it breaks its points) when no source
+ * has a good copy. */
 static int check_one(struct job *j, const struct entry *e, void *plain, struct hs_buf *z)
 {
 	const struct hs_sources *s = j->o->src;
-	char why[160];
+	char why[400] = "", what[300];
 	for (size_t i = 0; i < s->n; i++) {
+		const char *where = s->v[i]->be->where;
+		hs_err_clear();
 		int r = hs_store_chunk_get(s->v[i], &e->d, z);
 		if (r == -ENOENT)
 			continue;
-		if (r < 0)
+		if (r < 0 && transient(r))
 			return r;
-		r = hs_chunk_decode(z->data, z->len, &e->d, plain, e->len);
-		if (r == 0)
-			return 0;
-		if (r != -EBADMSG)
-			return r;
-		snprintf(why, sizeof why, "corrupt in %s", s->v[i]->be->where);
-		r = add_bad(j, &e->d, why);
-		if (r < 0)
-			return r;
+		if (r == 0) {
+			r = hs_chunk_decode(z->data, z->len, &e->d, plain, e->len);
+			if (r == 0) {
+				if (!why[0])
+					return 0;
+				snprintf(what, sizeof what, "good in %s", where);
+				why_add(why, sizeof why, what);
+				return add_bad(j, &e->d, why, false);
+			}
+			if (r == -ENOMEM)
+				return r;
+		}
+		if (r == -EBADMSG)
+			snprintf(what, sizeof what, "corrupt in %s", where);
+		else /* a directory where the chunk should be, an I/O error: this copy only */
+			snprintf(what, sizeof what, "unreadable in %s (%s)", where,
+				 hs_err_msg() ? hs_err_msg() : strerror(-r));
+		why_add(why, sizeof why, what);
 	}
-	snprintf(why, sizeof why, "missing (not in %s%s)", s->v[s->n - 1]->be->where,
-		 s->n > 1 ? " nor any seed" : "");
-	return add_bad(j, &e->d, why);
+	if (!why[0])
+		snprintf(why, sizeof why, "missing (not in %s%s)", s->v[s->n - 1]->be->where,
+			 s->n > 1 ? " nor any seed" : "");
+	return add_bad(j, &e->d, why, true);
 }
 
 static int check_item(void *arg, uint64_t k, void *plain, struct hs_buf *z)
@@ -144,15 +191,20 @@ static int report(const struct job *j, uint64_t *nbroken)
 	for (size_t b = 0; r == 0 && b < j->nbad; b++) {
 		char hex[HS_DIGEST_HEX];
 		hs_digest_hex(&j->bad[b].d, hex);
-		len[b] = snprintf(line[b], sizeof line[b], "chunk %s: %s; breaks", hex, j->bad[b].why);
+		len[b] = snprintf(line[b], sizeof line[b], "chunk %s: %s%s", hex, j->bad[b].why,
+				  j->bad[b].breaks ? "; breaks" : "");
 	}
 	for (size_t p = 0; r == 0 && p < o->npoints; p++) {
 		const struct hs_index *ix;
 		struct hs_index *owned;
+		if (j->unreadable[p])
+			continue;
 		if ((r = point_get(o, p, &ix, &owned)) < 0)
 			break;
 		bool broken = false;
 		for (size_t b = 0; b < j->nbad; b++) {
+			if (!j->bad[b].breaks)
+				continue;
 			bool names = false;
 			for (uint64_t i = 0; i < ix->nchunks && !names; i++)
 				names = hs_digest_eq(&ix->digests[i], &j->bad[b].d);
@@ -176,10 +228,14 @@ int hs_verify(const struct hs_verify_opts *o, struct hs_verify_stats *stats)
 {
 	memset(stats, 0, sizeof *stats);
 	double t0 = hs_now_s();
-	struct job j = { .o = o };
-	int r = collect(o, &j.e, &j.n);
-	if (r < 0)
+	struct job j = { .o = o, .unreadable = calloc(o->npoints ? o->npoints : 1, sizeof(bool)) };
+	if (!j.unreadable)
+		return -ENOMEM;
+	int r = collect(&j, &j.e, &j.n);
+	if (r < 0) {
+		free(j.unreadable);
 		return r;
+	}
 	pthread_mutex_init(&j.bad_lock, NULL);
 	uint64_t total = 0;
 	for (size_t i = 0; i < j.n; i++)
@@ -191,33 +247,29 @@ int hs_verify(const struct hs_verify_opts *o, struct hs_verify_stats *stats)
 		hs_progress_end(o->progress);
 	stats->chunks = j.n;
 	stats->bytes = j.bytes;
-	if (r == 0 && j.nbad) {
-		/* The same chunk may be listed twice (a corrupt copy and then missing). */
-		uint64_t distinct = 0;
-		for (size_t b = 0; b < j.nbad; b++) {
-			bool seen = false;
-			for (size_t c = 0; c < b && !seen; c++)
-				seen = hs_digest_eq(&j.bad[c].d, &j.bad[b].d);
-			distinct += !seen;
-		}
-		stats->bad = distinct;
+	stats->unreadable_points = j.nunreadable;
+	if (r == 0 && j.nbad)
 		r = report(&j, &stats->broken_points);
-		if (r == 0) {
-			/* A replica is repaired from its source: say how. */
-			struct hs_store *st = o->src->v[o->src->n - 1];
-			char source[2048], fix[4700] = "";
-			if (hs_replica_source(st, source, sizeof source) == 0)
-				snprintf(fix, sizeof fix, "; run hotspare replicate %s %s --verify-dest to repair",
-					 source, st->be->where);
-			hs_err_clear();
-			r = hs_err(EIO, "verify failed: %llu of %zu chunks bad, %llu of %zu points broken%s",
-				   (unsigned long long)distinct, j.n,
-				   (unsigned long long)stats->broken_points, o->npoints, fix);
-		}
+	if (r == 0 && (j.nbad || j.nunreadable)) {
+		/* One entry per chunk: check_one reports every copy of it at once. */
+		stats->bad = j.nbad;
+		/* A replica is repaired from its source: say how. */
+		struct hs_store *st = o->src->v[o->src->n - 1];
+		char source[2048], fix[4700] = "", extra[80] = "";
+		if (hs_replica_source(st, source, sizeof source) == 0)
+			snprintf(fix, sizeof fix, "; run hotspare replicate %s %s --verify-dest to repair", source,
+				 st->be->where);
+		if (j.nunreadable)
+			snprintf(extra, sizeof extra, ", %llu of them unreadable", (unsigned long long)j.nunreadable);
+		hs_err_clear();
+		r = hs_err(EIO, "verify failed: %llu of %zu chunks bad, %llu of %zu points broken%s%s",
+			   (unsigned long long)j.nbad, j.n,
+			   (unsigned long long)(stats->broken_points + j.nunreadable), o->npoints, extra, fix);
 	}
 	stats->seconds = hs_now_s() - t0;
 	free(j.e);
 	free(j.bad);
+	free(j.unreadable);
 	pthread_mutex_destroy(&j.bad_lock);
 	return r;
 }
