@@ -24,6 +24,7 @@ static void print_summary(const struct hs_capture_stats *s, const char *server, 
 		json_object_object_add(o, "bytes_new", json_object_new_int64((int64_t)s->bytes_new));
 		json_object_object_add(o, "bytes_stored", json_object_new_int64((int64_t)s->bytes_stored));
 		json_object_object_add(o, "chunks_new", json_object_new_int64((int64_t)s->chunks_new));
+		json_object_object_add(o, "chunks_repaired", json_object_new_int64((int64_t)s->chunks_repaired));
 		json_object_object_add(o, "seconds", json_object_new_double(s->seconds));
 		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 		json_object_put(o);
@@ -36,6 +37,9 @@ static void print_summary(const struct hs_capture_stats *s, const char *server, 
 	       hs_fmt_bytes(s->bytes_stored, b), ship ? " on " : "", ship ? ship : "",
 	       hs_fmt_bytes(s->bytes_new, c), hs_fmt_bytes(s->bytes_dedup, d),
 	       hs_fmt_bytes(s->bytes_zero, e), s->seconds, hs_fmt_bytes((uint64_t)rate, f));
+	if (s->chunks_repaired)
+		printf("%s %s@%s: stored %llu chunk%s again that verify had found bad\n", hs_kind_name(kind), server, s->id,
+		       (unsigned long long)s->chunks_repaired, s->chunks_repaired == 1 ? "" : "s");
 }
 
 int cli_capture(int argc, char **argv, unsigned kind)

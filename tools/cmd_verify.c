@@ -41,6 +41,7 @@ int cmd_verify(int argc, char **argv)
 		struct hs_progress progress;
 		struct hs_verify_opts o = {
 			.src = &src, .refs = pts.v, .npoints = pts.n, .progress = &progress, .bad = print_bad,
+			.mark = true,
 		};
 		r = hs_verify(&o, &s);
 	}
@@ -72,6 +73,7 @@ int cmd_verify(int argc, char **argv)
 			json_object_object_add(j, "bad_chunks", json_object_new_int64((int64_t)s.bad));
 			json_object_object_add(j, "broken_points", json_object_new_int64((int64_t)s.broken_points));
 			json_object_object_add(j, "unreadable_points", json_object_new_int64((int64_t)s.unreadable_points));
+			json_object_object_add(j, "marked_bad", json_object_new_int64((int64_t)s.marked));
 			json_object_object_add(j, "leftover_files", json_object_new_int64((int64_t)left));
 			json_object_object_add(j, "leftover_bytes", json_object_new_int64((int64_t)left_bytes));
 			json_object_object_add(j, "seconds", json_object_new_double(s.seconds));
@@ -83,6 +85,11 @@ int cmd_verify(int argc, char **argv)
 		} else if (left) {
 			fprintf(stderr, "hotspare verify: %s\n", left_text + 2);
 		}
+		if (!json && s.marked)
+			fprintf(stderr, "hotspare verify: %llu damaged chunk%s listed as bad in %s: the next snapshot or "
+					"backup that holds %s stores %s again\n", (unsigned long long)s.marked,
+				s.marked == 1 ? "" : "s", src.v[src.n - 1]->be->where, s.marked == 1 ? "its content" : "their content",
+				s.marked == 1 ? "it" : "them");
 	}
 	if (r < 0)
 		cli_fail("verify", r);

@@ -1,5 +1,6 @@
 /* Snapshot and backup; see capture.h. */
 #include "jobs/capture.h"
+#include "store/badlist.h"
 #include "store/chunk.h"
 #include "basics/cleanup.h"
 #include "basics/device.h"
@@ -15,10 +16,40 @@ struct job {
 	struct hs_store *dest;
 	struct hs_index *ix;
 	const struct hs_dset *known; /* chunks the destination or the base snapshot holds */
+	const struct hs_dset *bad;   /* chunks known bad (badlist.h): stored again */
 	int fd;
 	bool is_reg;
-	atomic_uint_fast64_t zero, dedup, fresh, stored, chunks_new;
+	atomic_uint_fast64_t zero, dedup, fresh, stored, chunks_new, repaired;
+	/* repaired_lock protects the set of known-bad chunks stored again */
+	pthread_mutex_t repaired_lock;
+	struct hs_dset repaired_set;
 };
+
+/* A chunk known bad: a good copy goes over the bad one, once per digest,
+ * whatever the store or the base snapshot seem to hold. */
+static int repair_one(struct job *j, const struct hs_digest *d, const void *plain, uint32_t len,
+		      struct hs_buf *z)
+{
+	pthread_mutex_lock(&j->repaired_lock);
+	int first = hs_dset_add(&j->repaired_set, d);
+	pthread_mutex_unlock(&j->repaired_lock);
+	if (first < 0)
+		return first;
+	if (first == 0) {
+		atomic_fetch_add(&j->dedup, len);
+		return 0;
+	}
+	int r = hs_chunk_compress(plain, len, j->dest->zstd_level, z);
+	if (r == 0)
+		r = hs_badlist_store(j->dest, d, z->data, z->len);
+	if (r < 0)
+		return r;
+	atomic_fetch_add(&j->fresh, len);
+	atomic_fetch_add(&j->stored, z->len);
+	atomic_fetch_add(&j->chunks_new, 1);
+	atomic_fetch_add(&j->repaired, 1);
+	return 0;
+}
 
 static int capture_one(struct job *j, uint64_t i, void *plain, struct hs_buf *z)
 {
@@ -42,6 +73,8 @@ static int capture_one(struct job *j, uint64_t i, void *plain, struct hs_buf *z)
 	}
 	struct hs_digest *d = &ix->digests[i];
 	hs_digest_compute(plain, len, d);
+	if (j->bad && hs_dset_has(j->bad, d))
+		return repair_one(j, d, plain, len, z);
 	if (j->known && hs_dset_has(j->known, d)) {
 		atomic_fetch_add(&j->dedup, len);
 		return 0;
@@ -49,6 +82,7 @@ static int capture_one(struct job *j, uint64_t i, void *plain, struct hs_buf *z)
 	int r = hs_store_chunk_has(j->dest, d);
 	if (r < 0)
 		return r;
+	bool stored = false; /* present already (r == 1) counts as deduplicated */
 	if (r == 0) {
 		r = hs_chunk_compress(plain, len, j->dest->zstd_level, z);
 		if (r < 0)
@@ -56,8 +90,9 @@ static int capture_one(struct job *j, uint64_t i, void *plain, struct hs_buf *z)
 		r = hs_store_chunk_queue(j->dest, d, z->data, z->len);
 		if (r < 0)
 			return r;
+		stored = r == 1;
 	}
-	if (r == 1) {
+	if (stored) {
 		atomic_fetch_add(&j->fresh, len);
 		atomic_fetch_add(&j->stored, z->len);
 		atomic_fetch_add(&j->chunks_new, 1);
@@ -128,7 +163,7 @@ int hs_capture(const struct hs_capture_opts *o, struct hs_capture_stats *stats)
 		return r;
 	int lock = -1, ship_lock = -1;
 	_cleanup_close_ int fd = -1;
-	struct hs_dset known = { 0 };
+	struct hs_dset known = { 0 }, bad = { 0 };
 	struct hs_index *ix = NULL;
 	char **ids = NULL;
 	size_t nids = 0;
@@ -152,15 +187,21 @@ int hs_capture(const struct hs_capture_opts *o, struct hs_capture_stats *stats)
 		goto out;
 	if (o->kind == HS_KIND_BACKUP && (r = load_known(o, ids, nids, &known, stats->base)) < 0)
 		goto out;
+	if ((r = hs_badlist_load(o->store, &bad)) < 0)
+		goto out;
 
 	struct job j = {
 		.o = o,
 		.dest = o->ship ? o->ship : o->store,
 		.ix = ix,
 		.known = known.slot ? &known : NULL,
+		.bad = bad.n ? &bad : NULL,
 		.fd = fd,
 		.is_reg = S_ISREG(st.st_mode),
 	};
+	pthread_mutex_init(&j.repaired_lock, NULL);
+	if ((r = hs_dset_init(&j.repaired_set, 16)) < 0)
+		goto out_job;
 	unsigned threads = o->threads ? o->threads : 2 * hs_ncpu();
 	if (o->progress)
 		hs_progress_start(o->progress, hs_kind_name(o->kind), size, 0);
@@ -170,7 +211,7 @@ int hs_capture(const struct hs_capture_opts *o, struct hs_capture_stats *stats)
 	if (r < 0) {
 		if (o->progress)
 			hs_progress_end(o->progress);
-		goto out;
+		goto out_job;
 	}
 
 	time_t t;
@@ -191,7 +232,11 @@ out_progress:
 		stats->seconds = hs_progress_seconds(o->progress);
 	}
 	if (r < 0)
-		goto out;
+		goto out_job;
+	/* Good copies are in the store now: off the list (a failure here only
+	 * means the next capture stores them once more). */
+	if (j.dest == o->store)
+		hs_badlist_remove(o->store, &j.repaired_set);
 	memcpy(stats->id, ix->id, sizeof stats->id);
 	stats->image_size = size;
 	stats->bytes_zero = j.zero;
@@ -199,10 +244,15 @@ out_progress:
 	stats->bytes_new = j.fresh;
 	stats->bytes_stored = j.stored;
 	stats->chunks_new = j.chunks_new;
+	stats->chunks_repaired = j.repaired;
+out_job:
+	hs_dset_free(&j.repaired_set);
+	pthread_mutex_destroy(&j.repaired_lock);
 out:
 	hs_strv_free(ids);
 	hs_index_free(ix);
 	hs_dset_free(&known);
+	hs_dset_free(&bad);
 	if (ship_lock >= 0)
 		hs_store_unlock(o->ship, ship_lock);
 	if (lock >= 0)

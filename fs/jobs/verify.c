@@ -1,6 +1,7 @@
 /* Verify; see verify.h. */
 #include "jobs/verify.h"
 #include "jobs/replicate.h"
+#include "store/badlist.h"
 #include "store/chunk.h"
 #include "basics/cleanup.h"
 #include "basics/clock.h"
@@ -18,7 +19,8 @@ struct entry {
 struct bad {
 	struct hs_digest d;
 	char why[400];
-	bool breaks; /* no good copy anywhere: the points naming it are broken */
+	bool breaks;  /* no good copy anywhere: the points naming it are broken */
+	bool damaged; /* a copy was corrupt or unreadable (not only missing) */
 };
 
 struct job {
@@ -101,7 +103,7 @@ static int collect(struct job *j, struct entry **out, size_t *n)
 	return 0;
 }
 
-static int add_bad(struct job *j, const struct hs_digest *d, const char *why, bool breaks)
+static int add_bad(struct job *j, const struct hs_digest *d, const char *why, bool breaks, bool damaged)
 {
 	HS_LOCK_SCOPE(&j->bad_lock);
 	if (hs_grow(&j->bad, &j->capbad, j->nbad + 1, sizeof *j->bad) < 0)
@@ -109,6 +111,7 @@ static int add_bad(struct job *j, const struct hs_digest *d, const char *why, bo
 	j->bad[j->nbad].d = *d;
 	snprintf(j->bad[j->nbad].why, sizeof j->bad[j->nbad].why, "%s", why);
 	j->bad[j->nbad].breaks = breaks;
+	j->bad[j->nbad].damaged = damaged;
 	j->nbad++;
 	return 0;
 }
@@ -151,7 +154,7 @@ static int check_one(struct job *j, const struct entry *e, void *plain, struct h
 					return 0;
 				snprintf(what, sizeof what, "good in %s", where);
 				why_add(why, sizeof why, what);
-				return add_bad(j, &e->d, why, false);
+				return add_bad(j, &e->d, why, false, true);
 			}
 			if (r == -ENOMEM)
 				return r;
@@ -163,10 +166,11 @@ static int check_one(struct job *j, const struct entry *e, void *plain, struct h
 				 hs_err_msg() ? hs_err_msg() : strerror(-r));
 		why_add(why, sizeof why, what);
 	}
-	if (!why[0])
+	bool damaged = why[0] != 0;
+	if (!damaged)
 		snprintf(why, sizeof why, "missing (not in %s%s)", s->v[s->n - 1]->be->where,
 			 s->n > 1 ? " nor any seed" : "");
-	return add_bad(j, &e->d, why, true);
+	return add_bad(j, &e->d, why, true, damaged);
 }
 
 static int check_item(void *arg, uint64_t k, void *plain, struct hs_buf *z)
@@ -224,6 +228,24 @@ static int report(const struct job *j, uint64_t *nbroken)
 	return r;
 }
 
+/* Damaged chunks with no good copy go on the store's list: the next capture
+ * holding their content stores them again. Merely missing ones do not (a
+ * verify without the drive would send the next backup a whole snapshot). */
+static int mark(const struct job *j, uint64_t *marked)
+{
+	struct hs_digest *v = malloc((j->nbad ? j->nbad : 1) * sizeof *v);
+	if (!v)
+		return -ENOMEM;
+	size_t n = 0;
+	for (size_t b = 0; b < j->nbad; b++)
+		if (j->bad[b].breaks && j->bad[b].damaged)
+			v[n++] = j->bad[b].d;
+	int r = hs_badlist_add(j->o->src->v[j->o->src->n - 1], v, n);
+	free(v);
+	*marked = r == 0 ? n : 0;
+	return r;
+}
+
 int hs_verify(const struct hs_verify_opts *o, struct hs_verify_stats *stats)
 {
 	memset(stats, 0, sizeof *stats);
@@ -250,6 +272,12 @@ int hs_verify(const struct hs_verify_opts *o, struct hs_verify_stats *stats)
 	stats->unreadable_points = j.nunreadable;
 	if (r == 0 && j.nbad)
 		r = report(&j, &stats->broken_points);
+	/* Marking is a help for the next capture: the report stands without it. */
+	if (r == 0 && o->mark && mark(&j, &stats->marked) < 0 && o->bad) {
+		char line[600];
+		snprintf(line, sizeof line, "cannot list the damaged chunks as bad: %s", hs_err_msg() ? hs_err_msg() : "?");
+		o->bad(o->bad_arg, line);
+	}
 	if (r == 0 && (j.nbad || j.nunreadable)) {
 		/* One entry per chunk: check_one reports every copy of it at once. */
 		stats->bad = j.nbad;
