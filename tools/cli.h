@@ -112,3 +112,4 @@ int cli_points_add(struct hs_store *st, const char *ref, struct cli_points *p);
 int cli_points_all(struct hs_store *st, struct cli_points *p);
 
 int cmd_replicate(int argc, char **argv);
+int cmd_scrub(int argc, char **argv);

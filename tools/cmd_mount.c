@@ -9,6 +9,7 @@
 #include "spare/hydrate.h"
 #include "basics/mounts.h"
 #include "spare/readahead.h"
+#include "spare/scrub.h"
 #include "spare/spare.h"
 #include "store/places.h"
 #include "store/store.h"
@@ -77,6 +78,15 @@ static int serve(struct hs_spare *sp, const struct hs_status_info *info, const s
 			sp->hyd = NULL;
 		free(first);
 	}
+	/* After an unclean stop, nothing the state holds is trusted unchecked:
+	 * readers check what they read, and a scrub goes through the rest. */
+	struct hs_scrub_bg *scrub = NULL;
+	if (sp->state->unclean) {
+		fprintf(stderr, "hotspare: %s was not closed cleanly: checking its %llu chunks against the point\n",
+			info->state_dir, (unsigned long long)atomic_load(&sp->nsuspect));
+		if (hs_scrub_start(sp, &scrub) < 0)
+			fprintf(stderr, "hotspare: no background scrub (reads still check what they read)\n");
+	}
 	char sock[4200];
 	struct hs_control *ctl = NULL;
 	snprintf(sock, sizeof sock, "%s/control.sock", info->state_dir);
@@ -89,6 +99,7 @@ static int serve(struct hs_spare *sp, const struct hs_status_info *info, const s
 	fprintf(stderr, "hotspare: serving %s@%s at %s/%s (pid %d)\n", sp->ix->server, sp->ix->id,
 		info->mountpoint, info->image_name, (int)getpid());
 	r = hs_fuse_serve(f, true);
+	hs_scrub_stop(scrub);
 	hs_control_stop(ctl);
 	if (sp->ra) {
 		hs_readahead_stop(sp->ra);
@@ -285,7 +296,9 @@ int cmd_mount(int argc, char **argv)
 	}
 	printf("%s/%s is ready (daemon pid %d, state %s)\n", mnt, image, (int)pid, state_dir);
 	/* The daemon owns the state now; this copy only releases its memory
-	 * (the state's lock stays held through the daemon's descriptor). */
+	 * (the state's lock stays held through the daemon's descriptor) and
+	 * must not say the state was closed cleanly: the daemon says that. */
+	sp->mark_clean = false;
 	hs_spare_close(sp);
 	return 0;
 }

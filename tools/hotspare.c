@@ -24,6 +24,7 @@ static const struct {
 	{ "replicate", cmd_replicate, "copy points to a store at another site, only the chunks it lacks" },
 	{ "mount", cmd_mount, "present a point as a disk image on a FUSE mount, hydrating it" },
 	{ "status", cmd_status, "show a mounted spare's hydration and counters" },
+	{ "scrub", cmd_scrub, "check a spare's state against its point and fetch the bad chunks again" },
 	{ "umount", cmd_umount, "unmount a spare once its daemon has flushed its state, or undo a browse" },
 	{ "drill", cmd_drill, "boot a point in isolation, check it, verify it, time it, report it" },
 	{ "failover", cmd_failover, "run the spare for real: mount it and start its libvirt domain" },

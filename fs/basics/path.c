@@ -115,9 +115,11 @@ int hs_path_canon(const char *path, char *out, size_t cap)
 			continue;
 		struct stat st;
 		if (lstat(res, &st) < 0) {
-			if (errno != ENOENT && errno != ENOTDIR)
+			/* ENOTCONN: a FUSE mount whose daemon died; it is there, but
+			 * nothing under it can be looked at. */
+			if (errno != ENOENT && errno != ENOTDIR && errno != ENOTCONN)
 				return -errno;
-			exists = false; /* the rest is a path not made yet */
+			exists = false; /* the rest is a path not made yet (or unreachable) */
 			continue;
 		}
 		if (!S_ISLNK(st.st_mode))
