@@ -169,3 +169,21 @@ int hs_dev_holds(const char *dev, const char *path)
 		return 0;
 	return dev_uses(ps.st_dev, ds.st_rdev, 0);
 }
+
+int hs_dev_loop_file(const char *dev, char *out, size_t cap)
+{
+	struct stat st;
+	if (stat(dev, &st) < 0 || !S_ISBLK(st.st_mode))
+		return 0;
+	char path[128];
+	snprintf(path, sizeof path, "/sys/dev/block/%u:%u/loop/backing_file", major(st.st_rdev), minor(st.st_rdev));
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	bool ok = fgets(out, (int)cap, f) != NULL;
+	fclose(f);
+	if (!ok)
+		return 0;
+	out[strcspn(out, "\n")] = 0;
+	return out[0] == '/';
+}

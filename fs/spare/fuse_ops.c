@@ -312,6 +312,7 @@ static bool failed_just_now(struct hs_fuse *f, uint64_t off, uint64_t end)
 struct reader {
 	int pipe[2];
 	size_t pipe_cap;
+	bool no_splice; /* the image's filesystem cannot splice: buffer only */
 	void *buf;
 	size_t buf_cap;
 };
@@ -378,13 +379,15 @@ static void reply_image(fuse_req_t req, struct hs_fuse *f, size_t size, off_t of
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	if (reader_pipe(rd, size)) {
+	if (!rd->no_splice && reader_pipe(rd, size)) {
 		size_t got = 0;
 		loff_t pos = off;
 		while (got < size) {
 			ssize_t n = splice(fd, &pos, rd->pipe[1], NULL, size - got, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 			if (n < 0 && errno == EINTR)
 				continue;
+			if (n < 0 && (errno == EINVAL || errno == ENOSYS))
+				rd->no_splice = true;
 			if (n <= 0)
 				break;
 			got += (size_t)n;

@@ -144,7 +144,7 @@ static int create_files(struct hs_state *s, const struct hs_index *ix)
 
 static int take_lock(struct hs_state *s)
 {
-	s->lock_fd = openat(s->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	s->lock_fd = openat(s->dirfd, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (s->lock_fd < 0)
 		return hs_err(errno, "cannot open %s/lock: %s", s->dir, strerror(errno));
 	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {

@@ -522,7 +522,8 @@ static int dir_lock(struct hs_backend *be, const char *name, int wait, int *toke
 		return hs_err(-r, "cannot create %s/locks: %s", be->where, strerror(-r));
 	_cleanup_close_ int fd = -1;
 	for (int tries = 0;; tries++) {
-		fd = openat(d->rootfd, path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		/* O_NOFOLLOW: a link planted there must not have its target truncated. */
+		fd = openat(d->rootfd, path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 		if (fd < 0)
 			return hs_err(errno, "cannot open lock %s/%s: %s", be->where, path, strerror(errno));
 		int r2;

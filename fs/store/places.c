@@ -36,6 +36,10 @@ static int check_one(const char *what, const char *path, const char *cpath, cons
 	if (hs_dev_holds(pl->where, path) == 1)
 		return hs_err(EINVAL, "%s %s is on %s %s (its filesystem is on that device)", what, path,
 			      pl->what, pl->where);
+	/* A loop device writes through to its file. */
+	char backing[PATH_MAX];
+	if (hs_dev_loop_file(path, backing, sizeof backing) == 1 && hs_path_inside(backing, pl->where) == 1)
+		return hs_err(EINVAL, "%s %s writes to %s, inside %s %s", what, path, backing, pl->what, pl->where);
 	if (!both_ways)
 		return 0;
 	r = hs_path_inside(pl->where, path);

@@ -28,6 +28,17 @@ if mount --bind "$S" "$T/bind" 2>/dev/null; then
 	expect_fail "TARGET .*/bind/x.img is inside the store" "$HS" restore "$S" mail01 "$T/bind/x.img"
 	umount "$T/bind"
 fi
+# Block devices: one carrying the store's filesystem, a loop device whose file is in the store.
+if losetup -f >/dev/null 2>&1 && command -v mkfs.ext4 >/dev/null; then
+	truncate -s 64M "$T/fs.img"; mkfs.ext4 -q "$T/fs.img"
+	dev=$(losetup -f --show "$T/fs.img"); on_exit losetup -d "$dev"
+	mkdir "$T/fs"; mount "$dev" "$T/fs"; on_exit umount "$T/fs"
+	"$HS" init "$T/fs/store" --chunk-size 64K >/dev/null
+	expect_fail "TARGET $dev holds the store .*/fs/store" "$HS" restore "$T/fs/store" mail01 "$dev" --seed "$S"
+	truncate -s 8M "$S/loop.img"; loop=$(losetup -f --show "$S/loop.img"); on_exit losetup -d "$loop"
+	expect_fail "TARGET $loop writes to .*/store/loop.img, inside the store" "$HS" restore "$S" mail01 "$loop"
+	losetup -d "$loop"; rm "$S/loop.img"
+fi
 expect_fail "FILE .*/x.qcow2 is inside the store" "$HS" export "$S" mail01 "$S/x.qcow2" --format qcow2
 expect_fail "DIR .* is inside the seed" "$HS" browse "$S" mail01 "$T/usb/points" --seed "$T/usb"
 expect_fail "DEST .*/replica is inside the store" "$HS" replicate "$S" "$S/replica"

@@ -40,6 +40,15 @@ r1=0; r2=0; wait $p1 || r1=$?; wait $p2 || r2=$?
 "$HS" verify "$T/store" >/dev/null || fail "verify after racing backups"
 pass "racing backups of one server: one wins, the store verifies"
 
+# A link planted as a lock file: refused, and its target is not truncated.
+echo "precious" >"$T/victim"
+ln -s "$T/victim" "$T/store/locks/web03.lock"
+rc=0; "$HS" backup "$T/store" web03 "$T/common.img" >/dev/null 2>&1 || rc=$?
+[ $rc -ne 0 ] || fail "a backup took a lock that is a symlink"
+[ "$(cat "$T/victim")" = precious ] || fail "the lock's symlink target was overwritten"
+rm "$T/store/locks/web03.lock"
+pass "a symlink planted as a lock file is refused and its target left alone"
+
 # A writer that lets go removes its lock file: nothing is left in locks/.
 [ -z "$(find "$T/store/locks" -type f)" ] || fail "lock files left after the writers finished: $(ls "$T/store/locks")"
 pass "no lock file is left once the writers are done"
