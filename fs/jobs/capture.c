@@ -168,14 +168,16 @@ int hs_capture(const struct hs_capture_opts *o, struct hs_capture_stats *stats)
 	char **ids = NULL;
 	size_t nids = 0;
 
+	/* The source first: a refused capture leaves the store as it was, not
+	 * even a lock file. */
+	uint64_t size;
+	r = hs_dev_open_read(o->source, &fd, &size);
+	if (r < 0)
+		goto out;
 	r = hs_store_lock_server(o->store, o->server, &lock);
 	if (r < 0)
 		goto out;
 	if (o->ship && (r = hs_store_lock_server(o->ship, o->server, &ship_lock)) < 0)
-		goto out;
-	uint64_t size;
-	r = hs_dev_open_read(o->source, &fd, &size);
-	if (r < 0)
 		goto out;
 	struct stat st;
 	fstat(fd, &st);

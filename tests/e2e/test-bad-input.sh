@@ -43,7 +43,8 @@ if [ "$(id -u)" -ne 0 ]; then
 	expect_fail "cannot read .*noread.img" "$HS" snapshot "$S" mail01 "$T/noread.img"
 fi
 [ ! -e "$S/points" ] || fail "a failed snapshot left a point"
-pass "unreadable, empty and non-image sources"
+[ ! -e "$S/locks" ] || fail "a refused snapshot left $(find "$S/locks") in the store"
+pass "unreadable, empty and non-image sources (the store untouched, not even a lock)"
 
 # Points.
 "$HS" snapshot "$S" mail01 "$T/disk.img" --json >"$T/snap.json"
