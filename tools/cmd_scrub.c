@@ -54,7 +54,9 @@ static int live_state(const char *mnt, char *state, size_t cap)
 	if (r == 0)
 		snprintf(state, cap, "%s", s);
 	json_object_put(o);
-	return r < 0 ? cli_failf("scrub", "the daemon at %s did not say where its state is", mnt) * r : 0;
+	if (r < 0)
+		cli_failf("scrub", "the daemon at %s did not say where its state is", mnt);
+	return r;
 }
 
 /* Ask the daemon serving the state to scrub. 1 if no daemon answers there. */

@@ -404,11 +404,9 @@ static void reply_image(fuse_req_t req, struct hs_fuse *f, size_t size, off_t of
 			return;
 		}
 		reader_close_pipe(rd);
-		if (got < size && (off_t)(off + got) >= 0) {
-			struct stat st;
-			if (fstat(fd, &st) == 0 && (uint64_t)st.st_size < (uint64_t)off + size)
-				goto short_read;
-		}
+		struct stat st;
+		if (fstat(fd, &st) == 0 && (uint64_t)st.st_size < (uint64_t)off + size)
+			goto short_read;
 		/* Splicing did not work here: read into the buffer instead. */
 	}
 	if (rd->buf_cap < size) {

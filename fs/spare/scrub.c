@@ -122,8 +122,11 @@ int hs_scrub_state(const char *dir, const char *store, char **seeds, size_t nsee
 	}
 	if (r == 0)
 		r = hs_state_open_repair(dir, ix, src.v[src.n - 1]->be->where, &state);
-	if (r == -EBUSY)
-		r = hs_err(EBUSY, "%s (scrub it through its mountpoint: 'hotspare scrub MOUNTPOINT')", hs_err_msg());
+	if (r == -EBUSY) {
+		char why[512];
+		snprintf(why, sizeof why, "%s", hs_err_msg() ? hs_err_msg() : "the state is in use");
+		r = hs_err(EBUSY, "%s (scrub it through its mountpoint: 'hotspare scrub MOUNTPOINT')", why);
+	}
 	if (r == 0) {
 		r = hs_spare_open(HS_TAKE(ix), &src, HS_TAKE(state), &sp);
 		memset(&src, 0, sizeof src);
