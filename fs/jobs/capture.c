@@ -41,7 +41,7 @@ static int repair_one(struct job *j, const struct hs_digest *d, const void *plai
 	}
 	int r = hs_chunk_compress(plain, len, j->dest->zstd_level, z);
 	if (r == 0)
-		r = hs_badlist_store(j->dest, d, z->data, z->len);
+		r = hs_store_chunk_replace(j->dest, d, z->data, z->len);
 	if (r < 0)
 		return r;
 	atomic_fetch_add(&j->fresh, len);

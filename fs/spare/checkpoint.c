@@ -61,7 +61,7 @@ static int read_one(void *arg, uint64_t k, void *plain, struct hs_buf *z)
 		return r < 0 ? r : 0;
 	r = hs_chunk_compress(plain, len, j->store->zstd_level, z);
 	if (r == 0 && repair)
-		r = hs_badlist_store(j->store, d, z->data, z->len);
+		r = hs_store_chunk_replace(j->store, d, z->data, z->len);
 	else if (r == 0)
 		r = hs_store_chunk_queue(j->store, d, z->data, z->len);
 	if (r < 0)

@@ -1,6 +1,5 @@
 /* The list of known-bad chunks; see badlist.h. */
 #include "store/badlist.h"
-#include "store/chunk.h"
 #include "basics/buf.h"
 #include "basics/err.h"
 #include <string.h>
@@ -110,12 +109,4 @@ int hs_badlist_add(struct hs_store *st, const struct hs_digest *d, size_t n)
 int hs_badlist_remove(struct hs_store *st, const struct hs_dset *done)
 {
 	return done->n ? update(st, NULL, 0, done) : 0;
-}
-
-int hs_badlist_store(struct hs_store *st, const struct hs_digest *d, const void *z, size_t zn)
-{
-	char key[96];
-	hs_chunk_key(d, key);
-	/* No NOREPLACE: the name holds a bad copy that must go. */
-	return st->be->ops->put(st->be, key, z, zn, 0);
 }

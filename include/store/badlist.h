@@ -25,7 +25,5 @@ int hs_badlist_add(struct hs_store *st, const struct hs_digest *d, size_t n);
 /* Remove the digests in done (good copies of them are stored now). 0 or -errno. */
 int hs_badlist_remove(struct hs_store *st, const struct hs_dset *done);
 
-/* Store a good copy of a listed chunk over whatever the store holds under
- * its name (zn compressed bytes; durable before the name is replaced).
- * 0 or -errno. */
-int hs_badlist_store(struct hs_store *st, const struct hs_digest *d, const void *z, size_t zn);
+/* A good copy of a listed chunk is stored over the bad one with
+ * hs_store_chunk_replace (store.h). */
