@@ -42,7 +42,7 @@ pass "racing backups of one server: one wins, the store verifies"
 
 # A link planted as a lock file: refused, and its target is not truncated.
 echo "precious" >"$T/victim"
-ln -s "$T/victim" "$T/store/locks/web03.lock"
+ln -sfn "$T/victim" "$T/store/locks/web03.lock"
 rc=0; "$HS" backup "$T/store" web03 "$T/common.img" >/dev/null 2>&1 || rc=$?
 [ $rc -ne 0 ] || fail "a backup took a lock that is a symlink"
 [ "$(cat "$T/victim")" = precious ] || fail "the lock's symlink target was overwritten"
