@@ -81,6 +81,10 @@ int hs_scrub(struct hs_spare *sp, bool all, unsigned threads, atomic_int *stop, 
 	st->bytes_checked = j.bytes;
 	st->chunks_bad = atomic_load(&sp->nbad) - bad0;
 	st->chunks_repaired = atomic_load(&sp->nrepaired) - repaired0;
+	/* A reader may have found a chunk bad just before the scrub began and
+	 * replaced it during it: count it as found too. */
+	if (st->chunks_bad < st->chunks_repaired)
+		st->chunks_bad = st->chunks_repaired;
 	st->seconds = hs_now_s() - t0;
 	if (r < 0)
 		return r;
