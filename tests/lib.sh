@@ -76,3 +76,22 @@ wait_for() {
 	for ((i = 0; i < limit * 10; i++)); do "$@" && return 0; sleep 0.1; done
 	return 1
 }
+
+# fuse_abort MOUNTPOINT: abort the FUSE connection mounted there (a daemon
+# stuck on its own mount is freed: its requests fail) and detach the mount.
+# For clean-ups after a hang; never waits on the mount itself.
+fuse_abort() {
+	local dev
+	dev=$(awk -v m="$1" '$5 == m && $0 ~ / - fuse/ { split($3, d, ":"); print d[2] }' /proc/self/mountinfo | tail -1)
+	if [ -n "$dev" ]; then
+		[ -e /sys/fs/fuse/connections/"$dev" ] || mount -t fusectl none /sys/fs/fuse/connections 2>/dev/null
+		echo 1 >"/sys/fs/fuse/connections/$dev/abort" 2>/dev/null
+	fi
+	umount -l "$1" 2>/dev/null || true
+}
+
+# tree_sum DIR...: a digest of every path (directories too) and file content
+# under DIR, so "nothing changed, not even a lock file" can be asserted.
+tree_sum() {
+	(cd / && find "$@" -print0 | sort -z | xargs -0 -I{} sh -c 'if [ -f "$1" ]; then sha256sum "$1"; else echo "$1"; fi' _ {}) | sha256sum
+}

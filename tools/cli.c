@@ -2,7 +2,11 @@
 #include "cli.h"
 #include "jobs/capture.h"
 #include "basics/err.h"
+#include "basics/path.h"
+#include "store/places.h"
+#include "spare/state.h"
 #include <errno.h>
+#include <stdint.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -26,10 +30,122 @@ int cli_failf(const char *cmd, const char *fmt, ...)
 	return 1;
 }
 
+/* What the last cli_getopt refused, for cli_usage to say in its one line. */
+static char opt_error[256];
+static int empty_arg = -1; /* index among the positional arguments of an empty one */
+
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *opts)
+{
+	char so[64], esc[96];
+	/* Leading ':' tells a missing value apart from an unknown option. */
+	snprintf(so, sizeof so, ":%s", shortopts);
+	opterr = 0;
+	opt_error[0] = 0;
+	empty_arg = -1;
+	int idx = -1;
+	int c = getopt_long(argc, argv, so, opts, &idx);
+	const char *given = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+	if (c == '?') {
+		if (optopt && !(given[0] == '-' && given[1] == '-'))
+			snprintf(opt_error, sizeof opt_error, "unknown option '-%s'",
+				 hs_escape((char[]){ (char)optopt, 0 }, esc, sizeof esc));
+		else
+			snprintf(opt_error, sizeof opt_error, "unknown option '%s'", hs_escape(given, esc, sizeof esc));
+		return '?';
+	}
+	if (c == ':') {
+		snprintf(opt_error, sizeof opt_error, "option '%s' needs a value", hs_escape(given, esc, sizeof esc));
+		return '?';
+	}
+	if (c != -1) {
+		if (optarg && !*optarg) {
+			if (idx >= 0)
+				snprintf(opt_error, sizeof opt_error, "option '--%s' is empty", opts[idx].name);
+			else
+				snprintf(opt_error, sizeof opt_error, "option '-%c' is empty", c);
+			return '?';
+		}
+		return c;
+	}
+	/* The options are done: an empty positional argument names nothing. */
+	for (int i = optind; i < argc; i++)
+		if (!argv[i][0]) {
+			empty_arg = i - optind;
+			return '?';
+		}
+	return -1;
+}
+
+/* The k-th positional word of a usage line ("STORE SERVER[@POINT] MOUNTPOINT
+ * --state DIR ..."), into out; false past the named ones. */
+static bool usage_word(const char *usage, int k, char *out, size_t cap)
+{
+	const char *p = usage;
+	int seen = 0;
+	bool after_option = false;
+	while (*p && *p != '\n') {
+		while (*p == ' ')
+			p++;
+		size_t n = strcspn(p, " \n");
+		if (!n)
+			break;
+		if (p[0] == '-')
+			after_option = true;
+		else if (after_option || p[0] == '[')
+			after_option = false;
+		else if (seen++ == k) {
+			/* "TARGET|DISK=TARGET...": the first form names it. */
+			size_t w = strcspn(p, "|.[");
+			snprintf(out, cap, "%.*s", (int)(w < n ? w : n), p);
+			return true;
+		}
+		p += n;
+	}
+	return false;
+}
+
 int cli_usage(const char *cmd, const char *usage)
 {
-	fprintf(stderr, "usage: hotspare %s %s\n", cmd, usage);
+	char word[64];
+	if (opt_error[0])
+		fprintf(stderr, "hotspare %s: %s (see 'hotspare %s --help')\n", cmd, opt_error, cmd);
+	else if (empty_arg >= 0 && usage_word(usage, empty_arg, word, sizeof word))
+		fprintf(stderr, "hotspare %s: %s is empty (see 'hotspare %s --help')\n", cmd, word, cmd);
+	else if (empty_arg >= 0)
+		fprintf(stderr, "hotspare %s: argument %d is empty (see 'hotspare %s --help')\n", cmd, empty_arg + 1, cmd);
+	else
+		fprintf(stderr, "hotspare %s: wrong arguments; usage: hotspare %s %.*s (see 'hotspare %s --help')\n", cmd,
+			cmd, (int)strcspn(usage, "\n"), usage, cmd);
+	opt_error[0] = 0;
+	empty_arg = -1;
 	return 2;
+}
+
+int cli_help(const char *cmd, const char *usage)
+{
+	printf("usage: hotspare %s %s\n", cmd, usage);
+	return 0;
+}
+
+int cli_number(const char *cmd, const char *opt, const char *s, uint64_t lo, uint64_t hi, const char *unit,
+	       uint64_t *out)
+{
+	char esc[96];
+	uint64_t v = 0;
+	bool ok = *s != 0;
+	/* Digits only: no sign, no blanks, no exponent, no hex; overflow refused. */
+	for (const char *p = s; ok && *p; p++) {
+		ok = *p >= '0' && *p <= '9' && v <= (UINT64_MAX - (uint64_t)(*p - '0')) / 10;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (ok && v >= lo && v <= hi) {
+		*out = v;
+		return 0;
+	}
+	fprintf(stderr, "hotspare %s: %s '%s' is not a number%s%s from %llu to %llu\n", cmd, opt,
+		hs_escape(s, esc, sizeof esc), unit ? " of " : "", unit ? unit : "", (unsigned long long)lo,
+		(unsigned long long)hi);
+	return 1;
 }
 
 int cli_json_only(int argc, char **argv, const char *cmd, const char *usage, int nargs, bool *json)
@@ -41,11 +157,11 @@ int cli_json_only(int argc, char **argv, const char *cmd, const char *usage, int
 	};
 	int c;
 	*json = false;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
 		if (c == 'j')
 			*json = true;
 		else
-			return c == 'h' ? cli_usage(cmd, usage) & 0 : cli_usage(cmd, usage);
+			return c == 'h' ? cli_help(cmd, usage) : cli_usage(cmd, usage);
 	}
 	return argc - optind == nargs ? -1 : cli_usage(cmd, usage);
 }
@@ -65,6 +181,44 @@ void cli_list_free(struct cli_list *l)
 	free(l->v);
 	l->v = NULL;
 	l->n = 0;
+}
+
+struct hs_place *cli_places(const char *store, const struct cli_list *seeds, size_t *n)
+{
+	size_t ns = seeds ? seeds->n : 0;
+	struct hs_place *v = calloc(ns + 1, sizeof *v);
+	if (!v)
+		return NULL;
+	v[0] = (struct hs_place){ "the store", store };
+	for (size_t i = 0; i < ns; i++)
+		v[i + 1] = (struct hs_place){ "the seed", seeds->v[i] };
+	*n = ns + 1;
+	return v;
+}
+
+int cli_apart(const char *cmd, const char *what, const char *path, const char *store,
+	      const struct cli_list *seeds, bool both_ways)
+{
+	size_t n;
+	struct hs_place *v = cli_places(store, seeds, &n);
+	if (!v)
+		return cli_fail(cmd, -ENOMEM);
+	int r = hs_places_check(what, path, v, n, both_ways);
+	free(v);
+	return r < 0 ? cli_fail(cmd, r) : -1;
+}
+
+int cli_drill_places(const char *store, const struct cli_list *seeds, const char *report,
+		     const char *work)
+{
+	int c = cli_apart("drill", "--report", report, store, seeds, false);
+	if (c < 0)
+		c = cli_apart("drill", "--work-dir", work, store, seeds, false);
+	if (c >= 0)
+		return c;
+	/* The work directory holds a state: the rules for a state's place. */
+	int r = hs_state_check_place("--work-dir", work ? work : "/var/tmp", NULL, NULL, 0);
+	return r < 0 ? cli_fail("drill", r) : -1;
 }
 
 #include "store/store.h"
@@ -169,7 +323,7 @@ int cli_seeds_json(int argc, char **argv, const char *cmd, const char *usage, in
 	};
 	*json = false;
 	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
 		if (c == 's' && cli_list_add(seeds, optarg) == 0)
 			continue;
 		if (c == 'j') {
@@ -177,7 +331,7 @@ int cli_seeds_json(int argc, char **argv, const char *cmd, const char *usage, in
 			continue;
 		}
 		cli_list_free(seeds);
-		return c == 'h' ? cli_usage(cmd, usage) & 0 : cli_usage(cmd, usage);
+		return c == 'h' ? cli_help(cmd, usage) : cli_usage(cmd, usage);
 	}
 	int n = argc - optind;
 	if (n < min_args || (max_args >= 0 && n > max_args)) {

@@ -3,6 +3,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Print "hotspare CMD: <message>" for a failed engine call (the engine's
@@ -12,8 +13,26 @@ int cli_fail(const char *cmd, int r);
 /* Print "hotspare CMD: <formatted>" and return 1 (bad arguments: 2 via cli_usage). */
 int cli_failf(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Print the command's usage line to stderr and return the exit status 2. */
+struct option;
+
+/* getopt_long for the subcommands: the same, but it prints nothing, and
+ * refuses (returns '?') an unknown option, a missing or empty option value,
+ * and, once the options are done, an empty positional argument; cli_usage
+ * then says which in its one line. */
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *opts);
+
+/* Bad arguments: one line on stderr (what cli_getopt refused, or the usage
+ * line) pointing at --help; returns the exit status 2. */
 int cli_usage(const char *cmd, const char *usage);
+
+/* --help: the whole usage on stdout; returns 0. */
+int cli_help(const char *cmd, const char *usage);
+
+/* Parse a numeric option strictly: decimal digits only (no sign, blank,
+ * exponent or suffix), no overflow, from lo to hi. 0 with *out set, or 1
+ * after printing "hotspare CMD: OPT 'S' is not a number [of UNIT] from LO to HI". */
+int cli_number(const char *cmd, const char *opt, const char *s, uint64_t lo, uint64_t hi, const char *unit,
+	       uint64_t *out);
 
 /* Parse the arguments of a command whose only option is --json and which
  * takes nargs positional arguments (from optind on). Returns -1 to go on, or
@@ -27,6 +46,22 @@ struct cli_list {
 };
 int cli_list_add(struct cli_list *l, char *s);
 void cli_list_free(struct cli_list *l);
+
+/* The places a command reads, for store/places.h: its store and its seeds
+ * (seeds may be NULL). *n set; the caller frees the array. NULL: no memory. */
+struct hs_place *cli_places(const char *store, const struct cli_list *seeds, size_t *n);
+
+/* Refuse a path the command writes (what names it: "TARGET") that is or lies
+ * in its store or a seed (or, both_ways, holds one): one line, exit status 1.
+ * -1 to go on. Nothing is created or locked before this. */
+int cli_apart(const char *cmd, const char *what, const char *path, const char *store,
+	      const struct cli_list *seeds, bool both_ways);
+
+/* drill's --report DIR must not be in its store or seeds, and its work
+ * directory (NULL: /var/tmp) must be a place a spare's state may live.
+ * One line and exit status 1, or -1 to go on. */
+int cli_drill_places(const char *store, const struct cli_list *seeds, const char *report,
+		     const char *work);
 
 /* Parse the options of a command that takes --seed SEED (repeatable) and
  * --json, and from min_args to max_args (-1: any number) positional
@@ -51,8 +86,9 @@ int cmd_failover(int argc, char **argv);
 int cmd_browse(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 
-/* Read MOUNTPOINT's status JSON into buf; prints the error itself, as
- * "hotspare CMD: ...". 0 or -errno. */
+/* Read MOUNTPOINT's status JSON into buf; prints the error itself as
+ * "hotspare CMD: ..." (cmd NULL: prints nothing). 0 or -errno (-ENOTCONN:
+ * a hotspare mount whose daemon died). */
 int cli_read_status(const char *cmd, const char *mountpoint, char *buf, size_t cap);
 int cmd_restore(int argc, char **argv);
 
@@ -106,3 +142,4 @@ struct hs_point;
  * disk gets the :DISK part ("" when absent; checked to exist). 0 or -errno. */
 int cli_open_point(const char *where, const char *ref, struct hs_store **st, struct hs_point *p,
 		   char disk[33]);
+int cmd_scrub(int argc, char **argv);

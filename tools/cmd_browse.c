@@ -23,7 +23,7 @@ int cmd_browse(int argc, char **argv)
 	struct cli_list seeds = { 0 };
 	enum hs_browse_via via = HS_BROWSE_SAFE;
 	int c, nvia = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
 		if (c == 's' && cli_list_add(&seeds, optarg) == 0)
 			continue;
 		if (c == 'v' || c == 'k') {
@@ -33,7 +33,7 @@ int cmd_browse(int argc, char **argv)
 		}
 		cli_list_free(&seeds);
 		return c == 's' ? cli_fail("browse", -ENOMEM)
-				: c == 'h' ? cli_usage("browse", USAGE) & 0 : cli_usage("browse", USAGE);
+				: c == 'h' ? cli_help("browse", USAGE) : cli_usage("browse", USAGE);
 	}
 	if (argc - optind != 3) {
 		cli_list_free(&seeds);
@@ -42,6 +42,11 @@ int cmd_browse(int argc, char **argv)
 	if (nvia > 1) {
 		cli_list_free(&seeds);
 		return cli_failf("browse", "--vm and --kernel-mount exclude each other");
+	}
+	/* DIR gets the filesystems' mount points and the browse record. */
+	if ((c = cli_apart("browse", "DIR", argv[optind + 2], argv[optind], &seeds, false)) >= 0) {
+		cli_list_free(&seeds);
+		return c;
 	}
 	if (via == HS_BROWSE_KERNEL)
 		fprintf(stderr, "hotspare browse: warning: --kernel-mount hands the disk's filesystems to this host's "

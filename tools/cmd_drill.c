@@ -18,12 +18,12 @@ static void on_signal(int sig)
 	hs_drill_interrupted = sig;
 }
 
-static int number(const char *s, int lo, int hi, int *out)
+/* A numeric option (see cli_number): 0, or 1 once the error is printed. */
+static int number(const char *opt, const char *s, int lo, int hi, const char *unit, int *out)
 {
-	char *end;
-	long v = strtol(s, &end, 10);
-	if (*s < '0' || *s > '9' || *end || v < lo || v > hi)
-		return -1;
+	uint64_t v;
+	if (cli_number("drill", opt, s, (uint64_t)lo, (uint64_t)hi, unit, &v))
+		return 1;
 	*out = (int)v;
 	return 0;
 }
@@ -51,7 +51,7 @@ int cmd_drill(int argc, char **argv)
 				   .memory_mib = 512, .vcpus = 1 };
 	bool json = false;
 	int c, v = 0, bad = 0;
-	while (!bad && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while (!bad && (c = cli_getopt(argc, argv, "h", opts)) != -1) {
 		switch (c) {
 		case 'r': o.report_dir = optarg; break;
 		case 's': bad = cli_list_add(&seeds, optarg) < 0; break;
@@ -62,25 +62,21 @@ int cmd_drill(int argc, char **argv)
 				bad = cli_failf("drill", "--expect needs some text");
 			break;
 		case 't':
-			if (number(optarg, 1, 86400, &o.timeout_s) < 0)
-				bad = cli_failf("drill", "--timeout '%s' is not a number of seconds from 1 to 86400", optarg);
+			bad = number("--timeout", optarg, 1, 86400, "seconds", &o.timeout_s);
 			break;
 		case 'p':
-			if (o.nchecks == HS_REPORT_MAX_CHECKS || number(optarg, 1, 65535, &v) < 0)
-				bad = cli_failf("drill", "--check-tcp '%s' is not a port (1-65535; at most %d checks)",
-						optarg, HS_REPORT_MAX_CHECKS);
-			else
+			if (o.nchecks == HS_REPORT_MAX_CHECKS)
+				bad = cli_failf("drill", "--check-tcp: at most %d checks", HS_REPORT_MAX_CHECKS);
+			else if (!(bad = number("--check-tcp", optarg, 1, 65535, "port", &v)))
 				o.check_port[o.nchecks++] = v;
 			break;
 		case 'm':
-			if (number(optarg, 64, 1 << 20, &v) < 0)
-				bad = cli_failf("drill", "--memory '%s' is not a number of MiB (64 or more)", optarg);
-			o.memory_mib = (unsigned)v;
+			if (!(bad = number("--memory", optarg, 64, 1 << 20, "MiB", &v)))
+				o.memory_mib = (unsigned)v;
 			break;
 		case 'v':
-			if (number(optarg, 1, 64, &v) < 0)
-				bad = cli_failf("drill", "--vcpus '%s' is not a number from 1 to 64", optarg);
-			o.vcpus = (unsigned)v;
+			if (!(bad = number("--vcpus", optarg, 1, 64, NULL, &v)))
+				o.vcpus = (unsigned)v;
 			break;
 		case 'P':
 			if (strcmp(optarg, "linux") && strcmp(optarg, "windows"))
@@ -92,7 +88,7 @@ int cmd_drill(int argc, char **argv)
 		case 'j': json = true; break;
 		case 'h':
 			cli_list_free(&seeds);
-			return cli_usage("drill", USAGE) & 0;
+			return cli_help("drill", USAGE);
 		default:
 			bad = 2;
 		}
@@ -100,6 +96,11 @@ int cmd_drill(int argc, char **argv)
 	if (bad || argc - optind != 2 || !o.report_dir) {
 		cli_list_free(&seeds);
 		return bad == 1 ? 1 : cli_usage("drill", USAGE);
+	}
+	/* The report and the throw-away state go where they touch no store. */
+	if ((c = cli_drill_places(argv[optind], &seeds, o.report_dir, o.work_dir)) >= 0) {
+		cli_list_free(&seeds);
+		return c;
 	}
 	o.store = argv[optind];
 	o.ref = argv[optind + 1];

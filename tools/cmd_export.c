@@ -89,7 +89,7 @@ int cmd_export(int argc, char **argv)
 	const char *fmt = "raw";
 	bool force = false;
 	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
 		switch (c) {
 		case 'f': fmt = optarg; break;
 		case 'F': force = true; break;
@@ -100,7 +100,7 @@ int cmd_export(int argc, char **argv)
 			return cli_fail("export", -ENOMEM);
 		default:
 			cli_list_free(&seeds);
-			return c == 'h' ? cli_usage("export", USAGE) & 0 : cli_usage("export", USAGE);
+			return c == 'h' ? cli_help("export", USAGE) : cli_usage("export", USAGE);
 		}
 	}
 	if (argc - optind != 3) {
@@ -115,6 +115,11 @@ int cmd_export(int argc, char **argv)
 		return cli_failf("export", "unknown --format '%s' (raw, qcow2, vmdk or vhdx)", fmt);
 	}
 	const char *file = argv[optind + 2];
+	/* FILE (and its temporary beside it) must not land in the store or a seed. */
+	if ((c = cli_apart("export", "FILE", file, argv[optind], &seeds, false)) >= 0) {
+		cli_list_free(&seeds);
+		return c;
+	}
 	struct stat sb;
 	if (lstat(file, &sb) == 0 && (!force || !S_ISREG(sb.st_mode))) {
 		cli_list_free(&seeds);

@@ -47,21 +47,20 @@ int cmd_failback(int argc, char **argv)
 	};
 	struct hs_failback_opts o = { .uri = "qemu:///system", .shutdown_timeout_s = 120 };
 	bool json = false;
+	uint64_t secs;
 	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
 		switch (c) {
 		case 'c': o.uri = optarg; break;
 		case 'd': o.domain = optarg; break;
 		case 't': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-			if (end == optarg || *end || v < 1 || v > 86400)
-				return cli_failf("failback", "--shutdown-timeout '%s' is not a number of seconds from 1 to 86400", optarg);
-			o.shutdown_timeout_s = (int)v;
+			if (cli_number("failback", "--shutdown-timeout", optarg, 1, 86400, "seconds", &secs))
+				return 1;
+			o.shutdown_timeout_s = (int)secs;
 			break;
 		}
 		case 'j': json = true; break;
-		default: return c == 'h' ? cli_usage("failback", USAGE) & 0 : cli_usage("failback", USAGE);
+		default: return c == 'h' ? cli_help("failback", USAGE) : cli_usage("failback", USAGE);
 		}
 	}
 	if (argc - optind != 1)

@@ -8,6 +8,8 @@
 #include "basics/err.h"
 #include "basics/mounts.h"
 #include "store/name.h"
+#include "store/places.h"
+#include "spare/state.h"
 #include <getopt.h>
 #include <json-c/json.h>
 #include <limits.h>
@@ -18,6 +20,8 @@
 #define USAGE "STORE SERVER[@POINT] --state DIR [--seed SEED]... [--connect URI]\n" \
 	      "       [--network NAME | --bridge IF] [--memory MIB] [--vcpus N] [--profile linux|windows]\n" \
 	      "       [--mountpoint DIR (default /var/lib/hotspare/mnt/SERVER)]"
+
+#define HS_FAILOVER_MAX_SEEDS 24
 
 /* Mount the spare with this very binary's mount command. */
 static int run_mount(char **argv)
@@ -64,16 +68,17 @@ int cmd_failover(int argc, char **argv)
 	};
 	const char *state = NULL, *uri = "qemu:///system", *network = NULL, *bridge = NULL, *mntopt = NULL;
 	unsigned memory = 1024, vcpus = 2;
+	uint64_t v;
 	bool windows = false;
 	char *mount_argv[64];
 	int nm = 0, c;
 	mount_argv[nm++] = "hotspare";
 	mount_argv[nm++] = "mount";
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
 		switch (c) {
 		case 's': state = optarg; break;
 		case 'e':
-			if (nm > 50)
+			if (nm >= 2 + 2 * HS_FAILOVER_MAX_SEEDS)
 				return cli_failf("failover", "too many --seed options");
 			mount_argv[nm++] = "--seed";
 			mount_argv[nm++] = optarg;
@@ -82,14 +87,14 @@ int cmd_failover(int argc, char **argv)
 		case 'n': network = optarg; break;
 		case 'b': bridge = optarg; break;
 		case 'm':
-			memory = (unsigned)atoi(optarg);
-			if (memory < 64)
-				return cli_failf("failover", "--memory '%s' is not a number of MiB (64 or more)", optarg);
+			if (cli_number("failover", "--memory", optarg, 64, 1u << 20, "MiB", &v))
+				return 1;
+			memory = (unsigned)v;
 			break;
 		case 'v':
-			vcpus = (unsigned)atoi(optarg);
-			if (vcpus < 1 || vcpus > 64)
-				return cli_failf("failover", "--vcpus '%s' is not a number from 1 to 64", optarg);
+			if (cli_number("failover", "--vcpus", optarg, 1, 64, NULL, &v))
+				return 1;
+			vcpus = (unsigned)v;
 			break;
 		case 'p':
 			if (strcmp(optarg, "linux") && strcmp(optarg, "windows"))
@@ -97,7 +102,7 @@ int cmd_failover(int argc, char **argv)
 			windows = !strcmp(optarg, "windows");
 			break;
 		case 'M': mntopt = optarg; break;
-		default: return c == 'h' ? cli_usage("failover", USAGE) & 0 : cli_usage("failover", USAGE);
+		default: return c == 'h' ? cli_help("failover", USAGE) : cli_usage("failover", USAGE);
 		}
 	}
 	if (argc - optind != 2 || !state)
@@ -108,6 +113,19 @@ int cmd_failover(int argc, char **argv)
 	char server[HS_SERVER_MAX + 1], want[HS_POINT_ID_LEN + 1];
 	int r = hs_ref_parse(ref, server, want, NULL);
 	if (r < 0)
+		return cli_fail("failover", r);
+	/* The mount: reuse a live mount of this server's spare, else mount it. */
+	char mnt[PATH_MAX], image[PATH_MAX + 80];
+	snprintf(mnt, sizeof mnt, "%s", mntopt ? mntopt : "/var/lib/hotspare/mnt/");
+	if (!mntopt)
+		strncat(mnt, server, sizeof mnt - strlen(mnt) - 1);
+	/* Before the mountpoint is made: the state and mountpoint must be where
+	 * a spare can use them (mount checks again; this keeps nothing made). */
+	struct hs_place places[HS_FAILOVER_MAX_SEEDS + 1] = { { "the store", where } };
+	size_t nplaces = 1;
+	for (int i = 3; i < nm; i += 2)
+		places[nplaces++] = (struct hs_place){ "the seed", mount_argv[i] };
+	if ((r = hs_state_check_place("the state", state, mnt, places, nplaces)) < 0)
 		return cli_fail("failover", r);
 	if (bridge) {
 		char path[PATH_MAX];
@@ -137,11 +155,6 @@ int cmd_failover(int argc, char **argv)
 		goto out;
 	}
 
-	/* The mount: reuse a live mount of this server's spare, else mount it. */
-	char mnt[PATH_MAX], image[PATH_MAX + 80];
-	snprintf(mnt, sizeof mnt, "%s", mntopt ? mntopt : "/var/lib/hotspare/mnt/");
-	if (!mntopt)
-		strncat(mnt, server, sizeof mnt - strlen(mnt) - 1);
 	if ((r = mkdir_p(mnt)) < 0) {
 		cli_failf("failover", "cannot create mountpoint %s: %s", mnt, strerror(-r));
 		goto out;

@@ -5,6 +5,7 @@
 #include "store/http.h"
 #include <errno.h>
 #include <stdlib.h>
+#include "basics/path.h"
 #include "basics/progress.h"
 #include "store/key.h"
 #include "store/store.h"
@@ -24,17 +25,20 @@ int cmd_init(int argc, char **argv)
 	uint64_t cs = HS_DEFAULT_CHUNK_SIZE;
 	const char *keyfile = NULL;
 	int c;
-	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "c:h", opts)) != -1) {
 		switch (c) {
 		case 'c':
-			if (hs_parse_size(optarg, &cs) < 0 || !hs_chunk_size_valid(cs))
-				return cli_failf("init", "chunk size '%s' is not a power of two from 64K to 4M", optarg);
+			if (hs_parse_size(optarg, &cs) < 0 || !hs_chunk_size_valid(cs)) {
+				char esc[96];
+				return cli_failf("init", "chunk size '%s' is not a power of two from 64K to 4M",
+						 hs_escape(optarg, esc, sizeof esc));
+			}
 			break;
 		case 'e':
 			keyfile = optarg;
 			break;
 		case 'h':
-			return cli_usage("init", USAGE) & 0;
+			return cli_help("init", USAGE);
 		default:
 			return cli_usage("init", USAGE);
 		}

@@ -9,7 +9,9 @@
 #include "spare/hydrate.h"
 #include "basics/mounts.h"
 #include "spare/readahead.h"
+#include "spare/scrub.h"
 #include "spare/spare.h"
+#include "store/places.h"
 #include "store/store.h"
 #include "spare/trace.h"
 #include <fcntl.h>
@@ -76,6 +78,15 @@ static int serve(struct hs_spare *sp, const struct hs_status_info *info, const s
 			sp->hyd = NULL;
 		free(first);
 	}
+	/* After an unclean stop, nothing the state holds is trusted unchecked:
+	 * readers check what they read, and a scrub goes through the rest. */
+	struct hs_scrub_bg *scrub = NULL;
+	if (sp->state->unclean) {
+		fprintf(stderr, "hotspare: %s was not closed cleanly: checking its %llu chunks against the point\n",
+			info->state_dir, (unsigned long long)atomic_load(&sp->nsuspect));
+		if (hs_scrub_start(sp, &scrub) < 0)
+			fprintf(stderr, "hotspare: no background scrub (reads still check what they read)\n");
+	}
 	char sock[4200];
 	struct hs_control *ctl = NULL;
 	snprintf(sock, sizeof sock, "%s/control.sock", info->state_dir);
@@ -88,6 +99,7 @@ static int serve(struct hs_spare *sp, const struct hs_status_info *info, const s
 	fprintf(stderr, "hotspare: serving %s@%s at %s/%s (pid %d)\n", sp->ix->server, sp->ix->id,
 		info->mountpoint, info->image_name, (int)getpid());
 	r = hs_fuse_serve(f, true);
+	hs_scrub_stop(scrub);
 	hs_control_stop(ctl);
 	if (sp->ra) {
 		hs_readahead_stop(sp->ra);
@@ -121,8 +133,9 @@ static int parse(int argc, char **argv, struct mount_args *a)
 	a->hydrate_threads = 2;
 	a->readahead_mib = HS_READAHEAD_MAX_BYTES >> 20;
 	a->deadline_s = 120;
+	uint64_t v;
 	int c;
-	while ((c = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "f", opts)) != -1) {
 		switch (c) {
 		case 's': a->state = optarg; break;
 		case 'e':
@@ -133,32 +146,32 @@ static int parse(int argc, char **argv, struct mount_args *a)
 		case 'r': a->read_only = true; break;
 		case 't': a->boot_trace = optarg; break;
 		case 'h':
-			a->hydrate_threads = (unsigned)atoi(optarg);
-			if (a->hydrate_threads > 16)
-				return cli_failf("mount", "--hydrate-threads '%s' is not a number from 0 to 16", optarg) ? -EINVAL : 0;
+			if (cli_number("mount", "--hydrate-threads", optarg, 0, 16, NULL, &v))
+				return -ERANGE;
+			a->hydrate_threads = (unsigned)v;
 			break;
-		case 'a': {
-			char *end;
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (end == optarg || *end || v > 1024 || optarg[0] == '-')
-				return cli_failf("mount", "--readahead '%s' is not a number of MiB from 0 to 1024", optarg) ? -EINVAL : 0;
+		case 'a':
+			if (cli_number("mount", "--readahead", optarg, 0, 1024, "MiB", &v))
+				return -ERANGE;
 			a->readahead_mib = (unsigned)v;
 			break;
-		}
 		case 'd':
-			a->deadline_s = atoi(optarg);
-			if (a->deadline_s < 1)
-				return cli_failf("mount", "--deadline '%s' is not a number of seconds", optarg) ? -EINVAL : 0;
+			/* A day at most: the deadline is kept in milliseconds in an int. */
+			if (cli_number("mount", "--deadline", optarg, 1, 86400, "seconds", &v))
+				return -ERANGE;
+			a->deadline_s = (int)v;
 			break;
 		case 'H':
-			cli_usage("mount", USAGE);
+			cli_help("mount", USAGE);
 			return 1;
 		default:
 			return cli_usage("mount", USAGE) ? -EINVAL : 0;
 		}
 	}
-	if (argc - optind != 3 || !a->state)
+	if (argc - optind != 3)
 		return cli_usage("mount", USAGE) ? -EINVAL : 0;
+	if (!a->state)
+		return cli_failf("mount", "--state DIR is missing (see 'hotspare mount --help')") ? -EINVAL : 0;
 	a->store = argv[optind];
 	a->ref = argv[optind + 1];
 	a->mountpoint = argv[optind + 2];
@@ -171,7 +184,7 @@ int cmd_mount(int argc, char **argv)
 	int r = parse(argc, argv, &a);
 	if (r != 0) {
 		cli_list_free(&a.seeds);
-		return r > 0 ? 0 : 2;
+		return r > 0 ? 0 : r == -ERANGE ? 1 : 2;
 	}
 	char mnt[PATH_MAX], state_dir[PATH_MAX];
 	struct hs_store *st = NULL;
@@ -180,7 +193,14 @@ int cmd_mount(int argc, char **argv)
 	struct hs_state *state = NULL;
 	struct hs_spare *sp = NULL;
 
-	r = hs_mount_check_free(a.mountpoint);
+	/* Before anything is created: a state or mountpoint in the wrong place
+	 * would hang the daemon on its own mount or bury the store. */
+	size_t nplaces;
+	struct hs_place *places = cli_places(a.store, &a.seeds, &nplaces);
+	r = places ? hs_state_check_place("the state", a.state, a.mountpoint, places, nplaces) : -ENOMEM;
+	free(places);
+	if (r == 0)
+		r = hs_mount_check_free(a.mountpoint);
 	if (r == 0 && !realpath(a.mountpoint, mnt))
 		r = hs_err(errno, "mountpoint %s: %s", a.mountpoint, strerror(errno));
 	if (r == 0)
@@ -248,6 +268,9 @@ int cmd_mount(int argc, char **argv)
 		if (chdir("/") < 0)
 			_exit(1);
 		info.pid = (int)getpid();
+		/* The lock is ours now (inherited); the parent that wrote its pid exits. */
+		if (hs_state_own(sp->state) < 0)
+			fprintf(stderr, "hotspare: cannot record pid %d in %s/lock\n", info.pid, state_dir);
 		r = serve(sp, &info, &a, pipefd[1]);
 		int cr = hs_spare_close(sp);
 		_exit(r < 0 || cr < 0 ? 1 : 0);
@@ -273,7 +296,9 @@ int cmd_mount(int argc, char **argv)
 	}
 	printf("%s/%s is ready (daemon pid %d, state %s)\n", mnt, image, (int)pid, state_dir);
 	/* The daemon owns the state now; this copy only releases its memory
-	 * (the state's lock stays held through the daemon's descriptor). */
+	 * (the state's lock stays held through the daemon's descriptor) and
+	 * must not say the state was closed cleanly: the daemon says that. */
+	sp->mark_clean = false;
 	hs_spare_close(sp);
 	return 0;
 }

@@ -3,6 +3,7 @@
  * needs no key: an encrypted store lists its points without one. */
 #include "cli.h"
 #include "basics/cleanup.h"
+#include "basics/err.h"
 #include "basics/progress.h"
 #include "store/store.h"
 #include <errno.h>
@@ -88,11 +89,27 @@ int cmd_points(int argc, char **argv)
 	if (!json && n)
 		printf("%-17s %-9s %-21s %10s %10s  %-17s %-16s %s\n", "ID", "KIND", "TIME (UTC)", "SIZE", "NEW",
 		       "BASE (DRIVE)", "CONSISTENCY", "DISKS");
+	size_t unreadable = 0;
 	for (size_t i = 0; i < n; i++) {
+		hs_err_clear();
 		r = hs_store_point_head(st, server, ids[i], p);
-		if (r < 0) {
+		if (r == -ENOMEM) {
 			json_object_put(arr);
 			return cli_fail("points", r);
+		}
+		if (r < 0) {
+			/* One bad point hides nothing else: it is listed as such. */
+			const char *why = hs_err_msg() ? hs_err_msg() : strerror(-r);
+			unreadable++;
+			if (json) {
+				json_object *o = json_object_new_object();
+				json_object_object_add(o, "id", json_object_new_string(ids[i]));
+				json_object_object_add(o, "error", json_object_new_string(why));
+				json_object_array_add(arr, o);
+			} else {
+				printf("%-17s %-9s %s\n", ids[i], "BAD", why);
+			}
+			continue;
 		}
 		if (json)
 			json_object_array_add(arr, point_json(p));
@@ -104,5 +121,8 @@ int cmd_points(int argc, char **argv)
 	else if (n == 0)
 		printf("server %s has no points in %s\n", server, st->be->where);
 	json_object_put(arr);
+	if (unreadable)
+		return cli_failf("points", "%zu of %zu points of %s cannot be read (their indexes are damaged)", unreadable,
+				 n, server);
 	return 0;
 }

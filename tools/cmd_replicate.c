@@ -99,7 +99,7 @@ int cmd_replicate(int argc, char **argv)
 	struct cli_list seeds = { 0 };
 	bool json = false, verify_dest = false;
 	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
 		if (c == 's' && cli_list_add(&seeds, optarg) == 0)
 			continue;
 		if (c == 'j' || c == 'v') {
@@ -107,11 +107,16 @@ int cmd_replicate(int argc, char **argv)
 			continue;
 		}
 		cli_list_free(&seeds);
-		return c == 'h' ? cli_usage("replicate", USAGE) & 0 : cli_usage("replicate", USAGE);
+		return c == 'h' ? cli_help("replicate", USAGE) : cli_usage("replicate", USAGE);
 	}
 	if (argc - optind < 2) {
 		cli_list_free(&seeds);
 		return cli_usage("replicate", USAGE);
+	}
+	/* DEST must be another place than SOURCE and the seeds. */
+	if ((c = cli_apart("replicate", "DEST", argv[optind + 1], argv[optind], &seeds, true)) >= 0) {
+		cli_list_free(&seeds);
+		return c;
 	}
 	int r = run(argv[optind], argv[optind + 1], argv + optind + 2, argc - optind - 2, &seeds, json,
 		    verify_dest, t0);

@@ -24,21 +24,16 @@ struct job {
 };
 
 /* Which disks go where: pairs must name every disk of the point, and only those. */
-static int plan(const struct hs_point *p, const char *disk, int n, char **args, struct job *jobs, unsigned *nj)
+static int plan(const struct hs_point *p, const char *disk, const struct hs_capture_disk *pairs, unsigned np,
+		bool lone, struct job *jobs, unsigned *nj)
 {
-	struct hs_capture_disk pairs[HS_DISKS_MAX];
-	unsigned np = 0;
-	bool lone;
 	if (disk[0]) {
-		if (n != 1)
+		if (np != 1 || !lone)
 			return hs_err(EINVAL, "restore of one disk (%s) takes one TARGET", disk);
-		jobs[0] = (struct job){ .slot = (unsigned)hs_point_disk_find(p, disk), .target = args[0] };
+		jobs[0] = (struct job){ .slot = (unsigned)hs_point_disk_find(p, disk), .target = pairs[0].source };
 		*nj = 1;
 		return 0;
 	}
-	int r = cli_disk_pairs("restore", n, args, "TARGET", pairs, &np, &lone);
-	if (r < 0)
-		return r;
 	if (lone) {
 		if (p->ndisks > 1)
 			return hs_err(EINVAL, "point %s@%s has %u disks (%s, %s%s): give DISK=TARGET for each, or "
@@ -166,30 +161,50 @@ int cmd_restore(int argc, char **argv)
 	struct cli_list seeds = { 0 };
 	bool json = false;
 	unsigned threads = 0;
+	uint64_t v;
 	int c, r;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
 		switch (c) {
 		case 's':
-			if (cli_list_add(&seeds, optarg) < 0)
+			if (cli_list_add(&seeds, optarg) < 0) {
+				cli_list_free(&seeds);
 				return cli_fail("restore", -ENOMEM);
+			}
 			break;
 		case 't':
-			threads = (unsigned)atoi(optarg);
-			if (threads < 1 || threads > 256)
-				return cli_failf("restore", "--threads '%s' is not a number from 1 to 256", optarg);
+			if (cli_number("restore", "--threads", optarg, 1, 256, NULL, &v)) {
+				cli_list_free(&seeds);
+				return 1;
+			}
+			threads = (unsigned)v;
 			break;
 		case 'j':
 			json = true;
 			break;
 		default:
 			cli_list_free(&seeds);
-			return c == 'h' ? cli_usage("restore", USAGE) & 0 : cli_usage("restore", USAGE);
+			return c == 'h' ? cli_help("restore", USAGE) : cli_usage("restore", USAGE);
 		}
 	}
 	if (argc - optind < 3) {
 		cli_list_free(&seeds);
 		return cli_usage("restore", USAGE);
 	}
+	/* Every TARGET, before anything is opened: one in the store (or a seed)
+	 * would overwrite it. */
+	struct hs_capture_disk pairs[HS_DISKS_MAX];
+	unsigned np = 0;
+	bool lone;
+	r = cli_disk_pairs("restore", argc - optind - 2, argv + optind + 2, "TARGET", pairs, &np, &lone);
+	if (r < 0) {
+		cli_list_free(&seeds);
+		return cli_fail("restore", r);
+	}
+	for (unsigned k = 0; k < np; k++)
+		if ((c = cli_apart("restore", "TARGET", pairs[k].source, argv[optind], &seeds, false)) >= 0) {
+			cli_list_free(&seeds);
+			return c;
+		}
 	struct hs_store *st;
 	_cleanup_free_ struct hs_point *p = malloc(sizeof *p);
 	_cleanup_free_ struct job *jobs = calloc(HS_DISKS_MAX, sizeof *jobs);
@@ -200,7 +215,7 @@ int cmd_restore(int argc, char **argv)
 		cli_list_free(&seeds);
 		return cli_fail("restore", r);
 	}
-	r = plan(p, disk, argc - optind - 2, argv + optind + 2, jobs, &nj);
+	r = plan(p, disk, pairs, np, lone, jobs, &nj);
 	for (unsigned k = 0; r == 0 && k < nj; k++)
 		r = check_target(jobs[k].target);
 	struct hs_sources src;

@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "basics/cleanup.h"
 #include "basics/err.h"
+#include "store/places.h"
 #include <getopt.h>
 #include <json-c/json.h>
 #include <string.h>
@@ -24,6 +25,7 @@ static void print_summary(const struct hs_capture_stats *s, const char *server, 
 		json_object_object_add(o, "bytes_new", json_object_new_int64((int64_t)s->bytes_new));
 		json_object_object_add(o, "bytes_stored", json_object_new_int64((int64_t)s->bytes_stored));
 		json_object_object_add(o, "chunks_new", json_object_new_int64((int64_t)s->chunks_new));
+		json_object_object_add(o, "chunks_repaired", json_object_new_int64((int64_t)s->chunks_repaired));
 		json_object_object_add(o, "seconds", json_object_new_double(s->seconds));
 		json_object *disks = json_object_new_array();
 		for (unsigned k = 0; k < s->ndisks; k++) {
@@ -52,6 +54,9 @@ static void print_summary(const struct hs_capture_stats *s, const char *server, 
 	for (unsigned k = 0; s->ndisks > 1 && k < s->ndisks; k++)
 		printf("  disk %s: %s, stored %s (%s new data)\n", s->disks[k].name, hs_fmt_bytes(s->disks[k].size, a),
 		       hs_fmt_bytes(s->disks[k].bytes_stored, b), hs_fmt_bytes(s->disks[k].bytes_new, c));
+	if (s->chunks_repaired)
+		printf("%s %s@%s: stored %llu chunk%s again that verify had found bad\n", hs_kind_name(kind), server, s->id,
+		       (unsigned long long)s->chunks_repaired, s->chunks_repaired == 1 ? "" : "s");
 }
 
 int cli_capture(int argc, char **argv, unsigned kind)
@@ -69,24 +74,25 @@ int cli_capture(int argc, char **argv, unsigned kind)
 	const char *ship = NULL;
 	bool json = false;
 	unsigned threads = 0;
+	uint64_t v;
 	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
 		switch (c) {
 		case 's':
 			if (kind != HS_KIND_SNAPSHOT)
-				return cli_usage(cmd, usage);
+				return cli_failf(cmd, "--ship is for snapshots: a backup's chunks go to the store") + 1;
 			ship = optarg;
 			break;
 		case 't':
-			threads = (unsigned)atoi(optarg);
-			if (threads < 1 || threads > 256)
-				return cli_failf(cmd, "--threads '%s' is not a number from 1 to 256", optarg);
+			if (cli_number(cmd, "--threads", optarg, 1, 256, NULL, &v))
+				return 1;
+			threads = (unsigned)v;
 			break;
 		case 'j':
 			json = true;
 			break;
 		case 'h':
-			return cli_usage(cmd, usage) & 0;
+			return cli_help(cmd, usage);
 		default:
 			return cli_usage(cmd, usage);
 		}
@@ -105,6 +111,14 @@ int cli_capture(int argc, char **argv, unsigned kind)
 		return cli_fail(cmd, r);
 	/* Every source is checked before anything is written (the drive included). */
 	if ((r = hs_capture_check(disks, nd)) < 0)
+		return cli_fail(cmd, r);
+	/* Before any store is opened or locked: a drive that is the store (or
+	 * lies in it, or holds it, or is a SOURCE) would have its chunks and
+	 * locks mixed up with the store's. */
+	struct hs_place reads[HS_DISKS_MAX + 1] = { { "the store", where } };
+	for (unsigned k = 0; k < nd; k++)
+		reads[k + 1] = (struct hs_place){ nd == 1 ? "the SOURCE" : "a SOURCE", disks[k].source };
+	if (ship && (r = hs_places_check("--ship", ship, reads, nd + 1, true)) < 0)
 		return cli_fail(cmd, r);
 	_cleanup_(hs_store_close_p) struct hs_store *st = NULL, *ship_st = NULL;
 	r = hs_store_open(where, &st);

@@ -16,6 +16,8 @@ int cli_read_status(const char *cmd, const char *mountpoint, char *buf, size_t c
 	int r = hs_status_read(mountpoint, &b, NULL);
 	if (r < 0) {
 		hs_buf_free(&b);
+		if (!cmd)
+			return r;
 		return cli_fail(cmd, r) ? r : r;
 	}
 	memcpy(buf, b.data, b.len);
@@ -56,6 +58,9 @@ int cmd_status(int argc, char **argv)
 	       hs_fmt_bytes(I("bytes_from_seed"), d), hs_fmt_bytes(I("bytes_from_store"), e),
 	       hs_fmt_bytes(I("bytes_read_ahead"), f));
 	printf("  written    %llu chunks changed by the guest\n", (unsigned long long)I("chunks_written"));
+	if (I("chunks_unchecked") || I("chunks_repaired"))
+		printf("  checks     %llu chunks still to check against the point; %llu found bad and replaced\n",
+		       (unsigned long long)I("chunks_unchecked"), (unsigned long long)I("chunks_repaired"));
 	printf("  errors     %llu%s%s\n", (unsigned long long)I("errors"), S("last_error")[0] ? ": " : "",
 	       S("last_error"));
 #undef I

@@ -7,6 +7,7 @@
 #include "vm/browse.h"
 #include "vm/view.h"
 #include <errno.h>
+#include <getopt.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +16,14 @@
 
 int cmd_umount(int argc, char **argv)
 {
-	if (argc != 2 || argv[1][0] == '-')
-		return argc == 2 && !strcmp(argv[1], "--help") ? cli_usage("umount", USAGE) & 0
-							    : cli_usage("umount", USAGE);
-	const char *mnt = argv[1];
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c = cli_getopt(argc, argv, "h", opts);
+	if (c != -1 || argc - optind != 1)
+		return c == 'h' ? cli_help("umount", USAGE) : cli_usage("umount", USAGE);
+	const char *mnt = argv[optind];
 	char type[64];
 	int r = hs_browse_undo(mnt);
 	if (r < 0)
@@ -35,16 +40,19 @@ int cmd_umount(int argc, char **argv)
 
 	char buf[8192];
 	long pid = 0;
-	if (cli_read_status("umount", mnt, buf, sizeof buf) == 0) {
+	if ((r = cli_read_status(NULL, mnt, buf, sizeof buf)) == 0) {
 		json_object *o = json_tokener_parse(buf), *v;
 		if (o && json_object_object_get_ex(o, "pid", &v))
 			pid = (long)json_object_get_int64(v);
 		json_object_put(o);
 	} else {
 		/* The daemon is gone: nothing to flush, only a dead endpoint to clear. */
+		bool dead = r == -ENOTCONN;
 		r = hs_mount_detach(mnt, true);
 		if (r < 0)
 			return cli_failf("umount", "cannot detach %s: %s", mnt, strerror(-r));
+		printf("%s: %s; detached\n", mnt, dead ? "its daemon had died (the state keeps what it last flushed)"
+						       : "its daemon did not answer");
 		return 0;
 	}
 	/* Waits for the daemon too: it flushes the state after the mount goes away. */

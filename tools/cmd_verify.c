@@ -41,8 +41,24 @@ int cmd_verify(int argc, char **argv)
 		struct hs_progress progress;
 		struct hs_verify_opts o = {
 			.src = &src, .refs = pts.v, .npoints = pts.n, .progress = &progress, .bad = print_bad,
+			.mark = true,
 		};
 		r = hs_verify(&o, &s);
+	}
+	/* What killed writers left: reported until gc removes it (the next
+	 * capture of their server removes its own). */
+	uint64_t left = 0, left_bytes = 0;
+	char left_text[1024] = "";
+	for (size_t i = 0; (r == 0 || r == -EIO) && i < src.n; i++) {
+		uint64_t n, bytes;
+		char b[16];
+		if (hs_store_leftovers(src.v[i], false, &n, &bytes) < 0 || !n)
+			continue;
+		left += n;
+		left_bytes += bytes;
+		size_t len = strlen(left_text);
+		snprintf(left_text + len, sizeof left_text - len, "; %llu temporary file%s (%s) left by killed writers in %s",
+			 (unsigned long long)n, n == 1 ? "" : "s", hs_fmt_bytes(bytes, b), src.v[i]->be->where);
 	}
 	/* The whole command, listing the points and opening the store included. */
 	s.seconds = hs_now_s() - t0;
@@ -56,13 +72,24 @@ int cmd_verify(int argc, char **argv)
 			json_object_object_add(j, "bytes", json_object_new_int64((int64_t)s.bytes));
 			json_object_object_add(j, "bad_chunks", json_object_new_int64((int64_t)s.bad));
 			json_object_object_add(j, "broken_points", json_object_new_int64((int64_t)s.broken_points));
+			json_object_object_add(j, "unreadable_points", json_object_new_int64((int64_t)s.unreadable_points));
+			json_object_object_add(j, "marked_bad", json_object_new_int64((int64_t)s.marked));
+			json_object_object_add(j, "leftover_files", json_object_new_int64((int64_t)left));
+			json_object_object_add(j, "leftover_bytes", json_object_new_int64((int64_t)left_bytes));
 			json_object_object_add(j, "seconds", json_object_new_double(s.seconds));
 			puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
 			json_object_put(j);
 		} else if (r == 0) {
-			printf("verify: %zu points, %llu chunks (%s) all present and intact, %.1f s\n", pts.n,
-			       (unsigned long long)s.chunks, hs_fmt_bytes(s.bytes, a), s.seconds);
+			printf("verify: %zu points, %llu chunks (%s) all present and intact, %.1f s%s\n", pts.n,
+			       (unsigned long long)s.chunks, hs_fmt_bytes(s.bytes, a), s.seconds, left_text);
+		} else if (left) {
+			fprintf(stderr, "hotspare verify: %s\n", left_text + 2);
 		}
+		if (!json && s.marked)
+			fprintf(stderr, "hotspare verify: %llu damaged chunk%s listed as bad in %s: the next snapshot or "
+					"backup that holds %s stores %s again\n", (unsigned long long)s.marked,
+				s.marked == 1 ? "" : "s", src.v[src.n - 1]->be->where, s.marked == 1 ? "its content" : "their content",
+				s.marked == 1 ? "it" : "them");
 	}
 	if (r < 0)
 		cli_fail("verify", r);

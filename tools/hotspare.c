@@ -2,6 +2,7 @@
 #define FUSE_USE_VERSION 35
 #include "cli.h"
 #include "basics/err.h"
+#include "basics/path.h"
 #include "store/http.h"
 #include "store/key.h"
 #include "store/store.h"
@@ -33,6 +34,7 @@ static const struct {
 	{ "replicate", cmd_replicate, "copy points to a store at another site, only the chunks it lacks" },
 	{ "mount", cmd_mount, "present a point as a disk image on a FUSE mount, hydrating it" },
 	{ "status", cmd_status, "show a mounted spare's hydration and counters" },
+	{ "scrub", cmd_scrub, "check a spare's state against its point and fetch the bad chunks again" },
 	{ "umount", cmd_umount, "unmount a spare once its daemon has flushed its state, or undo a browse" },
 	{ "drill", cmd_drill, "boot a point in isolation, check it, verify it, time it, report it" },
 	{ "failover", cmd_failover, "run the spare for real: mount it and start its libvirt domain" },
@@ -259,6 +261,7 @@ int main(int argc, char **argv)
 		hs_key_set_current(NULL); /* wipe it */
 		return r;
 	}
-	fprintf(stderr, "hotspare: unknown command '%s' (see 'hotspare --help')\n", argv[1]);
+	char esc[96];
+	fprintf(stderr, "hotspare: unknown command '%s' (see 'hotspare --help')\n", hs_escape(argv[1], esc, sizeof esc));
 	return 2;
 }

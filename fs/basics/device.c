@@ -2,11 +2,15 @@
 #include "basics/device.h"
 #include "basics/cleanup.h"
 #include "basics/err.h"
+#include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <linux/fs.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 static int fd_size(int fd, const struct stat *st, uint64_t *size)
 {
@@ -114,4 +118,72 @@ bool hs_range_is_hole(int fd, uint64_t off, uint64_t n)
 	if (d < 0)
 		return errno == ENXIO;
 	return (uint64_t)d >= off + n;
+}
+
+/* Whether block device number d is t, a partition of t, or stacked on t
+ * (device mapper, md: its "slaves" in sysfs), depth levels down. */
+static bool dev_uses(dev_t d, dev_t t, int depth)
+{
+	if (d == t)
+		return true;
+	if (depth > 8)
+		return false;
+	char sys[128], path[PATH_MAX], buf[64];
+	snprintf(sys, sizeof sys, "/sys/dev/block/%u:%u", major(d), minor(d));
+	unsigned ma, mi;
+	/* A partition's sysfs directory sits in its disk's. */
+	snprintf(path, sizeof path, "%s/partition", sys);
+	if (access(path, F_OK) == 0) {
+		snprintf(path, sizeof path, "%s/../dev", sys);
+		FILE *f = fopen(path, "re");
+		bool ok = f && fgets(buf, sizeof buf, f) && sscanf(buf, "%u:%u", &ma, &mi) == 2;
+		if (f)
+			fclose(f);
+		if (ok && dev_uses(makedev(ma, mi), t, depth + 1))
+			return true;
+	}
+	snprintf(path, sizeof path, "%s/slaves", sys);
+	DIR *dir = opendir(path);
+	struct dirent *e;
+	bool found = false;
+	while (dir && !found && (e = readdir(dir))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char dev[PATH_MAX + 300];
+		snprintf(dev, sizeof dev, "%s/slaves/%s/dev", sys, e->d_name);
+		FILE *f = fopen(dev, "re");
+		if (f && fgets(buf, sizeof buf, f) && sscanf(buf, "%u:%u", &ma, &mi) == 2)
+			found = dev_uses(makedev(ma, mi), t, depth + 1);
+		if (f)
+			fclose(f);
+	}
+	if (dir)
+		closedir(dir);
+	return found;
+}
+
+int hs_dev_holds(const char *dev, const char *path)
+{
+	struct stat ds, ps;
+	if (stat(dev, &ds) < 0 || !S_ISBLK(ds.st_mode) || stat(path, &ps) < 0)
+		return 0;
+	return dev_uses(ps.st_dev, ds.st_rdev, 0);
+}
+
+int hs_dev_loop_file(const char *dev, char *out, size_t cap)
+{
+	struct stat st;
+	if (stat(dev, &st) < 0 || !S_ISBLK(st.st_mode))
+		return 0;
+	char path[128];
+	snprintf(path, sizeof path, "/sys/dev/block/%u:%u/loop/backing_file", major(st.st_rdev), minor(st.st_rdev));
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	bool ok = fgets(out, (int)cap, f) != NULL;
+	fclose(f);
+	if (!ok)
+		return 0;
+	out[strcspn(out, "\n")] = 0;
+	return out[0] == '/';
 }

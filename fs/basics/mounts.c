@@ -2,6 +2,7 @@
 #include "basics/mounts.h"
 #include "basics/cleanup.h"
 #include "basics/err.h"
+#include "basics/path.h"
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -25,6 +26,45 @@ static void unescape(char *s)
 	*o = 0;
 }
 
+/* Call fn(arg, mountpoint, fstype) for every line of /proc/self/mountinfo,
+ * oldest mount first; a non-zero return stops the walk and is returned. */
+static int each_mount(int (*fn)(void *arg, const char *mnt, const char *fstype), void *arg)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return -errno;
+	char line[4096], mnt[4096], fstype[256];
+	while (fgets(line, sizeof line, f)) {
+		/* id parent major:minor root MOUNTPOINT options [optional...] - FSTYPE source ... */
+		const char *sep = strstr(line, " - ");
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
+		    sscanf(sep + 3, "%255s", fstype) != 1)
+			continue;
+		unescape(mnt);
+		int r = fn(arg, mnt, fstype);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+struct type_at {
+	const char *want;
+	char *type;
+	int cap;
+	int found;
+};
+
+static int type_at(void *arg, const char *mnt, const char *fstype)
+{
+	struct type_at *t = arg;
+	if (strcmp(mnt, t->want) == 0) {
+		snprintf(t->type, (size_t)t->cap, "%s", fstype);
+		t->found = 1; /* the last match is the one on top */
+	}
+	return 0;
+}
+
 int hs_mount_type(const char *path, char *type, int cap)
 {
 	char want[PATH_MAX];
@@ -34,24 +74,37 @@ int hs_mount_type(const char *path, char *type, int cap)
 			return -errno;
 		snprintf(want, sizeof want, "%s", path);
 	}
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-	if (!f)
-		return -errno;
-	char line[4096], mnt[4096], fstype[256];
-	int found = 0;
-	while (fgets(line, sizeof line, f)) {
-		/* id parent major:minor root MOUNTPOINT options [optional...] - FSTYPE source ... */
-		const char *sep = strstr(line, " - ");
-		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
-		    sscanf(sep + 3, "%255s", fstype) != 1)
-			continue;
-		unescape(mnt);
-		if (strcmp(mnt, want) == 0) {
-			snprintf(type, (size_t)cap, "%s", fstype);
-			found = 1; /* the last match is the one on top */
-		}
-	}
-	return found;
+	struct type_at t = { .want = want, .type = type, .cap = cap };
+	int r = each_mount(type_at, &t);
+	return r < 0 ? r : t.found;
+}
+
+struct fuse_above {
+	const char *path;
+	char *mnt;
+	size_t cap;
+};
+
+static int fuse_above(void *arg, const char *mnt, const char *fstype)
+{
+	struct fuse_above *a = arg;
+	if (strncmp(fstype, "fuse", 4) != 0 || !hs_path_has_prefix(a->path, mnt))
+		return 0;
+	snprintf(a->mnt, a->cap, "%s", mnt);
+	return 1;
+}
+
+int hs_mount_fuse_above(const char *path, char *mnt, size_t cap)
+{
+	char p[PATH_MAX];
+	/* First by name alone, so a path under a FUSE mount that no longer
+	 * answers is refused without a lookup that would wait for it. */
+	int r = hs_path_lexical(path, p, sizeof p);
+	struct fuse_above a = { p, mnt, cap };
+	if (r == 0 && (r = each_mount(fuse_above, &a)) != 0)
+		return r;
+	r = hs_path_canon(path, p, sizeof p);
+	return r < 0 ? r : each_mount(fuse_above, &a);
 }
 
 int hs_mount_detach(const char *path, bool lazy)

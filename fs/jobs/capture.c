@@ -1,5 +1,6 @@
 /* Snapshot and backup; see capture.h. */
 #include "jobs/capture.h"
+#include "store/badlist.h"
 #include "store/chunk.h"
 #include "basics/cleanup.h"
 #include "basics/device.h"
@@ -26,10 +27,40 @@ struct job {
 	const struct hs_capture_opts *o;
 	struct hs_store *dest;
 	const struct hs_dset *known; /* chunks the destination or the base snapshot holds */
+	const struct hs_dset *bad;   /* chunks known bad (badlist.h): stored again */
 	struct disk *d;
 	unsigned nd;
-	atomic_uint_fast64_t chunks_new;
+	atomic_uint_fast64_t chunks_new, repaired;
+	/* repaired_lock protects the set of known-bad chunks stored again */
+	pthread_mutex_t repaired_lock;
+	struct hs_dset repaired_set;
 };
+
+/* A chunk known bad: a good copy goes over the bad one, once per digest,
+ * whatever the store or the base snapshot seem to hold. */
+static int repair_one(struct job *j, struct disk *dk, const struct hs_digest *d, const void *plain,
+		      uint32_t len, struct hs_buf *z)
+{
+	pthread_mutex_lock(&j->repaired_lock);
+	int first = hs_dset_add(&j->repaired_set, d);
+	pthread_mutex_unlock(&j->repaired_lock);
+	if (first < 0)
+		return first;
+	if (first == 0) {
+		atomic_fetch_add(&dk->dedup, len);
+		return 0;
+	}
+	int r = hs_store_chunk_encode(j->dest, d, plain, len, z);
+	if (r == 0)
+		r = hs_store_chunk_replace(j->dest, d, z->data, z->len);
+	if (r < 0)
+		return r;
+	atomic_fetch_add(&dk->fresh, len);
+	atomic_fetch_add(&dk->stored, z->len);
+	atomic_fetch_add(&j->chunks_new, 1);
+	atomic_fetch_add(&j->repaired, 1);
+	return 0;
+}
 
 static int capture_one(struct job *j, struct disk *dk, uint64_t i, void *plain, struct hs_buf *z)
 {
@@ -53,6 +84,8 @@ static int capture_one(struct job *j, struct disk *dk, uint64_t i, void *plain, 
 	}
 	struct hs_digest *d = &ix->digests[i];
 	hs_store_chunk_id(j->dest, plain, len, d);
+	if (j->bad && hs_dset_has(j->bad, d))
+		return repair_one(j, dk, d, plain, len, z);
 	if (j->known && hs_dset_has(j->known, d)) {
 		atomic_fetch_add(&dk->dedup, len);
 		return 0;
@@ -60,6 +93,7 @@ static int capture_one(struct job *j, struct disk *dk, uint64_t i, void *plain, 
 	int r = hs_store_chunk_has(j->dest, d);
 	if (r < 0)
 		return r;
+	bool stored = false; /* present already (r == 1) counts as deduplicated */
 	if (r == 0) {
 		r = hs_store_chunk_encode(j->dest, d, plain, len, z);
 		if (r < 0)
@@ -67,8 +101,9 @@ static int capture_one(struct job *j, struct disk *dk, uint64_t i, void *plain, 
 		r = hs_store_chunk_queue(j->dest, d, z->data, z->len);
 		if (r < 0)
 			return r;
+		stored = r == 1;
 	}
-	if (r == 1) {
+	if (stored) {
 		atomic_fetch_add(&dk->fresh, len);
 		atomic_fetch_add(&dk->stored, z->len);
 		atomic_fetch_add(&j->chunks_new, 1);
@@ -225,7 +260,7 @@ int hs_capture(const struct hs_capture_opts *o, struct hs_capture_stats *stats)
 	if (r < 0)
 		return r;
 	int lock = -1, ship_lock = -1;
-	struct hs_dset known = { 0 };
+	struct hs_dset known = { 0 }, bad = { 0 };
 	struct disk *d = NULL;
 	struct hs_point *p = calloc(1, sizeof *p);
 	struct hs_index **ixs = calloc(o->ndisks, sizeof *ixs);
@@ -248,14 +283,20 @@ int hs_capture(const struct hs_capture_opts *o, struct hs_capture_stats *stats)
 		goto out;
 	if (o->kind == HS_KIND_BACKUP && (r = load_known(o, ids, nids, &known, stats->base)) < 0)
 		goto out;
+	if ((r = hs_badlist_load(o->store, &bad)) < 0)
+		goto out;
 
 	struct job j = {
 		.o = o,
 		.dest = o->ship ? o->ship : o->store,
 		.known = known.slot ? &known : NULL,
+		.bad = bad.n ? &bad : NULL,
 		.d = d,
 		.nd = o->ndisks,
 	};
+	pthread_mutex_init(&j.repaired_lock, NULL);
+	if ((r = hs_dset_init(&j.repaired_set, 16)) < 0)
+		goto out_job;
 	uint64_t most = 0;
 	for (unsigned k = 0; k < o->ndisks; k++)
 		if (d[k].ix->nchunks > most)
@@ -270,7 +311,7 @@ int hs_capture(const struct hs_capture_opts *o, struct hs_capture_stats *stats)
 	if (r < 0) {
 		if (o->progress)
 			hs_progress_end(o->progress);
-		goto out;
+		goto out_job;
 	}
 
 	time_t t;
@@ -312,11 +353,19 @@ out_progress:
 		stats->seconds = hs_progress_seconds(o->progress);
 	}
 	if (r < 0)
-		goto out;
+		goto out_job;
+	/* Good copies are in the store now: off the list (a failure here only
+	 * means the next capture stores them once more). */
+	if (j.dest == o->store)
+		hs_badlist_remove(o->store, &j.repaired_set);
 	memcpy(stats->id, p->id, sizeof stats->id);
 	stats->image_size = total;
 	stats->chunks_new = j.chunks_new;
+	stats->chunks_repaired = j.repaired;
 	stats->ndisks = o->ndisks;
+out_job:
+	hs_dset_free(&j.repaired_set);
+	pthread_mutex_destroy(&j.repaired_lock);
 out:
 	if (d)
 		close_disks(d, o->ndisks);
@@ -324,6 +373,7 @@ out:
 	free(p);
 	hs_strv_free(ids);
 	hs_dset_free(&known);
+	hs_dset_free(&bad);
 	if (ship_lock >= 0)
 		hs_store_unlock(o->ship, ship_lock);
 	if (lock >= 0)

@@ -1,6 +1,7 @@
 /* Verify; see verify.h. */
 #include "jobs/verify.h"
 #include "jobs/replicate.h"
+#include "store/badlist.h"
 #include "store/chunk.h"
 #include "store/point.h"
 #include "store/store.h"
@@ -19,13 +20,17 @@ struct entry {
 
 struct bad {
 	struct hs_digest d;
-	char why[160];
+	char why[400];
+	bool breaks;  /* no good copy anywhere: the points naming it are broken */
+	bool damaged; /* a copy was corrupt or unreadable (not only missing) */
 };
 
 struct job {
 	const struct hs_verify_opts *o;
 	struct entry *e;
 	size_t n;
+	bool *unreadable; /* per point: its index could not be read */
+	uint64_t nunreadable;
 	atomic_uint_fast64_t bytes;
 	/* bad_lock protects the bad list */
 	pthread_mutex_t bad_lock;
@@ -59,8 +64,6 @@ static int point_disks(const struct hs_verify_opts *o, size_t k, int (*fn)(void 
 	return r;
 }
 
-/* The distinct non-zero chunks of all points, sorted by digest (the order
- * the store's fan-out directories hold them in). */
 struct collecting {
 	struct hs_dset seen;
 	struct entry *e;
@@ -82,12 +85,28 @@ static int collect_disk(void *arg, const struct hs_index *ix)
 	return r < 0 ? r : 0;
 }
 
-static int collect(const struct hs_verify_opts *o, struct entry **out, size_t *n)
+/* The distinct non-zero chunks of all points, sorted by digest (the order
+ * the store's fan-out directories hold them in). A point whose index cannot
+ * be read is reported and marked, and the others are still verified. */
+static int collect(struct job *j, struct entry **out, size_t *n)
 {
+	const struct hs_verify_opts *o = j->o;
 	struct collecting c = { 0 };
 	int r = hs_dset_init(&c.seen, 1024);
-	for (size_t p = 0; r == 0 && p < o->npoints; p++)
+	for (size_t p = 0; r == 0 && p < o->npoints; p++) {
+		hs_err_clear();
 		r = point_disks(o, p, collect_disk, &c);
+		if (r < 0 && r != -ENOMEM) {
+			char line[700];
+			snprintf(line, sizeof line, "point %s@%s cannot be read: %s", o->refs[p].server, o->refs[p].id,
+				 hs_err_msg() ? hs_err_msg() : strerror(-r));
+			if (o->bad)
+				o->bad(o->bad_arg, line);
+			j->unreadable[p] = true;
+			j->nunreadable++;
+			r = 0;
+		}
+	}
 	hs_dset_free(&c.seen);
 	if (r < 0) {
 		free(c.e);
@@ -99,42 +118,77 @@ static int collect(const struct hs_verify_opts *o, struct entry **out, size_t *n
 	return 0;
 }
 
-static int add_bad(struct job *j, const struct hs_digest *d, const char *why)
+static int add_bad(struct job *j, const struct hs_digest *d, const char *why, bool breaks, bool damaged)
 {
 	HS_LOCK_SCOPE(&j->bad_lock);
 	if (hs_grow(&j->bad, &j->capbad, j->nbad + 1, sizeof *j->bad) < 0)
 		return -ENOMEM;
 	j->bad[j->nbad].d = *d;
 	snprintf(j->bad[j->nbad].why, sizeof j->bad[j->nbad].why, "%s", why);
+	j->bad[j->nbad].breaks = breaks;
+	j->bad[j->nbad].damaged = damaged;
 	j->nbad++;
 	return 0;
 }
 
-/* Check one chunk: the first source that holds it must hold a good copy;
- * corrupt copies met on the way are reported too. */
+/* A failure of the network rather than of the chunk: verification stops
+ * instead of calling every chunk bad. */
+static bool transient(int r)
+{
+	return r == -EAGAIN || r == -ETIMEDOUT || r == -ECONNREFUSED || r == -ECONNRESET ||
+	       r == -EHOSTUNREACH || r == -ENETUNREACH;
+}
+
+/* Append "; " and text to why (cap bytes). */
+static void why_add(char *why, size_t cap, const char *text)
+{
+	size_t n = strlen(why);
+	snprintf(why + n, cap - n, "%s%s", n ? "; " : "", text);
+}
+
+/* Check one chunk: the first source that holds it must hold a good copy.
+ * Corrupt or unreadable copies met on the way are reported with it, in one
+ * line per chunk: the chunk is bad (it breaks its points) when no source
+ * has a good copy. */
 static int check_one(struct job *j, const struct entry *e, void *plain, struct hs_buf *z)
 {
 	const struct hs_sources *s = j->o->src;
-	char why[160];
+	char why[400] = "", what[300];
 	for (size_t i = 0; i < s->n; i++) {
+		const char *where = s->v[i]->be->where;
+		hs_err_clear();
 		int r = hs_store_chunk_get(s->v[i], &e->d, z);
 		if (r == -ENOENT)
 			continue;
-		if (r < 0)
+		if (r < 0 && transient(r))
 			return r;
-		r = hs_store_chunk_decode(s->v[i], z->data, z->len, &e->d, plain, e->len);
-		if (r == 0)
+		/* An encrypted store without its key (verify --no-key): presence only. */
+		if (r == 0 && s->v[i]->encrypted && !s->v[i]->key)
 			return 0;
-		if (r != -EBADMSG)
-			return r;
-		snprintf(why, sizeof why, "corrupt in %s", s->v[i]->be->where);
-		r = add_bad(j, &e->d, why);
-		if (r < 0)
-			return r;
+		if (r == 0) {
+			r = hs_store_chunk_decode(s->v[i], z->data, z->len, &e->d, plain, e->len);
+			if (r == 0) {
+				if (!why[0])
+					return 0;
+				snprintf(what, sizeof what, "good in %s", where);
+				why_add(why, sizeof why, what);
+				return add_bad(j, &e->d, why, false, true);
+			}
+			if (r == -ENOMEM)
+				return r;
+		}
+		if (r == -EBADMSG)
+			snprintf(what, sizeof what, "corrupt in %s", where);
+		else /* a directory where the chunk should be, an I/O error: this copy only */
+			snprintf(what, sizeof what, "unreadable in %s (%s)", where,
+				 hs_err_msg() ? hs_err_msg() : strerror(-r));
+		why_add(why, sizeof why, what);
 	}
-	snprintf(why, sizeof why, "missing (not in %s%s)", s->v[s->n - 1]->be->where,
-		 s->n > 1 ? " nor any seed" : "");
-	return add_bad(j, &e->d, why);
+	bool damaged = why[0] != 0;
+	if (!damaged)
+		snprintf(why, sizeof why, "missing (not in %s%s)", s->v[s->n - 1]->be->where,
+			 s->n > 1 ? " nor any seed" : "");
+	return add_bad(j, &e->d, why, true, damaged);
 }
 
 static int check_item(void *arg, uint64_t k, void *plain, struct hs_buf *z)
@@ -156,13 +210,13 @@ static int name_disk(void *arg, const struct hs_index *ix)
 {
 	struct naming *n = arg;
 	for (size_t b = 0; b < n->j->nbad; b++)
-		for (uint64_t i = 0; i < ix->nchunks && !n->names[b]; i++)
+		for (uint64_t i = 0; i < ix->nchunks && n->j->bad[b].breaks && !n->names[b]; i++)
 			n->names[b] = hs_digest_eq(&ix->digests[i], &n->j->bad[b].d);
 	return 0;
 }
 
-/* Report each bad chunk with the points that name it (each index read once
- * more); returns how many points are broken. */
+/* Report each bad chunk with the points that name it (each point's disks
+ * read once more); returns how many points are broken. */
 static int report(const struct job *j, uint64_t *nbroken)
 {
 	const struct hs_verify_opts *o = j->o;
@@ -174,10 +228,13 @@ static int report(const struct job *j, uint64_t *nbroken)
 	for (size_t b = 0; r == 0 && b < j->nbad; b++) {
 		char hex[HS_DIGEST_HEX];
 		hs_digest_hex(&j->bad[b].d, hex);
-		len[b] = snprintf(line[b], sizeof line[b], "chunk %s: %s; breaks", hex, j->bad[b].why);
+		len[b] = snprintf(line[b], sizeof line[b], "chunk %s: %s%s", hex, j->bad[b].why,
+				  j->bad[b].breaks ? "; breaks" : "");
 	}
 	for (size_t p = 0; r == 0 && p < o->npoints; p++) {
-		memset(n.names, 0, j->nbad * sizeof *n.names);
+		if (j->unreadable[p])
+			continue;
+		memset(n.names, 0, (j->nbad ? j->nbad : 1) * sizeof *n.names);
 		if ((r = point_disks(o, p, name_disk, &n)) < 0)
 			break;
 		const char *server = o->points ? o->points[p]->server : o->refs[p].server;
@@ -199,14 +256,36 @@ static int report(const struct job *j, uint64_t *nbroken)
 	return r;
 }
 
+/* Damaged chunks with no good copy go on the store's list: the next capture
+ * holding their content stores them again. Merely missing ones do not (a
+ * verify without the drive would send the next backup a whole snapshot). */
+static int mark(const struct job *j, uint64_t *marked)
+{
+	struct hs_digest *v = malloc((j->nbad ? j->nbad : 1) * sizeof *v);
+	if (!v)
+		return -ENOMEM;
+	size_t n = 0;
+	for (size_t b = 0; b < j->nbad; b++)
+		if (j->bad[b].breaks && j->bad[b].damaged)
+			v[n++] = j->bad[b].d;
+	int r = hs_badlist_add(j->o->src->v[j->o->src->n - 1], v, n);
+	free(v);
+	*marked = r == 0 ? n : 0;
+	return r;
+}
+
 int hs_verify(const struct hs_verify_opts *o, struct hs_verify_stats *stats)
 {
 	memset(stats, 0, sizeof *stats);
 	double t0 = hs_now_s();
-	struct job j = { .o = o };
-	int r = collect(o, &j.e, &j.n);
-	if (r < 0)
+	struct job j = { .o = o, .unreadable = calloc(o->npoints ? o->npoints : 1, sizeof(bool)) };
+	if (!j.unreadable)
+		return -ENOMEM;
+	int r = collect(&j, &j.e, &j.n);
+	if (r < 0) {
+		free(j.unreadable);
 		return r;
+	}
 	pthread_mutex_init(&j.bad_lock, NULL);
 	uint64_t total = 0;
 	for (size_t i = 0; i < j.n; i++)
@@ -218,33 +297,35 @@ int hs_verify(const struct hs_verify_opts *o, struct hs_verify_stats *stats)
 		hs_progress_end(o->progress);
 	stats->chunks = j.n;
 	stats->bytes = j.bytes;
-	if (r == 0 && j.nbad) {
-		/* The same chunk may be listed twice (a corrupt copy and then missing). */
-		uint64_t distinct = 0;
-		for (size_t b = 0; b < j.nbad; b++) {
-			bool seen = false;
-			for (size_t c = 0; c < b && !seen; c++)
-				seen = hs_digest_eq(&j.bad[c].d, &j.bad[b].d);
-			distinct += !seen;
-		}
-		stats->bad = distinct;
+	stats->unreadable_points = j.nunreadable;
+	if (r == 0 && j.nbad)
 		r = report(&j, &stats->broken_points);
-		if (r == 0) {
-			/* A replica is repaired from its source: say how. */
-			struct hs_store *st = o->src->v[o->src->n - 1];
-			char source[2048], fix[4700] = "";
-			if (hs_replica_source(st, source, sizeof source) == 0)
-				snprintf(fix, sizeof fix, "; run hotspare replicate %s %s --verify-dest to repair",
-					 source, st->be->where);
-			hs_err_clear();
-			r = hs_err(EIO, "verify failed: %llu of %zu chunks bad, %llu of %zu points broken%s",
-				   (unsigned long long)distinct, j.n,
-				   (unsigned long long)stats->broken_points, o->npoints, fix);
-		}
+	/* Marking is a help for the next capture: the report stands without it. */
+	if (r == 0 && o->mark && mark(&j, &stats->marked) < 0 && o->bad) {
+		char line[600];
+		snprintf(line, sizeof line, "cannot list the damaged chunks as bad: %s", hs_err_msg() ? hs_err_msg() : "?");
+		o->bad(o->bad_arg, line);
+	}
+	if (r == 0 && (j.nbad || j.nunreadable)) {
+		/* One entry per chunk: check_one reports every copy of it at once. */
+		stats->bad = j.nbad;
+		/* A replica is repaired from its source: say how. */
+		struct hs_store *st = o->src->v[o->src->n - 1];
+		char source[2048], fix[4700] = "", extra[80] = "";
+		if (hs_replica_source(st, source, sizeof source) == 0)
+			snprintf(fix, sizeof fix, "; run hotspare replicate %s %s --verify-dest to repair", source,
+				 st->be->where);
+		if (j.nunreadable)
+			snprintf(extra, sizeof extra, ", %llu of them unreadable", (unsigned long long)j.nunreadable);
+		hs_err_clear();
+		r = hs_err(EIO, "verify failed: %llu of %zu chunks bad, %llu of %zu points broken%s%s",
+			   (unsigned long long)j.nbad, j.n,
+			   (unsigned long long)(stats->broken_points + j.nunreadable), o->npoints, extra, fix);
 	}
 	stats->seconds = hs_now_s() - t0;
 	free(j.e);
 	free(j.bad);
+	free(j.unreadable);
 	pthread_mutex_destroy(&j.bad_lock);
 	return r;
 }

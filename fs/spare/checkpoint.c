@@ -1,5 +1,6 @@
 /* Checkpoints; see checkpoint.h. */
 #include "spare/checkpoint.h"
+#include "store/badlist.h"
 #include "store/chunk.h"
 #include "basics/cleanup.h"
 #include "basics/device.h"
@@ -16,7 +17,21 @@ struct job {
 	uint64_t *todo;
 	size_t ntodo;
 	atomic_uint_fast64_t bytes, stored, fresh;
+	struct hs_dset bad;      /* known-bad chunks (badlist.h): stored again */
+	/* repaired_lock protects repaired: the bad chunks stored again so far */
+	pthread_mutex_t repaired_lock;
+	struct hs_dset repaired;
 };
+
+/* 1 if d is a known-bad chunk not yet stored again by this checkpoint (the
+ * caller stores it), 0 if not, -ENOMEM. */
+static int repair_due(struct job *j, const struct hs_digest *d)
+{
+	if (!j->bad.n || !hs_dset_has(&j->bad, d))
+		return 0;
+	HS_LOCK_SCOPE(&j->repaired_lock);
+	return hs_dset_add(&j->repaired, d);
+}
 
 /* Read the k-th chunk to take and store it if the store lacks it. */
 static int read_one(void *arg, uint64_t k, void *plain, struct hs_buf *z)
@@ -38,11 +53,16 @@ static int read_one(void *arg, uint64_t k, void *plain, struct hs_buf *z)
 		return 0;
 	}
 	hs_store_chunk_id(j->store, plain, len, d);
-	int r = hs_store_chunk_has(j->store, d);
+	int repair = repair_due(j, d);
+	if (repair < 0)
+		return repair;
+	int r = repair ? 0 : hs_store_chunk_has(j->store, d);
 	if (r != 0)
 		return r < 0 ? r : 0;
 	r = hs_store_chunk_encode(j->store, d, plain, len, z);
-	if (r == 0)
+	if (r == 0 && repair)
+		r = hs_store_chunk_replace(j->store, d, z->data, z->len);
+	else if (r == 0)
 		r = hs_store_chunk_queue(j->store, d, z->data, z->len);
 	if (r < 0)
 		return r;
@@ -82,7 +102,10 @@ int hs_checkpoint(struct hs_spare *sp, struct hs_checkpoint_result *res)
 	 * read, not even the store's lock. */
 	bool same = j.ntodo == 0;
 	int lock = -1;
+	pthread_mutex_init(&j.repaired_lock, NULL);
 	r = same ? 0 : hs_store_lock_server(j.store, sp->ix->server, &lock);
+	if (r == 0 && !same && (r = hs_badlist_load(j.store, &j.bad)) == 0)
+		r = hs_dset_init(&j.repaired, 16);
 	if (r == 0 && !same)
 		r = hs_parallel_each(2 * hs_ncpu(), j.ntodo, sp->ix->chunk_size, read_one, &j);
 	if (r == 0 && !same) {
@@ -106,8 +129,14 @@ int hs_checkpoint(struct hs_spare *sp, struct hs_checkpoint_result *res)
 		if (r == 0)
 			r = hs_store_point_put1(j.store, j.ix);
 	}
+	/* The good copies are durable (synced above), point or no point. */
+	if (r == 0 && j.repaired.n)
+		hs_badlist_remove(j.store, &j.repaired);
 	if (lock >= 0)
 		hs_store_unlock(j.store, lock);
+	hs_dset_free(&j.bad);
+	hs_dset_free(&j.repaired);
+	pthread_mutex_destroy(&j.repaired_lock);
 	if (r < 0) {
 		/* Nothing recorded: the chunks read stay due for the next checkpoint. */
 		for (size_t k = 0; k < j.ntodo; k++)

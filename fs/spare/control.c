@@ -2,6 +2,7 @@
  * the control thread, so two checkpoints never overlap. */
 #include "spare/control.h"
 #include "spare/checkpoint.h"
+#include "spare/scrub.h"
 #include "basics/cleanup.h"
 #include "basics/err.h"
 #include "spare/spare.h"
@@ -62,6 +63,32 @@ static void reply_checkpoint(struct hs_control *c, int fd)
 	json_object_put(o);
 }
 
+/* The scrub's result as one JSON line (the numbers of hs_scrub_stats). */
+static void reply_scrub(struct hs_control *c, int fd)
+{
+	struct hs_scrub_stats st;
+	hs_err_clear();
+	int r = hs_scrub(c->sp, true, 0, NULL, NULL, &st);
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "ok", json_object_new_boolean(r == 0));
+	if (r < 0) {
+		const char *m = hs_err_msg();
+		json_object_object_add(o, "error", json_object_new_string(m ? m : strerror(-r)));
+	}
+#define I(k) json_object_object_add(o, #k, json_object_new_int64((int64_t)st.k))
+	I(chunks_checked);
+	I(bytes_checked);
+	I(chunks_bad);
+	I(chunks_repaired);
+	I(chunks_failed);
+	I(chunks_written);
+	I(chunks_absent);
+#undef I
+	json_object_object_add(o, "seconds", json_object_new_double(st.seconds));
+	dprintf(fd, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
 static void serve_one(struct hs_control *c, int fd)
 {
 	char line[128];
@@ -75,6 +102,8 @@ static void serve_one(struct hs_control *c, int fd)
 	line[n] = 0;
 	if (strcmp(line, "checkpoint") == 0)
 		reply_checkpoint(c, fd);
+	else if (strcmp(line, "scrub") == 0)
+		reply_scrub(c, fd);
 	else
 		dprintf(fd, "{\"ok\":false,\"error\":\"unknown command\"}\n");
 }

@@ -9,6 +9,8 @@
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include "basics/device.h"
 #include <sys/stat.h>
 #include <time.h>
 
@@ -305,6 +307,135 @@ static bool failed_just_now(struct hs_fuse *f, uint64_t off, uint64_t end)
 	return false;
 }
 
+/* Per-thread means of replying with image bytes: a pipe the bytes are
+ * spliced into (zero-copy), or a buffer when splicing cannot be used. */
+struct reader {
+	int pipe[2];
+	size_t pipe_cap;
+	bool no_splice; /* the image's filesystem cannot splice: buffer only */
+	void *buf;
+	size_t buf_cap;
+};
+static pthread_key_t reader_key;
+static pthread_once_t reader_once = PTHREAD_ONCE_INIT;
+
+static void reader_close_pipe(struct reader *rd)
+{
+	if (rd->pipe[0] >= 0) {
+		close(rd->pipe[0]);
+		close(rd->pipe[1]);
+	}
+	rd->pipe[0] = rd->pipe[1] = -1;
+	rd->pipe_cap = 0;
+}
+
+static void reader_free(void *p)
+{
+	struct reader *rd = p;
+	reader_close_pipe(rd);
+	free(rd->buf);
+	free(rd);
+}
+static void reader_make(void) { pthread_key_create(&reader_key, reader_free); }
+
+static struct reader *reader_get(void)
+{
+	pthread_once(&reader_once, reader_make);
+	struct reader *rd = pthread_getspecific(reader_key);
+	if (rd)
+		return rd;
+	rd = calloc(1, sizeof *rd);
+	if (!rd || pthread_setspecific(reader_key, rd) != 0) {
+		free(rd);
+		return NULL;
+	}
+	rd->pipe[0] = rd->pipe[1] = -1;
+	return rd;
+}
+
+/* An empty pipe that holds size bytes, or false (then the buffer is used). */
+static bool reader_pipe(struct reader *rd, size_t size)
+{
+	if (rd->pipe[0] < 0) {
+		if (pipe2(rd->pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+			rd->pipe[0] = rd->pipe[1] = -1;
+			return false;
+		}
+		int cap = fcntl(rd->pipe[1], F_SETPIPE_SZ, 1 << 20);
+		rd->pipe_cap = cap > 0 ? (size_t)cap : 0;
+	}
+	return rd->pipe_cap >= size;
+}
+
+/* Reply with size bytes of the image at off, all of them or an I/O error:
+ * fewer bytes than asked (the image was cut under us) must never become a
+ * short or zero-filled reply. Splices into a pipe of our own first, so the
+ * count is known before anything is sent. */
+static void reply_image(fuse_req_t req, struct hs_fuse *f, size_t size, off_t off)
+{
+	int fd = hs_spare_image_fd(f->sp);
+	struct reader *rd = reader_get();
+	if (!rd) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (!rd->no_splice && reader_pipe(rd, size)) {
+		size_t got = 0;
+		loff_t pos = off;
+		while (got < size) {
+			ssize_t n = splice(fd, &pos, rd->pipe[1], NULL, size - got, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && (errno == EINVAL || errno == ENOSYS))
+				rd->no_splice = true;
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+		}
+		if (got == size) {
+			struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+			buf.buf[0].flags = FUSE_BUF_IS_FD;
+			buf.buf[0].fd = rd->pipe[0];
+			fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+			int left = 0;
+			/* Bytes a failed reply left behind must not start the next one. */
+			if (ioctl(rd->pipe[0], FIONREAD, &left) < 0 || left > 0)
+				reader_close_pipe(rd);
+			return;
+		}
+		reader_close_pipe(rd);
+		struct stat st;
+		if (fstat(fd, &st) == 0 && (uint64_t)st.st_size < (uint64_t)off + size)
+			goto short_read;
+		/* Splicing did not work here: read into the buffer instead. */
+	}
+	if (rd->buf_cap < size) {
+		void *b = realloc(rd->buf, size);
+		if (!b) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		rd->buf = b;
+		rd->buf_cap = size;
+	}
+	ssize_t got = hs_pread_full(fd, rd->buf, size, (uint64_t)off);
+	if (got == (ssize_t)size) {
+		fuse_reply_buf(req, rd->buf, size);
+		return;
+	}
+	if (got < 0) {
+		fprintf(stderr, "hotspare: cannot read %zu bytes at %lld of the state's image: %s\n", size,
+			(long long)off, strerror((int)-got));
+		fuse_reply_err(req, EIO);
+		return;
+	}
+short_read:
+	hs_spare_image_short(f->sp);
+	fprintf(stderr, "hotspare: read of %zu bytes at %lld failed: %s\n", size, (long long)off,
+		hs_err_msg() ? hs_err_msg() : "short read");
+	fuse_reply_err(req, EIO);
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct hs_fuse *f = F(req);
@@ -337,12 +468,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 		fuse_reply_err(req, EIO);
 		return;
 	}
-	/* Every chunk of the range is in the state's image file now: splice from it. */
-	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
-	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	buf.buf[0].fd = hs_spare_image_fd(f->sp);
-	buf.buf[0].pos = off;
-	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+	reply_image(req, f, size, off);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size, off_t off,

@@ -57,7 +57,8 @@ static void *worker(void *arg)
 	uint64_t steps = h->nfirst + sp->ix->nchunks;
 	int backoff = 1000;
 	while (!atomic_load(&h->stop)) {
-		if (atomic_load(&sp->nlocal) >= sp->ix->nchunks)
+		/* Done, or nothing more can be stored: the state's image was cut. */
+		if (atomic_load(&sp->nlocal) >= sp->ix->nchunks || hs_state_damaged(sp->state))
 			break;
 		uint64_t pass = atomic_load(&h->pass);
 		uint64_t k = atomic_fetch_add(&h->cursor, 1);
@@ -98,6 +99,10 @@ static void *flusher(void *arg)
 	while (!atomic_load(&h->stop)) {
 		nap(h, 1000);
 		sample(h);
+		/* A damaged state is never flushed again (its map must not vouch for
+		 * lost bytes); its reads and writes say so, not this loop each second. */
+		if (hs_state_damaged(h->sp->state))
+			continue;
 		if (hs_spare_flush(h->sp) < 0)
 			fprintf(stderr, "hotspare: flushing the state failed; will retry\n");
 	}

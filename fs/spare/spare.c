@@ -63,9 +63,61 @@ static bool zero_chunk(const struct hs_spare *sp, uint64_t i)
 	return hs_digest_is_zero(&sp->ix->digests[i]);
 }
 
-bool hs_spare_chunk_local(const struct hs_spare *sp, uint64_t i)
+/* Held in the state by the map, trusted or not. */
+static bool held(const struct hs_spare *sp, uint64_t i)
 {
 	return hs_state_get(sp->state, i) != HS_ABSENT || zero_chunk(sp, i);
+}
+
+static bool suspect(const struct hs_spare *sp, uint64_t i)
+{
+	return __atomic_load_n(&sp->suspect[i], __ATOMIC_ACQUIRE) != 0;
+}
+
+bool hs_spare_chunk_local(const struct hs_spare *sp, uint64_t i)
+{
+	return held(sp, i) && !suspect(sp, i);
+}
+
+int hs_spare_suspect(struct hs_spare *sp, uint64_t i)
+{
+	uint8_t st = hs_state_get(sp->state, i);
+	if (st == HS_WRITTEN || (st == HS_ABSENT && !zero_chunk(sp, i)))
+		return 0;
+	uint8_t no = 0;
+	if (!__atomic_compare_exchange_n(&sp->suspect[i], &no, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return 0;
+	atomic_fetch_sub(&sp->nlocal, 1);
+	atomic_fetch_add(&sp->nsuspect, 1);
+	return 1;
+}
+
+/* The chunk's bytes are trusted again (checked, fetched again or overwritten). */
+static void unsuspect(struct hs_spare *sp, uint64_t i)
+{
+	uint8_t yes = 1;
+	if (__atomic_compare_exchange_n(&sp->suspect[i], &yes, 0, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		atomic_fetch_sub(&sp->nsuspect, 1);
+		atomic_fetch_add(&sp->nlocal, 1);
+	}
+}
+
+static void count_error(struct hs_spare *sp, int err);
+
+/* Count an error in the status, with the current message. */
+static void note_error(struct hs_spare *sp, int err)
+{
+	HS_LOCK_SCOPE(&sp->fetch_lock);
+	count_error(sp, err);
+}
+
+int hs_spare_image_short(struct hs_spare *sp)
+{
+	int r = hs_state_check_image(sp->state);
+	if (r == 0)
+		r = hs_err(EIO, "%s/disk.img gave fewer bytes than a read asked for", sp->state->dir);
+	note_error(sp, r);
+	return r;
 }
 
 int hs_spare_image_fd(const struct hs_spare *sp) { return sp->state->image_fd; }
@@ -84,8 +136,12 @@ int hs_spare_open(struct hs_index *ix, struct hs_sources *src, struct hs_state *
 	sp->src = *src;
 	sp->state = state;
 	sp->demand_deadline_ms = 120000;
+	sp->mark_clean = true;
 	sp->touched = calloc(ix->nchunks ? ix->nchunks : 1, 1);
-	if (!sp->touched) {
+	sp->suspect = calloc(ix->nchunks ? ix->nchunks : 1, 1);
+	if (!sp->touched || !sp->suspect) {
+		free(sp->touched);
+		free(sp->suspect);
 		free(sp);
 		hs_index_free(ix);
 		hs_sources_close(src);
@@ -99,11 +155,18 @@ int hs_spare_open(struct hs_index *ix, struct hs_sources *src, struct hs_state *
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&sp->fetch_done, &ca);
 	pthread_condattr_destroy(&ca);
-	uint64_t local = 0, written = 0;
+	uint64_t local = 0, written = 0, nsuspect = 0;
 	for (uint64_t i = 0; i < ix->nchunks; i++) {
+		/* After an unclean stop nothing the point vouches for is trusted
+		 * unchecked: readers and hydration check each chunk first. */
+		if (state->unclean && held(sp, i) && hs_state_get(state, i) != HS_WRITTEN) {
+			sp->suspect[i] = 1;
+			nsuspect++;
+		}
 		local += hs_spare_chunk_local(sp, i);
 		written += hs_state_get(state, i) == HS_WRITTEN;
 	}
+	sp->nsuspect = nsuspect;
 	sp->nlocal = local;
 	sp->nwritten = written;
 	*out = sp;
@@ -119,6 +182,8 @@ int hs_spare_close(struct hs_spare *sp)
 	if (sp->hyd)
 		sp->hyd->stop(sp->hyd);
 	int r = hs_state_flush(sp->state);
+	if (r == 0 && sp->mark_clean && atomic_load(&sp->nsuspect) == 0)
+		hs_state_mark_clean(sp->state);
 	hs_state_close(sp->state);
 	hs_sources_close(&sp->src);
 	hs_index_free(sp->ix);
@@ -126,6 +191,7 @@ int hs_spare_close(struct hs_spare *sp)
 	pthread_cond_destroy(&sp->fetch_done);
 	free(sp->trace);
 	free(sp->touched);
+	free(sp->suspect);
 	hs_index_free(sp->last_cp);
 	free(sp);
 	return r;
@@ -199,6 +265,34 @@ static int claim(struct hs_spare *sp, uint64_t i, enum hs_fetch kind, int64_t de
 	return 1;
 }
 
+/* Claim chunk i whatever it holds (to check it, or to change what the state
+ * vouches for): waits for any other claim of it to end. 0 or -ENOMEM. */
+static int claim_any(struct hs_spare *sp, uint64_t i, struct hs_inflight **slot)
+{
+	HS_LOCK_SCOPE(&sp->fetch_lock);
+	for (;;) {
+		struct hs_inflight *f = sp->inflight;
+		while (f && f->i != i)
+			f = f->next;
+		if (!f)
+			break;
+		f->refs++;
+		while (!f->done)
+			pthread_cond_wait(&sp->fetch_done, &sp->fetch_lock);
+		if (--f->refs == 0)
+			free(f);
+	}
+	struct hs_inflight *f = calloc(1, sizeof *f);
+	if (!f)
+		return -ENOMEM;
+	f->i = i;
+	f->refs = 1;
+	f->next = sp->inflight;
+	sp->inflight = f;
+	*slot = f;
+	return 0;
+}
+
 /* End a claim with err; counted in status unless the fetch was only a
  * read-ahead (a reader that needs the chunk fetches it again itself). */
 static void release(struct hs_spare *sp, struct hs_inflight *f, int err, bool counted)
@@ -251,6 +345,77 @@ int hs_spare_trace_get(struct hs_spare *sp, uint64_t **out, size_t *n)
 	return 0;
 }
 
+/* Write len bytes of chunk data into the state's image at off; the image
+ * must still be whole before and after (something else may cut it). */
+static int image_write(struct hs_spare *sp, const void *buf, size_t len, uint64_t off)
+{
+	int r = hs_state_check_image(sp->state);
+	if (r < 0)
+		return r;
+	r = hs_pwrite_full(sp->state->image_fd, buf, len, off);
+	if (r < 0)
+		return hs_err(-r, "cannot write %s/disk.img: %s", sp->state->dir, strerror(-r));
+	return hs_state_check_image(sp->state);
+}
+
+/* Check suspect chunk i's bytes in the state against the point (buf: room
+ * for the chunk). 1 if they match, 0 if not, -errno. */
+static int check_held(struct hs_spare *sp, uint64_t i, void *buf)
+{
+	uint32_t len = hs_index_chunk_len(sp->ix, i);
+	uint64_t off = i * sp->ix->chunk_size;
+	int fd = sp->state->image_fd;
+	bool zero = zero_chunk(sp, i);
+	if (zero && hs_range_is_hole(fd, off, len))
+		return 1;
+	ssize_t got = hs_pread_full(fd, buf, len, off);
+	if (got < 0)
+		return hs_err((int)-got, "cannot read %s/disk.img: %s", sp->state->dir, strerror((int)-got));
+	if ((size_t)got != len)
+		return hs_state_check_image(sp->state) < 0 ? -EIO : hs_err(EIO, "%s/disk.img is short", sp->state->dir);
+	if (zero)
+		return hs_is_zero(buf, len);
+	struct hs_digest d;
+	hs_store_chunk_id(sp->src.v[sp->src.n - 1], buf, len, &d);
+	return hs_digest_eq(&d, &sp->ix->digests[i]);
+}
+
+/* Suspect chunk i (claimed by the caller): 0 once its bytes are known good
+ * (checked, or a zero chunk's hole made again), 1 if they must be fetched
+ * again, -errno. */
+static int settle_suspect(struct hs_spare *sp, uint64_t i, void *buf)
+{
+	/* Made suspect just as the guest wrote it (the claim orders the two):
+	 * its bytes are the guest's now, nothing to check them against. */
+	if (hs_state_get(sp->state, i) == HS_WRITTEN) {
+		unsuspect(sp, i);
+		return 0;
+	}
+	int r = check_held(sp, i, buf);
+	if (r < 0)
+		return r;
+	if (r == 1) {
+		unsuspect(sp, i);
+		return 0;
+	}
+	atomic_fetch_add(&sp->nbad, 1);
+	if (!sp->quiet)
+		fprintf(stderr, "hotspare: chunk %llu of %s/disk.img does not match point %s@%s: replacing it\n",
+		(unsigned long long)i, sp->state->dir, sp->ix->server, sp->ix->id);
+	if (!zero_chunk(sp, i))
+		return 1;
+	uint32_t len = hs_index_chunk_len(sp->ix, i);
+	uint64_t off = i * sp->ix->chunk_size;
+	if (fallocate(sp->state->image_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, len) < 0) {
+		memset(buf, 0, len);
+		if ((r = image_write(sp, buf, len, off)) < 0)
+			return r;
+	}
+	atomic_fetch_add(&sp->nrepaired, 1);
+	unsuspect(sp, i);
+	return 0;
+}
+
 /* Fetch chunk i from the sources into the state's image, by deadline_at
  * (hs_mono_ms), which bounds every network wait on the way down. Transient
  * source errors are retried with backoff until then (demand); hydration and
@@ -263,6 +428,12 @@ static int fetch(struct hs_spare *sp, uint64_t i, enum hs_fetch kind, int64_t de
 	if (!t)
 		return -ENOMEM;
 	uint32_t len = hs_index_chunk_len(sp->ix, i);
+	bool was_suspect = suspect(sp, i);
+	if (was_suspect) {
+		int sr = settle_suspect(sp, i, t->plain);
+		if (sr <= 0)
+			return sr;
+	}
 	int delay = 50, r;
 	size_t from = 0;
 	int64_t outer = hs_deadline_set(deadline_at);
@@ -276,9 +447,9 @@ static int fetch(struct hs_spare *sp, uint64_t i, enum hs_fetch kind, int64_t de
 	hs_deadline_set(outer);
 	if (r < 0)
 		return r == -ENOENT ? -EIO : r;
-	r = hs_pwrite_full(sp->state->image_fd, t->plain, len, i * sp->ix->chunk_size);
+	r = image_write(sp, t->plain, len, i * sp->ix->chunk_size);
 	if (r < 0)
-		return hs_err(-r, "cannot write %s/disk.img: %s", sp->state->dir, strerror(-r));
+		return r;
 	atomic_fetch_add(from + 1 == sp->src.n ? &sp->from_store : &sp->from_seed, len);
 	if (kind == HS_FETCH_HYDRATE)
 		atomic_fetch_add(&sp->hydrated, len);
@@ -286,6 +457,12 @@ static int fetch(struct hs_spare *sp, uint64_t i, enum hs_fetch kind, int64_t de
 		trace_add(sp, i); /* what readers needed, or were about to */
 	if (kind == HS_FETCH_AHEAD)
 		atomic_fetch_add(&sp->read_ahead, len);
+	if (was_suspect) {
+		/* Present already in the map: only trusted again now. */
+		atomic_fetch_add(&sp->nrepaired, 1);
+		unsuspect(sp, i);
+		return 0;
+	}
 	/* Present in memory now; durable in the map only after the next image sync. */
 	r = hs_state_set(sp->state, i, HS_PRESENT);
 	if (r == 0)
@@ -327,6 +504,11 @@ int hs_spare_prepare_read(struct hs_spare *sp, uint64_t off, uint64_t len)
 {
 	if (len == 0)
 		return 0;
+	if (hs_state_damaged(sp->state)) {
+		int r = hs_state_check_image(sp->state);
+		note_error(sp, r);
+		return r;
+	}
 	uint64_t cs = sp->ix->chunk_size, first = off / cs, last = (off + len - 1) / cs, i = first;
 	/* The common case, every chunk local, writes no shared counter. */
 	while (i <= last && hs_spare_chunk_local(sp, i))
@@ -360,7 +542,10 @@ ssize_t hs_spare_read(struct hs_spare *sp, void *buf, size_t len, uint64_t off)
 	int r = hs_spare_prepare_read(sp, off, len);
 	if (r < 0)
 		return r;
-	return hs_pread_full(sp->state->image_fd, buf, len, off);
+	ssize_t got = hs_pread_full(sp->state->image_fd, buf, len, off);
+	if (got >= 0 && (size_t)got != len)
+		return hs_spare_image_short(sp);
+	return got;
 }
 
 /* Prepare chunk i for a change covering [a, b) of it (chunk-relative):
@@ -395,13 +580,35 @@ static int begin_change(struct hs_spare *sp, uint64_t i, uint32_t a, uint32_t b,
 			return 0;
 	}
 	/* The chunk's base is in the state (or a hole): say "written" durably
-	 * before the guest's bytes can reach the disk. */
-	int r = hs_state_mark_written(sp->state, i, !zero);
+	 * before the guest's bytes can reach the disk. Claimed, so a check of
+	 * the chunk (a scrub) never overlaps the change of what it vouches for. */
+	struct hs_inflight *own;
+	int r = claim_any(sp, i, &own);
 	if (r < 0)
-		return hs_err(-r, "cannot update %s/map: %s", sp->state->dir, strerror(-r));
-	if (r == 1)
-		atomic_fetch_add(&sp->nwritten, 1);
-	return 0;
+		return r;
+	if (suspect(sp, i)) {
+		/* The base must be the point's before the guest's bytes join it. */
+		struct tl *t = tl_get(sp->ix->chunk_size);
+		r = !t ? -ENOMEM : settle_suspect(sp, i, t->plain);
+		if (r == 1) {
+			release(sp, own, 0, false);
+			atomic_fetch_add(&sp->demand_active, 1);
+			r = ensure(sp, i, HS_FETCH_DEMAND, deadline_at);
+			atomic_fetch_sub(&sp->demand_active, 1);
+			if (r < 0)
+				return r;
+			return begin_change(sp, i, a, b, deadline_at, slot);
+		}
+	}
+	if (r == 0 && hs_state_get(sp->state, i) != HS_WRITTEN) {
+		r = hs_state_mark_written(sp->state, i, !zero);
+		if (r < 0)
+			hs_err(-r, "cannot update %s/map: %s", sp->state->dir, strerror(-r));
+		if (r == 1)
+			atomic_fetch_add(&sp->nwritten, 1);
+	}
+	release(sp, own, r < 0 ? r : 0, r < 0);
+	return r < 0 ? r : 0;
 }
 
 /* Finish a whole-chunk change under a claim: the data is in the image;
@@ -411,6 +618,8 @@ static int end_claimed(struct hs_spare *sp, uint64_t i, struct hs_inflight *slot
 	if (r == 0) {
 		r = hs_state_set(sp->state, i, HS_WRITTEN);
 		if (r == 0) {
+			/* Overwritten whole: nothing of the old bytes is left to doubt. */
+			unsuspect(sp, i);
 			atomic_fetch_add(&sp->nlocal, 1);
 			atomic_fetch_add(&sp->nwritten, 1);
 		}
@@ -426,6 +635,9 @@ static int change(struct hs_spare *sp, enum change op, const char *buf, uint64_t
 	uint64_t size = sp->ix->image_size, cs = sp->ix->chunk_size;
 	if (off > size || len > size - off)
 		return -EFBIG;
+	int dr = hs_state_damaged(sp->state) ? hs_state_check_image(sp->state) : 0;
+	if (dr < 0)
+		return dr;
 	int64_t deadline_at = deadline_from_now(sp); /* for the fetches of partly changed chunks */
 	while (len) {
 		uint64_t i = off / cs;
@@ -441,14 +653,12 @@ static int change(struct hs_spare *sp, enum change op, const char *buf, uint64_t
 			return claimed;
 		int r;
 		if (op == CHANGE_WRITE)
-			r = hs_pwrite_full(sp->state->image_fd, buf, n, off);
+			r = image_write(sp, buf, n, off);
 		else if (fallocate(sp->state->image_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 				   (off_t)off, n) == 0)
 			r = 0;
 		else
-			r = -errno;
-		if (r < 0)
-			hs_err(-r, "cannot write %s/disk.img: %s", sp->state->dir, strerror(-r));
+			r = hs_err(errno, "cannot write %s/disk.img: %s", sp->state->dir, strerror(errno));
 		if (claimed)
 			r = end_claimed(sp, i, slot, r);
 		if (r < 0)
@@ -522,6 +732,8 @@ void hs_spare_status(struct hs_spare *sp, struct hs_spare_status *st)
 	st->bytes_from_store = atomic_load(&sp->from_store);
 	st->bytes_read_ahead = atomic_load(&sp->read_ahead);
 	st->errors = atomic_load(&sp->errors);
+	st->chunks_unchecked = atomic_load(&sp->nsuspect);
+	st->chunks_repaired = atomic_load(&sp->nrepaired);
 	st->hydrated = st->chunks_present >= st->chunks_total;
 	st->hydrate_bytes_per_s = sp->hyd && sp->hyd->rate ? sp->hyd->rate(sp->hyd) : 0;
 	pthread_mutex_lock(&sp->fetch_lock);

@@ -2,6 +2,9 @@
 #include "spare/state.h"
 #include "basics/cleanup.h"
 #include "basics/err.h"
+#include "basics/mounts.h"
+#include "store/places.h"
+#include <limits.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -96,7 +99,7 @@ static int dir_empty(int dirfd)
 			close(fd);
 		return -errno;
 	}
-	static const char *const ours[] = { "disk.img", "map", ".state.json.tmp", "daemon.log" };
+	static const char *const ours[] = { "disk.img", "map", ".state.json.tmp", "daemon.log", "clean" };
 	struct dirent *de;
 	bool lock = false, others = false, foreign = false;
 	while ((de = readdir(d))) {
@@ -141,7 +144,7 @@ static int create_files(struct hs_state *s, const struct hs_index *ix)
 
 static int take_lock(struct hs_state *s)
 {
-	s->lock_fd = openat(s->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	s->lock_fd = openat(s->dirfd, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (s->lock_fd < 0)
 		return hs_err(errno, "cannot open %s/lock: %s", s->dir, strerror(errno));
 	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
@@ -155,8 +158,7 @@ static int take_lock(struct hs_state *s)
 	return 0;
 }
 
-/* Tell who holds the lock, once the state is accepted. */
-static int write_pid(struct hs_state *s)
+int hs_state_own(struct hs_state *s)
 {
 	char pid[32];
 	int len = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
@@ -165,7 +167,30 @@ static int write_pid(struct hs_state *s)
 	return 0;
 }
 
-int hs_state_open(const char *dir, const struct hs_index *ix, const char *where, struct hs_state **out)
+int hs_state_check_place(const char *what, const char *dir, const char *mountpoint,
+			 const struct hs_place *reads, size_t n)
+{
+	char fuse[PATH_MAX];
+	int r = hs_mount_fuse_above(dir, fuse, sizeof fuse);
+	if (r < 0)
+		return hs_err(-r, "cannot resolve %s %s: %s", what, dir, strerror(-r));
+	if (r == 1)
+		return hs_err(EINVAL, "%s %s is on the FUSE mount %s: a spare's state must be on a local filesystem",
+			      what, dir, fuse);
+	if (mountpoint) {
+		struct hs_place self = { what, dir };
+		if ((r = hs_places_check("MOUNTPOINT", mountpoint, &self, 1, true)) < 0 ||
+		    (r = hs_places_check("MOUNTPOINT", mountpoint, reads, n, true)) < 0)
+			return r;
+	}
+	return hs_places_check(what, dir, reads, n, true);
+}
+
+/* Open a state; with repair, a disk.img that something cut short is grown
+ * back to the image's size (then everything it held is checked, as after an
+ * unclean stop), unless guest writes were in the part cut off. */
+static int open_state(const char *dir, const struct hs_index *ix, const char *where, bool repair,
+		      struct hs_state **out)
 {
 	struct hs_state *s = calloc(1, sizeof *s);
 	if (!s)
@@ -207,12 +232,15 @@ int hs_state_open(const char *dir, const struct hs_index *ix, const char *where,
 	if ((r = take_lock(s)) < 0)
 		goto fail;
 	r = load_json(s, ix);
+	bool created = false;
 	if (r == -ENOENT) {
 		r = dir_empty(s->dirfd);
 		if (r == 0)
 			r = hs_err(EINVAL, "%s is not empty and holds no hotspare state (no state.json)", dir);
-		if (r > 0)
+		if (r > 0) {
 			r = create_files(s, ix);
+			created = true;
+		}
 	}
 	if (r < 0)
 		goto fail;
@@ -223,8 +251,15 @@ int hs_state_open(const char *dir, const struct hs_index *ix, const char *where,
 		r = hs_err(errno, "cannot open the state files in %s: %s", dir, strerror(errno));
 		goto fail;
 	}
-	if ((uint64_t)ist.st_size != ix->image_size || (uint64_t)mst.st_size != ix->nchunks) {
-		r = hs_err(EINVAL, "state %s is damaged (disk.img or map has the wrong size)", dir);
+	if ((uint64_t)mst.st_size != ix->nchunks) {
+		r = hs_err(EINVAL, "state %s is damaged (its map has the wrong size)", dir);
+		goto fail;
+	}
+	bool cut = (uint64_t)ist.st_size < ix->image_size;
+	if ((uint64_t)ist.st_size > ix->image_size || (cut && !repair)) {
+		r = hs_err(EINVAL, "state %s is damaged: disk.img is %llu bytes, not %llu%s", dir,
+			   (unsigned long long)ist.st_size, (unsigned long long)ix->image_size,
+			   cut ? " ('hotspare scrub' on the state grows it back and fetches what was lost)" : "");
 		goto fail;
 	}
 	s->map = malloc(ix->nchunks ? ix->nchunks : 1);
@@ -248,13 +283,107 @@ int hs_state_open(const char *dir, const struct hs_index *ix, const char *where,
 			goto fail;
 		}
 	memcpy(s->map, s->durable, ix->nchunks);
-	if ((r = write_pid(s)) < 0)
+	if (cut) {
+		/* The guest's bytes in the part cut off are gone: nothing can bring
+		 * them back, and the point's bytes would be wrong data for them. */
+		uint64_t lost = 0;
+		for (uint64_t i = (uint64_t)ist.st_size / ix->chunk_size; i < ix->nchunks; i++)
+			lost += s->map[i] == HS_WRITTEN;
+		if (lost) {
+			r = hs_err(EIO, "state %s cannot be repaired: disk.img was cut to %llu bytes and %llu chunks the "
+				   "guest wrote were in the part cut off", dir, (unsigned long long)ist.st_size,
+				   (unsigned long long)lost);
+			goto fail;
+		}
+		if (ftruncate(s->image_fd, (off_t)ix->image_size) < 0 || fsync(s->image_fd) < 0) {
+			r = hs_err(errno, "cannot grow %s/disk.img back: %s", dir, strerror(errno));
+			goto fail;
+		}
+	}
+	if ((r = hs_state_own(s)) < 0)
 		goto fail;
+	/* The clean mark goes now, durably: a crash from here on is seen by the
+	 * next open. Without it, the last stop was not clean. */
+	s->unclean = cut || (!created && faccessat(s->dirfd, "clean", F_OK, 0) < 0);
+	if (!s->unclean && !created && (unlinkat(s->dirfd, "clean", 0) < 0 || fsync(s->dirfd) < 0)) {
+		r = hs_err(errno, "cannot update %s: %s", dir, strerror(errno));
+		goto fail;
+	}
 	*out = s;
 	return 0;
 fail:
 	hs_state_close(s);
 	return r;
+}
+
+int hs_state_open(const char *dir, const struct hs_index *ix, const char *where, struct hs_state **out)
+{
+	return open_state(dir, ix, where, false, out);
+}
+
+int hs_state_open_repair(const char *dir, const struct hs_index *ix, const char *where, struct hs_state **out)
+{
+	return open_state(dir, ix, where, true, out);
+}
+
+int hs_state_describe(const char *dir, struct hs_state_desc *d)
+{
+	memset(d, 0, sizeof *d);
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof path, "%s/state.json", dir);
+	json_object *o = json_object_from_file(path), *v;
+	if (!o)
+		return hs_err(errno == ENOENT ? ENOENT : EINVAL, "%s holds no hotspare state (no readable state.json)", dir);
+	const char *fmt = json_object_object_get_ex(o, "format", &v) ? json_object_get_string(v) : NULL;
+	int r = 0;
+	if (!fmt || strcmp(fmt, "hotspare-state") != 0)
+		r = hs_err(EINVAL, "%s/state.json is not a hotspare state description", dir);
+	if (r == 0) {
+		snprintf(d->server, sizeof d->server, "%s",
+			 json_object_object_get_ex(o, "server", &v) ? json_object_get_string(v) : "");
+		snprintf(d->point, sizeof d->point, "%s",
+			 json_object_object_get_ex(o, "point", &v) ? json_object_get_string(v) : "");
+		const char *st = json_object_object_get_ex(o, "store", &v) ? json_object_get_string(v) : "";
+		if (!(d->store = strdup(st ? st : "")))
+			r = -ENOMEM;
+	}
+	json_object_put(o);
+	return r;
+}
+
+int hs_state_check_image(struct hs_state *s)
+{
+	struct stat st;
+	if (!hs_state_damaged(s)) {
+		if (fstat(s->image_fd, &st) < 0)
+			return hs_err(errno, "cannot stat %s/disk.img: %s", s->dir, strerror(errno));
+		if ((uint64_t)st.st_size >= s->image_size)
+			return 0;
+		HS_LOCK_SCOPE(&s->map_lock);
+		if (!s->damaged) {
+			snprintf(s->damage, sizeof s->damage,
+				 "%s/disk.img was cut to %llu of %llu bytes by something other than hotspare: "
+				 "the state is damaged (unmount, then 'hotspare scrub')",
+				 s->dir, (unsigned long long)st.st_size, (unsigned long long)s->image_size);
+			__atomic_store_n(&s->damaged, 1, __ATOMIC_RELEASE);
+		}
+	}
+	return hs_err(EIO, "%s", s->damage);
+}
+
+int hs_state_mark_clean(struct hs_state *s)
+{
+	if (hs_state_damaged(s))
+		return -EIO;
+	int fd = openat(s->dirfd, "clean", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || fsync(s->dirfd) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return -e;
+	}
+	close(fd);
+	return 0;
 }
 
 void hs_state_close(struct hs_state *s)
@@ -326,6 +455,10 @@ static int cmp_entry(const void *a, const void *b)
 int hs_state_flush(struct hs_state *s)
 {
 	HS_LOCK_SCOPE(&s->flush_lock);
+	/* A cut image: the dirty entries would vouch for bytes that are gone. */
+	int cr = hs_state_check_image(s);
+	if (cr < 0)
+		return cr;
 	/* Entries taken before the image sync vouch only for data written before it. */
 	pthread_mutex_lock(&s->map_lock);
 	struct hs_dirty *d = s->dirty;

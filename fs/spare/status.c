@@ -37,6 +37,8 @@ int hs_status_json(struct hs_spare *sp, const struct hs_status_info *info, struc
 	json_object_object_add(o, "hydrated", json_object_new_boolean(st.hydrated));
 	I("open_writers", atomic_load(&sp->open_writers));
 	I("errors", st.errors);
+	I("chunks_unchecked", st.chunks_unchecked);
+	I("chunks_repaired", st.chunks_repaired);
 	S("last_error", st.last_error[0] ? st.last_error : NULL);
 #undef I
 #undef S

@@ -6,7 +6,13 @@
  * name never points at content that is not on disk, and the compute threads
  * of a snapshot do not wait for a disk flush per chunk. A batch is also
  * committed once it is a second old, so a writer killed mid-run loses at most
- * its last second of chunks (a rerun sends only those). */
+ * its last second of chunks (a rerun sends only those).
+ *
+ * Temporary names are ".tmp.PID-TAG.SEQ" (TAG: random, per open backend),
+ * and a writer lock's file holds "PID-TAG" while it is held and is removed
+ * when released: a lock file that still names an owner when taken was left
+ * by a writer that was killed, and the temporaries with its name are its
+ * leftovers, removed by the next writer of the same lock. */
 #include "store/backend.h"
 #include "basics/cleanup.h"
 #include "basics/clock.h"
@@ -19,7 +25,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
+#include <signal.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 
 struct pending {
@@ -35,10 +43,19 @@ struct strset {
 	size_t n, cap; /* cap is 0 or a power of two */
 };
 
+#define MAX_HELD 16 /* locks one backend holds at once (a server's and the store's) */
+
 struct dir_backend {
 	struct hs_backend be;
 	int rootfd;
 	int pid;
+	char owner[40]; /* "PID-TAG": this backend's writes and locks */
+	/* held_lock protects the locks held: their descriptors and paths */
+	pthread_mutex_t held_lock;
+	struct {
+		int fd;
+		char path[300];
+	} held[MAX_HELD];
 	/* dirty_lock protects the directories whose entries changed since the last sync */
 	pthread_mutex_t dirty_lock;
 	struct strset dirty;
@@ -274,8 +291,7 @@ static int dir_put(struct hs_backend *be, const char *key, const void *p, size_t
 	int r = make_dirs(d, dir);
 	if (r < 0)
 		return hs_err(-r, "cannot create %s/%s: %s", be->where, dir, strerror(-r));
-	snprintf(tmp, sizeof tmp, "%s/.tmp.%d.%u", dir, d->pid,
-		 atomic_fetch_add(&d->tmp_seq, 1));
+	snprintf(tmp, sizeof tmp, "%s/.tmp.%s.%u", dir, d->owner, atomic_fetch_add(&d->tmp_seq, 1));
 	_cleanup_close_ int fd = openat(d->rootfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return hs_err(errno, "cannot write %s/%s: %s", be->where, key, strerror(errno));
@@ -438,43 +454,191 @@ static int dir_sync(struct hs_backend *be)
 	return r;
 }
 
+/* The pid a lock file or a temporary name starts with ("PID-TAG", "PID"). */
+static int owner_pid(const char *owner)
+{
+	char *end;
+	long pid = strtol(owner, &end, 10);
+	return end != owner && pid > 0 && pid < (1l << 30) ? (int)pid : 0;
+}
+
+/* True if the process that wrote owner cannot be running on this host. */
+static bool owner_dead(const char *owner)
+{
+	int pid = owner_pid(owner);
+	return pid > 0 && kill(pid, 0) < 0 && errno == ESRCH;
+}
+
+struct sweep {
+	const char *owner; /* NULL: every owner no longer running here */
+	bool remove;
+	uint64_t count, bytes;
+};
+
+/* Does the temporary name (after ".tmp.") belong to the sweep? */
+static bool sweep_wants(const struct sweep *s, const char *rest)
+{
+	size_t n = strcspn(rest, ".");
+	if (!rest[n] || n >= 40)
+		return false;
+	char owner[40];
+	memcpy(owner, rest, n);
+	owner[n] = 0;
+	if (!s->owner)
+		return owner_dead(owner);
+	if (strcmp(owner, s->owner) != 0)
+		return false;
+	/* An owner without a tag (written before tags): only once it is gone. */
+	return strchr(owner, '-') || owner_dead(owner);
+}
+
+static int sweep_dir(struct sweep *s, int dirfd, int depth)
+{
+	DIR *dir = fdopendir(dirfd);
+	if (!dir) {
+		close(dirfd);
+		return -errno;
+	}
+	int r = 0;
+	struct dirent *e;
+	while (r == 0 && (e = readdir(dir))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		struct stat st;
+		if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			int sub = depth < 8 ? openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+			if (sub >= 0)
+				r = sweep_dir(s, sub, depth + 1);
+			continue;
+		}
+		if (!S_ISREG(st.st_mode) || strncmp(e->d_name, ".tmp.", 5) != 0 || !sweep_wants(s, e->d_name + 5))
+			continue;
+		if (s->remove && unlinkat(dirfd, e->d_name, 0) < 0 && errno != ENOENT)
+			continue;
+		s->count++;
+		s->bytes += (uint64_t)st.st_size;
+	}
+	closedir(dir);
+	return r;
+}
+
+static int dir_leftovers(struct hs_backend *be, const char *owner, bool remove, uint64_t *count,
+			 uint64_t *bytes)
+{
+	struct sweep s = { .owner = owner, .remove = remove };
+	int fd = openat(D(be)->rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r = fd < 0 ? -errno : sweep_dir(&s, fd, 0);
+	*count = s.count;
+	*bytes = s.bytes;
+	return r < 0 ? hs_err(-r, "cannot look for leftovers in %s: %s", be->where, strerror(-r)) : 0;
+}
+
+/* Read a lock file's owner ("" if none) into out. */
+static void read_owner(int fd, char *out, size_t cap)
+{
+	ssize_t n = pread(fd, out, cap - 1, 0);
+	out[n > 0 ? n : 0] = 0;
+	out[strcspn(out, "\n")] = 0;
+}
+
 static int dir_lock(struct hs_backend *be, const char *name, int wait, int *token)
 {
 	struct dir_backend *d = D(be);
-	char path[512];
+	char path[300];
+	snprintf(path, sizeof path, "locks/%s.lock", name);
+	/* Refused before anything is made when this backend holds it already. */
+	pthread_mutex_lock(&d->held_lock);
+	bool mine = false;
+	for (int k = 0; k < MAX_HELD; k++)
+		mine |= d->held[k].fd >= 0 && !strcmp(d->held[k].path, path);
+	pthread_mutex_unlock(&d->held_lock);
+	if (mine)
+		return hs_err(EBUSY, "%s is busy: this process (pid %d) holds its lock in %s already", name, d->pid,
+			      be->where);
 	int r = make_dirs(d, "locks");
 	if (r < 0)
 		return hs_err(-r, "cannot create %s/locks: %s", be->where, strerror(-r));
-	snprintf(path, sizeof path, "locks/%s.lock", name);
-	_cleanup_close_ int fd = openat(d->rootfd, path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return hs_err(errno, "cannot open lock %s/%s: %s", be->where, path, strerror(errno));
-	int r2;
-	while ((r2 = flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB))) < 0 && errno == EINTR)
-		;
-	if (r2 < 0) {
-		if (errno != EWOULDBLOCK)
-			return hs_err(errno, "cannot lock %s/%s: %s", be->where, path, strerror(errno));
-		char pid[32] = "";
-		ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
-		pid[n > 0 ? n : 0] = 0;
-		pid[strcspn(pid, "\n")] = 0;
-		return hs_err(EBUSY, "%s is busy: another hotspare process %s%s%sis writing it in %s",
-			      name, pid[0] ? "(pid " : "", pid, pid[0] ? ") " : "", be->where);
+	_cleanup_close_ int fd = -1;
+	for (int tries = 0;; tries++) {
+		/* O_NOFOLLOW: a link planted there must not have its target truncated. */
+		fd = openat(d->rootfd, path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return hs_err(errno, "cannot open lock %s/%s: %s", be->where, path, strerror(errno));
+		int r2;
+		while ((r2 = flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB))) < 0 && errno == EINTR)
+			;
+		if (r2 < 0) {
+			if (errno != EWOULDBLOCK)
+				return hs_err(errno, "cannot lock %s/%s: %s", be->where, path, strerror(errno));
+			char owner[64];
+			read_owner(fd, owner, sizeof owner);
+			int pid = owner_pid(owner);
+			if (pid == d->pid)
+				return hs_err(EBUSY, "%s is busy: this process (pid %d) holds its lock in %s already", name,
+					      pid, be->where);
+			if (pid)
+				return hs_err(EBUSY, "%s is busy: another hotspare process (pid %d) is writing it in %s",
+					      name, pid, be->where);
+			return hs_err(EBUSY, "%s is busy: another hotspare process is writing it in %s", name,
+				      be->where);
+		}
+		/* The holder we waited for removes the file as it lets go: the lock is
+		 * the file now at the path, so take it again if this one was removed. */
+		struct stat a, b;
+		if (fstat(fd, &a) == 0 && fstatat(d->rootfd, path, &b, 0) == 0 && a.st_dev == b.st_dev &&
+		    a.st_ino == b.st_ino)
+			break;
+		close(HS_TAKE_FD(fd));
+		if (tries > 100)
+			return hs_err(EBUSY, "cannot take lock %s/%s: it keeps being replaced", be->where, path);
 	}
-	char pid[32];
-	int len = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)len, 0) < 0)
+	char prev[64];
+	read_owner(fd, prev, sizeof prev);
+	char own[64];
+	int len = snprintf(own, sizeof own, "%s\n", d->owner);
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, own, (size_t)len, 0) < 0)
 		return hs_err(errno, "cannot write lock %s/%s: %s", be->where, path, strerror(errno));
+	pthread_mutex_lock(&d->held_lock);
+	int slot = -1;
+	for (int k = 0; k < MAX_HELD && slot < 0; k++)
+		if (d->held[k].fd < 0)
+			slot = k;
+	if (slot >= 0) {
+		d->held[slot].fd = fd;
+		snprintf(d->held[slot].path, sizeof d->held[slot].path, "%s", path);
+	}
+	pthread_mutex_unlock(&d->held_lock);
+	if (slot < 0) {
+		unlinkat(d->rootfd, path, 0);
+		return hs_err(EMFILE, "cannot take lock %s/%s: too many locks held", be->where, path);
+	}
+	/* A writer's lock left with an owner in it: that writer was killed; its
+	 * temporary files go now (a short critical section does not wait for this). */
+	if (!wait && prev[0] && strcmp(prev, d->owner) != 0) {
+		uint64_t n, bytes;
+		dir_leftovers(be, prev, true, &n, &bytes);
+	}
 	*token = HS_TAKE_FD(fd);
 	return 0;
 }
 
 static void dir_unlock(struct hs_backend *be, int token)
 {
-	(void)be;
-	if (token >= 0)
-		close(token);
+	struct dir_backend *d = D(be);
+	if (token < 0)
+		return;
+	/* Remove the file, then let go: a waiter that gets the lock of a removed
+	 * file sees it is gone and takes the new one (see dir_lock). */
+	pthread_mutex_lock(&d->held_lock);
+	for (int k = 0; k < MAX_HELD; k++)
+		if (d->held[k].fd == token) {
+			unlinkat(d->rootfd, d->held[k].path, 0);
+			d->held[k].fd = -1;
+		}
+	pthread_mutex_unlock(&d->held_lock);
+	close(token);
 }
 
 static void dir_close(struct hs_backend *be)
@@ -493,6 +657,7 @@ static void dir_close(struct hs_backend *be)
 	strset_free(&d->dirs);
 	pthread_mutex_destroy(&d->dirty_lock);
 	pthread_mutex_destroy(&d->dirs_lock);
+	pthread_mutex_destroy(&d->held_lock);
 	close(d->rootfd);
 	free(be->where);
 	free(d);
@@ -500,67 +665,13 @@ static void dir_close(struct hs_backend *be)
 
 static const struct hs_backend_ops dir_ops;
 
-/* The pid in a temporary file's name (".tmp.PID.SEQ"), or 0. */
-static int tmp_pid(const char *name)
-{
-	if (strncmp(name, ".tmp.", 5) != 0)
-		return 0;
-	char *end;
-	long pid = strtol(name + 5, &end, 10);
-	return end != name + 5 && *end == '.' && pid > 0 && pid <= INT32_MAX ? (int)pid : 0;
-}
-
-/* Remove the dead writers' temporary files in one fan-out directory. */
-static int clean_tmp_in(struct dir_backend *d, const char *dirname, int self)
-{
-	int fd = openat(d->rootfd, dirname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
-	DIR *dir = fdopendir(fd);
-	if (!dir) {
-		close(fd);
-		return -errno;
-	}
-	int removed = 0;
-	struct dirent *de;
-	while ((de = readdir(dir))) {
-		int pid = tmp_pid(de->d_name);
-		if (pid && pid != self && kill((pid_t)pid, 0) < 0 && errno == ESRCH &&
-		    unlinkat(dirfd(dir), de->d_name, 0) == 0)
-			removed++;
-	}
-	closedir(dir);
-	return removed;
-}
-
 int hs_backend_dir_clean_tmp(struct hs_backend *be)
 {
 	if (be->ops != &dir_ops)
 		return 0;
-	struct dir_backend *d = D(be);
-	int fd = openat(d->rootfd, "chunks", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : hs_err(errno, "cannot list %s/chunks: %s", be->where, strerror(errno));
-	DIR *dir = fdopendir(fd);
-	if (!dir) {
-		close(fd);
-		return -errno;
-	}
-	int removed = 0, r = 0;
-	struct dirent *de;
-	while (r >= 0 && (de = readdir(dir))) {
-		if (de->d_name[0] == '.')
-			continue;
-		char sub[300];
-		snprintf(sub, sizeof sub, "chunks/%s", de->d_name);
-		r = clean_tmp_in(d, sub, d->pid);
-		if (r > 0)
-			removed += r;
-	}
-	closedir(dir);
-	if (r < 0)
-		return hs_err(-r, "cannot clean temporary files in %s/chunks: %s", be->where, strerror(-r));
-	return removed;
+	uint64_t n, bytes;
+	int r = dir_leftovers(be, NULL, true, &n, &bytes);
+	return r < 0 ? r : (int)(n > INT32_MAX ? INT32_MAX : n);
 }
 
 static const struct hs_backend_ops dir_ops = {
@@ -573,6 +684,7 @@ static const struct hs_backend_ops dir_ops = {
 	.sync = dir_sync,
 	.lock = dir_lock,
 	.unlock = dir_unlock,
+	.leftovers = dir_leftovers,
 	.close = dir_close,
 };
 
@@ -598,6 +710,13 @@ int hs_backend_dir_open(const char *path, int create, struct hs_backend **out)
 	d->be.ops = &dir_ops;
 	d->rootfd = fd;
 	d->pid = (int)getpid();
+	uint32_t tag = 0;
+	if (getrandom(&tag, sizeof tag, 0) != sizeof tag)
+		tag = (uint32_t)(hs_now_s() * 1e6) ^ (uint32_t)(uintptr_t)d;
+	snprintf(d->owner, sizeof d->owner, "%d-%08x", d->pid, tag);
+	for (int k = 0; k < MAX_HELD; k++)
+		d->held[k].fd = -1;
+	pthread_mutex_init(&d->held_lock, NULL);
 	pthread_mutex_init(&d->dirty_lock, NULL);
 	pthread_mutex_init(&d->dirs_lock, NULL);
 	pthread_mutex_init(&d->batch_lock, NULL);
@@ -608,6 +727,8 @@ int hs_backend_dir_open(const char *path, int create, struct hs_backend **out)
 
 int hs_backend_open(const char *where, int create, struct hs_backend **out)
 {
+	if (!*where)
+		return hs_err(EINVAL, "the store location is empty (give a directory or a URL)");
 	if (strncasecmp(where, "http://", 7) == 0 || strncasecmp(where, "https://", 8) == 0)
 		return hs_backend_http_open(where, out);
 	if (strncasecmp(where, "s3://", 5) == 0)

@@ -13,6 +13,14 @@
  * of JSON; a manifest one line per point or server. */
 #define MANIFEST_MAX ((size_t)16 << 20)
 
+int hs_store_leftovers(struct hs_store *st, bool remove, uint64_t *count, uint64_t *bytes)
+{
+	*count = *bytes = 0;
+	if (!st->be->ops->leftovers)
+		return 0;
+	return st->be->ops->leftovers(st->be, NULL, remove, count, bytes);
+}
+
 void hs_strv_free(char **v)
 {
 	if (!v)

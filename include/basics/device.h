@@ -24,3 +24,12 @@ int hs_pwrite_full(int fd, const void *buf, size_t n, uint64_t off);
 
 /* True if [off, off+n) of a regular file is one hole (reads as zeros without I/O). */
 bool hs_range_is_hole(int fd, uint64_t off, uint64_t n);
+
+/* 1 if the filesystem holding path lives on block device dev (on dev itself,
+ * a partition of it, or a device stacked on it such as LVM); 0 if not, or
+ * if either cannot be told (dev is not a block device). */
+int hs_dev_holds(const char *dev, const char *path);
+
+/* The file a loop device reads and writes (its backing file) into out; 1 if
+ * dev is a loop device with one, 0 if not. */
+int hs_dev_loop_file(const char *dev, char *out, size_t cap);

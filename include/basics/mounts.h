@@ -3,10 +3,17 @@
  * not connected" behind). */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 
 /* The filesystem type mounted exactly at path ("fuse.hotspare", ...) into
  * type (cap bytes). 1 if path is a mount point, 0 if not, -errno. */
 int hs_mount_type(const char *path, char *type, int cap);
+
+/* Whether path (which may not exist yet) lies at or under a FUSE mount (a
+ * spare's, or any other): the mount's path into mnt. 1 if it does, 0 if not,
+ * -errno. A spare's state there would wait on a filesystem that may be its
+ * own or may not answer. */
+int hs_mount_fuse_above(const char *path, char *mnt, size_t cap);
 
 /* Check that path can take a new mount: an existing directory that is not a
  * mount point; a dead hotspare mount there is detached first.

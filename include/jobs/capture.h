@@ -43,6 +43,7 @@ struct hs_capture_stats {
 	uint64_t bytes_new;    /* plain bytes of chunks written */
 	uint64_t bytes_stored; /* compressed bytes written */
 	uint64_t chunks_new;
+	uint64_t chunks_repaired; /* known-bad chunks (badlist.h) stored again */
 	double seconds;
 	unsigned ndisks;
 	struct hs_capture_disk_stats disks[HS_DISKS_MAX];

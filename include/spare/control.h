@@ -1,5 +1,5 @@
 /* The daemon's control socket (STATE/control.sock, root only): one command
- * line in, one JSON line out. Commands: "checkpoint". */
+ * line in, one JSON line out. Commands: "checkpoint", "scrub" (see scrub.h). */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>

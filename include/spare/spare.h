@@ -41,9 +41,23 @@ struct hs_spare {
 	atomic_uint_fast64_t from_seed, from_store; /* plain bytes fetched */
 	atomic_uint_fast64_t hydrated;             /* plain bytes fetched by hydration */
 	atomic_uint_fast64_t read_ahead;           /* plain bytes fetched by read-ahead */
-	atomic_uint_fast64_t nlocal;               /* chunk positions held locally */
+	atomic_uint_fast64_t nlocal;               /* chunk positions held locally (and trusted) */
 	atomic_uint_fast64_t nwritten;
 	atomic_uint_fast64_t errors;
+	/* Suspect chunks: held in the state by the map (present, or a zero
+	 * chunk's hole) but not trusted until their bytes in disk.img are checked
+	 * against the point (after an unclean stop, or asked by a scrub). One
+	 * byte each; a suspect chunk is not local, so readers, writers and
+	 * hydration fetch it, and the fetch checks it first and fetches it
+	 * again only when it does not match. */
+	uint8_t *suspect;
+	atomic_uint_fast64_t nsuspect;  /* chunks still suspect */
+	atomic_uint_fast64_t nbad;      /* suspect chunks found not to match the point */
+	atomic_uint_fast64_t nrepaired; /* of those, replaced by a good copy */
+	bool quiet;                 /* no line on stderr per chunk replaced (a command,
+				     * not a daemon's log, is reporting) */
+	bool mark_clean;            /* hs_spare_close may record a clean stop (not the
+				     * copy a daemon's parent keeps after the fork) */
 	char last_error[256];       /* guarded by fetch_lock */
 	int demand_deadline_ms;     /* how long a demand read (all its chunks) may take */
 	struct hs_spare_helper *hyd; /* hydration, or NULL; stopped by hs_spare_close */
@@ -66,7 +80,9 @@ struct hs_spare {
 int hs_spare_open(struct hs_index *ix, struct hs_sources *src, struct hs_state *state,
 		  struct hs_spare **out);
 
-/* Stop hydration, flush the state and free everything. Returns the flush's result. */
+/* Stop hydration, flush the state and free everything. Returns the flush's
+ * result. A clean stop (the flush worked, nothing is left suspect, the state
+ * is not damaged) is recorded in the state (see state.h). */
 int hs_spare_close(struct hs_spare *sp);
 
 /* Image size in bytes. */
@@ -75,11 +91,23 @@ static inline uint64_t hs_spare_size(const struct hs_spare *sp) { return sp->ix-
 /* True if chunk i needs no fetch (held in the state, or a zero chunk). */
 bool hs_spare_chunk_local(const struct hs_spare *sp, uint64_t i);
 
+/* Make chunk i suspect if the state holds it from the point (present, or a
+ * zero chunk's hole): it is checked before it is read again. Written chunks
+ * (the guest's bytes: nothing to check them against) are left alone.
+ * 1 if it became suspect, 0 if not. */
+int hs_spare_suspect(struct hs_spare *sp, uint64_t i);
+
+/* The state's image gave fewer bytes than a prepared read asked for: it was
+ * cut. Marks the state damaged, counts an error and returns -EIO (the
+ * reader gets an I/O error, never a short or zero reply). */
+int hs_spare_image_short(struct hs_spare *sp);
+
 /* Who wants a chunk fetched. */
 enum hs_fetch {
 	HS_FETCH_HYDRATE, /* background hydration: one try */
 	HS_FETCH_AHEAD,   /* read-ahead: one try, skipped if already in flight */
 	HS_FETCH_DEMAND,  /* a reader waits: retried until the demand deadline */
+	HS_FETCH_SCRUB,   /* a scrub checks a suspect chunk: one try */
 };
 
 /* Make chunk i local, fetching it if needed; concurrent callers for the same
@@ -115,6 +143,7 @@ int64_t hs_spare_seek(struct hs_spare *sp, uint64_t off, int whence);
 struct hs_spare_status {
 	uint64_t size, chunk_size, chunks_total, chunks_present, chunks_written;
 	uint64_t bytes_from_seed, bytes_from_store, bytes_read_ahead, errors;
+	uint64_t chunks_unchecked, chunks_repaired; /* suspect now; found bad and fetched again */
 	double hydrate_bytes_per_s;
 	bool hydrated; /* every chunk is local */
 	char last_error[256];

@@ -49,6 +49,13 @@ struct hs_backend_ops {
 	int (*lock)(struct hs_backend *be, const char *name, int wait, int *token);
 	/* Release a lock taken by lock(). */
 	void (*unlock)(struct hs_backend *be, int token);
+	/* Temporary objects left by writers that were killed (a local directory
+	 * writes each object under a temporary name first): those of owner (as
+	 * its lock recorded it), or (owner NULL) of every writer that no longer
+	 * runs on this host. Counted into *count and *bytes and, with remove,
+	 * deleted. NULL for kinds whose writes leave nothing behind. 0 or -errno. */
+	int (*leftovers)(struct hs_backend *be, const char *owner, bool remove, uint64_t *count,
+			 uint64_t *bytes);
 	/* Free the backend. */
 	void (*close)(struct hs_backend *be);
 };
@@ -63,9 +70,10 @@ struct hs_backend {
  * missing. 0, -ENOENT (no such directory), -ENOTDIR, -errno. */
 int hs_backend_dir_open(const char *path, int create, struct hs_backend **out);
 
-/* Remove the temporary files ("chunks/XX/.tmp.PID.SEQ") that writers which
- * are no longer alive (kill -9, a crash) left under chunks/ of a directory
- * store; files of live processes stay. No-op (0) for other kinds. The number
+/* Remove the temporary files (".tmp.PID-TAG.SEQ", or ".tmp.PID.SEQ" from
+ * before tags) that writers which are no longer alive (kill -9, a crash) left
+ * anywhere in a directory store (the leftovers op with no owner); files of
+ * live processes stay. No-op (0) for other kinds. The number
  * removed, or -errno with a message. Pids are this host's: writers on other
  * hosts sharing the directory over a network filesystem would lose their
  * files in flight (such a store is better served over HTTP or S3). */

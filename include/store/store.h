@@ -178,6 +178,11 @@ int hs_store_point_resolve(struct hs_store *st, const char *server, const char *
 int hs_store_lock_server(struct hs_store *st, const char *server, int *token);
 void hs_store_unlock(struct hs_store *st, int token);
 
+/* Temporary files that writers killed on this host left in the store (a
+ * local directory only; other kinds leave none): counted, and with remove
+ * deleted. For verify's report, and for gc. 0 or -errno. */
+int hs_store_leftovers(struct hs_store *st, bool remove, uint64_t *count, uint64_t *bytes);
+
 /* Free a NULL-terminated string vector. */
 void hs_strv_free(char **v);
 static inline void hs_strv_free_p(char ***p) { hs_strv_free(*p); }

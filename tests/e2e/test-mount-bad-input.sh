@@ -17,9 +17,14 @@ mkdir "$T/mnt" "$T/mnt2"
 snap() { find "$1" -type f -not -name daemon.log -not -name lock -print0 | sort -z | xargs -0 sha256sum; }
 
 # A state made for mail01's latest point.
-hs_mount_at "$T/mnt" "$S" mail01 "$T/mnt" --state "$T/state" --hydrate-threads 0
+"$HS" mount "$S" mail01 "$T/mnt" --state "$T/state" --hydrate-threads 0 >"$T/mount.out"
+on_exit "'$HS' umount '$T/mnt' || umount -l '$T/mnt'"
 cmp "$T/mnt/mail01.img" "$T/b.img" || fail "latest point"
-expect_fail "state .* is in use by another hotspare daemon" "$HS" mount "$S" mail01 "$T/mnt2" --state "$T/state"
+# The lock names the daemon itself (not the parent that forked it and exited).
+pid=$("$HS" status "$T/mnt" --json | json_get - pid)
+grep -q "daemon pid $pid," "$T/mount.out" || fail "mount printed another pid than the daemon's: $(cat "$T/mount.out")"
+[ "$(cat "$T/state/lock")" = "$pid" ] || fail "the state's lock holds $(cat "$T/state/lock"), not the daemon's pid $pid"
+expect_fail "state .* is in use by another hotspare daemon \(pid $pid\)" "$HS" mount "$S" mail01 "$T/mnt2" --state "$T/state"
 expect_fail "mountpoint .*/mnt is in use" "$HS" mount "$S" web02 "$T/mnt" --state "$T/state-web"
 [ ! -e "$T/state-web" ] || fail "a refused mount created a state"
 "$HS" umount "$T/mnt"
@@ -28,7 +33,17 @@ expect_fail "state .*/state belongs to mail01@.*, not mail01@$first" "$HS" mount
 expect_fail "state .*/state belongs to mail01@.*, not web02@" "$HS" mount "$S" web02 "$T/mnt" --state "$T/state"
 [ "$before" = "$(snap "$T/state")" ] || fail "a refused mount changed the state"
 ! mountpoint -q "$T/mnt" || fail "a refused mount left a mount"
-pass "states of another point or server, a state in use, a mountpoint in use"
+pass "states of another point or server, a state in use (named by the daemon's own pid), a mountpoint in use"
+
+# umount of a mount whose daemon died: exit 0, and nothing in another command's name.
+"$HS" mount "$S" mail01 "$T/mnt" --state "$T/state" --hydrate-threads 0 >/dev/null
+kill -9 "$("$HS" status "$T/mnt" --json | json_get - pid)"
+wait_for 10 sh -c "! '$HS' status '$T/mnt' >/dev/null 2>&1" || fail "the killed daemon still answers"
+"$HS" umount "$T/mnt" >"$T/umount.out" 2>&1 || fail "umount of a dead mount failed: $(cat "$T/umount.out")"
+! grep -q "hotspare status" "$T/umount.out" || fail "umount spoke as another command: $(cat "$T/umount.out")"
+grep -q "daemon had died" "$T/umount.out" || fail "umount did not say the daemon had died: $(cat "$T/umount.out")"
+! mountpoint -q "$T/mnt" || fail "the dead mount is still there"
+pass "umount of a dead spare detaches it and says so in its own name"
 
 mkdir "$T/notstore" "$T/full"; echo x >"$T/full/file"
 expect_fail "seed .*/notstore: .*is not a hotspare store" "$HS" mount "$S" mail01 "$T/mnt" --state "$T/s2" --seed "$T/notstore"

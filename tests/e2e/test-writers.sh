@@ -39,3 +39,37 @@ r1=0; r2=0; wait $p1 || r1=$?; wait $p2 || r2=$?
 [ $r2 -eq 0 ] || grep -q "is busy" "$T/p2.err" || fail "second backup failed for another reason: $(cat "$T/p2.err")"
 "$HS" verify "$T/store" >/dev/null || fail "verify after racing backups"
 pass "racing backups of one server: one wins, the store verifies"
+
+# A link planted as a lock file: refused, and its target is not truncated.
+echo "precious" >"$T/victim"
+ln -sfn "$T/victim" "$T/store/locks/web03.lock"
+rc=0; "$HS" backup "$T/store" web03 "$T/common.img" >/dev/null 2>&1 || rc=$?
+[ $rc -ne 0 ] || fail "a backup took a lock that is a symlink"
+[ "$(cat "$T/victim")" = precious ] || fail "the lock's symlink target was overwritten"
+rm "$T/store/locks/web03.lock"
+pass "a symlink planted as a lock file is refused and its target left alone"
+
+# A writer that lets go removes its lock file: nothing is left in locks/.
+[ -z "$(find "$T/store/locks" -type f)" ] || fail "lock files left after the writers finished: $(ls "$T/store/locks")"
+pass "no lock file is left once the writers are done"
+
+# A capture killed mid-way leaves temporary chunk files: verify reports them,
+# another server's capture leaves them alone, the next capture of the same
+# server removes them.
+head -c 160M /dev/urandom >"$T/big.img"
+"$HS" snapshot "$T/store" big04 "$T/big.img" >/dev/null 2>&1 & pk=$!
+wait_for 30 sh -c "[ \$(find '$T/store/chunks' -name '.tmp.*' | wc -l) -ge 20 ]" || fail "no temporary files appeared"
+kill -9 $pk; wait $pk 2>/dev/null || true
+n=$(find "$T/store" -name '.tmp.*' | wc -l)
+bytes=$(find "$T/store" -name '.tmp.*' -printf '%s\n' | awk '{ s += $1 } END { print s }')
+[ "$n" -gt 0 ] || fail "the killed snapshot left no temporary file to test with"
+"$HS" verify "$T/store" --json >"$T/v.json" || fail "verify with leftovers"
+[ "$(json_get "$T/v.json" leftover_files)" -eq "$n" ] && [ "$(json_get "$T/v.json" leftover_bytes)" -eq "$bytes" ] ||
+	fail "verify reported $(json_get "$T/v.json" leftover_files) files of $(json_get "$T/v.json" leftover_bytes) bytes, not $n of $bytes"
+"$HS" verify "$T/store" | grep -q "$n temporary files (.*) left by killed writers in $T/store" || fail "verify's summary does not report the leftovers"
+"$HS" backup "$T/store" files02 "$T/b.img" >/dev/null || fail "another server's backup"
+[ "$(find "$T/store" -name '.tmp.*' | wc -l)" -eq "$n" ] || fail "another server's capture removed the killed capture's files"
+"$HS" snapshot "$T/store" big04 "$T/a.img" >/dev/null || fail "the next snapshot of the killed capture's server"
+[ -z "$(find "$T/store" -name '.tmp.*')" ] || fail "the next capture of the server left its killed capture's files"
+[ "$("$HS" verify "$T/store" --json | json_get - leftover_files)" -eq 0 ] || fail "verify still reports leftovers"
+pass "a killed capture's $n temporary files ($bytes bytes): reported by verify, removed by its server's next capture"

@@ -360,6 +360,9 @@ static void test_body_limit(void **state)
 
 int main(void)
 {
+	/* The fake servers write until the client hangs up (a capped body, a
+	 * deadline): a write after that must fail with EPIPE, not kill the test. */
+	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_mask),

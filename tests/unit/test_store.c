@@ -2,6 +2,7 @@
  * own mkdtemp directory, removed afterwards. */
 #include "fixture.h"
 #include <dirent.h>
+#include "store/badlist.h"
 
 static struct hs_store *new_store(struct fx *c, uint32_t cs)
 {
@@ -743,6 +744,87 @@ static void test_server_lock(void **state)
 	hs_store_close(st);
 }
 
+/* A released lock leaves no file; one left by a killed writer (its file
+ * still names it) is taken, and that writer's temporaries go with it,
+ * nobody else's. */
+static void test_lock_file_and_leftovers(void **state)
+{
+	struct fx *c = *state;
+	struct hs_store *st = new_store(c, CS);
+	int tok = -1;
+	assert_int_equal(hs_store_lock_server(st, "mail01", &tok), 0);
+	assert_true(file_exists(c->store, "locks/mail01.lock"));
+	hs_store_unlock(st, tok);
+	assert_false(file_exists(c->store, "locks/mail01.lock"));
+	/* A killed writer's lock and temporaries, and another live writer's. */
+	char *chunks = ut_path(c->store, "chunks"), *ab = ut_path(c->store, "chunks/ab");
+	mkdir(chunks, 0755);
+	mkdir(ab, 0755);
+	char *lock = ut_path(c->store, "locks/mail01.lock"), *dead1 = ut_path(c->store, "chunks/ab/.tmp.9999999-0badc0de.1"),
+	     *dead2 = ut_path(c->store, ".tmp.9999999-0badc0de.2"), *other = ut_path(c->store, "chunks/ab/.tmp.1-12345678.3");
+	assert_int_equal(ut_write_file(lock, "9999999-0badc0de\n", 17), 0);
+	assert_int_equal(ut_write_file(dead1, "xxxx", 4), 0);
+	assert_int_equal(ut_write_file(dead2, "yy", 2), 0);
+	assert_int_equal(ut_write_file(other, "z", 1), 0); /* pid 1 runs: in flight */
+	uint64_t n, bytes;
+	assert_int_equal(hs_store_leftovers(st, false, &n, &bytes), 0);
+	assert_int_equal(n, 2); /* pid 9999999 is above any pid_max; pid 1 does */
+	assert_int_equal(bytes, 6);
+	assert_int_equal(hs_store_lock_server(st, "web02", &tok), 0); /* another server: nothing swept */
+	hs_store_unlock(st, tok);
+	assert_true(access(dead1, F_OK) == 0);
+	assert_int_equal(hs_store_lock_server(st, "mail01", &tok), 0);
+	assert_false(access(dead1, F_OK) == 0);
+	assert_false(access(dead2, F_OK) == 0);
+	assert_true(access(other, F_OK) == 0);
+	hs_store_unlock(st, tok);
+	assert_false(file_exists(c->store, "locks/mail01.lock"));
+	free(chunks);
+	free(ab);
+	free(lock);
+	free(dead1);
+	free(dead2);
+	free(other);
+	hs_store_close(st);
+}
+
+static void test_badlist(void **state)
+{
+	struct fx *c = *state;
+	struct hs_store *st = new_store(c, CS);
+	struct hs_dset set;
+	assert_int_equal(hs_badlist_load(st, &set), 0);
+	assert_int_equal(set.n, 0);
+	hs_dset_free(&set);
+	struct hs_digest d[3];
+	for (int k = 0; k < 3; k++)
+		hs_digest_compute(&k, sizeof k, &d[k]);
+	assert_int_equal(hs_badlist_add(st, d, 3), 0);
+	assert_int_equal(hs_badlist_add(st, d, 1), 0); /* listed once */
+	assert_int_equal(hs_badlist_load(st, &set), 0);
+	assert_int_equal(set.n, 3);
+	struct hs_dset done;
+	assert_int_equal(hs_dset_init(&done, 4), 0);
+	assert_int_equal(hs_dset_add(&done, &d[1]), 1);
+	assert_int_equal(hs_badlist_remove(st, &done), 0);
+	hs_dset_free(&set);
+	assert_int_equal(hs_badlist_load(st, &set), 0);
+	assert_int_equal(set.n, 2);
+	assert_false(hs_dset_has(&set, &d[1]));
+	assert_true(hs_dset_has(&set, &d[0]) && hs_dset_has(&set, &d[2]));
+	hs_dset_free(&set);
+	hs_dset_free(&done);
+	/* Lines that are not digests are ignored; no lock file is left. */
+	char *p = ut_path(c->store, "bad-chunks");
+	assert_int_equal(ut_write_file(p, "junk\n\n0000\n", 11), 0);
+	assert_int_equal(hs_badlist_load(st, &set), 0);
+	assert_int_equal(set.n, 0);
+	hs_dset_free(&set);
+	assert_false(file_exists(c->store, "locks/.bad.lock"));
+	free(p);
+	hs_store_close(st);
+}
+
 /* ---- open_or_init ---- */
 
 static void test_open_or_init(void **state)
@@ -995,6 +1077,8 @@ int main(void)
 		T(test_point_resolve),
 		T(test_servers_list),
 		T(test_server_lock),
+		T(test_lock_file_and_leftovers),
+		T(test_badlist),
 		T(test_open_or_init),
 		T(test_open_or_init_bad_chunk_size),
 	};

@@ -1,0 +1,201 @@
+/* Path resolution and comparison; see path.h. */
+#include "basics/path.h"
+#include "basics/cleanup.h"
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define WORK (2 * PATH_MAX)
+
+/* Drop the last component of an absolute path held without its leading "/"
+ * form: "" stands for "/". */
+static void pop(char *res)
+{
+	char *slash = strrchr(res, '/');
+	if (slash)
+		*slash = 0;
+	else
+		res[0] = 0;
+}
+
+/* Append "/" comp to res (WORK bytes). 0 or -ENAMETOOLONG. */
+static int push(char *res, const char *comp, size_t n)
+{
+	size_t len = strlen(res);
+	if (len + 1 + n + 1 > WORK)
+		return -ENAMETOOLONG;
+	res[len] = '/';
+	memcpy(res + len + 1, comp, n);
+	res[len + 1 + n] = 0;
+	return 0;
+}
+
+/* path made absolute (relative to the current directory) into abs (WORK bytes). */
+static int absolute(const char *path, char *abs)
+{
+	if (!*path)
+		return -ENOENT;
+	if (path[0] == '/') {
+		if (strlen(path) >= WORK)
+			return -ENAMETOOLONG;
+		strcpy(abs, path);
+		return 0;
+	}
+	if (!getcwd(abs, WORK))
+		return -errno;
+	size_t len = strlen(abs);
+	if (len + 1 + strlen(path) + 1 > WORK)
+		return -ENAMETOOLONG;
+	abs[len] = '/';
+	strcpy(abs + len + 1, path);
+	return 0;
+}
+
+static int finish(const char *res, char *out, size_t cap)
+{
+	int n = snprintf(out, cap, "%s", res[0] ? res : "/");
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+int hs_path_lexical(const char *path, char *out, size_t cap)
+{
+	_cleanup_free_ char *abs = malloc(WORK), *res = malloc(WORK);
+	if (!abs || !res)
+		return -ENOMEM;
+	int r = absolute(path, abs);
+	if (r < 0)
+		return r;
+	res[0] = 0;
+	for (char *save = NULL, *c = strtok_r(abs, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(c, "."))
+			continue;
+		if (!strcmp(c, ".."))
+			pop(res);
+		else if ((r = push(res, c, strlen(c))) < 0)
+			return r;
+	}
+	return finish(res, out, cap);
+}
+
+int hs_path_canon(const char *path, char *out, size_t cap)
+{
+	_cleanup_free_ char *rest = malloc(WORK), *res = malloc(WORK), *tmp = malloc(WORK);
+	if (!rest || !res || !tmp)
+		return -ENOMEM;
+	int r = absolute(path, rest);
+	if (r < 0)
+		return r;
+	res[0] = 0;
+	bool exists = true;
+	int links = 0;
+	size_t at = 0; /* next character of rest to read */
+	while (rest[at]) {
+		while (rest[at] == '/')
+			at++;
+		size_t n = strcspn(rest + at, "/");
+		if (n == 0)
+			break;
+		const char *comp = rest + at;
+		at += n;
+		if (n == 1 && comp[0] == '.')
+			continue;
+		if (n == 2 && comp[0] == '.' && comp[1] == '.') {
+			/* res is resolved (no symlinks in it), so its parent is lexical. */
+			pop(res);
+			continue;
+		}
+		if ((r = push(res, comp, n)) < 0)
+			return r;
+		if (!exists)
+			continue;
+		struct stat st;
+		if (lstat(res, &st) < 0) {
+			/* ENOTCONN: a FUSE mount whose daemon died; it is there, but
+			 * nothing under it can be looked at. */
+			if (errno != ENOENT && errno != ENOTDIR && errno != ENOTCONN)
+				return -errno;
+			exists = false; /* the rest is a path not made yet (or unreachable) */
+			continue;
+		}
+		if (!S_ISLNK(st.st_mode))
+			continue;
+		if (++links > 40)
+			return -ELOOP;
+		ssize_t len = readlink(res, tmp, WORK - 1);
+		if (len < 0)
+			return -errno;
+		tmp[len] = 0;
+		/* The link's target replaces it: read it, then what followed. */
+		if ((size_t)len + 1 + strlen(rest + at) + 1 > WORK)
+			return -ENAMETOOLONG;
+		memmove(rest + len, rest + at, strlen(rest + at) + 1);
+		memcpy(rest, tmp, (size_t)len);
+		at = 0;
+		pop(res);
+		if (tmp[0] == '/')
+			res[0] = 0;
+	}
+	return finish(res, out, cap);
+}
+
+int hs_path_has_prefix(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	if (n == 1 && dir[0] == '/')
+		return 1;
+	return strncmp(path, dir, n) == 0 && (path[n] == 0 || path[n] == '/');
+}
+
+int hs_path_inside(const char *path, const char *dir)
+{
+	_cleanup_free_ char *p = malloc(PATH_MAX), *d = malloc(PATH_MAX);
+	if (!p || !d)
+		return -ENOMEM;
+	int r = hs_path_canon(path, p, PATH_MAX);
+	if (r == 0)
+		r = hs_path_canon(dir, d, PATH_MAX);
+	if (r < 0)
+		return r;
+	if (hs_path_has_prefix(p, d))
+		return 1;
+	struct stat ds, st;
+	if (stat(d, &ds) < 0)
+		return 0;
+	/* The same directory reached another way (a bind mount, a hard link). */
+	for (;;) {
+		if (stat(p, &st) == 0 && st.st_dev == ds.st_dev && st.st_ino == ds.st_ino)
+			return 1;
+		if (!strcmp(p, "/"))
+			return 0;
+		pop(p);
+		if (!p[0])
+			strcpy(p, "/");
+	}
+}
+
+const char *hs_escape(const char *s, char *out, size_t cap)
+{
+	size_t o = 0;
+	if (!cap)
+		return out;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		size_t need = c >= 0x20 && c < 0x7f ? 1 : 4;
+		if (o + need + 4 > cap) {
+			if (o + 4 <= cap)
+				o += (size_t)snprintf(out + o, cap - o, "...");
+			break;
+		}
+		if (need == 1)
+			out[o++] = (char)c;
+		else
+			o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+	}
+	out[o < cap ? o : cap - 1] = 0;
+	return out;
+}
