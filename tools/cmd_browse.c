@@ -1,4 +1,4 @@
-/* hotspare browse STORE SERVER[@POINT] DIR [--seed SEED]... [--vm | --kernel-mount]
+/* hotspare browse STORE SERVER[@POINT][:DISK] DIR [--seed SEED]... [--vm | --kernel-mount]
  * Mounts the point's filesystems read-only under DIR (see vm/browse.h) and
  * lists them; `hotspare umount DIR` undoes it. */
 #include "cli.h"
@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define USAGE "STORE SERVER[@POINT] DIR [--seed SEED]... [--vm | --kernel-mount]"
+#define USAGE "STORE SERVER[@POINT][:DISK] DIR [--seed SEED]... [--vm | --kernel-mount]"
 
 int cmd_browse(int argc, char **argv)
 {

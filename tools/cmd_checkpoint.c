@@ -32,6 +32,16 @@ int cmd_checkpoint(int argc, char **argv)
 		json_object_object_add(o, "seconds", json_object_new_double(res.seconds));
 		B("consistent", res.consistent);
 		B("incremental", res.incremental);
+		json_object *ds = json_object_new_array();
+		for (unsigned k = 0; k < res.ndisks; k++) {
+			json_object *d = json_object_new_object();
+			json_object_object_add(d, "name", json_object_new_string(res.disks[k].name));
+			json_object_object_add(d, "chunks_read", json_object_new_int64((int64_t)res.disks[k].chunks_read));
+			json_object_object_add(d, "bytes_read", json_object_new_int64((int64_t)res.disks[k].bytes_read));
+			json_object_object_add(d, "bytes_stored", json_object_new_int64((int64_t)res.disks[k].bytes_stored));
+			json_object_array_add(ds, d);
+		}
+		json_object_object_add(o, "disks", ds);
 #undef I
 #undef B
 		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -46,6 +56,11 @@ int cmd_checkpoint(int argc, char **argv)
 	       (unsigned long long)res.chunks_read, (double)res.bytes_read / 1048576,
 	       (double)res.bytes_stored / 1048576, res.seconds,
 	       res.incremental ? " (changes since the last checkpoint)" : "");
+	if (res.ndisks > 1)
+		for (unsigned k = 0; k < res.ndisks; k++)
+			printf("  disk %s: read %llu chunks (%.1f MiB), stored %.1f MiB new\n", res.disks[k].name,
+			       (unsigned long long)res.disks[k].chunks_read, (double)res.disks[k].bytes_read / 1048576,
+			       (double)res.disks[k].bytes_stored / 1048576);
 	if (!res.consistent)
 		fprintf(stderr, "hotspare checkpoint: warning: the image was open for writing; this point is "
 				"crash-consistent at best (pause or shut down the domain first, as failback does)\n");

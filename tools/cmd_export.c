@@ -1,4 +1,4 @@
-/* hotspare export STORE SERVER[@POINT] FILE [--format raw|qcow2|vmdk|vhdx] [--seed SEED]... [--force]
+/* hotspare export STORE SERVER[@POINT][:DISK] FILE [--format raw|qcow2|vmdk|vhdx] [--seed SEED]... [--force]
  * raw: the restore engine into a new sparse file (every chunk checked against
  * its digest). Other formats: qemu-img convert from a read-only view of the
  * point (no raw copy is made), then qemu-img compare against that view.
@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define USAGE "STORE SERVER[@POINT] FILE [--format raw|qcow2|vmdk|vhdx] [--seed SEED]... [--force]"
+#define USAGE "STORE SERVER[@POINT][:DISK] FILE [--format raw|qcow2|vmdk|vhdx] [--seed SEED]... [--force]"
 
 static const char *const formats[] = { "raw", "qcow2", "vmdk", "vhdx", NULL };
 

@@ -98,7 +98,17 @@ int cmd_failback(int argc, char **argv)
 	print_pass(1, how1, &res.pass1, tail);
 	snprintf(tail, sizeof tail, "; downtime %.1f s", res.downtime_seconds);
 	print_pass(2, how2, &res.pass2, tail);
-	printf("final point %s@%s; at the customer's site: hotspare restore STORE %s@%s /dev/sdX\n", res.server,
-	       res.point, res.server, res.point);
+	const struct hs_checkpoint_result *last = &res.pass2;
+	if (last->ndisks <= 1) {
+		printf("final point %s@%s; at the customer's site: hotspare restore STORE %s@%s /dev/sdX\n",
+		       res.server, res.point, res.server, res.point);
+		return 0;
+	}
+	/* One target per disk, in the point's order. */
+	printf("final point %s@%s; at the customer's site: hotspare restore STORE %s@%s", res.server, res.point,
+	       res.server, res.point);
+	for (unsigned k = 0; k < last->ndisks; k++)
+		printf(" %s=/dev/sd%c", last->disks[k].name, 'a' + (int)(k % 26));
+	putchar('\n');
 	return 0;
 }

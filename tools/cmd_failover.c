@@ -159,7 +159,8 @@ int cmd_failover(int argc, char **argv)
 		cli_failf("failover", "cannot create mountpoint %s: %s", mnt, strerror(-r));
 		goto out;
 	}
-	char type[64], st[8192];
+	char type[64];
+	static char st[65536];
 	if (hs_mount_type(mnt, type, sizeof type) == 1 && !strcmp(type, "fuse.hotspare") &&
 	    cli_read_status("failover", mnt, st, sizeof st) == 0) {
 		json_object *o = json_tokener_parse(st), *v;
@@ -185,12 +186,32 @@ int cmd_failover(int argc, char **argv)
 		cli_failf("failover", "cannot resolve %s: %s", state, strerror(errno));
 		goto out;
 	}
-	snprintf(image, sizeof image, "%s/%s.img", rmnt, server);
 	snprintf(console, sizeof console, "%s/console.log", rstate);
 	struct hs_domain_spec spec = {
-		.name = server, .image = image, .console_log = console, .memory_mib = memory, .vcpus = vcpus,
+		.name = server, .console_log = console, .memory_mib = memory, .vcpus = vcpus,
 		.windows = windows, .kvm = true, .network = network, .bridge = bridge,
 	};
+	/* Every disk of the point, in its order (the first boots), as the daemon serves them. */
+	static char images[64][PATH_MAX + 80];
+	if (cli_read_status("failover", mnt, st, sizeof st) < 0)
+		goto out;
+	json_object *so = json_tokener_parse(st), *disks, *dv;
+	if (so && json_object_object_get_ex(so, "disks", &disks) && json_object_is_type(disks, json_type_array))
+		for (size_t k = 0; k < json_object_array_length(disks) && k < 64; k++) {
+			json_object *d = json_object_array_get_idx(disks, k);
+			const char *name = json_object_object_get_ex(d, "image", &dv) ? json_object_get_string(dv) : NULL;
+			if (!name || strchr(name, '/'))
+				continue;
+			snprintf(images[spec.nimages], sizeof images[0], "%s/%s", rmnt, name);
+			spec.images[spec.nimages] = images[spec.nimages];
+			spec.nimages++;
+		}
+	json_object_put(so);
+	if (!spec.nimages) {
+		cli_failf("failover", "the spare at %s names no disk image in its status", rmnt);
+		goto out;
+	}
+	snprintf(image, sizeof image, "%s", images[0]);
 	if (dom) {
 		virDomainFree(dom);
 		dom = NULL;
@@ -200,8 +221,9 @@ int cmd_failover(int argc, char **argv)
 		cli_fail("failover", r);
 		goto out;
 	}
-	printf("domain %s started (%s, %s profile, %s) off %s\n", server, spec.kvm ? "kvm" : "tcg",
-	       windows ? "windows" : "linux", network ? network : bridge ? bridge : "no network", image);
+	printf("domain %s started (%s, %s profile, %s) off %s%s\n", server, spec.kvm ? "kvm" : "tcg",
+	       windows ? "windows" : "linux", network ? network : bridge ? bridge : "no network", image,
+	       spec.nimages > 1 ? " and its other disks" : "");
 	printf("console: %s; hydration: hotspare status %s\n", console, rmnt);
 	status = 0;
 out:

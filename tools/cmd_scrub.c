@@ -45,7 +45,7 @@ static void print(const char *what, const struct hs_scrub_stats *st, bool json)
 /* The state directory of a running spare (its mountpoint's status). */
 static int live_state(const char *mnt, char *state, size_t cap)
 {
-	char buf[8192];
+	static char buf[65536];
 	if (cli_read_status("scrub", mnt, buf, sizeof buf) < 0)
 		return -EIO;
 	json_object *o = json_tokener_parse(buf), *v;

@@ -37,6 +37,7 @@ static int save_attrs_locked(struct hs_state *s)
 	json_object_object_add(o, "version", json_object_new_int(STATE_VERSION));
 	json_object_object_add(o, "server", json_object_new_string(s->server));
 	json_object_object_add(o, "point", json_object_new_string(s->point));
+	json_object_object_add(o, "disk", json_object_new_string(s->disk));
 	json_object_object_add(o, "store", json_object_new_string(s->store));
 	json_object_object_add(o, "image_size", json_object_new_int64((int64_t)s->image_size));
 	json_object_object_add(o, "chunk_size", json_object_new_int64(s->chunk_size));
@@ -73,6 +74,10 @@ static int load_json(struct hs_state *s, const struct hs_index *ix)
 	else if (strcmp(GETS("server"), ix->server) != 0 || strcmp(GETS("point"), ix->id) != 0)
 		r = hs_err(EINVAL, "state %s belongs to %s@%s, not %s@%s", s->dir, GETS("server"),
 			   GETS("point"), ix->server, ix->id);
+	/* A state made before disks had names holds the point's only disk. */
+	else if (json_object_object_get_ex(o, "disk", &v) && strcmp(GETS("disk"), ix->disk) != 0)
+		r = hs_err(EINVAL, "state %s holds disk %s of %s@%s, not disk %s", s->dir, GETS("disk"), ix->server,
+			   ix->id, ix->disk);
 	else if ((uint64_t)GETI("image_size") != ix->image_size || GETI("chunk_size") != ix->chunk_size)
 		r = hs_err(EINVAL, "state %s was made for another image size or chunk size", s->dir);
 	if (r == 0) {
@@ -206,6 +211,7 @@ static int open_state(const char *dir, const struct hs_index *ix, const char *wh
 	s->chunk_size = ix->chunk_size;
 	snprintf(s->server, sizeof s->server, "%s", ix->server);
 	snprintf(s->point, sizeof s->point, "%s", ix->id);
+	snprintf(s->disk, sizeof s->disk, "%s", ix->disk);
 	int r = 0;
 	if (!s->dir || !s->store) {
 		r = -ENOMEM;
@@ -343,6 +349,8 @@ int hs_state_describe(const char *dir, struct hs_state_desc *d)
 			 json_object_object_get_ex(o, "server", &v) ? json_object_get_string(v) : "");
 		snprintf(d->point, sizeof d->point, "%s",
 			 json_object_object_get_ex(o, "point", &v) ? json_object_get_string(v) : "");
+		snprintf(d->disk, sizeof d->disk, "%s",
+			 json_object_object_get_ex(o, "disk", &v) ? json_object_get_string(v) : "");
 		const char *st = json_object_object_get_ex(o, "store", &v) ? json_object_get_string(v) : "";
 		if (!(d->store = strdup(st ? st : "")))
 			r = -ENOMEM;

@@ -4,13 +4,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct hs_spare;
+struct hs_spare_set;
 struct hs_control;
 struct hs_checkpoint_result;
 
-/* Listen on path and serve commands for sp on a thread; a read_only spare
+/* Listen on path and serve commands for set on a thread; a read_only spare
  * refuses checkpoints (it has nothing of its own to keep). 0 or -errno. */
-int hs_control_start(struct hs_spare *sp, const char *path, bool read_only, struct hs_control **out);
+int hs_control_start(struct hs_spare_set *set, const char *path, bool read_only, struct hs_control **out);
 
 /* Stop serving and remove the socket. NULL is fine. */
 void hs_control_stop(struct hs_control *c);

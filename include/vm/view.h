@@ -8,11 +8,12 @@
 struct hs_view {
 	char work[PATH_MAX - 64]; /* the work directory, removed by hs_view_close */
 	char mnt[PATH_MAX];       /* WORK/mnt: the read-only FUSE mount */
-	char image[PATH_MAX + 256]; /* WORK/mnt/SERVER.img */
+	char image[PATH_MAX + 256]; /* WORK/mnt/SERVER.img: the disk the ref names (SERVER@POINT:DISK), or its only one */
 	long pid;                 /* the daemon serving it */
 };
 
-/* Mount STORE's point ref read-only with a throw-away state under
+/* Mount STORE's point ref (SERVER[@POINT][:DISK]; :DISK is needed for a
+ * point of several disks) read-only with a throw-away state under
  * $HOTSPARE_WORK_DIR (default /var/tmp). Nothing is written to the store, the
  * seeds or any spare's state. 0, or -errno with a message (nothing left). */
 int hs_view_open(const char *store, const char *ref, char **seeds, size_t nseeds, struct hs_view *v);
