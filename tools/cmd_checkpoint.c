@@ -20,30 +20,7 @@ int cmd_checkpoint(int argc, char **argv)
 	if (r < 0)
 		return cli_fail("checkpoint", r);
 	if (json) {
-		json_object *o = json_object_new_object();
-#define I(k, v) json_object_object_add(o, k, json_object_new_int64((int64_t)(v)))
-#define B(k, v) json_object_object_add(o, k, json_object_new_boolean(v))
-		json_object_object_add(o, "point", json_object_new_string(res.id));
-		B("added", res.added);
-		I("chunks_read", res.chunks_read);
-		I("bytes_read", res.bytes_read);
-		I("bytes_stored", res.bytes_stored);
-		I("chunks_new", res.chunks_new);
-		json_object_object_add(o, "seconds", json_object_new_double(res.seconds));
-		B("consistent", res.consistent);
-		B("incremental", res.incremental);
-		json_object *ds = json_object_new_array();
-		for (unsigned k = 0; k < res.ndisks; k++) {
-			json_object *d = json_object_new_object();
-			json_object_object_add(d, "name", json_object_new_string(res.disks[k].name));
-			json_object_object_add(d, "chunks_read", json_object_new_int64((int64_t)res.disks[k].chunks_read));
-			json_object_object_add(d, "bytes_read", json_object_new_int64((int64_t)res.disks[k].bytes_read));
-			json_object_object_add(d, "bytes_stored", json_object_new_int64((int64_t)res.disks[k].bytes_stored));
-			json_object_array_add(ds, d);
-		}
-		json_object_object_add(o, "disks", ds);
-#undef I
-#undef B
+		json_object *o = hs_checkpoint_json(&res);
 		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
 		return 0;

@@ -2,6 +2,7 @@
  * Two checkpoints around shutting the spare's domain down (vm/failback.h);
  * this prints what they did and the point to restore. */
 #include "cli.h"
+#include "spare/control.h"
 #include "vm/failback.h"
 #include <getopt.h>
 #include <json-c/json.h>
@@ -9,21 +10,6 @@
 #include <string.h>
 
 #define USAGE "MOUNTPOINT [--connect URI] [--domain NAME] [--shutdown-timeout SECONDS] [--json]"
-
-static json_object *pass_json(const struct hs_checkpoint_result *p)
-{
-	json_object *o = json_object_new_object();
-	json_object_object_add(o, "point", json_object_new_string(p->id));
-	json_object_object_add(o, "added", json_object_new_boolean(p->added));
-	json_object_object_add(o, "chunks_read", json_object_new_int64((int64_t)p->chunks_read));
-	json_object_object_add(o, "bytes_read", json_object_new_int64((int64_t)p->bytes_read));
-	json_object_object_add(o, "bytes_stored", json_object_new_int64((int64_t)p->bytes_stored));
-	json_object_object_add(o, "chunks_new", json_object_new_int64((int64_t)p->chunks_new));
-	json_object_object_add(o, "seconds", json_object_new_double(p->seconds));
-	json_object_object_add(o, "consistent", json_object_new_boolean(p->consistent));
-	json_object_object_add(o, "incremental", json_object_new_boolean(p->incremental));
-	return o;
-}
 
 static void print_pass(int n, const char *how, const struct hs_checkpoint_result *p, const char *tail)
 {
@@ -77,8 +63,8 @@ int cmd_failback(int argc, char **argv)
 		json_object_object_add(j, "domain", res.domain[0] ? json_object_new_string(res.domain) : NULL);
 		json_object_object_add(j, "domain_was_running", json_object_new_boolean(res.domain_was_running));
 		json_object_object_add(j, "domain_destroyed", json_object_new_boolean(res.destroyed));
-		json_object_object_add(j, "pass1", pass_json(&res.pass1));
-		json_object_object_add(j, "pass2", pass_json(&res.pass2));
+		json_object_object_add(j, "pass1", hs_checkpoint_json(&res.pass1));
+		json_object_object_add(j, "pass2", hs_checkpoint_json(&res.pass2));
 		json_object_object_add(j, "pass1_seconds", json_object_new_double(res.pass1_seconds));
 		json_object_object_add(j, "downtime_seconds", json_object_new_double(res.downtime_seconds));
 		puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));

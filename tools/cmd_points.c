@@ -59,7 +59,7 @@ static void point_line(const struct hs_point *p)
 		else if (!strstr(disks, "..."))
 			strcat(disks, " ...");
 	}
-	printf("%-17s %-9s %-21s %10s %10s  %-17s %-16s %s\n", p->id, hs_kind_name(p->kind), when,
+	printf("%-17s %-9s %-21s %10s %16s  %-17s %-16s %s\n", p->id, hs_kind_name(p->kind), when,
 	       hs_fmt_bytes(hs_point_size(p), a), newcol, p->base[0] ? p->base : "-",
 	       hs_consistency_name(p->consistency), disks);
 }
@@ -87,7 +87,7 @@ int cmd_points(int argc, char **argv)
 		return cli_fail("points", -ENOMEM);
 	json_object *arr = json_object_new_array();
 	if (!json && n)
-		printf("%-17s %-9s %-21s %10s %10s  %-17s %-16s %s\n", "ID", "KIND", "TIME (UTC)", "SIZE", "NEW",
+		printf("%-17s %-9s %-21s %10s %16s  %-17s %-16s %s\n", "ID", "KIND", "TIME (UTC)", "SIZE", "NEW",
 		       "BASE (DRIVE)", "CONSISTENCY", "DISKS");
 	size_t unreadable = 0;
 	for (size_t i = 0; i < n; i++) {

@@ -26,18 +26,20 @@ static int run(const char *from, const char *to, char **refs, int nrefs, struct 
 	struct cli_points pts = { 0 };
 	struct hs_store *st = NULL, *dst = NULL;
 	struct hs_sources src = { 0 };
-	int r = hs_store_open(from, &st);
+	/* An encrypted store replicates without its key: chunks and points go
+	 * as stored, and the replica is made with the source's description
+	 * (same chunk size, encryption and key fingerprint). */
+	int r = hs_store_open_flags(from, HS_OPEN_NOKEY, &st);
 	for (int i = 0; r == 0 && i < nrefs; i++)
 		r = cli_points_add(st, refs[i], &pts);
 	if (r == 0 && nrefs == 0)
 		r = cli_points_all(st, &pts);
-	uint32_t chunk_size = st ? st->chunk_size : 0;
+	if (r == 0)
+		r = hs_store_open_like(to, st, HS_OPEN_NOKEY, &dst);
 	if (r == 0) {
 		r = hs_sources_open(st, seeds->v, seeds->n, &src);
 		st = NULL;
 	}
-	if (r == 0)
-		r = hs_store_open_or_init(to, chunk_size, &dst);
 	/* The replica records its source for verify's advice: a directory by
 	 * its absolute path, so the advice works from anywhere. */
 	char abs[PATH_MAX];

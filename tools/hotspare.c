@@ -244,6 +244,18 @@ int main(int argc, char **argv)
 	int r = credentials_option(&argc, argv);
 	if (r)
 		return r;
+	/* Global options before the command ("hotspare --keyfile K mount ...")
+	 * move after it, where cli_key_setup takes them. */
+	int g = 1;
+	while (g + 1 < argc && (!strcmp(argv[g], "--keyfile") || !strcmp(argv[g], "--passphrase-file")))
+		g += 2;
+	while (g < argc && (!strncmp(argv[g], "--keyfile=", 10) || !strncmp(argv[g], "--passphrase-file=", 18)))
+		g++;
+	if (g > 1 && g < argc) {
+		char *cmd = argv[g];
+		memmove(argv + 2, argv + 1, (size_t)(g - 1) * sizeof *argv);
+		argv[1] = cmd;
+	}
 	if (argc < 2)
 		return help(stderr);
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))

@@ -157,14 +157,20 @@ static int check_one(struct job *j, const struct entry *e, void *plain, struct h
 	for (size_t i = 0; i < s->n; i++) {
 		const char *where = s->v[i]->be->where;
 		hs_err_clear();
+		/* An encrypted store without its key (verify --no-key): presence only. */
+		if (s->v[i]->encrypted && !s->v[i]->key) {
+			int r = hs_store_chunk_has(s->v[i], &e->d);
+			if (r == 1)
+				return 0;
+			if (r < 0 && transient(r))
+				return r;
+			continue;
+		}
 		int r = hs_store_chunk_get(s->v[i], &e->d, z);
 		if (r == -ENOENT)
 			continue;
 		if (r < 0 && transient(r))
 			return r;
-		/* An encrypted store without its key (verify --no-key): presence only. */
-		if (r == 0 && s->v[i]->encrypted && !s->v[i]->key)
-			return 0;
 		if (r == 0) {
 			r = hs_store_chunk_decode(s->v[i], z->data, z->len, &e->d, plain, e->len);
 			if (r == 0) {

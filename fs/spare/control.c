@@ -34,6 +34,36 @@ static int addr_of(const char *path, struct sockaddr_un *a)
 	return 0;
 }
 
+static void add_u64(json_object *o, const char *k, uint64_t v)
+{
+	json_object_object_add(o, k, json_object_new_int64((int64_t)v));
+}
+
+json_object *hs_checkpoint_json(const struct hs_checkpoint_result *res)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "point", json_object_new_string(res->id));
+	json_object_object_add(o, "added", json_object_new_boolean(res->added));
+	add_u64(o, "chunks_read", res->chunks_read);
+	add_u64(o, "bytes_read", res->bytes_read);
+	add_u64(o, "bytes_stored", res->bytes_stored);
+	add_u64(o, "chunks_new", res->chunks_new);
+	json_object_object_add(o, "seconds", json_object_new_double(res->seconds));
+	json_object_object_add(o, "consistent", json_object_new_boolean(res->consistent));
+	json_object_object_add(o, "incremental", json_object_new_boolean(res->incremental));
+	json_object *disks = json_object_new_array();
+	for (unsigned k = 0; k < res->ndisks; k++) {
+		json_object *d = json_object_new_object();
+		json_object_object_add(d, "name", json_object_new_string(res->disks[k].name));
+		add_u64(d, "chunks_read", res->disks[k].chunks_read);
+		add_u64(d, "bytes_read", res->disks[k].bytes_read);
+		add_u64(d, "bytes_stored", res->disks[k].bytes_stored);
+		json_object_array_add(disks, d);
+	}
+	json_object_object_add(o, "disks", disks);
+	return o;
+}
+
 static void reply_checkpoint(struct hs_control *c, int fd)
 {
 	struct hs_checkpoint_result res;
@@ -41,32 +71,12 @@ static void reply_checkpoint(struct hs_control *c, int fd)
 	int r = c->read_only ? hs_err(EROFS, "%s@%s is mounted read-only: nothing of its own to checkpoint",
 				      c->set->server, c->set->id)
 			     : hs_checkpoint(c->set, &res);
-	json_object *o = json_object_new_object();
+	json_object *o = r == 0 ? hs_checkpoint_json(&res) : json_object_new_object();
 	json_object_object_add(o, "ok", json_object_new_boolean(r == 0));
 	if (r < 0) {
 		const char *m = hs_err_msg();
 		json_object_object_add(o, "error", json_object_new_string(m ? m : strerror(-r)));
 		json_object_object_add(o, "errno", json_object_new_int(-r));
-	} else {
-		json_object_object_add(o, "point", json_object_new_string(res.id));
-		json_object_object_add(o, "added", json_object_new_boolean(res.added));
-		json_object_object_add(o, "chunks_read", json_object_new_int64((int64_t)res.chunks_read));
-		json_object_object_add(o, "bytes_read", json_object_new_int64((int64_t)res.bytes_read));
-		json_object_object_add(o, "bytes_stored", json_object_new_int64((int64_t)res.bytes_stored));
-		json_object_object_add(o, "chunks_new", json_object_new_int64((int64_t)res.chunks_new));
-		json_object_object_add(o, "seconds", json_object_new_double(res.seconds));
-		json_object_object_add(o, "consistent", json_object_new_boolean(res.consistent));
-		json_object_object_add(o, "incremental", json_object_new_boolean(res.incremental));
-		json_object *disks = json_object_new_array();
-		for (unsigned k = 0; k < res.ndisks; k++) {
-			json_object *d = json_object_new_object();
-			json_object_object_add(d, "name", json_object_new_string(res.disks[k].name));
-			json_object_object_add(d, "chunks_read", json_object_new_int64((int64_t)res.disks[k].chunks_read));
-			json_object_object_add(d, "bytes_read", json_object_new_int64((int64_t)res.disks[k].bytes_read));
-			json_object_object_add(d, "bytes_stored", json_object_new_int64((int64_t)res.disks[k].bytes_stored));
-			json_object_array_add(disks, d);
-		}
-		json_object_object_add(o, "disks", disks);
 	}
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	dprintf(fd, "%s\n", s);

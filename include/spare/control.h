@@ -23,3 +23,8 @@ int hs_control_call(const char *path, const char *cmd, char *out, size_t cap);
  * (refused for a read-only mount). 0 with *res, or -errno with a message
  * ("... is not a hotspare mount", the daemon's own error). */
 int hs_control_checkpoint(const char *mountpoint, struct hs_checkpoint_result *res);
+
+/* A checkpoint's result as a JSON object (json-c; the caller puts it): the
+ * daemon's reply and the commands' --json output share this form. */
+struct json_object;
+struct json_object *hs_checkpoint_json(const struct hs_checkpoint_result *res);

@@ -80,3 +80,29 @@ expect_fail "has no disk other" "$HS" restore "$S" win01 sys="$T/x.img" data="$T
 [ ! -e "$T/x.img" ] && [ ! -e "$T/y.img" ] || fail "a refused restore left a target"
 [ "$(sum_store)" = "$before" ] || fail "a refused command changed the store"
 pass "bad disk arguments: one-line errors, the store byte-identical, no target left"
+
+# The spare of both disks: one daemon, SERVER-DISK.img each, writes to either,
+# a checkpoint of both, restored equal to the images; a kill -9 and remount
+# keep both disks' writes.
+mkdir "$T/mnt"
+hs_mount_at "$T/mnt" "$S" win01 "$T/mnt" --state "$T/state" --seed "$T/usb"
+cmp "$T/mnt/win01-sys.img" "$T/sys.img" && cmp "$T/mnt/win01-data.img" "$T/data.img" || fail "the spare's images"
+printf 'sys write' | dd of="$T/mnt/win01-sys.img" bs=1 seek=$((40 << 20)) conv=notrunc status=none
+printf 'data write' | dd of="$T/mnt/win01-data.img" bs=1 seek=$((47 << 20)) conv=notrunc status=none
+sync "$T/mnt/win01-sys.img" "$T/mnt/win01-data.img"
+pid=$("$HS" status "$T/mnt" --json | json_get - pid)
+kill -9 "$pid"
+"$HS" umount "$T/mnt" >/dev/null 2>&1 || umount -l "$T/mnt"
+hs_mount_at "$T/mnt" "$S" win01 "$T/mnt" --state "$T/state" --seed "$T/usb"
+[ "$(dd if="$T/mnt/win01-data.img" bs=1 skip=$((47 << 20)) count=10 status=none)" = "data write" ] &&
+	[ "$(dd if="$T/mnt/win01-sys.img" bs=1 skip=$((40 << 20)) count=9 status=none)" = "sys write" ] ||
+	fail "a flushed write was lost across kill -9"
+"$HS" checkpoint "$T/mnt" --json >"$T/cp.json" || fail "checkpoint of both disks"
+[ "$(json_get "$T/cp.json" disks 1 chunks_read)" -ge 1 ] || fail "the data disk's write was not read: $(cat "$T/cp.json")"
+cp --sparse=always "$T/mnt/win01-sys.img" "$T/m-sys.img"
+cp --sparse=always "$T/mnt/win01-data.img" "$T/m-data.img"
+"$HS" umount "$T/mnt"
+"$HS" restore "$S" "win01@$(json_get "$T/cp.json" point)" sys="$T/c-sys.img" data="$T/c-data.img" \
+	--seed "$T/usb" >/dev/null || fail "restore of the checkpoint"
+cmp "$T/c-sys.img" "$T/m-sys.img" && cmp "$T/c-data.img" "$T/m-data.img" || fail "the checkpoint differs from the images"
+pass "a spare of both disks: writes to each survive kill -9; a checkpoint of both restores equal (cmp)"
