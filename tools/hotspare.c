@@ -44,6 +44,8 @@ static const struct {
 	{ "export", cmd_export, "write a point as a whole image file (raw, qcow2, vmdk, vhdx)" },
 	{ "upgrade", cmd_upgrade, "convert a store or drive of format version 1 to version 2" },
 	{ "key", cmd_key, "create a key for an encrypted store, or recover one from its escrow copy" },
+	{ "fleet", cmd_fleet, "one row per server: newest point, last drill, spare; exit 1 if any needs attention" },
+	{ "metrics", cmd_metrics, "the fleet as Prometheus metrics (node_exporter's textfile collector)" },
 };
 
 static int help(FILE *f)
