@@ -94,8 +94,7 @@ static const char *jstr(json_object *o, const char *k)
 		       : NULL;
 }
 
-/* Parse and check the description in st->desc; fills the store's fields. */
-static int desc_parse(struct hs_store *st, unsigned flags)
+int hs_store_desc_parse(struct hs_store *st, unsigned flags)
 {
 	struct hs_backend *be = st->be;
 	json_tokener *tok = json_tokener_new();
@@ -225,7 +224,7 @@ int hs_store_open_flags(const char *where, unsigned flags, struct hs_store **out
 		return r;
 	r = desc_read(st);
 	if (r == 0)
-		r = desc_parse(st, flags);
+		r = hs_store_desc_parse(st, flags);
 	if (r < 0) {
 		hs_store_close(st);
 		return r;
@@ -257,7 +256,7 @@ int hs_store_open_like(const char *where, const struct hs_store *like, unsigned 
 	if (r >= 0)
 		r = desc_read(st);
 	if (r == 0)
-		r = desc_parse(st, flags);
+		r = hs_store_desc_parse(st, flags);
 	if (r == 0 && (st->chunk_size != like->chunk_size || st->encrypted != like->encrypted ||
 		       strcmp(st->fingerprint, like->fingerprint) != 0))
 		r = st->chunk_size != like->chunk_size

@@ -52,6 +52,14 @@ int hs_store_init(const char *where, uint32_t chunk_size);
 int hs_store_open_flags(const char *where, unsigned flags, struct hs_store **out);
 int hs_store_open(const char *where, struct hs_store **out);
 
+/* Parse and check the description in st->desc (st->desc.len bytes of JSON,
+ * a NUL after them) and fill st's version, chunk size, encryption and key
+ * fingerprint; st->be->where names the store in messages. With the current
+ * key, an encrypted store's description must authenticate. 0, -EBADMSG,
+ * -EPROTONOSUPPORT, -EACCES or -EKEYREJECTED as for hs_store_open_flags.
+ * (hs_store_open reads and parses; exposed for the fuzzer.) */
+int hs_store_desc_parse(struct hs_store *st, unsigned flags);
+
 /* Open the store at where, creating it as a copy of like's description (the
  * same chunk size and encryption) if it is not a store yet; -EINVAL if it
  * is one that differs. For shipped drives and replicas. */
