@@ -356,8 +356,11 @@ int cli_disk_pairs(const char *cmd, int n, char **args, const char *what, struct
 		bool pair = eq && nl > 0 &&
 			    (n > 1 || (nl <= HS_DISK_MAX && strspn(args[k], "abcdefghijklmnopqrstuvwxyz"
 								    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == nl));
-		if (!pair && n > 1)
-			return hs_err(EINVAL, "'%s' is not DISK=%s (with several disks, name each one)", args[k], what);
+		if (!pair && n > 1) {
+			char e[160];
+			return hs_err(EINVAL, "'%s' is not DISK=%s (with several disks, name each one)",
+				      hs_escape(args[k], e, sizeof e), what);
+		}
 		if (!pair) {
 			out[0] = (struct hs_capture_disk){ HS_DISK_DEFAULT, args[k] };
 			*nout = 1;

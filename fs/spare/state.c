@@ -3,6 +3,7 @@
 #include "basics/cleanup.h"
 #include "basics/err.h"
 #include "basics/mounts.h"
+#include "basics/path.h"
 #include "store/places.h"
 #include <limits.h>
 #include <dirent.h>
@@ -48,6 +49,14 @@ static int save_attrs_locked(struct hs_state *s)
 	return r;
 }
 
+/* A field of state.json as text ("" when missing or null: never NULL). */
+static const char *jstr(json_object *o, const char *key)
+{
+	json_object *v;
+	const char *t = json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
+	return t ? t : "";
+}
+
 static int load_json(struct hs_state *s, const struct hs_index *ix)
 {
 	_cleanup_close_ int fd = openat(s->dirfd, "state.json", O_RDONLY | O_CLOEXEC);
@@ -64,15 +73,17 @@ static int load_json(struct hs_state *s, const struct hs_index *ix)
 		json_object_put(o);
 		return hs_err(EINVAL, "%s/state.json is not a hotspare state description", s->dir);
 	}
-#define GETS(key) (json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "")
+#define GETS(key) jstr(o, key)
 #define GETI(key) (json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : -1)
+	char e1[96], e2[48]; /* what state.json says, quoted in a one-line message */
 	int r = 0;
 	if (GETI("version") != STATE_VERSION)
 		r = hs_err(EPROTONOSUPPORT, "state %s has format version %lld; this hotspare reads version %d",
 			   s->dir, (long long)GETI("version"), STATE_VERSION);
 	else if (strcmp(GETS("server"), ix->server) != 0 || strcmp(GETS("point"), ix->id) != 0)
-		r = hs_err(EINVAL, "state %s belongs to %s@%s, not %s@%s", s->dir, GETS("server"),
-			   GETS("point"), ix->server, ix->id);
+		r = hs_err(EINVAL, "state %s belongs to %s@%s, not %s@%s", s->dir,
+			   hs_escape(GETS("server"), e1, sizeof e1), hs_escape(GETS("point"), e2, sizeof e2), ix->server,
+			   ix->id);
 	else if ((uint64_t)GETI("image_size") != ix->image_size || GETI("chunk_size") != ix->chunk_size)
 		r = hs_err(EINVAL, "state %s was made for another image size or chunk size", s->dir);
 	if (r == 0) {
@@ -339,12 +350,9 @@ int hs_state_describe(const char *dir, struct hs_state_desc *d)
 	if (!fmt || strcmp(fmt, "hotspare-state") != 0)
 		r = hs_err(EINVAL, "%s/state.json is not a hotspare state description", dir);
 	if (r == 0) {
-		snprintf(d->server, sizeof d->server, "%s",
-			 json_object_object_get_ex(o, "server", &v) ? json_object_get_string(v) : "");
-		snprintf(d->point, sizeof d->point, "%s",
-			 json_object_object_get_ex(o, "point", &v) ? json_object_get_string(v) : "");
-		const char *st = json_object_object_get_ex(o, "store", &v) ? json_object_get_string(v) : "";
-		if (!(d->store = strdup(st ? st : "")))
+		snprintf(d->server, sizeof d->server, "%s", jstr(o, "server"));
+		snprintf(d->point, sizeof d->point, "%s", jstr(o, "point"));
+		if (!(d->store = strdup(jstr(o, "store"))))
 			r = -ENOMEM;
 	}
 	json_object_put(o);

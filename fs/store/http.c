@@ -7,6 +7,7 @@
 #include "basics/cleanup.h"
 #include "basics/deadline.h"
 #include "basics/err.h"
+#include "basics/path.h"
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -616,11 +617,13 @@ static bool parse_holder(const struct hs_buf *b, struct holder *o)
 	memset(o, 0, sizeof *o);
 	char text[1024];
 	size_t n = b->len < sizeof text - 1 ? b->len : sizeof text - 1;
-	memcpy(text, b->data, n);
+	if (n)
+		memcpy(text, b->data, n);
 	text[n] = 0;
 	if (strncmp(text, "hotspare-lock\n", 14) != 0)
 		return false;
-	for (char *line = strtok(text + 14, "\n"); line; line = strtok(NULL, "\n")) {
+	char *save = NULL;
+	for (char *line = strtok_r(text + 14, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (strncmp(line, "host ", 5) == 0)
 			snprintf(o->host, sizeof o->host, "%s", line + 5);
 		else if (strncmp(line, "pid ", 4) == 0)
@@ -669,9 +672,10 @@ int hs_remote_lock(struct hs_backend *be, struct hs_remote_locks *l,
 				struct tm tm;
 				if (gmtime_r(&t, &tm))
 					strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+				char host_e[sizeof o.host];
 				r = hs_err(EBUSY, "%s is busy: another hotspare process (pid %ld on %s, since %s) "
 					   "is writing it in %s (lock object %s; remove it if that process is gone)",
-					   name, o.pid, o.host, when, be->where, key);
+					   name, o.pid, hs_escape(o.host, host_e, sizeof host_e), when, be->where, key);
 				break;
 			}
 			/* A waiter (a short critical section) takes over a lock held

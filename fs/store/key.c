@@ -344,8 +344,8 @@ static int parse_keytext(const char *path, const char *buf, size_t n, json_objec
 	bool complete = tok && json_tokener_get_error(tok) == json_tokener_success;
 	json_tokener_free(tok);
 	json_object *v;
-	if (!o || !complete || !json_object_is_type(o, json_type_object) ||
-	    !json_object_object_get_ex(o, "format", &v) || strcmp(json_object_get_string(v), "hotspare-key") != 0) {
+	const char *fmt = o && json_object_object_get_ex(o, "format", &v) ? json_object_get_string(v) : NULL;
+	if (!o || !complete || !json_object_is_type(o, json_type_object) || !fmt || strcmp(fmt, "hotspare-key") != 0) {
 		json_object_put(o);
 		return hs_err(EBADMSG, "%s is not a hotspare key file (damaged or truncated?)", path);
 	}

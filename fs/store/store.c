@@ -3,6 +3,7 @@
 #include "store/chunk.h"
 #include "basics/cleanup.h"
 #include "basics/err.h"
+#include "basics/path.h"
 #include <json-c/json.h>
 #include <string.h>
 
@@ -111,6 +112,7 @@ int hs_store_desc_parse(struct hs_store *st, unsigned flags)
 	int64_t cs = json_object_object_get_ex(o, "chunk_size", &v) ? json_object_get_int64(v) : 0;
 	const char *comp = jstr(o, "compression"), *digest = jstr(o, "digest"), *enc = jstr(o, "encryption");
 	const char *fpr = jstr(o, "key_fingerprint"), *escrow = jstr(o, "escrow"), *mac = jstr(o, "mac");
+	char e1[64], e2[64]; /* what the description says, quoted in a one-line message */
 	int r = 0;
 	if (version == 1 && (flags & HS_OPEN_ANY_VERSION))
 		enc = "none", digest = "sha256";
@@ -124,18 +126,19 @@ int hs_store_desc_parse(struct hs_store *st, unsigned flags)
 		r = hs_err(EBADMSG, "%s/%s has an invalid chunk size %lld", be->where, DESC_KEY, (long long)cs);
 	else if (!comp || strcmp(comp, "zstd") != 0)
 		r = hs_err(EPROTONOSUPPORT, "%s uses compression '%s'; this hotspare knows zstd", be->where,
-			   comp ? comp : "");
+			   hs_escape(comp ? comp : "", e1, sizeof e1));
 	else if (!enc || !digest ||
 		 !((!strcmp(enc, "none") && !strcmp(digest, "sha256")) ||
 		   (!strcmp(enc, "aes-256-gcm") && !strcmp(digest, "hmac-sha256"))))
 		r = hs_err(EPROTONOSUPPORT, "%s uses encryption '%s' with digest '%s'; this hotspare knows none "
-					    "with sha256 and aes-256-gcm with hmac-sha256", be->where, enc ? enc : "",
-			   digest ? digest : "");
+					    "with sha256 and aes-256-gcm with hmac-sha256", be->where,
+			   hs_escape(enc ? enc : "", e1, sizeof e1), hs_escape(digest ? digest : "", e2, sizeof e2));
 	st->version = version;
 	st->chunk_size = (uint32_t)cs;
 	st->encrypted = r == 0 && strcmp(enc, "none") != 0;
 	if (r == 0 && st->encrypted) {
-		if (!fpr || strlen(fpr) != HS_KEY_FPR_HEX - 1 || !mac)
+		if (!fpr || strlen(fpr) != HS_KEY_FPR_HEX - 1 || strspn(fpr, "0123456789abcdef") != HS_KEY_FPR_HEX - 1 ||
+		    !mac)
 			r = hs_err(EBADMSG, "%s/%s is corrupt (an encrypted store without its key fingerprint)",
 				   be->where, DESC_KEY);
 		else
