@@ -487,21 +487,38 @@ int hs_state_flush(struct hs_state *s)
 	}
 	if (n)
 		qsort(d, n, sizeof *d, cmp_entry);
+	/* The map's new bytes, a run at a time; durable[] learns them only once
+	 * they are synced, and a failed write or sync keeps them owed, so no later
+	 * flush reports done while the map lacks them. */
+	uint8_t *run = n ? malloc(n) : NULL;
+	if (n && !run)
+		r = -ENOMEM;
 	for (size_t k = 0; k < n && r == 0;) {
 		size_t e = k;
 		/* A run of consecutive chunks is written with one pwrite. */
 		while (e + 1 < n && d[e + 1].i <= d[e].i + 1)
 			e++;
+		uint64_t a = d[k].i, len = d[e].i - a + 1; /* len <= e - k + 1 <= n */
+		memcpy(run, s->durable + a, len);
 		for (size_t m = k; m <= e; m++)
-			if (d[m].v > s->durable[d[m].i])
-				__atomic_store_n(&s->durable[d[m].i], d[m].v, __ATOMIC_RELEASE);
-		uint64_t a = d[k].i, len = d[e].i - a + 1;
-		if (pwrite(s->map_fd, s->durable + a, len, (off_t)a) != (ssize_t)len)
+			if (d[m].v > run[d[m].i - a])
+				run[d[m].i - a] = d[m].v;
+		errno = 0;
+		if (pwrite(s->map_fd, run, len, (off_t)a) != (ssize_t)len)
 			r = errno ? -errno : -EIO;
 		k = e + 1;
 	}
 	if (r == 0 && n && fdatasync(s->map_fd) < 0)
 		r = -errno;
+	for (size_t k = 0; k < n; k++) {
+		if (r < 0) {
+			if (dirty_push_locked(s, d[k].i, d[k].v) < 0)
+				break;
+		} else if (d[k].v > s->durable[d[k].i]) {
+			__atomic_store_n(&s->durable[d[k].i], d[k].v, __ATOMIC_RELEASE);
+		}
+	}
+	free(run);
 	free(d);
 	return r;
 }
