@@ -124,12 +124,17 @@ int cli_capture(int argc, char **argv, unsigned kind)
 	r = hs_store_open(where, &st);
 	if (r < 0)
 		return cli_fail(cmd, r);
-	if (ship && (r = hs_store_open_like(ship, st, 0, &ship_st)) < 0)
+	/* A drive that is a store already must be one like the store; one that
+	 * is not yet is made by the capture once it holds the server's lock. */
+	if (ship && (r = hs_store_open_like(ship, st, HS_OPEN_EXISTING, &ship_st)) < 0 &&
+	    (r != -ENOENT || (r = hs_backend_check_create(ship)) < 0))
 		return cli_fail(cmd, r);
+	hs_err_clear();
 	struct hs_progress progress;
 	struct hs_capture_opts o = {
 		.store = st,
 		.ship = ship_st,
+		.ship_at = ship_st ? NULL : ship,
 		.server = server,
 		.disks = disks,
 		.ndisks = nd,

@@ -174,7 +174,13 @@ int hs_store_create(const char *where, uint32_t chunk_size, const struct hs_key 
 	struct hs_backend *be;
 	r = hs_backend_open(where, 1, &be);
 	if (r == 0) {
-		r = desc_put(be, text, strlen(text));
+		/* Looked for first: a put that finds it there has already written
+		 * (and removed) a temporary file in the store. */
+		r = be->ops->exists(be, DESC_KEY);
+		if (r == 1)
+			r = hs_err(EEXIST, "%s is already a hotspare store", be->where);
+		else if (r == 0)
+			r = desc_put(be, text, strlen(text));
 		be->ops->close(be);
 	}
 	free(text);
@@ -245,11 +251,13 @@ int hs_store_open_like(const char *where, const struct hs_store *like, unsigned 
 {
 	*out = NULL;
 	struct hs_store *st;
-	int r = store_new(where, 1, &st);
+	int r = store_new(where, !(flags & HS_OPEN_EXISTING), &st);
 	if (r < 0)
 		return r;
 	r = st->be->ops->exists(st->be, DESC_KEY);
-	if (r == 0) {
+	if (r == 0 && (flags & HS_OPEN_EXISTING)) {
+		r = hs_err(ENOENT, "%s is not a hotspare store yet", where);
+	} else if (r == 0) {
 		r = desc_put(st->be, like->desc.data, like->desc.len);
 		if (r == -EEXIST) { /* created by someone else meanwhile: open it */
 			hs_err_clear();

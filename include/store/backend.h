@@ -99,6 +99,12 @@ int hs_backend_s3_open(const char *url, int create, struct hs_backend **out);
 int hs_s3_list_page(const char *doc, size_t n, const char *full, int (*fn)(void *, const char *), void *arg,
 		    char *token, size_t tcap, bool *more);
 
+/* 0 when where could be made a store directory now without making anything
+ * first: a directory, or missing with a parent directory this process may
+ * write (URLs are not looked at: their server decides). -errno with a
+ * message otherwise. For checks before a command writes anything. */
+int hs_backend_check_create(const char *where);
+
 /* Open the backend for a store location: a directory path, an http:// or
  * https:// URL, or an s3:// URL. */
 int hs_backend_open(const char *where, int create, struct hs_backend **out);

@@ -43,6 +43,7 @@ int hs_store_init(const char *where, uint32_t chunk_size);
 
 #define HS_OPEN_NOKEY 1u       /* an encrypted store may open without its key: names and headers only */
 #define HS_OPEN_ANY_VERSION 2u /* open a store of an older format version (the upgrade does) */
+#define HS_OPEN_EXISTING 4u    /* hs_store_open_like: make nothing; -ENOENT when where is no store yet */
 
 /* Open an existing store. An encrypted one takes the current key
  * (hs_key_current); without it (and without HS_OPEN_NOKEY) it is refused
