@@ -34,7 +34,7 @@ mkdir "$T/mnt"
 hs_mount_at "$T/mnt" "$S" $NAME "$T/mnt" --state "$T/state" --seed "$T/usb" --hydrate-threads 0
 [ "$(ls "$T/mnt")" = "$NAME-data.img
 $NAME-sys.img" ] || fail "the mount shows: $(ls "$T/mnt")"
-[ -f "$T/state/sys/state.json" ] && [ -f "$T/state/data/state.json" ] || fail "no per-disk state: $(ls "$T/state")"
+[ -f "$T/state/disks/sys/state.json" ] && [ -f "$T/state/disks/data/state.json" ] || fail "no per-disk state: $(ls "$T/state")"
 [ "$(stat -c %s "$T/mnt/$NAME-data.img")" -eq "$(stat -c %s "$T/data.img")" ] || fail "the data image's size"
 boot qemu "$sha1" -nic none -drive "file=$T/mnt/$NAME-sys.img,format=raw,if=virtio,cache=$CACHE_MODE" \
 	-drive "file=$T/mnt/$NAME-data.img,format=raw,if=virtio,cache=$CACHE_MODE"
