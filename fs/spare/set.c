@@ -47,6 +47,11 @@ int hs_spare_set_open(struct hs_sources *src, const struct hs_point *p, const ch
 	snprintf(s->server, sizeof s->server, "%s", p->server);
 	snprintf(s->id, sizeof s->id, "%s", p->id);
 	int r = p->ndisks > 1 ? check_top(state_dir, p) : 0;
+	char sub[4200];
+	snprintf(sub, sizeof sub, "%s/disks", state_dir);
+	if (r == 0 && p->ndisks == 1 && access(sub, F_OK) == 0)
+		r = hs_err(EINVAL, "state %s holds the disks of a point of several disks, not %s@%s", state_dir,
+			   p->server, p->id);
 	struct hs_store *st = s->src.v[s->src.n - 1];
 	for (unsigned k = 0; r == 0 && k < p->ndisks; k++) {
 		struct hs_index *ix = NULL;
