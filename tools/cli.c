@@ -288,6 +288,7 @@ static int points_add(struct hs_store *st, const char *server, const char *want,
 		p->v = v;
 		snprintf(v[p->n].server, sizeof v->server, "%s", server);
 		snprintf(v[p->n].id, sizeof v->id, "%s", ids ? ids[i] : id);
+		v[p->n].disk[0] = 0;
 		p->n++;
 	}
 	hs_strv_free(ids);
@@ -299,6 +300,37 @@ int cli_points_add(struct hs_store *st, const char *ref, struct cli_points *p)
 	char server[HS_SERVER_MAX + 1], want[HS_POINT_ID_LEN + 1];
 	int r = hs_ref_parse(ref, server, want, NULL);
 	return r < 0 ? r : points_add(st, server, want, true, p);
+}
+
+int cli_points_add_disk(struct hs_store *st, const char *ref, struct cli_points *p)
+{
+	char server[HS_SERVER_MAX + 1], want[HS_POINT_ID_LEN + 1], disk[HS_DISK_MAX + 1];
+	int r = hs_ref_parse(ref, server, want, disk);
+	size_t from = p->n;
+	if (r == 0)
+		r = points_add(st, server, want, true, p);
+	if (r < 0 || !disk[0])
+		return r;
+	/* Only the points that have the disk (disks come and go between points). */
+	struct hs_point *head = malloc(sizeof *head);
+	if (!head)
+		return -ENOMEM;
+	size_t kept = from;
+	for (size_t i = from; r == 0 && i < p->n; i++) {
+		if ((r = hs_store_point_head(st, p->v[i].server, p->v[i].id, head)) < 0)
+			break;
+		if (hs_point_disk_find(head, disk) < 0)
+			continue;
+		p->v[kept] = p->v[i];
+		snprintf(p->v[kept].disk, sizeof p->v[kept].disk, "%s", disk);
+		kept++;
+	}
+	free(head);
+	if (r == 0 && kept == from)
+		r = want[0] ? hs_err(ENOENT, "point %s@%s has no disk %s", server, p->v[from].id, disk)
+			    : hs_err(ENOENT, "no point of %s has a disk %s", server, disk);
+	p->n = kept;
+	return r;
 }
 
 int cli_points_all(struct hs_store *st, struct cli_points *p)

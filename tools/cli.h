@@ -109,6 +109,9 @@ struct cli_points {
 	size_t n;
 };
 int cli_points_add(struct hs_store *st, const char *ref, struct cli_points *p);
+/* The same for SERVER[@POINT][:DISK]: with a disk, only the points that have it, each
+ * naming the disk (an error when none has it). */
+int cli_points_add_disk(struct hs_store *st, const char *ref, struct cli_points *p);
 int cli_points_all(struct hs_store *st, struct cli_points *p);
 
 int cmd_replicate(int argc, char **argv);

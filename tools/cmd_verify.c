@@ -1,4 +1,4 @@
-/* hotspare verify STORE [SERVER[@POINT]] [--seed SEED]... [--json] [--no-key]
+/* hotspare verify STORE [SERVER[@POINT][:DISK]] [--seed SEED]... [--json] [--no-key]
  * --no-key: an encrypted store without its key (the storage tier, a second
  * site): every chunk's presence is checked, not its content. */
 #include "cli.h"
@@ -10,7 +10,7 @@
 #include <json-c/json.h>
 #include <string.h>
 
-#define USAGE "STORE [SERVER[@POINT]] [--seed SEED]... [--json] [--no-key]"
+#define USAGE "STORE [SERVER[@POINT][:DISK]] [--seed SEED]... [--json] [--no-key]"
 
 static void print_bad(void *arg, const char *line)
 {
@@ -50,7 +50,7 @@ int cmd_verify(int argc, char **argv)
 	/* With the key at hand, --no-key is not needed: the content is checked. */
 	bool presence = r == 0 && st->encrypted && !st->key;
 	if (r == 0)
-		r = nargs == 2 ? cli_points_add(st, argv[optind + 1], &pts) : cli_points_all(st, &pts);
+		r = nargs == 2 ? cli_points_add_disk(st, argv[optind + 1], &pts) : cli_points_all(st, &pts);
 	if (r == 0) {
 		r = hs_sources_open(st, seeds.v, seeds.n, &src);
 		st = NULL;

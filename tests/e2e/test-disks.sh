@@ -53,6 +53,9 @@ snap=$(json_get "$T/snap.json" point)
 "$HS" restore "$S" "win01@$snap:data" "$T/r-data0.img" --seed "$T/usb" >/dev/null || fail "restore of one disk"
 cmp "$T/r-data0.img" "$T/data0.img" || fail "the data disk of the snapshot differs"
 "$HS" verify "$S" --seed "$T/usb" >/dev/null || fail "verify of both points"
+"$HS" verify "$S" "win01:data" --seed "$T/usb" --json >"$T/vd.json" || fail "verify of one disk"
+"$HS" verify "$S" "win01" --seed "$T/usb" --json >"$T/va.json"
+[ "$(json_get "$T/vd.json" bytes)" -lt "$(json_get "$T/va.json" bytes)" ] || fail "verify :data checked every disk"
 pass "restores of both disks and of one disk alone equal each day's disks (cmp); verify passes"
 
 # The data disk grows: each disk of the next point restores at its own size.
@@ -74,6 +77,7 @@ expect_fail "is not DISK=SOURCE" "$HS" backup "$S" win01 "$T/sys.img" data="$T/d
 args=(); for i in $(seq 65); do args+=("d$i=$T/sys.img"); done
 expect_fail "65 disks given; a server has at most 64" "$HS" backup "$S" win01 "${args[@]}"
 expect_fail "has no disk nosuch" "$HS" restore "$S" win01:nosuch "$T/x.img"
+expect_fail "no point of win01 has a disk nosuch" "$HS" verify "$S" win01:nosuch
 expect_fail "no TARGET for disk data" "$HS" restore "$S" win01 sys="$T/x.img"
 expect_fail "has 2 disks" "$HS" restore "$S" win01 "$T/x.img"
 expect_fail "has no disk other" "$HS" restore "$S" win01 sys="$T/x.img" data="$T/y.img" other="$T/z.img"
