@@ -11,6 +11,24 @@
 
 #define USAGE "STORE SERVER[@POINT][:DISK] DIR [--seed SEED]... [--vm | --kernel-mount]"
 
+/* One line per partition of b (named DISK/pN for a disk of several); how many are mounted. */
+static size_t print_parts(const struct hs_browse *b, const char *disk)
+{
+	size_t mounted = 0;
+	for (size_t i = 0; i < b->n; i++) {
+		const struct hs_browse_part *p = &b->parts[i];
+		char sz[16], part[160], name[200];
+		hs_browse_part_name(p, part, sizeof part);
+		snprintf(name, sizeof name, "%s%s%s", disk, *disk ? "/" : "", part);
+		printf("  %-5s %10s  %-8s %-16s %-8s %s\n", name, hs_fmt_bytes(p->size, sz), p->type[0] ? p->type : "-",
+		       p->label[0] ? p->label : "-", p->mounted ? p->via : "-", p->mounted ? p->dir : p->note);
+		mounted += p->mounted;
+	}
+	if (b->n == 0)
+		printf("  %s%sno partitions and no filesystem found\n", disk, *disk ? ": " : "");
+	return mounted;
+}
+
 int cmd_browse(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -58,17 +76,11 @@ int cmd_browse(int argc, char **argv)
 		return cli_fail("browse", r);
 	size_t mounted = 0;
 	printf("%s read-only (undo with: hotspare umount %s)\n", b->dir, b->dir);
-	for (size_t i = 0; i < b->n; i++) {
-		const struct hs_browse_part *p = &b->parts[i];
-		char sz[16], name[160];
-		hs_browse_part_name(p, name, sizeof name);
-		printf("  %-5s %10s  %-8s %-16s %-8s %s\n", name, hs_fmt_bytes(p->size, sz), p->type[0] ? p->type : "-",
-		       p->label[0] ? p->label : "-", p->mounted ? p->via : "-", p->mounted ? p->dir : p->note);
-		mounted += p->mounted;
-	}
-	if (b->n == 0)
-		printf("  no partitions and no filesystem found\n");
+	if (!b->ndisks)
+		mounted = print_parts(b, "");
+	for (unsigned k = 0; k < b->ndisks; k++)
+		mounted += print_parts(b->child[k], b->disk[k]);
 	printf("%zu filesystem%s mounted\n", mounted, mounted == 1 ? "" : "s");
-	free(b);
+	hs_browse_free(b);
 	return 0;
 }

@@ -90,12 +90,13 @@ rm "$T/x-link.img"
 pass "bad disk arguments: one-line errors, the store byte-identical, no target left"
 
 # The spare of both disks: one daemon, SERVER-DISK.img each, writes to either,
-# a checkpoint of both, restored equal to the images; a kill -9 and remount
+# a checkpoint of both, restored equal to the images (the writes land outside
+# the filesystems: in the MBR gap, past the data partition); a kill -9 and remount
 # keep both disks' writes.
 mkdir "$T/mnt"
 hs_mount_at "$T/mnt" "$S" win01 "$T/mnt" --state "$T/state" --seed "$T/usb"
 cmp "$T/mnt/win01-sys.img" "$T/sys.img" && cmp "$T/mnt/win01-data.img" "$T/data.img" || fail "the spare's images"
-printf 'sys write' | dd of="$T/mnt/win01-sys.img" bs=1 seek=$((40 << 20)) conv=notrunc status=none
+printf 'sys write' | dd of="$T/mnt/win01-sys.img" bs=1 seek=$((512 << 10)) conv=notrunc status=none
 printf 'data write' | dd of="$T/mnt/win01-data.img" bs=1 seek=$((47 << 20)) conv=notrunc status=none
 sync "$T/mnt/win01-sys.img" "$T/mnt/win01-data.img"
 pid=$("$HS" status "$T/mnt" --json | json_get - pid)
@@ -103,7 +104,7 @@ kill -9 "$pid"
 "$HS" umount "$T/mnt" >/dev/null 2>&1 || umount -l "$T/mnt"
 hs_mount_at "$T/mnt" "$S" win01 "$T/mnt" --state "$T/state" --seed "$T/usb"
 [ "$(dd if="$T/mnt/win01-data.img" bs=1 skip=$((47 << 20)) count=10 status=none)" = "data write" ] &&
-	[ "$(dd if="$T/mnt/win01-sys.img" bs=1 skip=$((40 << 20)) count=9 status=none)" = "sys write" ] ||
+	[ "$(dd if="$T/mnt/win01-sys.img" bs=1 skip=$((512 << 10)) count=9 status=none)" = "sys write" ] ||
 	fail "a flushed write was lost across kill -9"
 "$HS" checkpoint "$T/mnt" --json >"$T/cp.json" || fail "checkpoint of both disks"
 [ "$(json_get "$T/cp.json" disks 1 chunks_read)" -ge 1 ] || fail "the data disk's write was not read: $(cat "$T/cp.json")"
@@ -114,3 +115,18 @@ cp --sparse=always "$T/mnt/win01-data.img" "$T/m-data.img"
 	--seed "$T/usb" >/dev/null || fail "restore of the checkpoint"
 cmp "$T/c-sys.img" "$T/m-sys.img" && cmp "$T/c-data.img" "$T/m-data.img" || fail "the checkpoint differs from the images"
 pass "a spare of both disks: writes to each survive kill -9; a checkpoint of both restores equal (cmp)"
+
+# Browse: every disk under DIR/DISK/, or one disk by SERVER@POINT:DISK; umount undoes all.
+mkdir "$T/b"
+"$HS" browse "$S" win01 "$T/b" --seed "$T/usb" >"$T/browse.out" || { cat "$T/browse.out"; fail "browse of both disks"; }
+on_exit "'$HS' umount '$T/b' 2>/dev/null"
+grep -q "sys/p1 .*ext4" "$T/browse.out" && grep -q "data/p1 .*ext4" "$T/browse.out" || { cat "$T/browse.out"; fail "browse output"; }
+[ "$(sha256sum <"$T/b/data/p1/data.bin" | cut -d' ' -f1)" = "$dsha1" ] || fail "the data disk's file through browse"
+[ -f "$T/b/sys/p1/srv/data.bin" ] || fail "the system disk's files through browse"
+"$HS" umount "$T/b" || fail "umount of the browse"
+[ -z "$(ls -A "$T/b")" ] || fail "umount left $(ls -A "$T/b")"
+! grep -q "$T/b" /proc/mounts || fail "umount left a mount"
+"$HS" browse "$S" "win01:data" "$T/b" --seed "$T/usb" >"$T/browse1.out" || fail "browse of one disk"
+[ "$(sha256sum <"$T/b/p1/data.bin" | cut -d' ' -f1)" = "$dsha1" ] || fail "the data disk's file through browse :data"
+"$HS" umount "$T/b"
+pass "browse of both disks under DIR/sys and DIR/data, of one disk by :data; umount leaves nothing"
