@@ -114,7 +114,17 @@ cp --sparse=always "$T/mnt/win01-data.img" "$T/m-data.img"
 "$HS" restore "$S" "win01@$(json_get "$T/cp.json" point)" sys="$T/c-sys.img" data="$T/c-data.img" \
 	--seed "$T/usb" >/dev/null || fail "restore of the checkpoint"
 cmp "$T/c-sys.img" "$T/m-sys.img" && cmp "$T/c-data.img" "$T/m-data.img" || fail "the checkpoint differs from the images"
-pass "a spare of both disks: writes to each survive kill -9; a checkpoint of both restores equal (cmp)"
+# Home: the server's own disks (as of the point the spare was mounted from) get only what changed.
+"$HS" restore "$S" "win01@$(json_get "$T/cp.json" point)" sys="$T/sys.img" data="$T/data.img" --json \
+	>"$T/home.json" || fail "restore home of both disks"
+cmp "$T/sys.img" "$T/m-sys.img" && cmp "$T/data.img" "$T/m-data.img" || fail "the home disks differ from the spare"
+python3 - "$T/home.json" <<'PY'
+import json, sys
+h = json.load(open(sys.argv[1]))
+# One chunk changed on each disk (256 KiB chunks).
+assert [d["bytes_written"] for d in h["disks"]] == [262144, 262144], h["disks"]
+PY
+pass "a spare of both disks: writes to each survive kill -9; a checkpoint of both restores equal (cmp); restore home writes one chunk a disk"
 
 # Browse: every disk under DIR/DISK/, or one disk by SERVER@POINT:DISK; umount undoes all.
 mkdir "$T/b"
