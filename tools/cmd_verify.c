@@ -21,7 +21,7 @@ int cmd_verify(int argc, char **argv)
 	double t0 = hs_now_s();
 	struct cli_list seeds = { 0 };
 	bool json;
-	int r, c = cli_seeds_json(argc, argv, "verify", USAGE, 1, 2, &seeds, &json);
+	int r, c = cli_seeds_json(&argc, &argv, "verify", USAGE, 1, 2, 1, &seeds, &json);
 	if (c >= 0)
 		return c;
 	int nargs = argc - optind;
