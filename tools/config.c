@@ -508,11 +508,12 @@ const char *cfg_env_name(enum cfg_key k)
 	return keys[k].env;
 }
 
-/* Could s be a store given on the command line? A URL, or something that exists. */
+/* Could s be a store given on the command line? A path (no server name
+ * holds a '/'; a URL has one too), or something that exists. */
 static bool could_be_store(const char *s)
 {
 	struct stat st;
-	return strstr(s, "://") != NULL || lstat(s, &st) == 0;
+	return strchr(s, '/') != NULL || lstat(s, &st) == 0;
 }
 
 /* The configured store for server (NULL: the top of the file's). */

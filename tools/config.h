@@ -89,8 +89,9 @@ const char *const *cfg_seed_list(const unsigned **lines);
 /* STORE left out. After a command's options are parsed (its positional
  * arguments are argv[optind..*argc)): when a store is configured (for the
  * server the arguments name) and either fewer than min arguments were
- * given, or the first names no URL and nothing that exists (so it cannot be
- * a store) and one more would be at most max (-1: any number), the store
+ * given, or the first has no '/' (no path, no URL) and names nothing that
+ * exists (so it cannot be a store) and one more would be at most max (-1:
+ * any number), the store
  * is inserted as the first positional argument (*argv then points to an
  * array kept for the process's life). ref: the position (with STORE) of the
  * SERVER[@POINT] argument, whose server becomes the current one (see
