@@ -9,6 +9,7 @@
 #include "store/http.h"
 #include "store/name.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -264,18 +265,29 @@ static int handler(void *user, const char *section, const char *name, const char
 	return 1;
 }
 
-/* Read the whole file (regular, at most CFG_MAX_BYTES) into *text. */
+/* Read the whole file (regular, at most CFG_MAX_BYTES) into *text. It
+ * names the files root's commands read keys from: only its owner (root, or
+ * whoever runs the command) may write it. */
 static int slurp(const char *path, char **text, size_t *len)
 {
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return hs_err(errno, "configuration file %s: %s", path, strerror(errno));
+	/* O_NONBLOCK: a FIFO in its place must not hang the command. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+	if (!f) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return hs_err(e, "configuration file %s: %s", path, strerror(e));
+	}
 	struct stat st;
 	int r = 0;
 	if (fstat(fileno(f), &st) < 0)
 		r = hs_err(errno, "configuration file %s: %s", path, strerror(errno));
 	else if (!S_ISREG(st.st_mode))
 		r = hs_err(EINVAL, "configuration file %s is not a regular file", path);
+	else if (st.st_uid != 0 && st.st_uid != geteuid())
+		r = hs_err(EPERM, "configuration file %s belongs to user %u, neither root nor you", path,
+			   (unsigned)st.st_uid);
 	else if (st.st_mode & (S_IWGRP | S_IWOTH))
 		r = hs_err(EPERM, "configuration file %s may be written by group or others: chmod go-w it", path);
 	else if (st.st_size > CFG_MAX_BYTES)

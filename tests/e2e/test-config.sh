@@ -169,6 +169,12 @@ printf 'store = /a\nseed = /b\0c\n' | bad 2 "a NUL byte$"
 conf </dev/null
 chmod 666 "$C"
 expect_fail "^hotspare points: configuration file $C may be written by group or others" "$HS" points mail01
+chmod 644 "$C"
+chown nobody "$C"
+expect_fail "^hotspare points: configuration file $C belongs to user [0-9]+, neither root nor you$" "$HS" points mail01
+mkfifo "$T/fifo"
+HOTSPARE_CONFIG=$T/fifo timeout 20 "$HS" points mail01 2>"$T/err" && fail "a FIFO as configuration was read"
+grep -q "configuration file $T/fifo is not a regular file" "$T/err" || { cat "$T/err"; fail "a FIFO as configuration"; }
 HOTSPARE_CONFIG=$T/none.conf expect_fail "^hotspare points: configuration file $T/none.conf: No such file" \
 	"$HS" points mail01
 pass "a malformed configuration is refused by every command, naming its line"

@@ -16,6 +16,9 @@ manifest() { # OPTIONS_JSON
 	python3 - "$1" "$SRC" <<'PY'
 import json, os, shutil, sys
 opts = {o["name"]: o["value"] for o in json.load(open(sys.argv[1]))}
+for k in ("systemdunitdir", "bashcompletiondir"):
+    opts.setdefault(k, "")
+opts.setdefault("man", "auto")
 src = sys.argv[2]
 p = opts["prefix"]
 def under(d):
@@ -45,7 +48,7 @@ meson install -C "$BUILD" --destdir "$T/root" --no-rebuild >"$T/install.log" 2>&
 diff -u "$T/want" "$T/got" || fail "meson install --destdir: the files differ from the manifest"
 UNITDIR=$(python3 -c 'import json,sys
 o={o["name"]: o["value"] for o in json.load(open(sys.argv[1]))}
-print(o["systemdunitdir"] or o["prefix"] + "/lib/systemd/system")' "$T/opts.json")
+print(o.get("systemdunitdir") or o["prefix"] + "/lib/systemd/system")' "$T/opts.json")
 for u in "$SRC"/tools/systemd/*; do
 	name=$(basename "$u") unit=$T/root$UNITDIR/$(basename "$u")
 	! grep -q '@bindir@' "$unit" || fail "$name still says @bindir@"
