@@ -1,5 +1,6 @@
 /* Helpers shared by the subcommands; see cli.h. */
 #include "cli.h"
+#include "config.h"
 #include "jobs/capture.h"
 #include "basics/err.h"
 #include "basics/path.h"
@@ -344,8 +345,8 @@ int cli_points_all(struct hs_store *st, struct cli_points *p)
 	return r;
 }
 
-int cli_seeds_json(int argc, char **argv, const char *cmd, const char *usage, int min_args, int max_args,
-		   struct cli_list *seeds, bool *json)
+int cli_seeds_json(int *argc, char ***argv, const char *cmd, const char *usage, int min_args, int max_args,
+		   int ref, struct cli_list *seeds, bool *json)
 {
 	static const struct option opts[] = {
 		{ "seed", required_argument, NULL, 's' },
@@ -355,7 +356,7 @@ int cli_seeds_json(int argc, char **argv, const char *cmd, const char *usage, in
 	};
 	*json = false;
 	int c;
-	while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
+	while ((c = cli_getopt(*argc, *argv, "h", opts)) != -1) {
 		if (c == 's' && cli_list_add(seeds, optarg) == 0)
 			continue;
 		if (c == 'j') {
@@ -365,12 +366,39 @@ int cli_seeds_json(int argc, char **argv, const char *cmd, const char *usage, in
 		cli_list_free(seeds);
 		return c == 'h' ? cli_help(cmd, usage) : cli_usage(cmd, usage);
 	}
-	int n = argc - optind;
+	if ((c = cfg_store_arg(cmd, argc, argv, min_args, max_args, ref)) >= 0 ||
+	    (c = cfg_seeds(seeds) < 0 ? cli_fail(cmd, -ENOMEM) : -1) >= 0) {
+		cli_list_free(seeds);
+		return c;
+	}
+	int n = *argc - optind;
 	if (n < min_args || (max_args >= 0 && n > max_args)) {
 		cli_list_free(seeds);
 		return cli_usage(cmd, usage);
 	}
 	return -1;
+}
+
+int cli_store_json(int *argc, char ***argv, const char *cmd, const char *usage, int min_args, int max_args,
+		   int ref, bool *json)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+	*json = false;
+	while ((c = cli_getopt(*argc, *argv, "h", opts)) != -1) {
+		if (c == 'j')
+			*json = true;
+		else
+			return c == 'h' ? cli_help(cmd, usage) : cli_usage(cmd, usage);
+	}
+	if ((c = cfg_store_arg(cmd, argc, argv, min_args, max_args, ref)) >= 0)
+		return c;
+	int n = *argc - optind;
+	return n < min_args || (max_args >= 0 && n > max_args) ? cli_usage(cmd, usage) : -1;
 }
 
 int cli_disk_pairs(const char *cmd, int n, char **args, const char *what, struct hs_capture_disk *out,

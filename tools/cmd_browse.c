@@ -2,6 +2,7 @@
  * Mounts the point's filesystems read-only under DIR (see vm/browse.h) and
  * lists them; `hotspare umount DIR` undoes it. */
 #include "cli.h"
+#include "config.h"
 #include "basics/progress.h"
 #include "vm/browse.h"
 #include <errno.h>
@@ -53,9 +54,10 @@ int cmd_browse(int argc, char **argv)
 		return c == 's' ? cli_fail("browse", -ENOMEM)
 				: c == 'h' ? cli_help("browse", USAGE) : cli_usage("browse", USAGE);
 	}
-	if (argc - optind != 3) {
+	if ((c = cfg_store_arg("browse", &argc, &argv, 3, 3, 1)) >= 0 || cfg_seeds(&seeds) < 0 ||
+	    argc - optind != 3) {
 		cli_list_free(&seeds);
-		return cli_usage("browse", USAGE);
+		return c >= 0 ? c : argc - optind != 3 ? cli_usage("browse", USAGE) : cli_fail("browse", -ENOMEM);
 	}
 	if (nvia > 1) {
 		cli_list_free(&seeds);

@@ -4,6 +4,7 @@
  * Every target is checked before the first byte is written; disks are
  * restored one after another, each resumable on its own. */
 #include "cli.h"
+#include "config.h"
 #include "basics/path.h"
 #include <limits.h>
 #include "basics/cleanup.h"
@@ -203,9 +204,10 @@ int cmd_restore(int argc, char **argv)
 			return c == 'h' ? cli_help("restore", USAGE) : cli_usage("restore", USAGE);
 		}
 	}
-	if (argc - optind < 3) {
+	if ((c = cfg_store_arg("restore", &argc, &argv, 3, -1, 1)) >= 0 || cfg_seeds(&seeds) < 0 ||
+	    argc - optind < 3) {
 		cli_list_free(&seeds);
-		return cli_usage("restore", USAGE);
+		return c >= 0 ? c : argc - optind < 3 ? cli_usage("restore", USAGE) : cli_fail("restore", -ENOMEM);
 	}
 	/* Every TARGET, before anything is opened: one in the store (or a seed)
 	 * would overwrite it. */

@@ -2,10 +2,12 @@
  * --no-key: an encrypted store without its key (the storage tier, a second
  * site): every chunk's presence is checked, not its content. */
 #include "cli.h"
+#include "config.h"
 #include "basics/cleanup.h"
 #include "basics/clock.h"
 #include "basics/err.h"
 #include "jobs/verify.h"
+#include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <string.h>
@@ -37,6 +39,12 @@ int cmd_verify(int argc, char **argv)
 			continue;
 		cli_list_free(&seeds);
 		return c == 'h' ? cli_help("verify", USAGE) : cli_usage("verify", USAGE);
+	}
+	/* STORE and seeds may come from the configuration file. */
+	if ((c = cfg_store_arg("verify", &argc, &argv, 1, 2, 1)) >= 0 ||
+	    (c = cfg_seeds(&seeds) < 0 ? cli_fail("verify", -ENOMEM) : -1) >= 0) {
+		cli_list_free(&seeds);
+		return c;
 	}
 	int nargs = argc - optind;
 	if (nargs < 1 || nargs > 2) {
