@@ -199,14 +199,16 @@ echo 3 >/proc/sys/kernel/printk
 # hsroot=DEV on the kernel command line, else the first partition of the usual disks.
 cands=
 for a in $(cat /proc/cmdline); do case $a in hsroot=*) cands=${a#hsroot=} ;; esac; done
-[ -n "$cands" ] || cands="/dev/vda1 /dev/sda1 /dev/nvme0n1p1 /dev/hda1 /dev/xvda1"
+# The root is the one with the marker: with several SATA disks the kernel may
+# name them in any order. Tried read-only first: another disk is not written.
+[ -n "$cands" ] || cands="/dev/vda1 /dev/sda1 /dev/nvme0n1p1 /dev/hda1 /dev/xvda1 /dev/vdb1 /dev/sdb1 /dev/sdc1"
 root=
 i=0
 while [ -z "$root" ] && [ $i -lt 300 ]; do
 	for d in $cands; do
 		[ -b "$d" ] || continue
-		if mount -t ext4 -o rw "$d" /mnt/root 2>/dev/null; then
-			if [ -e /mnt/root/.hotspare-test-disk ]; then root=$d; break; fi
+		if mount -t ext4 -o ro "$d" /mnt/root 2>/dev/null; then
+			if [ -e /mnt/root/.hotspare-test-disk ] && mount -o remount,rw /mnt/root; then root=$d; break; fi
 			umount /mnt/root
 		fi
 	done
@@ -247,8 +249,8 @@ ddisk=none dsum=none
 mkdir -p /mnt/data
 i=0
 while [ "$ddisk" = none ] && [ $i -lt 20 ]; do
-	for d in /dev/vdb1 /dev/vdb /dev/sdb1 /dev/sdb; do
-		[ -b "$d" ] || continue
+	for d in /dev/vd?1 /dev/vd? /dev/sd?1 /dev/sd?; do
+		[ -b "$d" ] && [ "$d" != "$root" ] && [ "$d" != "${root%1}" ] || continue
 		if mount -t ext4 -o ro "$d" /mnt/data 2>/dev/null; then
 			if [ -e /mnt/data/.hotspare-data-disk ]; then
 				ddisk=$d

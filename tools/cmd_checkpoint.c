@@ -20,20 +20,7 @@ int cmd_checkpoint(int argc, char **argv)
 	if (r < 0)
 		return cli_fail("checkpoint", r);
 	if (json) {
-		json_object *o = json_object_new_object();
-#define I(k, v) json_object_object_add(o, k, json_object_new_int64((int64_t)(v)))
-#define B(k, v) json_object_object_add(o, k, json_object_new_boolean(v))
-		json_object_object_add(o, "point", json_object_new_string(res.id));
-		B("added", res.added);
-		I("chunks_read", res.chunks_read);
-		I("bytes_read", res.bytes_read);
-		I("bytes_stored", res.bytes_stored);
-		I("chunks_new", res.chunks_new);
-		json_object_object_add(o, "seconds", json_object_new_double(res.seconds));
-		B("consistent", res.consistent);
-		B("incremental", res.incremental);
-#undef I
-#undef B
+		json_object *o = hs_checkpoint_json(&res);
 		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
 		return 0;
@@ -46,6 +33,11 @@ int cmd_checkpoint(int argc, char **argv)
 	       (unsigned long long)res.chunks_read, (double)res.bytes_read / 1048576,
 	       (double)res.bytes_stored / 1048576, res.seconds,
 	       res.incremental ? " (changes since the last checkpoint)" : "");
+	if (res.ndisks > 1)
+		for (unsigned k = 0; k < res.ndisks; k++)
+			printf("  disk %s: read %llu chunks (%.1f MiB), stored %.1f MiB new\n", res.disks[k].name,
+			       (unsigned long long)res.disks[k].chunks_read, (double)res.disks[k].bytes_read / 1048576,
+			       (double)res.disks[k].bytes_stored / 1048576);
 	if (!res.consistent)
 		fprintf(stderr, "hotspare checkpoint: warning: the image was open for writing; this point is "
 				"crash-consistent at best (pause or shut down the domain first, as failback does)\n");

@@ -2,6 +2,8 @@
  * Two checkpoints around shutting the spare's domain down (vm/failback.h);
  * this prints what they did and the point to restore. */
 #include "cli.h"
+#include "config.h"
+#include "spare/control.h"
 #include "vm/failback.h"
 #include <getopt.h>
 #include <json-c/json.h>
@@ -9,21 +11,6 @@
 #include <string.h>
 
 #define USAGE "MOUNTPOINT [--connect URI] [--domain NAME] [--shutdown-timeout SECONDS] [--json]"
-
-static json_object *pass_json(const struct hs_checkpoint_result *p)
-{
-	json_object *o = json_object_new_object();
-	json_object_object_add(o, "point", json_object_new_string(p->id));
-	json_object_object_add(o, "added", json_object_new_boolean(p->added));
-	json_object_object_add(o, "chunks_read", json_object_new_int64((int64_t)p->chunks_read));
-	json_object_object_add(o, "bytes_read", json_object_new_int64((int64_t)p->bytes_read));
-	json_object_object_add(o, "bytes_stored", json_object_new_int64((int64_t)p->bytes_stored));
-	json_object_object_add(o, "chunks_new", json_object_new_int64((int64_t)p->chunks_new));
-	json_object_object_add(o, "seconds", json_object_new_double(p->seconds));
-	json_object_object_add(o, "consistent", json_object_new_boolean(p->consistent));
-	json_object_object_add(o, "incremental", json_object_new_boolean(p->incremental));
-	return o;
-}
 
 static void print_pass(int n, const char *how, const struct hs_checkpoint_result *p, const char *tail)
 {
@@ -45,7 +32,7 @@ int cmd_failback(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct hs_failback_opts o = { .uri = "qemu:///system", .shutdown_timeout_s = 120 };
+	struct hs_failback_opts o = { .shutdown_timeout_s = 120 };
 	bool json = false;
 	uint64_t secs;
 	int c;
@@ -66,6 +53,8 @@ int cmd_failback(int argc, char **argv)
 	if (argc - optind != 1)
 		return cli_usage("failback", USAGE);
 	o.mountpoint = argv[optind];
+	if (!o.uri)
+		o.uri = cfg_get(CFG_CONNECT);
 	struct hs_failback_result res;
 	int r = hs_failback(&o, &res);
 	if (r < 0)
@@ -77,8 +66,8 @@ int cmd_failback(int argc, char **argv)
 		json_object_object_add(j, "domain", res.domain[0] ? json_object_new_string(res.domain) : NULL);
 		json_object_object_add(j, "domain_was_running", json_object_new_boolean(res.domain_was_running));
 		json_object_object_add(j, "domain_destroyed", json_object_new_boolean(res.destroyed));
-		json_object_object_add(j, "pass1", pass_json(&res.pass1));
-		json_object_object_add(j, "pass2", pass_json(&res.pass2));
+		json_object_object_add(j, "pass1", hs_checkpoint_json(&res.pass1));
+		json_object_object_add(j, "pass2", hs_checkpoint_json(&res.pass2));
 		json_object_object_add(j, "pass1_seconds", json_object_new_double(res.pass1_seconds));
 		json_object_object_add(j, "downtime_seconds", json_object_new_double(res.downtime_seconds));
 		puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -98,7 +87,17 @@ int cmd_failback(int argc, char **argv)
 	print_pass(1, how1, &res.pass1, tail);
 	snprintf(tail, sizeof tail, "; downtime %.1f s", res.downtime_seconds);
 	print_pass(2, how2, &res.pass2, tail);
-	printf("final point %s@%s; at the customer's site: hotspare restore STORE %s@%s /dev/sdX\n", res.server,
-	       res.point, res.server, res.point);
+	const struct hs_checkpoint_result *last = &res.pass2;
+	if (last->ndisks <= 1) {
+		printf("final point %s@%s; at the customer's site: hotspare restore STORE %s@%s /dev/sdX\n",
+		       res.server, res.point, res.server, res.point);
+		return 0;
+	}
+	/* One target per disk, in the point's order. */
+	printf("final point %s@%s; at the customer's site: hotspare restore STORE %s@%s", res.server, res.point,
+	       res.server, res.point);
+	for (unsigned k = 0; k < last->ndisks; k++)
+		printf(" %s=/dev/sd%c", last->disks[k].name, 'a' + (int)(k % 26));
+	putchar('\n');
 	return 0;
 }

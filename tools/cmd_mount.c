@@ -2,6 +2,7 @@
  * Loads the index and the state here, so bad input is reported by this
  * command; then a daemon mounts the image, signals readiness and serves. */
 #include "cli.h"
+#include "config.h"
 #include "basics/cleanup.h"
 #include "spare/control.h"
 #include "basics/err.h"
@@ -10,7 +11,7 @@
 #include "basics/mounts.h"
 #include "spare/readahead.h"
 #include "spare/scrub.h"
-#include "spare/spare.h"
+#include "spare/set.h"
 #include "store/places.h"
 #include "store/store.h"
 #include "spare/trace.h"
@@ -23,7 +24,8 @@
 #define USAGE "STORE SERVER[@POINT] MOUNTPOINT --state DIR [--seed SEED]... [--foreground]\n" \
 	      "       [--hydrate-threads N (default 2; 0: no background hydration)] [--deadline SECONDS]\n" \
 	      "       [--readahead MIB (largest read-ahead window, default 8; 0: none)]\n" \
-	      "       [--boot-trace FILE (default: the server's trace recorded by drills)] [--read-only]"
+	      "       [--boot-trace FILE (default: the server's trace recorded by drills)] [--read-only]\n" \
+	      "       (STORE, MOUNTPOINT, --state and --seed may come from the configuration: see 'hotspare config')"
 
 struct mount_args {
 	const char *store, *ref, *mountpoint, *state;
@@ -35,29 +37,12 @@ struct mount_args {
 	int deadline_s;
 };
 
-/* The chunks to hydrate first: the server's boot trace, if there is one. */
-static void load_trace(struct hs_spare *sp, const char *path, uint64_t **v, size_t *n)
-{
-	char def[4096];
-	if (!path) {
-		hs_trace_path(sp->ix->server, def, sizeof def);
-		path = def;
-	}
-	*v = NULL;
-	*n = 0;
-	int r = hs_trace_load(path, sp->ix, v, n);
-	if (r == 0)
-		fprintf(stderr, "hotspare: hydrating the %zu chunks of boot trace %s first\n", *n, path);
-	else if (r != -ENOENT)
-		fprintf(stderr, "hotspare: ignoring boot trace: %s\n", hs_err_msg() ? hs_err_msg() : strerror(-r));
-}
-
 /* Serve until unmounted; report readiness (or the error) on ready_fd. */
-static int serve(struct hs_spare *sp, const struct hs_status_info *info, const struct mount_args *a,
+static int serve(struct hs_spare_set *set, const struct hs_status_info *info, const struct mount_args *a,
 		 int ready_fd)
 {
 	struct hs_fuse *f;
-	int r = hs_fuse_mount(sp, info, &f);
+	int r = hs_fuse_mount(set, info, &f);
 	if (r < 0) {
 		if (ready_fd >= 0) {
 			const char *m = hs_err_msg();
@@ -65,52 +50,39 @@ static int serve(struct hs_spare *sp, const struct hs_status_info *info, const s
 		}
 		return r;
 	}
-	if (a->readahead_mib &&
-	    hs_readahead_start(sp, HS_READAHEAD_THREADS, (uint64_t)a->readahead_mib << 20, &sp->ra) < 0) {
-		fprintf(stderr, "hotspare: no read-ahead: cannot start its threads\n");
-		sp->ra = NULL;
-	}
-	if (a->hydrate_threads) {
-		uint64_t *first;
-		size_t nfirst;
-		load_trace(sp, a->boot_trace, &first, &nfirst);
-		if (hs_hydrate_start(sp, a->hydrate_threads, first, nfirst, &sp->hyd) < 0)
-			sp->hyd = NULL;
-		free(first);
-	}
+	hs_spare_set_start(set, a->hydrate_threads, (uint64_t)a->readahead_mib << 20, a->boot_trace);
 	/* After an unclean stop, nothing the state holds is trusted unchecked:
 	 * readers check what they read, and a scrub goes through the rest. */
-	struct hs_scrub_bg *scrub = NULL;
-	if (sp->state->unclean) {
+	struct hs_scrub_bg *scrub[HS_DISKS_MAX] = { 0 };
+	for (unsigned k = 0; k < set->n; k++) {
+		struct hs_spare *sp = set->disk[k];
+		if (!sp->state->unclean)
+			continue;
 		fprintf(stderr, "hotspare: %s was not closed cleanly: checking its %llu chunks against the point\n",
-			info->state_dir, (unsigned long long)atomic_load(&sp->nsuspect));
-		if (hs_scrub_start(sp, &scrub) < 0)
+			sp->state->dir, (unsigned long long)atomic_load(&sp->nsuspect));
+		if (hs_scrub_start(sp, &scrub[k]) < 0)
 			fprintf(stderr, "hotspare: no background scrub (reads still check what they read)\n");
 	}
 	char sock[4200];
 	struct hs_control *ctl = NULL;
 	snprintf(sock, sizeof sock, "%s/control.sock", info->state_dir);
-	if (hs_control_start(sp, sock, a->read_only, &ctl) < 0)
+	if (hs_control_start(set, sock, a->read_only, &ctl) < 0)
 		fprintf(stderr, "hotspare: no control socket (checkpoints unavailable): %s\n", hs_err_msg());
 	if (ready_fd >= 0) {
 		dprintf(ready_fd, "OK");
 		close(ready_fd);
 	}
-	fprintf(stderr, "hotspare: serving %s@%s at %s/%s (pid %d)\n", sp->ix->server, sp->ix->id,
-		info->mountpoint, info->image_name, (int)getpid());
+	for (unsigned k = 0; k < set->n; k++)
+		fprintf(stderr, "hotspare: serving %s@%s%s%s at %s/%s (pid %d)\n", set->server, set->id,
+			set->n > 1 ? ":" : "", set->n > 1 ? set->disk[k]->ix->disk : "", info->mountpoint,
+			set->image[k], (int)getpid());
 	r = hs_fuse_serve(f, true);
-	hs_scrub_stop(scrub);
+	for (unsigned k = 0; k < set->n; k++)
+		hs_scrub_stop(scrub[k]);
 	hs_control_stop(ctl);
-	if (sp->ra) {
-		hs_readahead_stop(sp->ra);
-		sp->ra = NULL;
-	}
-	if (sp->hyd) {
-		hs_hydrate_stop(sp->hyd);
-		sp->hyd = NULL;
-	}
+	hs_spare_set_stop(set);
 	/* Flush before the mount goes away: umount waits for this process to exit. */
-	int fr = hs_spare_flush(sp);
+	int fr = hs_spare_set_flush(set);
 	hs_fuse_destroy(f);
 	fprintf(stderr, "hotspare: unmounted %s; state flushed%s\n", info->mountpoint, fr < 0 ? " FAILED" : "");
 	return r < 0 ? r : fr;
@@ -168,14 +140,21 @@ static int parse(int argc, char **argv, struct mount_args *a)
 			return cli_usage("mount", USAGE) ? -EINVAL : 0;
 		}
 	}
-	if (argc - optind != 3)
+	/* The configuration's store, seeds, state and mount directories (config.h). */
+	if ((c = cfg_store_arg("mount", &argc, &argv, 2, 3, 1)) >= 0)
+		return c ? -ERANGE : 1;
+	if (argc - optind != 3 && argc - optind != 2)
 		return cli_usage("mount", USAGE) ? -EINVAL : 0;
+	if (!a->state)
+		a->state = cfg_server_dir(CFG_STATE_DIR);
 	if (!a->state)
 		return cli_failf("mount", "--state DIR is missing (see 'hotspare mount --help')") ? -EINVAL : 0;
 	a->store = argv[optind];
 	a->ref = argv[optind + 1];
-	a->mountpoint = argv[optind + 2];
-	return 0;
+	a->mountpoint = argc - optind == 3 ? argv[optind + 2] : cfg_server_dir(CFG_MOUNT_DIR);
+	if (!a->mountpoint)
+		return cli_usage("mount", USAGE) ? -EINVAL : 0;
+	return cfg_seeds(&a->seeds);
 }
 
 int cmd_mount(int argc, char **argv)
@@ -188,63 +167,71 @@ int cmd_mount(int argc, char **argv)
 	}
 	char mnt[PATH_MAX], state_dir[PATH_MAX];
 	struct hs_store *st = NULL;
-	struct hs_index *ix = NULL;
 	struct hs_sources src = { 0 };
-	struct hs_state *state = NULL;
-	struct hs_spare *sp = NULL;
+	struct hs_spare_set *set = NULL;
+	struct hs_point *p = malloc(sizeof *p);
+	char disk[HS_DISK_MAX + 1];
 
 	/* Before anything is created: a state or mountpoint in the wrong place
 	 * would hang the daemon on its own mount or bury the store. */
 	size_t nplaces;
 	struct hs_place *places = cli_places(a.store, &a.seeds, &nplaces);
-	r = places ? hs_state_check_place("the state", a.state, a.mountpoint, places, nplaces) : -ENOMEM;
+	r = !p ? -ENOMEM : places ? hs_state_check_place("the state", a.state, a.mountpoint, places, nplaces) : -ENOMEM;
 	free(places);
+	if (r == 0 && (r = cfg_make_dirs(a.state, false)) == 0)
+		r = cfg_make_dirs(a.mountpoint, true);
 	if (r == 0)
 		r = hs_mount_check_free(a.mountpoint);
 	if (r == 0 && !realpath(a.mountpoint, mnt))
 		r = hs_err(errno, "mountpoint %s: %s", a.mountpoint, strerror(errno));
 	if (r == 0)
-		r = cli_load_point(a.store, a.ref, &st, &ix);
+		r = cli_open_point(a.store, a.ref, &st, p, disk);
+	if (r == 0 && disk[0])
+		r = hs_err(EINVAL, "'%s' names a disk: a spare presents every disk of its point (give SERVER[@POINT])",
+			   a.ref);
 	/* The store's location as recorded in the state and the status: without credentials. */
 	char store_where[PATH_MAX];
 	snprintf(store_where, sizeof store_where, "%s", st ? st->be->where : a.store);
 	if (r == 0) {
 		r = hs_sources_open(st, a.seeds.v, a.seeds.n, &src);
 		st = NULL;
+	} else {
+		hs_store_close(st);
 	}
-	if (r == 0)
-		r = hs_state_open(a.state, ix, store_where, &state);
+	if (r == 0) {
+		r = hs_spare_set_open(&src, p, a.state, store_where, false, &set);
+		memset(&src, 0, sizeof src);
+	}
 	if (r == 0 && !realpath(a.state, state_dir))
 		r = -errno;
-	if (r == 0) {
-		r = hs_spare_open(ix, &src, state, &sp);
-		ix = NULL;
-		state = NULL;
-		src.v = NULL;
-		src.n = 0;
-	}
+	free(p);
 	cli_list_free(&a.seeds);
 	if (r < 0) {
-		hs_index_free(ix);
-		hs_sources_close(&src);
-		hs_store_close(st);
-		hs_state_close(state);
+		hs_spare_set_close(set);
 		return cli_fail("mount", r);
 	}
-	sp->demand_deadline_ms = a.deadline_s * 1000;
-	char image[HS_SERVER_MAX + 8];
-	snprintf(image, sizeof image, "%s.img", sp->ix->server);
+	hs_spare_set_deadline(set, a.deadline_s * 1000);
 	struct hs_status_info info = {
-		.store = store_where, .state_dir = state_dir, .mountpoint = mnt, .image_name = image,
-		.read_only = a.read_only,
+		.store = store_where, .state_dir = state_dir, .mountpoint = mnt, .read_only = a.read_only,
 	};
+	/* The images as the command prints them: MOUNTPOINT/IMAGE, space-separated. */
+	char *images = NULL;
+	size_t imlen = 0;
+	FILE *ims = open_memstream(&images, &imlen);
+	for (unsigned k = 0; ims && k < set->n; k++)
+		fprintf(ims, "%s%s/%s", k ? " " : "", mnt, set->image[k]);
+	if (!ims || fclose(ims) != 0) {
+		hs_spare_set_close(set);
+		return cli_fail("mount", -ENOMEM);
+	}
 
 	if (a.foreground) {
 		info.pid = (int)getpid();
-		printf("%s/%s is ready\n", mnt, image);
+		printf("%s %s ready\n", images, set->n > 1 ? "are" : "is");
 		fflush(stdout);
-		r = serve(sp, &info, &a, -1);
-		int cr = hs_spare_close(sp);
+		free(images);
+		r = serve(set, &info, &a, -1);
+		int cr = hs_spare_set_close(set);
 		return r < 0 || cr < 0 ? cli_fail("mount", r < 0 ? r : cr) : 0;
 	}
 
@@ -268,11 +255,14 @@ int cmd_mount(int argc, char **argv)
 		if (chdir("/") < 0)
 			_exit(1);
 		info.pid = (int)getpid();
-		/* The lock is ours now (inherited); the parent that wrote its pid exits. */
-		if (hs_state_own(sp->state) < 0)
-			fprintf(stderr, "hotspare: cannot record pid %d in %s/lock\n", info.pid, state_dir);
-		r = serve(sp, &info, &a, pipefd[1]);
-		int cr = hs_spare_close(sp);
+		free(images);
+		/* The locks are ours now (inherited); the parent that wrote its pid exits. */
+		for (unsigned k = 0; k < set->n; k++)
+			if (hs_state_own(set->disk[k]->state) < 0)
+				fprintf(stderr, "hotspare: cannot record pid %d in %s/lock\n", info.pid,
+					set->disk[k]->state->dir);
+		r = serve(set, &info, &a, pipefd[1]);
+		int cr = hs_spare_set_close(set);
 		_exit(r < 0 || cr < 0 ? 1 : 0);
 	}
 	close(pipefd[1]);
@@ -294,11 +284,13 @@ int cmd_mount(int argc, char **argv)
 			return cli_failf("mount", "the daemon exited before the image was ready (see %s/daemon.log)", state_dir);
 		return cli_failf("mount", "%s", msg);
 	}
-	printf("%s/%s is ready (daemon pid %d, state %s)\n", mnt, image, (int)pid, state_dir);
+	printf("%s %s ready (daemon pid %d, state %s)\n", images, set->n > 1 ? "are" : "is", (int)pid, state_dir);
+	free(images);
 	/* The daemon owns the state now; this copy only releases its memory
 	 * (the state's lock stays held through the daemon's descriptor) and
 	 * must not say the state was closed cleanly: the daemon says that. */
-	sp->mark_clean = false;
-	hs_spare_close(sp);
+	for (unsigned k = 0; k < set->n; k++)
+		set->disk[k]->mark_clean = false;
+	hs_spare_set_close(set);
 	return 0;
 }

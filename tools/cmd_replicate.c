@@ -3,6 +3,7 @@
  * at another site, created with SOURCE's chunk size if it is not one yet.
  * --verify-dest reads back what DEST is thought to hold and repairs it. */
 #include "cli.h"
+#include "config.h"
 #include "basics/clock.h"
 #include "basics/err.h"
 #include "jobs/replicate.h"
@@ -26,18 +27,20 @@ static int run(const char *from, const char *to, char **refs, int nrefs, struct 
 	struct cli_points pts = { 0 };
 	struct hs_store *st = NULL, *dst = NULL;
 	struct hs_sources src = { 0 };
-	int r = hs_store_open(from, &st);
+	/* An encrypted store replicates without its key: chunks and points go
+	 * as stored, and the replica is made with the source's description
+	 * (same chunk size, encryption and key fingerprint). */
+	int r = hs_store_open_flags(from, HS_OPEN_NOKEY, &st);
 	for (int i = 0; r == 0 && i < nrefs; i++)
 		r = cli_points_add(st, refs[i], &pts);
 	if (r == 0 && nrefs == 0)
 		r = cli_points_all(st, &pts);
-	uint32_t chunk_size = st ? st->chunk_size : 0;
+	if (r == 0)
+		r = hs_store_open_like(to, st, HS_OPEN_NOKEY, &dst);
 	if (r == 0) {
 		r = hs_sources_open(st, seeds->v, seeds->n, &src);
 		st = NULL;
 	}
-	if (r == 0)
-		r = hs_store_open_or_init(to, chunk_size, &dst);
 	/* The replica records its source for verify's advice: a directory by
 	 * its absolute path, so the advice works from anywhere. */
 	char abs[PATH_MAX];
@@ -109,9 +112,12 @@ int cmd_replicate(int argc, char **argv)
 		cli_list_free(&seeds);
 		return c == 'h' ? cli_help("replicate", USAGE) : cli_usage("replicate", USAGE);
 	}
-	if (argc - optind < 2) {
+	/* SOURCE is left out only when DEST is alone: "replicate A B" always
+	 * names both, whichever exists (DEST is often made by the run). */
+	if ((c = cfg_store_arg("replicate", &argc, &argv, 2, 2, -1)) >= 0 || cfg_seeds(&seeds) < 0 ||
+	    argc - optind < 2) {
 		cli_list_free(&seeds);
-		return cli_usage("replicate", USAGE);
+		return c >= 0 ? c : argc - optind < 2 ? cli_usage("replicate", USAGE) : cli_fail("replicate", -ENOMEM);
 	}
 	/* DEST must be another place than SOURCE and the seeds. */
 	if ((c = cli_apart("replicate", "DEST", argv[optind + 1], argv[optind], &seeds, true)) >= 0) {

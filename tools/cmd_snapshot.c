@@ -3,6 +3,7 @@
  * disk0; DISK=SOURCE pairs name each disk of a server with several. */
 #include "jobs/capture.h"
 #include "cli.h"
+#include "config.h"
 #include "basics/cleanup.h"
 #include "basics/err.h"
 #include "store/places.h"
@@ -97,6 +98,8 @@ int cli_capture(int argc, char **argv, unsigned kind)
 			return cli_usage(cmd, usage);
 		}
 	}
+	if ((c = cfg_store_arg(cmd, &argc, &argv, 3, -1, 1)) >= 0)
+		return c;
 	if (argc - optind < 3)
 		return cli_usage(cmd, usage);
 	const char *where = argv[optind], *server = argv[optind + 1];

@@ -32,7 +32,7 @@ int cmd_status(int argc, char **argv)
 	int c = cli_json_only(argc, argv, "status", USAGE, 1, &json);
 	if (c >= 0)
 		return c;
-	char buf[8192];
+	static char buf[65536];
 	if (cli_read_status("status", argv[optind], buf, sizeof buf) < 0)
 		return 1;
 	if (json) {
@@ -63,6 +63,21 @@ int cmd_status(int argc, char **argv)
 		       (unsigned long long)I("chunks_unchecked"), (unsigned long long)I("chunks_repaired"));
 	printf("  errors     %llu%s%s\n", (unsigned long long)I("errors"), S("last_error")[0] ? ": " : "",
 	       S("last_error"));
+	printf("  memory     %s resident (the daemon)\n", hs_fmt_bytes(I("rss_bytes"), a));
+	json_object *disks;
+	if (json_object_object_get_ex(o, "disks", &disks) && json_object_array_length(disks) > 1)
+		for (size_t k = 0; k < json_object_array_length(disks); k++) {
+			json_object *dk = json_object_array_get_idx(disks, k), *w;
+#define DI(n) (json_object_object_get_ex(dk, n, &w) ? (uint64_t)json_object_get_int64(w) : 0)
+#define DS(n) (json_object_object_get_ex(dk, n, &w) && json_object_get_string(w) ? json_object_get_string(w) : "")
+			uint64_t dt = DI("chunks_total"), dp = DI("chunks_present");
+			printf("  disk %-10s %s/%s  %s, %.1f%% hydrated, %llu chunks written, %llu errors\n", DS("name"),
+			       S("mountpoint"), DS("image"), hs_fmt_bytes(DI("size"), b),
+			       dt ? 100.0 * (double)dp / (double)dt : 100.0, (unsigned long long)DI("chunks_written"),
+			       (unsigned long long)DI("errors"));
+#undef DI
+#undef DS
+		}
 #undef I
 #undef S
 	json_object_put(o);

@@ -38,7 +38,7 @@ int cmd_umount(int argc, char **argv)
 	if (strcmp(type, "fuse.hotspare") != 0)
 		return cli_failf("umount", "%s is a %s mount, not a hotspare one", mnt, type);
 
-	char buf[8192];
+	static char buf[65536];
 	long pid = 0;
 	if ((r = cli_read_status(NULL, mnt, buf, sizeof buf)) == 0) {
 		json_object *o = json_tokener_parse(buf), *v;

@@ -1,14 +1,18 @@
-/* hotspare verify STORE [SERVER[@POINT]] [--seed SEED]... */
+/* hotspare verify STORE [SERVER[@POINT][:DISK]] [--seed SEED]... [--json] [--no-key]
+ * --no-key: an encrypted store without its key (the storage tier, a second
+ * site): every chunk's presence is checked, not its content. */
 #include "cli.h"
+#include "config.h"
 #include "basics/cleanup.h"
 #include "basics/clock.h"
 #include "basics/err.h"
 #include "jobs/verify.h"
+#include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <string.h>
 
-#define USAGE "STORE [SERVER[@POINT]] [--seed SEED]... [--json]"
+#define USAGE "STORE [SERVER[@POINT][:DISK]] [--seed SEED]... [--json] [--no-key]"
 
 static void print_bad(void *arg, const char *line)
 {
@@ -20,17 +24,41 @@ int cmd_verify(int argc, char **argv)
 {
 	double t0 = hs_now_s();
 	struct cli_list seeds = { 0 };
-	bool json;
-	int r, c = cli_seeds_json(argc, argv, "verify", USAGE, 1, 2, &seeds, &json);
-	if (c >= 0)
+	bool json = false, nokey = false;
+	static const struct option opts[] = {
+		{ "seed", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "no-key", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int r, c;
+	while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
+		if ((c == 's' && cli_list_add(&seeds, optarg) == 0) || (c == 'j' && (json = true)) ||
+		    (c == 'n' && (nokey = true)))
+			continue;
+		cli_list_free(&seeds);
+		return c == 'h' ? cli_help("verify", USAGE) : cli_usage("verify", USAGE);
+	}
+	/* STORE and seeds may come from the configuration file. */
+	if ((c = cfg_store_arg("verify", &argc, &argv, 1, 2, 1)) >= 0 ||
+	    (c = cfg_seeds(&seeds) < 0 ? cli_fail("verify", -ENOMEM) : -1) >= 0) {
+		cli_list_free(&seeds);
 		return c;
+	}
 	int nargs = argc - optind;
+	if (nargs < 1 || nargs > 2) {
+		cli_list_free(&seeds);
+		return cli_usage("verify", USAGE);
+	}
 	struct cli_points pts = { 0 };
 	struct hs_store *st = NULL;
 	struct hs_sources src = { 0 };
-	r = hs_store_open(argv[optind], &st);
+	r = hs_store_open_flags(argv[optind], nokey ? HS_OPEN_NOKEY : 0, &st);
+	/* With the key at hand, --no-key is not needed: the content is checked. */
+	bool presence = r == 0 && st->encrypted && !st->key;
 	if (r == 0)
-		r = nargs == 2 ? cli_points_add(st, argv[optind + 1], &pts) : cli_points_all(st, &pts);
+		r = nargs == 2 ? cli_points_add_disk(st, argv[optind + 1], &pts) : cli_points_all(st, &pts);
 	if (r == 0) {
 		r = hs_sources_open(st, seeds.v, seeds.n, &src);
 		st = NULL;
@@ -76,12 +104,14 @@ int cmd_verify(int argc, char **argv)
 			json_object_object_add(j, "marked_bad", json_object_new_int64((int64_t)s.marked));
 			json_object_object_add(j, "leftover_files", json_object_new_int64((int64_t)left));
 			json_object_object_add(j, "leftover_bytes", json_object_new_int64((int64_t)left_bytes));
+			json_object_object_add(j, "content_checked", json_object_new_boolean(!presence));
 			json_object_object_add(j, "seconds", json_object_new_double(s.seconds));
 			puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
 			json_object_put(j);
 		} else if (r == 0) {
-			printf("verify: %zu points, %llu chunks (%s) all present and intact, %.1f s%s\n", pts.n,
-			       (unsigned long long)s.chunks, hs_fmt_bytes(s.bytes, a), s.seconds, left_text);
+			printf("verify: %zu points, %llu chunks (%s) all present%s, %.1f s%s\n", pts.n,
+			       (unsigned long long)s.chunks, hs_fmt_bytes(s.bytes, a),
+			       presence ? " (no key: content not checked)" : " and intact", s.seconds, left_text);
 		} else if (left) {
 			fprintf(stderr, "hotspare verify: %s\n", left_text + 2);
 		}

@@ -56,6 +56,8 @@ static int point_disks(const struct hs_verify_opts *o, size_t k, int (*fn)(void 
 		return -ENOMEM;
 	int r = hs_store_point_head(st, o->refs[k].server, o->refs[k].id, p);
 	for (unsigned d = 0; r == 0 && d < p->ndisks; d++) {
+		if (o->refs[k].disk[0] && strcmp(o->refs[k].disk, p->disks[d].name) != 0)
+			continue;
 		_cleanup_(hs_index_free_p) struct hs_index *ix = NULL;
 		r = hs_store_point_disk(st, p, d, &ix);
 		if (r == 0)
@@ -157,14 +159,20 @@ static int check_one(struct job *j, const struct entry *e, void *plain, struct h
 	for (size_t i = 0; i < s->n; i++) {
 		const char *where = s->v[i]->be->where;
 		hs_err_clear();
+		/* An encrypted store without its key (verify --no-key): presence only. */
+		if (s->v[i]->encrypted && !s->v[i]->key) {
+			int r = hs_store_chunk_has(s->v[i], &e->d);
+			if (r == 1)
+				return 0;
+			if (r < 0 && transient(r))
+				return r;
+			continue;
+		}
 		int r = hs_store_chunk_get(s->v[i], &e->d, z);
 		if (r == -ENOENT)
 			continue;
 		if (r < 0 && transient(r))
 			return r;
-		/* An encrypted store without its key (verify --no-key): presence only. */
-		if (r == 0 && s->v[i]->encrypted && !s->v[i]->key)
-			return 0;
 		if (r == 0) {
 			r = hs_store_chunk_decode(s->v[i], z->data, z->len, &e->d, plain, e->len);
 			if (r == 0) {

@@ -5,18 +5,25 @@
 #include "basics/cleanup.h"
 #include "basics/device.h"
 #include "basics/err.h"
-#include "spare/spare.h"
+#include "spare/set.h"
 #include "basics/workers.h"
 #include <string.h>
 #include <time.h>
 
+/* A chunk to take: chunk i of disk k. */
+struct item {
+	unsigned k;
+	uint64_t i;
+};
+
 struct job {
-	struct hs_spare *sp;
+	struct hs_spare_set *set;
 	struct hs_store *store;
-	struct hs_index *ix;   /* the new point's index, filled in place */
-	uint64_t *todo;
+	struct hs_index *ix[HS_DISKS_MAX]; /* the new point's disks, filled in place */
+	struct item *todo;
 	size_t ntodo;
 	atomic_uint_fast64_t bytes, stored, fresh;
+	atomic_uint_fast64_t disk_read[HS_DISKS_MAX], disk_bytes[HS_DISKS_MAX], disk_stored[HS_DISKS_MAX];
 	struct hs_dset bad;      /* known-bad chunks (badlist.h): stored again */
 	/* repaired_lock protects repaired: the bad chunks stored again so far */
 	pthread_mutex_t repaired_lock;
@@ -33,12 +40,13 @@ static int repair_due(struct job *j, const struct hs_digest *d)
 	return hs_dset_add(&j->repaired, d);
 }
 
-/* Read the k-th chunk to take and store it if the store lacks it. */
-static int read_one(void *arg, uint64_t k, void *plain, struct hs_buf *z)
+/* Read the n-th chunk to take and store it if the store lacks it. */
+static int read_one(void *arg, uint64_t n, void *plain, struct hs_buf *z)
 {
 	struct job *j = arg;
-	uint64_t i = j->todo[k];
-	struct hs_spare *sp = j->sp;
+	unsigned k = j->todo[n].k;
+	uint64_t i = j->todo[n].i;
+	struct hs_spare *sp = j->set->disk[k];
 	uint32_t len = hs_index_chunk_len(sp->ix, i);
 	/* Clear first: a write landing during the read sets it again. */
 	__atomic_store_n(&sp->touched[i], 0, __ATOMIC_RELEASE);
@@ -47,7 +55,9 @@ static int read_one(void *arg, uint64_t k, void *plain, struct hs_buf *z)
 		return hs_err(got < 0 ? (int)-got : EIO, "cannot read chunk %llu of %s/disk.img",
 			      (unsigned long long)i, sp->state->dir);
 	atomic_fetch_add(&j->bytes, len);
-	struct hs_digest *d = &j->ix->digests[i];
+	atomic_fetch_add(&j->disk_read[k], 1);
+	atomic_fetch_add(&j->disk_bytes[k], len);
+	struct hs_digest *d = &j->ix[k]->digests[i];
 	if (hs_is_zero(plain, len)) {
 		memset(d, 0, sizeof *d);
 		return 0;
@@ -67,35 +77,85 @@ static int read_one(void *arg, uint64_t k, void *plain, struct hs_buf *z)
 	if (r < 0)
 		return r;
 	atomic_fetch_add(&j->stored, z->len);
+	atomic_fetch_add(&j->disk_stored[k], z->len);
 	atomic_fetch_add(&j->fresh, 1);
 	return 0;
 }
 
-int hs_checkpoint(struct hs_spare *sp, struct hs_checkpoint_result *res)
+/* The index a disk is at now: its last checkpoint, or the mounted point. */
+static const struct hs_index *base_of(const struct hs_spare *sp)
+{
+	return sp->last_cp ? sp->last_cp : sp->ix;
+}
+
+/* Write the new point (every disk of the set) into the store. */
+static int write_point(struct job *j, bool consistent)
+{
+	struct hs_spare_set *set = j->set;
+	const struct hs_index *first = set->disk[0]->ix;
+	_cleanup_(hs_strv_free_p) char **ids = NULL;
+	size_t n;
+	int r = hs_store_points_list(j->store, set->server, &ids, &n);
+	time_t t = time(NULL), last;
+	if (r == 0 && n && hs_point_id_parse(ids[n - 1], &last) == 0 && last >= t)
+		t = last + 1;
+	_cleanup_free_ struct hs_point *p = calloc(1, sizeof *p);
+	if (r == 0 && !p)
+		r = -ENOMEM;
+	if (r < 0)
+		return r;
+	hs_point_id_format(t, p->id);
+	snprintf(p->server, sizeof p->server, "%s", set->server);
+	snprintf(p->base, sizeof p->base, "%s", first->kind == HS_KIND_SNAPSHOT ? first->id : first->base);
+	p->kind = HS_KIND_BACKUP;
+	p->time = t;
+	/* Read while nothing could write: one moment; else a guest wrote meanwhile. */
+	p->consistency = consistent ? HS_CRASH_CONSISTENT : HS_TORN;
+	p->ndisks = set->n;
+	for (unsigned k = 0; k < set->n; k++) {
+		struct hs_index *ix = j->ix[k];
+		snprintf(ix->server, sizeof ix->server, "%s", set->server);
+		snprintf(ix->disk, sizeof ix->disk, "%s", set->disk[k]->ix->disk);
+		snprintf(ix->id, sizeof ix->id, "%s", p->id);
+		snprintf(ix->base, sizeof ix->base, "%s", p->base);
+		ix->kind = HS_KIND_BACKUP;
+		ix->time = t;
+		ix->new_bytes = j->disk_stored[k];
+		ix->read_bytes = j->disk_bytes[k];
+	}
+	return hs_store_point_put(j->store, p, j->ix);
+}
+
+int hs_checkpoint(struct hs_spare_set *set, struct hs_checkpoint_result *res)
 {
 	memset(res, 0, sizeof *res);
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	res->consistent = atomic_load(&sp->open_writers) == 0;
-	int r = hs_spare_flush(sp);
+	res->consistent = true;
+	for (unsigned k = 0; k < set->n; k++)
+		res->consistent &= atomic_load(&set->disk[k]->open_writers) == 0;
+	int r = hs_spare_set_flush(set);
 	if (r < 0)
 		return r;
-	struct job j = { .sp = sp, .store = sp->src.v[sp->src.n - 1] };
-	const struct hs_index *base = sp->last_cp ? sp->last_cp : sp->ix;
-	res->incremental = sp->last_cp != NULL;
-	r = hs_index_new(sp->ix->image_size, sp->ix->chunk_size, &j.ix);
-	if (r < 0)
-		return r;
-	memcpy(j.ix->digests, base->digests, sp->ix->nchunks * sizeof *j.ix->digests);
-	j.todo = malloc((sp->ix->nchunks ? sp->ix->nchunks : 1) * sizeof *j.todo);
-	if (!j.todo) {
-		hs_index_free(j.ix);
-		return -ENOMEM;
+	struct job j = { .set = set, .store = set->src.v[set->src.n - 1] };
+	res->incremental = set->disk[0]->last_cp != NULL;
+	uint64_t total = 0;
+	for (unsigned k = 0; r == 0 && k < set->n; k++) {
+		struct hs_spare *sp = set->disk[k];
+		total += sp->ix->nchunks;
+		r = hs_index_new(sp->ix->image_size, sp->ix->chunk_size, &j.ix[k]);
+		if (r == 0)
+			memcpy(j.ix[k]->digests, base_of(sp)->digests, sp->ix->nchunks * sizeof *j.ix[k]->digests);
 	}
-	for (uint64_t i = 0; i < sp->ix->nchunks; i++)
-		if (res->incremental ? __atomic_load_n(&sp->touched[i], __ATOMIC_ACQUIRE)
-				     : hs_state_get(sp->state, i) == HS_WRITTEN)
-			j.todo[j.ntodo++] = i;
+	if (r == 0 && !(j.todo = malloc((total ? total : 1) * sizeof *j.todo)))
+		r = -ENOMEM;
+	for (unsigned k = 0; r == 0 && k < set->n; k++) {
+		struct hs_spare *sp = set->disk[k];
+		for (uint64_t i = 0; i < sp->ix->nchunks; i++)
+			if (res->incremental ? __atomic_load_n(&sp->touched[i], __ATOMIC_ACQUIRE)
+					     : hs_state_get(sp->state, i) == HS_WRITTEN)
+				j.todo[j.ntodo++] = (struct item){ k, i };
+	}
 
 	/* Nothing written since the last point (or written back as it was): no
 	 * point, which would only be a copy of that one; and with nothing to
@@ -103,32 +163,21 @@ int hs_checkpoint(struct hs_spare *sp, struct hs_checkpoint_result *res)
 	bool same = j.ntodo == 0;
 	int lock = -1;
 	pthread_mutex_init(&j.repaired_lock, NULL);
-	r = same ? 0 : hs_store_lock_server(j.store, sp->ix->server, &lock);
+	if (r == 0 && !same)
+		r = hs_store_lock_server(j.store, set->server, &lock);
 	if (r == 0 && !same && (r = hs_badlist_load(j.store, &j.bad)) == 0)
 		r = hs_dset_init(&j.repaired, 16);
 	if (r == 0 && !same)
-		r = hs_parallel_each(2 * hs_ncpu(), j.ntodo, sp->ix->chunk_size, read_one, &j);
+		r = hs_parallel_each(2 * hs_ncpu(), j.ntodo, set->disk[0]->ix->chunk_size, read_one, &j);
 	if (r == 0 && !same) {
-		same = memcmp(j.ix->digests, base->digests, sp->ix->nchunks * sizeof *j.ix->digests) == 0;
+		same = true;
+		for (unsigned k = 0; k < set->n; k++)
+			same &= memcmp(j.ix[k]->digests, base_of(set->disk[k])->digests,
+				       set->disk[k]->ix->nchunks * sizeof *j.ix[k]->digests) == 0;
 		r = hs_store_sync(j.store); /* chunks queued for a base whose chunks were on a drive */
 	}
-	if (r == 0 && !same) {
-		_cleanup_(hs_strv_free_p) char **ids = NULL;
-		size_t n;
-		r = hs_store_points_list(j.store, sp->ix->server, &ids, &n);
-		time_t t = time(NULL), last;
-		if (r == 0 && n && hs_point_id_parse(ids[n - 1], &last) == 0 && last >= t)
-			t = last + 1;
-		hs_point_id_format(t, j.ix->id);
-		snprintf(j.ix->server, sizeof j.ix->server, "%s", sp->ix->server);
-		snprintf(j.ix->base, sizeof j.ix->base, "%s",
-			 sp->ix->kind == HS_KIND_SNAPSHOT ? sp->ix->id : sp->ix->base);
-		j.ix->kind = HS_KIND_BACKUP;
-		j.ix->time = t;
-		j.ix->new_bytes = j.stored;
-		if (r == 0)
-			r = hs_store_point_put1(j.store, j.ix);
-	}
+	if (r == 0 && !same)
+		r = write_point(&j, res->consistent);
 	/* The good copies are durable (synced above), point or no point. */
 	if (r == 0 && j.repaired.n)
 		hs_badlist_remove(j.store, &j.repaired);
@@ -144,23 +193,32 @@ int hs_checkpoint(struct hs_spare *sp, struct hs_checkpoint_result *res)
 	pthread_mutex_destroy(&j.repaired_lock);
 	if (r < 0) {
 		/* Nothing recorded: the chunks read stay due for the next checkpoint. */
-		for (size_t k = 0; k < j.ntodo; k++)
-			__atomic_store_n(&sp->touched[j.todo[k]], 1, __ATOMIC_RELEASE);
-		hs_index_free(j.ix);
+		for (size_t n = 0; n < j.ntodo; n++)
+			__atomic_store_n(&set->disk[j.todo[n].k]->touched[j.todo[n].i], 1, __ATOMIC_RELEASE);
+		for (unsigned k = 0; k < set->n; k++)
+			hs_index_free(j.ix[k]);
 		free(j.todo);
 		return r;
 	}
 	res->added = !same;
-	memcpy(res->id, same ? base->id : j.ix->id, sizeof res->id);
+	memcpy(res->id, same ? base_of(set->disk[0])->id : j.ix[0]->id, sizeof res->id);
 	res->chunks_read = j.ntodo;
 	res->bytes_read = j.bytes;
 	res->bytes_stored = j.stored;
 	res->chunks_new = j.fresh;
-	if (same) {
-		hs_index_free(j.ix);
-	} else {
-		hs_index_free(sp->last_cp);
-		sp->last_cp = j.ix;
+	res->ndisks = set->n;
+	for (unsigned k = 0; k < set->n; k++) {
+		struct hs_spare *sp = set->disk[k];
+		snprintf(res->disks[k].name, sizeof res->disks[k].name, "%s", sp->ix->disk);
+		res->disks[k].chunks_read = j.disk_read[k];
+		res->disks[k].bytes_read = j.disk_bytes[k];
+		res->disks[k].bytes_stored = j.disk_stored[k];
+		if (same) {
+			hs_index_free(j.ix[k]);
+		} else {
+			hs_index_free(sp->last_cp);
+			sp->last_cp = j.ix[k];
+		}
 	}
 	free(j.todo);
 	clock_gettime(CLOCK_MONOTONIC, &t1);

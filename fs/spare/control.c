@@ -5,7 +5,7 @@
 #include "spare/scrub.h"
 #include "basics/cleanup.h"
 #include "basics/err.h"
-#include "spare/spare.h"
+#include "spare/set.h"
 #include "spare/status.h"
 #include <json-c/json.h>
 #include <fcntl.h>
@@ -16,7 +16,7 @@
 #include <sys/un.h>
 
 struct hs_control {
-	struct hs_spare *sp;
+	struct hs_spare_set *set;
 	bool read_only;
 	int fd;
 	int stop_pipe[2];
@@ -34,29 +34,49 @@ static int addr_of(const char *path, struct sockaddr_un *a)
 	return 0;
 }
 
+static void add_u64(json_object *o, const char *k, uint64_t v)
+{
+	json_object_object_add(o, k, json_object_new_int64((int64_t)v));
+}
+
+json_object *hs_checkpoint_json(const struct hs_checkpoint_result *res)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "point", json_object_new_string(res->id));
+	json_object_object_add(o, "added", json_object_new_boolean(res->added));
+	add_u64(o, "chunks_read", res->chunks_read);
+	add_u64(o, "bytes_read", res->bytes_read);
+	add_u64(o, "bytes_stored", res->bytes_stored);
+	add_u64(o, "chunks_new", res->chunks_new);
+	json_object_object_add(o, "seconds", json_object_new_double(res->seconds));
+	json_object_object_add(o, "consistent", json_object_new_boolean(res->consistent));
+	json_object_object_add(o, "incremental", json_object_new_boolean(res->incremental));
+	json_object *disks = json_object_new_array();
+	for (unsigned k = 0; k < res->ndisks; k++) {
+		json_object *d = json_object_new_object();
+		json_object_object_add(d, "name", json_object_new_string(res->disks[k].name));
+		add_u64(d, "chunks_read", res->disks[k].chunks_read);
+		add_u64(d, "bytes_read", res->disks[k].bytes_read);
+		add_u64(d, "bytes_stored", res->disks[k].bytes_stored);
+		json_object_array_add(disks, d);
+	}
+	json_object_object_add(o, "disks", disks);
+	return o;
+}
+
 static void reply_checkpoint(struct hs_control *c, int fd)
 {
 	struct hs_checkpoint_result res;
 	hs_err_clear();
 	int r = c->read_only ? hs_err(EROFS, "%s@%s is mounted read-only: nothing of its own to checkpoint",
-				      c->sp->ix->server, c->sp->ix->id)
-			     : hs_checkpoint(c->sp, &res);
-	json_object *o = json_object_new_object();
+				      c->set->server, c->set->id)
+			     : hs_checkpoint(c->set, &res);
+	json_object *o = r == 0 ? hs_checkpoint_json(&res) : json_object_new_object();
 	json_object_object_add(o, "ok", json_object_new_boolean(r == 0));
 	if (r < 0) {
 		const char *m = hs_err_msg();
 		json_object_object_add(o, "error", json_object_new_string(m ? m : strerror(-r)));
 		json_object_object_add(o, "errno", json_object_new_int(-r));
-	} else {
-		json_object_object_add(o, "point", json_object_new_string(res.id));
-		json_object_object_add(o, "added", json_object_new_boolean(res.added));
-		json_object_object_add(o, "chunks_read", json_object_new_int64((int64_t)res.chunks_read));
-		json_object_object_add(o, "bytes_read", json_object_new_int64((int64_t)res.bytes_read));
-		json_object_object_add(o, "bytes_stored", json_object_new_int64((int64_t)res.bytes_stored));
-		json_object_object_add(o, "chunks_new", json_object_new_int64((int64_t)res.chunks_new));
-		json_object_object_add(o, "seconds", json_object_new_double(res.seconds));
-		json_object_object_add(o, "consistent", json_object_new_boolean(res.consistent));
-		json_object_object_add(o, "incremental", json_object_new_boolean(res.incremental));
 	}
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	dprintf(fd, "%s\n", s);
@@ -68,7 +88,7 @@ static void reply_scrub(struct hs_control *c, int fd)
 {
 	struct hs_scrub_stats st;
 	hs_err_clear();
-	int r = hs_scrub(c->sp, true, 0, NULL, NULL, &st);
+	int r = hs_scrub_set(c->set, true, 0, NULL, NULL, &st);
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "ok", json_object_new_boolean(r == 0));
 	if (r < 0) {
@@ -128,7 +148,7 @@ static void *control_main(void *arg)
 	return NULL;
 }
 
-int hs_control_start(struct hs_spare *sp, const char *path, bool read_only, struct hs_control **out)
+int hs_control_start(struct hs_spare_set *set, const char *path, bool read_only, struct hs_control **out)
 {
 	struct sockaddr_un a;
 	int r = addr_of(path, &a);
@@ -137,7 +157,7 @@ int hs_control_start(struct hs_spare *sp, const char *path, bool read_only, stru
 	struct hs_control *c = calloc(1, sizeof *c);
 	if (!c)
 		return -ENOMEM;
-	c->sp = sp;
+	c->set = set;
 	c->read_only = read_only;
 	snprintf(c->path, sizeof c->path, "%s", path);
 	unlink(path); /* left by a daemon that was killed */
@@ -203,7 +223,7 @@ int hs_control_checkpoint(const char *mountpoint, struct hs_checkpoint_result *r
 	if (st.read_only)
 		return hs_err(EROFS, "%s is a read-only mount of %s@%s: nothing of its own to checkpoint",
 			      mountpoint, st.server, st.point);
-	char sock[PATH_MAX + 16], reply[4096];
+	char sock[PATH_MAX + 16], reply[16384];
 	snprintf(sock, sizeof sock, "%s/control.sock", st.state_dir);
 	r = hs_control_call(sock, "checkpoint", reply, sizeof reply);
 	if (r < 0)
@@ -230,6 +250,19 @@ int hs_control_checkpoint(const char *mountpoint, struct hs_checkpoint_result *r
 		res->seconds = json_object_object_get_ex(o, "seconds", &v) ? json_object_get_double(v) : 0;
 		res->consistent = B("consistent");
 		res->incremental = B("incremental");
+		json_object *disks;
+		if (json_object_object_get_ex(o, "disks", &disks) && json_object_is_type(disks, json_type_array))
+			for (size_t k = 0; k < json_object_array_length(disks) && k < 64; k++) {
+				json_object *d = json_object_array_get_idx(disks, k), *w;
+				const char *name = json_object_object_get_ex(d, "name", &w) ? json_object_get_string(w) : "";
+				snprintf(res->disks[k].name, sizeof res->disks[k].name, "%s", name ? name : "");
+#define D(f) (json_object_object_get_ex(d, #f, &w) ? (uint64_t)json_object_get_int64(w) : 0)
+				res->disks[k].chunks_read = D(chunks_read);
+				res->disks[k].bytes_read = D(bytes_read);
+				res->disks[k].bytes_stored = D(bytes_stored);
+#undef D
+				res->ndisks = (unsigned)k + 1;
+			}
 		if (!res->id[0])
 			r = hs_err(EBADMSG, "the daemon at %s did not name the point", mountpoint);
 	}

@@ -1,11 +1,12 @@
-/* The FUSE filesystem over a spare: "/" holds SERVER.img and a hidden status
+/* The FUSE filesystem over a spare: "/" holds an image per disk of the point
+ * (SERVER.img, or SERVER-DISK.img for each of several) and a hidden status
  * file. Requests are translated into spare calls; no policy lives here. */
 #define FUSE_USE_VERSION 314
 #include "spare/fuse_ops.h"
 #include "basics/cleanup.h"
 #include "basics/deadline.h"
 #include "basics/err.h"
-#include "spare/spare.h"
+#include "spare/set.h"
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <string.h>
@@ -14,21 +15,26 @@
 #include <sys/stat.h>
 #include <time.h>
 
-enum { INO_ROOT = 1, INO_IMAGE = 2, INO_STATUS = 3 };
+enum { INO_ROOT = 1, INO_STATUS = 3, INO_IMAGE = 16 }; /* disk k's image is INO_IMAGE + k */
 
 #define RECENT_FAILURES 8
 #define RECENT_FAILURE_MS 1000
 
+struct image {
+	uint64_t data_blocks; /* 512-byte blocks of non-zero chunks, for st_blocks */
+	struct timespec atime, mtime, ctime; /* guarded by times_lock */
+};
+
 struct hs_fuse {
-	struct hs_spare *sp;
+	struct hs_spare_set *set;
 	struct hs_status_info info;
 	struct fuse_session *se;
 	bool mounted;
-	char *store, *state_dir, *mountpoint, *image_name; /* owned copies for info */
-	uint64_t data_blocks; /* 512-byte blocks of non-zero chunks, for st_blocks */
-	/* times_lock protects the image's times */
+	char *store, *state_dir, *mountpoint; /* owned copies for info */
+	struct timespec born; /* the root's and the status file's times */
+	/* times_lock protects the images' times */
 	pthread_mutex_t times_lock;
-	struct timespec atime, mtime, ctime;
+	struct image img[HS_DISKS_MAX];
 	/* Buffered reads that failed lately (guarded by failed_lock): when the
 	 * read-ahead covering a page fails, the kernel reads that page again at
 	 * once, and that read must not wait out a second deadline. */
@@ -41,30 +47,39 @@ struct hs_fuse {
 
 static struct hs_fuse *F(fuse_req_t req) { return fuse_req_userdata(req); }
 
+/* The disk behind an inode, or NULL for the root and the status file. */
+static struct hs_spare *disk_of(struct hs_fuse *f, fuse_ino_t ino)
+{
+	return ino >= INO_IMAGE && ino < INO_IMAGE + f->set->n ? f->set->disk[ino - INO_IMAGE] : NULL;
+}
+
+static bool is_image(struct hs_fuse *f, fuse_ino_t ino) { return disk_of(f, ino) != NULL; }
+
 static void hs_fuse_free_strings(struct hs_fuse *f)
 {
 	free(f->store);
 	free(f->state_dir);
 	free(f->mountpoint);
-	free(f->image_name);
 }
 
-static void image_attr(struct hs_fuse *f, struct stat *st)
+static void image_attr(struct hs_fuse *f, fuse_ino_t ino, struct stat *st)
 {
-	struct hs_state *s = f->sp->state;
+	struct hs_spare *sp = disk_of(f, ino);
+	struct image *im = &f->img[ino - INO_IMAGE];
+	struct hs_state *s = sp->state;
 	pthread_mutex_lock(&s->attr_lock);
 	st->st_mode = S_IFREG | s->mode;
 	st->st_uid = s->uid;
 	st->st_gid = s->gid;
 	pthread_mutex_unlock(&s->attr_lock);
 	st->st_nlink = 1;
-	st->st_size = (off_t)hs_spare_size(f->sp);
-	st->st_blocks = (blkcnt_t)f->data_blocks;
+	st->st_size = (off_t)hs_spare_size(sp);
+	st->st_blocks = (blkcnt_t)im->data_blocks;
 	st->st_blksize = 65536;
 	pthread_mutex_lock(&f->times_lock);
-	st->st_atim = f->atime;
-	st->st_mtim = f->mtime;
-	st->st_ctim = f->ctime;
+	st->st_atim = im->atime;
+	st->st_mtim = im->mtime;
+	st->st_ctim = im->ctime;
 	pthread_mutex_unlock(&f->times_lock);
 }
 
@@ -72,33 +87,35 @@ static int fill_attr(struct hs_fuse *f, fuse_ino_t ino, struct stat *st)
 {
 	memset(st, 0, sizeof *st);
 	st->st_ino = ino;
+	if (is_image(f, ino)) {
+		image_attr(f, ino, st);
+		return 0;
+	}
 	switch (ino) {
 	case INO_ROOT:
 		st->st_mode = S_IFDIR | 0755;
 		st->st_nlink = 2;
-		st->st_mtim = st->st_ctim = st->st_atim = f->ctime;
-		return 0;
-	case INO_IMAGE:
-		image_attr(f, st);
+		st->st_mtim = st->st_ctim = st->st_atim = f->born;
 		return 0;
 	case INO_STATUS:
 		st->st_mode = S_IFREG | 0444;
 		st->st_nlink = 1;
-		st->st_mtim = st->st_ctim = st->st_atim = f->ctime;
+		st->st_mtim = st->st_ctim = st->st_atim = f->born;
 		return 0;
 	}
 	return -ENOENT;
 }
 
-static void touch(struct hs_fuse *f, bool modify)
+static void touch(struct hs_fuse *f, fuse_ino_t ino, bool modify)
 {
+	struct image *im = &f->img[ino - INO_IMAGE];
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	pthread_mutex_lock(&f->times_lock);
 	if (modify)
-		f->mtime = f->ctime = now;
+		im->mtime = im->ctime = now;
 	else
-		f->ctime = now;
+		im->ctime = now;
 	pthread_mutex_unlock(&f->times_lock);
 }
 
@@ -130,11 +147,16 @@ static void reply_entry(fuse_req_t req, fuse_ino_t ino)
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct hs_fuse *f = F(req);
-	if (parent != INO_ROOT)
+	if (parent != INO_ROOT) {
 		fuse_reply_err(req, ENOENT);
-	else if (strcmp(name, f->info.image_name) == 0)
-		reply_entry(req, INO_IMAGE);
-	else if (strcmp(name, HS_STATUS_FILE) == 0)
+		return;
+	}
+	for (unsigned k = 0; k < f->set->n; k++)
+		if (strcmp(name, f->set->image[k]) == 0) {
+			reply_entry(req, INO_IMAGE + k);
+			return;
+		}
+	if (strcmp(name, HS_STATUS_FILE) == 0)
 		reply_entry(req, INO_STATUS);
 	else
 		fuse_reply_err(req, ENOENT);
@@ -155,7 +177,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 {
 	(void)fi;
 	struct hs_fuse *f = F(req);
-	if (ino != INO_IMAGE) {
+	struct hs_spare *sp = disk_of(f, ino);
+	if (!sp) {
 		fuse_reply_err(req, ino == INO_STATUS ? EPERM : EISDIR);
 		return;
 	}
@@ -163,12 +186,12 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	if ((to_set & FUSE_SET_ATTR_SIZE) && (uint64_t)attr->st_size != hs_spare_size(f->sp)) {
+	if ((to_set & FUSE_SET_ATTR_SIZE) && (uint64_t)attr->st_size != hs_spare_size(sp)) {
 		fuse_reply_err(req, EPERM); /* a disk image keeps its size */
 		return;
 	}
 	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
-		struct hs_state *s = f->sp->state;
+		struct hs_state *s = sp->state;
 		pthread_mutex_lock(&s->attr_lock);
 		uid_t uid = to_set & FUSE_SET_ATTR_UID ? attr->st_uid : s->uid;
 		gid_t gid = to_set & FUSE_SET_ATTR_GID ? attr->st_gid : s->gid;
@@ -179,21 +202,22 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 			fuse_reply_err(req, -r);
 			return;
 		}
-		touch(f, false);
+		touch(f, ino, false);
 	}
 	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
 		      FUSE_SET_ATTR_MTIME_NOW)) {
 		struct timespec now;
 		clock_gettime(CLOCK_REALTIME, &now);
+		struct image *im = &f->img[ino - INO_IMAGE];
 		pthread_mutex_lock(&f->times_lock);
 		if (to_set & FUSE_SET_ATTR_ATIME)
-			f->atime = attr->st_atim;
+			im->atime = attr->st_atim;
 		if (to_set & FUSE_SET_ATTR_ATIME_NOW)
-			f->atime = now;
+			im->atime = now;
 		if (to_set & FUSE_SET_ATTR_MTIME)
-			f->mtime = attr->st_mtim;
+			im->mtime = attr->st_mtim;
 		if (to_set & FUSE_SET_ATTR_MTIME_NOW)
-			f->mtime = now;
+			im->mtime = now;
 		pthread_mutex_unlock(&f->times_lock);
 	}
 	struct stat st;
@@ -209,13 +233,13 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	}
-	char buf[1024];
+	char buf[8192];
 	size_t len = 0;
-	const char *names[] = { ".", "..", f->info.image_name };
-	const fuse_ino_t inos[] = { INO_ROOT, INO_ROOT, INO_IMAGE };
-	for (off_t k = off; k < 3; k++) {
-		struct stat st = { .st_ino = inos[k], .st_mode = k < 2 ? S_IFDIR : S_IFREG };
-		size_t n = fuse_add_direntry(req, buf + len, sizeof buf - len, names[k], &st, k + 1);
+	for (off_t k = off; k < 2 + (off_t)f->set->n; k++) {
+		const char *name = k == 0 ? "." : k == 1 ? ".." : f->set->image[k - 2];
+		struct stat st = { .st_ino = k < 2 ? INO_ROOT : INO_IMAGE + (fuse_ino_t)(k - 2),
+				   .st_mode = k < 2 ? S_IFDIR : S_IFREG };
+		size_t n = fuse_add_direntry(req, buf + len, sizeof buf - len, name, &st, k + 1);
 		if (len + n > size || len + n > sizeof buf)
 			break;
 		len += n;
@@ -238,6 +262,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_open(req, fi);
 		return;
 	}
+	if (!is_image(F(req), ino)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
 	if (fi->flags & O_TRUNC) {
 		fuse_reply_err(req, EPERM);
 		return;
@@ -251,14 +279,15 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* Counted, so a checkpoint can say whether anyone could be writing. */
 	fi->fh = (fi->flags & O_ACCMODE) != O_RDONLY;
 	if (fi->fh)
-		atomic_fetch_add(&F(req)->sp->open_writers, 1);
+		atomic_fetch_add(&disk_of(F(req), ino)->open_writers, 1);
 	fuse_reply_open(req, fi);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	if (ino == INO_IMAGE && fi->fh)
-		atomic_fetch_sub(&F(req)->sp->open_writers, 1);
+	struct hs_spare *sp = disk_of(F(req), ino);
+	if (sp && fi->fh)
+		atomic_fetch_sub(&sp->open_writers, 1);
 	fuse_reply_err(req, 0);
 }
 
@@ -266,7 +295,7 @@ static void read_status(fuse_req_t req, size_t size, off_t off)
 {
 	struct hs_fuse *f = F(req);
 	struct hs_buf b = { 0 };
-	int r = hs_status_json(f->sp, &f->info, &b);
+	int r = hs_status_json(f->set, &f->info, &b);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 	} else if ((size_t)off >= b.len) {
@@ -371,9 +400,9 @@ static bool reader_pipe(struct reader *rd, size_t size)
  * fewer bytes than asked (the image was cut under us) must never become a
  * short or zero-filled reply. Splices into a pipe of our own first, so the
  * count is known before anything is sent. */
-static void reply_image(fuse_req_t req, struct hs_fuse *f, size_t size, off_t off)
+static void reply_image(fuse_req_t req, struct hs_spare *sp, size_t size, off_t off)
 {
-	int fd = hs_spare_image_fd(f->sp);
+	int fd = hs_spare_image_fd(sp);
 	struct reader *rd = reader_get();
 	if (!rd) {
 		fuse_reply_err(req, ENOMEM);
@@ -430,7 +459,7 @@ static void reply_image(fuse_req_t req, struct hs_fuse *f, size_t size, off_t of
 		return;
 	}
 short_read:
-	hs_spare_image_short(f->sp);
+	hs_spare_image_short(sp);
 	fprintf(stderr, "hotspare: read of %zu bytes at %lld failed: %s\n", size, (long long)off,
 		hs_err_msg() ? hs_err_msg() : "short read");
 	fuse_reply_err(req, EIO);
@@ -443,7 +472,12 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 		read_status(req, size, off);
 		return;
 	}
-	uint64_t isz = hs_spare_size(f->sp);
+	struct hs_spare *sp = disk_of(f, ino);
+	if (!sp) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	uint64_t isz = hs_spare_size(sp);
 	if ((uint64_t)off >= isz) {
 		fuse_reply_buf(req, NULL, 0);
 		return;
@@ -458,7 +492,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 		fuse_reply_err(req, EIO);
 		return;
 	}
-	int r = hs_spare_prepare_read(f->sp, (uint64_t)off, size);
+	int r = hs_spare_prepare_read(sp, (uint64_t)off, size);
 	if (r < 0) {
 		if (buffered)
 			note_failed(f, (uint64_t)off, (uint64_t)off + size);
@@ -468,7 +502,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 		fuse_reply_err(req, EIO);
 		return;
 	}
-	reply_image(req, f, size, off);
+	reply_image(req, sp, size, off);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size, off_t off,
@@ -476,11 +510,12 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
 {
 	(void)fi;
 	struct hs_fuse *f = F(req);
-	if (ino != INO_IMAGE || f->info.read_only) {
-		fuse_reply_err(req, ino != INO_IMAGE ? EPERM : EROFS);
+	struct hs_spare *sp = disk_of(f, ino);
+	if (!sp || f->info.read_only) {
+		fuse_reply_err(req, !sp ? EPERM : EROFS);
 		return;
 	}
-	int r = hs_spare_write(f->sp, data, size, (uint64_t)off);
+	int r = hs_spare_write(sp, data, size, (uint64_t)off);
 	if (r < 0) {
 		const char *m = hs_err_msg();
 		if (r != -EFBIG)
@@ -489,7 +524,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
 		fuse_reply_err(req, r == -EFBIG ? EFBIG : EIO);
 		return;
 	}
-	touch(f, true);
+	touch(f, ino, true);
 	fuse_reply_write(req, size);
 }
 
@@ -497,7 +532,8 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 {
 	(void)datasync;
 	(void)fi;
-	int r = ino == INO_IMAGE ? hs_spare_flush(F(req)->sp) : 0;
+	struct hs_spare *sp = disk_of(F(req), ino);
+	int r = sp ? hs_spare_flush(sp) : 0;
 	if (r < 0)
 		fprintf(stderr, "hotspare: flush failed: %s\n", hs_err_msg() ? hs_err_msg() : strerror(-r));
 	fuse_reply_err(req, r < 0 ? EIO : 0);
@@ -515,8 +551,8 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 {
 	(void)fi;
 	struct hs_fuse *f = F(req);
-	uint64_t size = hs_spare_size(f->sp);
-	if (ino != INO_IMAGE || off < 0 || len <= 0) {
+	struct hs_spare *sp = disk_of(f, ino);
+	if (!sp || off < 0 || len <= 0) {
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
@@ -524,15 +560,16 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 		fuse_reply_err(req, EROFS);
 		return;
 	}
+	uint64_t size = hs_spare_size(sp);
 	if (mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) {
 		uint64_t end = (uint64_t)off + (uint64_t)len;
 		if ((uint64_t)off >= size) {
 			fuse_reply_err(req, 0);
 			return;
 		}
-		int r = hs_spare_discard(f->sp, (uint64_t)off, (end > size ? size : end) - (uint64_t)off);
+		int r = hs_spare_discard(sp, (uint64_t)off, (end > size ? size : end) - (uint64_t)off);
 		if (r == 0)
-			touch(f, true);
+			touch(f, ino, true);
 		fuse_reply_err(req, r < 0 ? EIO : 0);
 		return;
 	}
@@ -548,11 +585,12 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)
 {
 	(void)fi;
-	if (ino != INO_IMAGE || (whence != SEEK_DATA && whence != SEEK_HOLE) || off < 0) {
+	struct hs_spare *sp = disk_of(F(req), ino);
+	if (!sp || (whence != SEEK_DATA && whence != SEEK_HOLE) || off < 0) {
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	int64_t r = hs_spare_seek(F(req)->sp, (uint64_t)off, whence);
+	int64_t r = hs_spare_seek(sp, (uint64_t)off, whence);
 	if (r < 0)
 		fuse_reply_err(req, (int)-r);
 	else
@@ -562,10 +600,13 @@ static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, stru
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	(void)ino;
+	uint64_t total = 0;
+	for (unsigned k = 0; k < F(req)->set->n; k++)
+		total += hs_spare_size(F(req)->set->disk[k]);
 	struct statvfs sv = {
 		.f_bsize = 4096, .f_frsize = 4096,
-		.f_blocks = hs_spare_size(F(req)->sp) / 4096,
-		.f_files = 2, .f_namemax = 255,
+		.f_blocks = total / 4096,
+		.f_files = 1 + F(req)->set->n, .f_namemax = 255,
 	};
 	fuse_reply_statfs(req, &sv);
 }
@@ -587,30 +628,30 @@ static const struct fuse_lowlevel_ops ops = {
 	.statfs = op_statfs,
 };
 
-int hs_fuse_mount(struct hs_spare *sp, const struct hs_status_info *info, struct hs_fuse **out)
+int hs_fuse_mount(struct hs_spare_set *set, const struct hs_status_info *info, struct hs_fuse **out)
 {
 	struct hs_fuse *f = calloc(1, sizeof *f);
 	if (!f)
 		return -ENOMEM;
-	f->sp = sp;
+	f->set = set;
 	f->info = *info;
 	/* Own copies: the caller's strings may not outlive the mount. */
 	f->info.store = f->store = strdup(info->store ? info->store : "");
 	f->info.state_dir = f->state_dir = strdup(info->state_dir ? info->state_dir : "");
 	f->info.mountpoint = f->mountpoint = strdup(info->mountpoint);
-	f->info.image_name = f->image_name = strdup(info->image_name);
-	if (!f->store || !f->state_dir || !f->mountpoint || !f->image_name) {
+	if (!f->store || !f->state_dir || !f->mountpoint) {
 		hs_fuse_free_strings(f);
 		free(f);
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&f->times_lock, NULL);
 	pthread_mutex_init(&f->failed_lock, NULL);
-	clock_gettime(CLOCK_REALTIME, &f->ctime);
-	f->atime = f->mtime = f->ctime;
-	for (uint64_t i = 0; i < sp->ix->nchunks; i++)
-		if (!hs_digest_is_zero(&sp->ix->digests[i]))
-			f->data_blocks += hs_index_chunk_len(sp->ix, i) / 512;
+	clock_gettime(CLOCK_REALTIME, &f->born);
+	for (unsigned k = 0; k < set->n; k++) {
+		struct image *im = &f->img[k];
+		im->atime = im->mtime = im->ctime = f->born;
+		im->data_blocks = hs_spare_data_bytes(set->disk[k]) / 512;
+	}
 	char *argv[] = { "hotspare", "-o",
 			 info->read_only ? "ro,allow_other,default_permissions,max_read=1048576,fsname=hotspare,subtype=hotspare"
 					 : "allow_other,default_permissions,max_read=1048576,fsname=hotspare,subtype=hotspare",

@@ -76,7 +76,7 @@ static void *worker(void *arg)
 		if (i >= sp->ix->nchunks || hs_spare_chunk_local(sp, i))
 			continue;
 		/* Demand reads first: stand aside while a reader is fetching. */
-		while (atomic_load(&sp->demand_active) > 0 && !atomic_load(&h->stop))
+		while (atomic_load(sp->demand) > 0 && !atomic_load(&h->stop))
 			nap(h, 2);
 		if (hs_spare_ensure_chunk(sp, i, HS_FETCH_HYDRATE) == 0)
 			backoff = 1000;

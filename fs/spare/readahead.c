@@ -130,9 +130,9 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&ra->lock);
 		if (!hs_spare_chunk_local(sp, i)) {
 			/* A reader's errand: hydration stands aside meanwhile. */
-			atomic_fetch_add(&sp->demand_active, 1);
+			atomic_fetch_add(sp->demand, 1);
 			hs_spare_ensure_chunk(sp, i, HS_FETCH_AHEAD);
-			atomic_fetch_sub(&sp->demand_active, 1);
+			atomic_fetch_sub(sp->demand, 1);
 		}
 		pthread_mutex_lock(&ra->lock);
 	}

@@ -5,7 +5,9 @@
 #include "basics/err.h"
 #include "basics/progress.h"
 #include "basics/workers.h"
-#include "spare/spare.h"
+#include "spare/set.h"
+#include "store/store.h"
+#include <dirent.h>
 #include "store/sources.h"
 #include <pthread.h>
 #include <stdio.h>
@@ -105,46 +107,97 @@ void hs_scrub_summary(const struct hs_scrub_stats *st, char *out, size_t cap)
 		 (unsigned long long)st->chunks_absent, st->seconds);
 }
 
+static void stats_add(struct hs_scrub_stats *t, const struct hs_scrub_stats *d)
+{
+	t->chunks_checked += d->chunks_checked;
+	t->bytes_checked += d->bytes_checked;
+	t->chunks_bad += d->chunks_bad;
+	t->chunks_repaired += d->chunks_repaired;
+	t->chunks_failed += d->chunks_failed;
+	t->chunks_written += d->chunks_written;
+	t->chunks_absent += d->chunks_absent;
+}
+
+int hs_scrub_set(struct hs_spare_set *set, bool all, unsigned threads, atomic_int *stop,
+		 struct hs_progress *progress, struct hs_scrub_stats *st)
+{
+	memset(st, 0, sizeof *st);
+	double t0 = hs_now_s();
+	int r = 0;
+	for (unsigned k = 0; r == 0 && k < set->n; k++) {
+		struct hs_scrub_stats d;
+		r = hs_scrub(set->disk[k], all, threads, stop, progress, &d);
+		stats_add(st, &d);
+	}
+	st->seconds = hs_now_s() - t0;
+	return r;
+}
+
+/* The server and point a state directory holds: its own record (a point of
+ * one disk), else the first of its disks' directories (STATE/disks/DISK). */
+static int describe(const char *dir, struct hs_state_desc *desc)
+{
+	int r = hs_state_describe(dir, desc);
+	if (r != -ENOENT)
+		return r;
+	char disks[4200];
+	snprintf(disks, sizeof disks, "%s/disks", dir);
+	DIR *d = opendir(disks);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		char sub[4200 + 256];
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof sub, "%s/%s", disks, e->d_name);
+		hs_err_clear();
+		if (hs_state_describe(sub, desc) == 0) {
+			closedir(d);
+			return 0;
+		}
+	}
+	if (d)
+		closedir(d);
+	hs_err_clear();
+	return hs_err(ENOENT, "%s holds no hotspare state (no readable state.json)", dir);
+}
+
 int hs_scrub_state(const char *dir, const char *store, char **seeds, size_t nseeds,
 		   struct hs_progress *progress, struct hs_scrub_stats *st)
 {
+	memset(st, 0, sizeof *st);
 	struct hs_state_desc desc;
-	int r = hs_state_describe(dir, &desc);
+	int r = describe(dir, &desc);
 	if (r < 0)
 		return r;
 	struct hs_store *s = NULL;
-	struct hs_index *ix = NULL;
 	struct hs_sources src = { 0 };
-	struct hs_state *state = NULL;
-	struct hs_spare *sp = NULL;
-	r = hs_store_open(store ? store : desc.store, &s);
+	struct hs_spare_set *set = NULL;
+	_cleanup_free_ struct hs_point *p = malloc(sizeof *p);
+	r = p ? hs_store_open(store ? store : desc.store, &s) : -ENOMEM;
 	if (r == 0)
-		r = hs_store_point_get(s, desc.server, desc.point, NULL, &ix);
+		r = hs_store_point_head(s, desc.server, desc.point, p);
 	if (r == 0) {
 		r = hs_sources_open(s, seeds, nseeds, &src);
 		s = NULL;
 	}
-	if (r == 0)
-		r = hs_state_open_repair(dir, ix, src.v[src.n - 1]->be->where, &state);
+	if (r == 0) {
+		r = hs_spare_set_open(&src, p, dir, src.v[src.n - 1]->be->where, true, &set);
+		memset(&src, 0, sizeof src);
+	}
 	if (r == -EBUSY) {
 		char why[512];
 		snprintf(why, sizeof why, "%s", hs_err_msg() ? hs_err_msg() : "the state is in use");
 		r = hs_err(EBUSY, "%s (scrub it through its mountpoint: 'hotspare scrub MOUNTPOINT')", why);
 	}
 	if (r == 0) {
-		r = hs_spare_open(HS_TAKE(ix), &src, HS_TAKE(state), &sp);
-		memset(&src, 0, sizeof src);
+		for (unsigned k = 0; k < set->n; k++)
+			set->disk[k]->quiet = true; /* the command prints the summary */
+		r = hs_scrub_set(set, true, 0, NULL, progress, st);
 	}
-	if (r == 0) {
-		sp->quiet = true; /* the command prints the summary */
-		r = hs_scrub(sp, true, 0, NULL, progress, st);
-	}
-	int cr = hs_spare_close(sp);
+	int cr = hs_spare_set_close(set);
 	if (r == 0 && cr < 0)
 		r = cr;
-	hs_state_close(state);
 	hs_sources_close(&src);
-	hs_index_free(ix);
 	hs_store_close(s);
 	free(desc.store);
 	return r;

@@ -122,20 +122,23 @@ int hs_spare_image_short(struct hs_spare *sp)
 
 int hs_spare_image_fd(const struct hs_spare *sp) { return sp->state->image_fd; }
 
-int hs_spare_open(struct hs_index *ix, struct hs_sources *src, struct hs_state *state,
-		  struct hs_spare **out)
+static int spare_open(struct hs_index *ix, struct hs_sources *src, bool borrow, struct hs_state *state,
+		      struct hs_spare **out)
 {
 	struct hs_spare *sp = calloc(1, sizeof *sp);
 	if (!sp) {
 		hs_index_free(ix);
-		hs_sources_close(src);
+		if (!borrow)
+			hs_sources_close(src);
 		hs_state_close(state);
 		return -ENOMEM;
 	}
 	sp->ix = ix;
 	sp->src = *src;
+	sp->src_borrowed = borrow;
 	sp->state = state;
 	sp->demand_deadline_ms = 120000;
+	sp->demand = &sp->demand_own;
 	sp->mark_clean = true;
 	sp->touched = calloc(ix->nchunks ? ix->nchunks : 1, 1);
 	sp->suspect = calloc(ix->nchunks ? ix->nchunks : 1, 1);
@@ -144,7 +147,8 @@ int hs_spare_open(struct hs_index *ix, struct hs_sources *src, struct hs_state *
 		free(sp->suspect);
 		free(sp);
 		hs_index_free(ix);
-		hs_sources_close(src);
+		if (!borrow)
+			hs_sources_close(src);
 		hs_state_close(state);
 		return -ENOMEM;
 	}
@@ -155,8 +159,10 @@ int hs_spare_open(struct hs_index *ix, struct hs_sources *src, struct hs_state *
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&sp->fetch_done, &ca);
 	pthread_condattr_destroy(&ca);
-	uint64_t local = 0, written = 0, nsuspect = 0;
+	uint64_t local = 0, written = 0, nsuspect = 0, data = 0;
 	for (uint64_t i = 0; i < ix->nchunks; i++) {
+		if (!zero_chunk(sp, i))
+			data += hs_index_chunk_len(ix, i);
 		/* After an unclean stop nothing the point vouches for is trusted
 		 * unchecked: readers and hydration check each chunk first. */
 		if (state->unclean && held(sp, i) && hs_state_get(state, i) != HS_WRITTEN) {
@@ -167,10 +173,24 @@ int hs_spare_open(struct hs_index *ix, struct hs_sources *src, struct hs_state *
 		written += hs_state_get(state, i) == HS_WRITTEN;
 	}
 	sp->nsuspect = nsuspect;
+	sp->data_bytes = data;
 	sp->nlocal = local;
 	sp->nwritten = written;
 	*out = sp;
 	return 0;
+}
+
+int hs_spare_open(struct hs_index *ix, struct hs_sources *src, struct hs_state *state,
+		  struct hs_spare **out)
+{
+	return spare_open(ix, src, false, state, out);
+}
+
+int hs_spare_open_shared(struct hs_index *ix, const struct hs_sources *src, struct hs_state *state,
+			 struct hs_spare **out)
+{
+	struct hs_sources copy = *src;
+	return spare_open(ix, &copy, true, state, out);
 }
 
 int hs_spare_close(struct hs_spare *sp)
@@ -185,7 +205,8 @@ int hs_spare_close(struct hs_spare *sp)
 	if (r == 0 && sp->mark_clean && atomic_load(&sp->nsuspect) == 0)
 		hs_state_mark_clean(sp->state);
 	hs_state_close(sp->state);
-	hs_sources_close(&sp->src);
+	if (!sp->src_borrowed)
+		hs_sources_close(&sp->src);
 	hs_index_free(sp->ix);
 	pthread_mutex_destroy(&sp->fetch_lock);
 	pthread_cond_destroy(&sp->fetch_done);
@@ -521,14 +542,14 @@ int hs_spare_prepare_read(struct hs_spare *sp, uint64_t off, uint64_t len)
 	int r = 0;
 	/* One deadline for the whole read, however many chunks it spans. */
 	int64_t deadline_at = deadline_from_now(sp);
-	atomic_fetch_add(&sp->demand_active, 1);
+	atomic_fetch_add(sp->demand, 1);
 	/* Read-ahead fetches the rest of this read beside us, then the window. */
 	if (sp->ra && sp->ra->note_read)
 		sp->ra->note_read(sp->ra, i, last, true);
 	for (; i <= last && r == 0; i++)
 		if (!hs_spare_chunk_local(sp, i))
 			r = ensure(sp, i, HS_FETCH_DEMAND, deadline_at);
-	atomic_fetch_sub(&sp->demand_active, 1);
+	atomic_fetch_sub(sp->demand, 1);
 	return r;
 }
 
@@ -570,9 +591,9 @@ static int begin_change(struct hs_spare *sp, uint64_t i, uint32_t a, uint32_t b,
 		} else {
 			/* The rest of the chunk must be the point's: fetch it first, with
 			 * a reader's priority (hydration stands aside). */
-			atomic_fetch_add(&sp->demand_active, 1);
+			atomic_fetch_add(sp->demand, 1);
 			int r = ensure(sp, i, HS_FETCH_DEMAND, deadline_at);
-			atomic_fetch_sub(&sp->demand_active, 1);
+			atomic_fetch_sub(sp->demand, 1);
 			if (r < 0)
 				return r;
 		}
@@ -592,9 +613,9 @@ static int begin_change(struct hs_spare *sp, uint64_t i, uint32_t a, uint32_t b,
 		r = !t ? -ENOMEM : settle_suspect(sp, i, t->plain);
 		if (r == 1) {
 			release(sp, own, 0, false);
-			atomic_fetch_add(&sp->demand_active, 1);
+			atomic_fetch_add(sp->demand, 1);
 			r = ensure(sp, i, HS_FETCH_DEMAND, deadline_at);
-			atomic_fetch_sub(&sp->demand_active, 1);
+			atomic_fetch_sub(sp->demand, 1);
 			if (r < 0)
 				return r;
 			return begin_change(sp, i, a, b, deadline_at, slot);

@@ -38,6 +38,7 @@ static int save_attrs_locked(struct hs_state *s)
 	json_object_object_add(o, "version", json_object_new_int(STATE_VERSION));
 	json_object_object_add(o, "server", json_object_new_string(s->server));
 	json_object_object_add(o, "point", json_object_new_string(s->point));
+	json_object_object_add(o, "disk", json_object_new_string(s->disk));
 	json_object_object_add(o, "store", json_object_new_string(s->store));
 	json_object_object_add(o, "image_size", json_object_new_int64((int64_t)s->image_size));
 	json_object_object_add(o, "chunk_size", json_object_new_int64(s->chunk_size));
@@ -84,6 +85,10 @@ static int load_json(struct hs_state *s, const struct hs_index *ix)
 		r = hs_err(EINVAL, "state %s belongs to %s@%s, not %s@%s", s->dir,
 			   hs_escape(GETS("server"), e1, sizeof e1), hs_escape(GETS("point"), e2, sizeof e2), ix->server,
 			   ix->id);
+	/* A state made before disks had names holds the point's only disk. */
+	else if (json_object_object_get_ex(o, "disk", &v) && strcmp(GETS("disk"), ix->disk) != 0)
+		r = hs_err(EINVAL, "state %s holds disk %s of %s@%s, not disk %s", s->dir,
+			   hs_escape(GETS("disk"), e1, sizeof e1), ix->server, ix->id, ix->disk);
 	else if ((uint64_t)GETI("image_size") != ix->image_size || GETI("chunk_size") != ix->chunk_size)
 		r = hs_err(EINVAL, "state %s was made for another image size or chunk size", s->dir);
 	if (r == 0) {
@@ -217,6 +222,7 @@ static int open_state(const char *dir, const struct hs_index *ix, const char *wh
 	s->chunk_size = ix->chunk_size;
 	snprintf(s->server, sizeof s->server, "%s", ix->server);
 	snprintf(s->point, sizeof s->point, "%s", ix->id);
+	snprintf(s->disk, sizeof s->disk, "%s", ix->disk);
 	int r = 0;
 	if (!s->dir || !s->store) {
 		r = -ENOMEM;
@@ -352,6 +358,7 @@ int hs_state_describe(const char *dir, struct hs_state_desc *d)
 	if (r == 0) {
 		snprintf(d->server, sizeof d->server, "%s", jstr(o, "server"));
 		snprintf(d->point, sizeof d->point, "%s", jstr(o, "point"));
+		snprintf(d->disk, sizeof d->disk, "%s", jstr(o, "disk"));
 		if (!(d->store = strdup(jstr(o, "store"))))
 			r = -ENOMEM;
 	}

@@ -2,46 +2,71 @@
 #include "spare/status.h"
 #include "basics/cleanup.h"
 #include "basics/err.h"
-#include "spare/spare.h"
+#include "spare/set.h"
+#include "basics/mem.h"
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
 
-int hs_status_json(struct hs_spare *sp, const struct hs_status_info *info, struct hs_buf *out)
+/* One spare's counters (a disk, or the whole point) into o. */
+static void counters(json_object *o, const struct hs_spare_status *st, int open_writers)
+{
+#define I(k, v) json_object_object_add(o, k, json_object_new_int64((int64_t)(v)))
+	I("size", st->size);
+	I("chunk_size", st->chunk_size);
+	I("chunks_total", st->chunks_total);
+	I("chunks_present", st->chunks_present);
+	I("chunks_written", st->chunks_written);
+	I("bytes_from_seed", st->bytes_from_seed);
+	I("bytes_from_store", st->bytes_from_store);
+	I("bytes_read_ahead", st->bytes_read_ahead);
+	json_object_object_add(o, "hydrate_bytes_per_s", json_object_new_double(st->hydrate_bytes_per_s));
+	json_object_object_add(o, "hydrated", json_object_new_boolean(st->hydrated));
+	I("open_writers", open_writers);
+	I("errors", st->errors);
+	I("chunks_unchecked", st->chunks_unchecked);
+	I("chunks_repaired", st->chunks_repaired);
+#undef I
+	json_object_object_add(o, "last_error", st->last_error[0] ? json_object_new_string(st->last_error) : NULL);
+}
+
+int hs_status_json(struct hs_spare_set *set, const struct hs_status_info *info, struct hs_buf *out)
 {
 	struct hs_spare_status st;
-	hs_spare_status(sp, &st);
-	json_object *o = json_object_new_object();
-	if (!o)
+	hs_spare_set_status(set, &st);
+	json_object *o = json_object_new_object(), *disks = json_object_new_array();
+	if (!o || !disks) {
+		json_object_put(o);
+		json_object_put(disks);
 		return -ENOMEM;
-#define I(k, v) json_object_object_add(o, k, json_object_new_int64((int64_t)(v)))
+	}
 #define S(k, v) json_object_object_add(o, k, (v) ? json_object_new_string(v) : NULL)
-	S("server", sp->ix->server);
-	S("point", sp->ix->id);
-	S("image", info->image_name);
+	S("server", set->server);
+	S("point", set->id);
+	S("image", set->image[0]);
 	S("mountpoint", info->mountpoint);
 	S("store", info->store);
 	S("state", info->state_dir);
-	I("pid", info->pid);
+	json_object_object_add(o, "pid", json_object_new_int64(info->pid));
 	json_object_object_add(o, "read_only", json_object_new_boolean(info->read_only));
-	I("size", st.size);
-	I("chunk_size", st.chunk_size);
-	I("chunks_total", st.chunks_total);
-	I("chunks_present", st.chunks_present);
-	I("chunks_written", st.chunks_written);
-	I("bytes_from_seed", st.bytes_from_seed);
-	I("bytes_from_store", st.bytes_from_store);
-	I("bytes_read_ahead", st.bytes_read_ahead);
-	json_object_object_add(o, "hydrate_bytes_per_s", json_object_new_double(st.hydrate_bytes_per_s));
-	json_object_object_add(o, "hydrated", json_object_new_boolean(st.hydrated));
-	I("open_writers", atomic_load(&sp->open_writers));
-	I("errors", st.errors);
-	I("chunks_unchecked", st.chunks_unchecked);
-	I("chunks_repaired", st.chunks_repaired);
-	S("last_error", st.last_error[0] ? st.last_error : NULL);
-#undef I
+	json_object_object_add(o, "rss_bytes", json_object_new_int64((int64_t)hs_self_rss()));
 #undef S
+	int writers = 0;
+	for (unsigned k = 0; k < set->n; k++) {
+		struct hs_spare *sp = set->disk[k];
+		struct hs_spare_status d;
+		hs_spare_status(sp, &d);
+		int w = atomic_load(&sp->open_writers);
+		writers += w;
+		json_object *j = json_object_new_object();
+		json_object_object_add(j, "name", json_object_new_string(sp->ix->disk));
+		json_object_object_add(j, "image", json_object_new_string(set->image[k]));
+		counters(j, &d, w);
+		json_object_array_add(disks, j);
+	}
+	counters(o, &st, writers);
+	json_object_object_add(o, "disks", disks);
 	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	out->len = 0;
 	int r = hs_buf_append(out, text, strlen(text));
@@ -95,6 +120,9 @@ int hs_status_read(const char *mountpoint, struct hs_buf *json, struct hs_status
 		brief->read_only = json_object_object_get_ex(o, "read_only", &v) && json_object_get_boolean(v);
 		brief->open_writers = json_object_object_get_ex(o, "open_writers", &v) ? json_object_get_int(v) : -1;
 		brief->pid = json_object_object_get_ex(o, "pid", &v) ? json_object_get_int(v) : 0;
+		brief->ndisks = json_object_object_get_ex(o, "disks", &v) && json_object_is_type(v, json_type_array)
+					? (unsigned)json_object_array_length(v)
+					: 1;
 		if (!brief->server[0] || brief->state_dir[0] != '/' || brief->image[0] != '/')
 			r = hs_err(EBADMSG, "the daemon at %s sent a status without its server, state or image",
 				   mountpoint);

@@ -14,8 +14,14 @@
 
 void hs_trace_path(const char *server, char *out, size_t cap)
 {
+	hs_trace_path_disk(server, NULL, out, cap);
+}
+
+void hs_trace_path_disk(const char *server, const char *disk, char *out, size_t cap)
+{
 	const char *dir = getenv("HOTSPARE_TRACE_DIR");
-	snprintf(out, cap, "%s/%s.trace", dir && dir[0] ? dir : HS_TRACE_DIR_DEFAULT, server);
+	snprintf(out, cap, "%s/%s%s%s.trace", dir && dir[0] ? dir : HS_TRACE_DIR_DEFAULT, server, disk ? ":" : "",
+		 disk ? disk : "");
 }
 
 /* mkdir -p of the directory part of path. */

@@ -16,7 +16,8 @@ int hs_sources_open(struct hs_store *store, char **seeds, size_t nseeds, struct 
 	out->n = 0;
 	for (size_t i = 0; i < nseeds; i++) {
 		struct hs_store *s;
-		int r = hs_store_open(seeds[i], &s);
+		/* A store opened without its key (a keyless replicate) takes its seeds so too. */
+		int r = hs_store_open_flags(seeds[i], store->encrypted && !store->key ? HS_OPEN_NOKEY : 0, &s);
 		if (r < 0) {
 			char msg[600];
 			snprintf(msg, sizeof msg, "seed %s: %s", seeds[i], hs_err_msg() ? hs_err_msg() : strerror(-r));

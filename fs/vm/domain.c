@@ -61,11 +61,13 @@ int hs_domain_xml(const struct hs_domain_spec *s, struct hs_buf *b)
 	b->len = 0;
 	/* libvirt and QEMU resolve a relative path against their own working
 	 * directory, not the caller's. */
-	const char *paths[] = { s->image, s->console_log };
-	for (size_t i = 0; i < sizeof paths / sizeof *paths; i++)
-		if (!paths[i] || paths[i][0] != '/')
-			return hs_err(EINVAL, "domain %s: path %s is not absolute", s->name,
-				      paths[i] ? paths[i] : "(none)");
+	if (s->nimages < 1 || s->nimages > 26)
+		return hs_err(EINVAL, "domain %s: %u disks (1 to 26 can be attached)", s->name, s->nimages);
+	for (size_t i = 0; i <= s->nimages; i++) {
+		const char *path = i < s->nimages ? s->images[i] : s->console_log;
+		if (!path || path[0] != '/')
+			return hs_err(EINVAL, "domain %s: path %s is not absolute", s->name, path ? path : "(none)");
+	}
 	int r = 0;
 #define P(...) do { if (r == 0) r = put(b, __VA_ARGS__); } while (0)
 #define E(str) do { if (r == 0) r = esc(b, str); } while (0)
@@ -81,9 +83,12 @@ int hs_domain_xml(const struct hs_domain_spec *s, struct hs_buf *b)
 	  s->windows ? "<hyperv mode='custom'><relaxed state='on'/><vapic state='on'/>"
 		       "<spinlocks state='on' retries='8191'/></hyperv>" : "");
 	P("  <clock offset='%s'/>\n  <on_reboot>destroy</on_reboot>\n  <devices>\n", s->windows ? "localtime" : "utc");
-	P("    <disk type='file' device='disk'>\n      <driver name='qemu' type='raw' cache='none' discard='unmap'/>\n      <source file='");
-	E(s->image);
-	P("'/>\n      <target dev='%s' bus='%s'/>\n    </disk>\n", s->windows ? "sda" : "vda", s->windows ? "sata" : "virtio");
+	for (unsigned k = 0; k < s->nimages; k++) {
+		P("    <disk type='file' device='disk'>\n      <driver name='qemu' type='raw' cache='none' discard='unmap'/>\n      <source file='");
+		E(s->images[k]);
+		P("'/>\n      <target dev='%s%c' bus='%s'/>\n    </disk>\n", s->windows ? "sd" : "vd", 'a' + k,
+		  s->windows ? "sata" : "virtio");
+	}
 	if (s->network) {
 		P("    <interface type='network'><source network='");
 		E(s->network);

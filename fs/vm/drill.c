@@ -6,7 +6,7 @@
 #include "vm/domain.h"
 #include "basics/err.h"
 #include "spare/fuse_ops.h"
-#include "spare/spare.h"
+#include "spare/set.h"
 #include "store/store.h"
 #include "spare/readahead.h"
 #include "spare/trace.h"
@@ -28,10 +28,11 @@ struct drill {
 	const struct hs_drill_opts *o;
 	struct hs_report *rep;
 	struct timespec t0;
-	char work[4096], mnt[4200], state[4200], image[4300], console[4300];
+	char work[4096], mnt[4200], state[4200], console[4300];
+	char image[HS_DISKS_MAX][4300]; /* every disk's image on the mount; the first boots */
 	struct hs_store *store;
-	struct hs_index *ix;   /* owned by the spare once it is open */
-	struct hs_spare *sp;
+	struct hs_point *p;    /* the point's header */
+	struct hs_spare_set *set;
 	struct hs_fuse *fuse;
 	pthread_t serve_thread;
 	bool serving;
@@ -84,17 +85,20 @@ static int do_mount(struct drill *d)
 	const struct hs_drill_opts *o = d->o;
 	char server[HS_SERVER_MAX + 1], want[HS_POINT_ID_LEN + 1], id[HS_POINT_ID_LEN + 1];
 	int r = hs_ref_parse(o->ref, server, want, NULL);
+	if (r == 0 && !(d->p = malloc(sizeof *d->p)))
+		r = -ENOMEM;
 	if (r == 0)
 		r = hs_store_open(o->store, &d->store);
 	if (r == 0)
 		r = hs_store_point_resolve(d->store, server, want, id);
 	if (r == 0)
-		r = hs_store_point_get(d->store, server, id, NULL, &d->ix);
+		r = hs_store_point_head(d->store, server, id, d->p);
 	if (r < 0)
 		return r;
-	snprintf(d->rep->server, sizeof d->rep->server, "%s", d->ix->server);
-	snprintf(d->rep->point, sizeof d->rep->point, "%s", d->ix->id);
-	d->rep->point_time = d->ix->time;
+	snprintf(d->rep->server, sizeof d->rep->server, "%s", d->p->server);
+	snprintf(d->rep->point, sizeof d->rep->point, "%s", d->p->id);
+	d->rep->point_time = d->p->time;
+	d->rep->consistency = d->p->consistency;
 
 	struct hs_sources src;
 	r = hs_sources_open(d->store, o->seeds, o->nseeds, &src);
@@ -109,7 +113,7 @@ static int do_mount(struct drill *d)
 		hs_sources_close(&src);
 		return hs_err(errno, "work directory %s: %s", parent, strerror(errno));
 	}
-	if ((size_t)snprintf(d->work, sizeof d->work, "%s/hotspare-drill-%s-XXXXXX", abs, d->ix->server) >=
+	if ((size_t)snprintf(d->work, sizeof d->work, "%s/hotspare-drill-%s-XXXXXX", abs, d->p->server) >=
 	    sizeof d->work) {
 		hs_sources_close(&src);
 		d->work[0] = 0;
@@ -124,31 +128,27 @@ static int do_mount(struct drill *d)
 	chmod(d->work, 0755);
 	snprintf(d->mnt, sizeof d->mnt, "%s/mnt", d->work);
 	snprintf(d->state, sizeof d->state, "%s/state", d->work);
-	snprintf(d->image, sizeof d->image, "%s/%s.img", d->mnt, d->ix->server);
 	snprintf(d->console, sizeof d->console, "%s/console.log", d->work);
-	struct hs_state *st;
-	/* The store as the backend names it: credentials in a URL never reach a file. */
-	const char *where = src.v[src.n - 1]->be->where;
-	if (mkdir(d->mnt, 0755) < 0 || (r = hs_state_open(d->state, d->ix, where, &st)) < 0) {
-		if (r == 0)
-			r = hs_err(errno, "cannot create %s: %s", d->mnt, strerror(errno));
+	if (mkdir(d->mnt, 0755) < 0) {
 		hs_sources_close(&src);
-		return r;
+		return hs_err(errno, "cannot create %s: %s", d->mnt, strerror(errno));
 	}
-	struct hs_index *ix = HS_TAKE(d->ix);
-	r = hs_spare_open(ix, &src, st, &d->sp);
+	/* The store as the backend names it: credentials in a URL never reach a file. */
+	char where[4096];
+	snprintf(where, sizeof where, "%s", src.v[src.n - 1]->be->where);
+	r = hs_spare_set_open(&src, d->p, d->state, where, false, &d->set);
 	if (r < 0)
 		return r;
-	d->ix = d->sp->ix;
-	hs_spare_trace_start(d->sp);
+	for (unsigned k = 0; k < d->set->n; k++) {
+		struct hs_spare *sp = d->set->disk[k];
+		snprintf(d->image[k], sizeof d->image[k], "%s/%s", d->mnt, d->set->image[k]);
+		hs_spare_trace_start(sp);
+	}
 	/* Read-ahead makes the boot's trace and time what a mounted spare sees. */
-	if (hs_readahead_start(d->sp, HS_READAHEAD_THREADS, HS_READAHEAD_MAX_BYTES, &d->sp->ra) < 0)
-		d->sp->ra = NULL;
-	char image_name[HS_SERVER_MAX + 8];
-	snprintf(image_name, sizeof image_name, "%s.img", d->ix->server);
-	struct hs_status_info info = { .store = d->sp->src.v[d->sp->src.n - 1]->be->where, .state_dir = d->state, .mountpoint = d->mnt,
-				       .image_name = image_name, .pid = (int)getpid() };
-	r = hs_fuse_mount(d->sp, &info, &d->fuse);
+	hs_spare_set_start(d->set, 0, HS_READAHEAD_MAX_BYTES, NULL);
+	struct hs_status_info info = { .store = where, .state_dir = d->state, .mountpoint = d->mnt,
+				       .pid = (int)getpid() };
+	r = hs_fuse_mount(d->set, &info, &d->fuse);
 	if (r < 0)
 		return r;
 	if (pthread_create(&d->serve_thread, NULL, serve_main, d) != 0)
@@ -159,10 +159,10 @@ static int do_mount(struct drill *d)
 
 static int first_byte(struct drill *d)
 {
-	_cleanup_close_ int fd = open(d->image, O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int fd = open(d->image[0], O_RDONLY | O_CLOEXEC);
 	char buf[4096];
 	if (fd < 0 || pread(fd, buf, sizeof buf, 0) < 0)
-		return hs_err(errno, "cannot read the first block of %s: %s", d->image, strerror(errno));
+		return hs_err(errno, "cannot read the first block of %s: %s", d->image[0], strerror(errno));
 	return 0;
 }
 
@@ -218,10 +218,12 @@ static int do_boot(struct drill *d)
 	d->conn = virConnectOpen(o->uri);
 	if (!d->conn)
 		return hs_err(ECONNREFUSED, "cannot connect to libvirt at %s: %s", o->uri, hs_virt_msg());
-	snprintf(d->name, sizeof d->name, "hotspare-drill-%s-%d", d->ix->server, (int)getpid());
+	snprintf(d->name, sizeof d->name, "hotspare-drill-%s-%d", d->p->server, (int)getpid());
 	struct hs_domain_spec *s = &d->spec;
 	s->name = d->name;
-	s->image = d->image;
+	for (unsigned k = 0; k < d->set->n; k++)
+		s->images[k] = d->image[k];
+	s->nimages = d->set->n;
 	s->console_log = d->console;
 	s->memory_mib = o->memory_mib;
 	s->vcpus = o->vcpus;
@@ -331,8 +333,11 @@ static void bad_line(void *arg, const char *line)
 
 static int do_verify(struct drill *d)
 {
-	struct hs_index *pts[1] = { d->sp->ix };
-	struct hs_verify_opts vo = { .src = &d->sp->src, .points = pts, .npoints = 1,
+	/* Every disk of the point, read from the store one at a time. */
+	struct hs_point_ref ref = { 0 };
+	snprintf(ref.server, sizeof ref.server, "%s", d->p->server);
+	snprintf(ref.id, sizeof ref.id, "%s", d->p->id);
+	struct hs_verify_opts vo = { .src = &d->set->src, .refs = &ref, .npoints = 1,
 				     .bad = bad_line, .bad_arg = d };
 	struct hs_verify_stats vs;
 	int r = hs_verify(&vo, &vs);
@@ -377,27 +382,27 @@ static int teardown(struct drill *d)
 		hs_fuse_destroy(d->fuse);
 		d->fuse = NULL;
 	}
-	if (d->sp) {
+	for (unsigned k = 0; d->set && k < d->set->n; k++) {
+		struct hs_spare *sp = d->set->disk[k];
 		uint64_t *v;
 		size_t n;
 		char def[4096];
-		const char *path = d->o->trace_path;
+		const char *path = d->set->n == 1 ? d->o->trace_path : NULL;
 		if (!path) {
-			hs_trace_path(d->sp->ix->server, def, sizeof def);
+			hs_trace_path_disk(sp->ix->server, d->set->n > 1 ? sp->ix->disk : NULL, def, sizeof def);
 			path = def;
 		}
 		/* The boot's reads, in order: the next mount hydrates them first. */
-		if (d->rep->passed && hs_spare_trace_get(d->sp, &v, &n) == 0) {
-			if (n && hs_trace_save(path, d->sp->ix, v, n) < 0)
+		if (d->rep->passed && hs_spare_trace_get(sp, &v, &n) == 0) {
+			if (n && hs_trace_save(path, sp->ix, v, n) < 0)
 				hs_report_error(d->rep, "boot trace: %s", hs_err_msg());
 			free(v);
 		}
-		hs_spare_close(d->sp); /* the throw-away state goes with the work dir */
-		d->sp = NULL;
-	} else if (d->ix) {
-		hs_index_free(d->ix);
 	}
-	d->ix = NULL;
+	hs_spare_set_close(d->set); /* the throw-away state goes with the work dir */
+	d->set = NULL;
+	free(d->p);
+	d->p = NULL;
 	hs_store_close(d->store);
 	d->store = NULL;
 	if (d->work[0] && nftw(d->work, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
@@ -437,14 +442,21 @@ int hs_drill(const struct hs_drill_opts *o, struct hs_report *rep)
 	rep->working_seconds = now_s(&d);
 	if (r < 0)
 		console_tail(&d);
-	if (d.sp) {
-		rep->boot_from_seed = atomic_load(&d.sp->from_seed);
-		rep->boot_from_store = atomic_load(&d.sp->from_store);
-		rep->boot_bytes = rep->boot_from_seed + rep->boot_from_store;
-		pthread_mutex_lock(&d.sp->fetch_lock);
-		rep->boot_chunks = d.sp->ntrace;
-		pthread_mutex_unlock(&d.sp->fetch_lock);
+	for (unsigned k = 0; d.set && k < d.set->n; k++) {
+		struct hs_spare *sp = d.set->disk[k];
+		struct hs_report_disk *rd = &rep->disks[rep->ndisks++];
+		snprintf(rd->name, sizeof rd->name, "%s", sp->ix->disk);
+		rd->size = sp->ix->image_size;
+		rd->boot_from_seed = atomic_load(&sp->from_seed);
+		rd->boot_from_store = atomic_load(&sp->from_store);
+		pthread_mutex_lock(&sp->fetch_lock);
+		rd->boot_chunks = sp->ntrace;
+		pthread_mutex_unlock(&sp->fetch_lock);
+		rep->boot_from_seed += rd->boot_from_seed;
+		rep->boot_from_store += rd->boot_from_store;
+		rep->boot_chunks += rd->boot_chunks;
 	}
+	rep->boot_bytes = rep->boot_from_seed + rep->boot_from_store;
 	if (d.dom) {
 		s = step_begin(&d, "shutdown");
 		hs_domain_kill(d.dom);
@@ -452,7 +464,7 @@ int hs_drill(const struct hs_drill_opts *o, struct hs_report *rep)
 		step_end(&d, s, 0, NULL);
 	}
 	/* Verify even after a failed boot: a bad chunk is often why it failed. */
-	if (d.sp && !hs_drill_interrupted) {
+	if (d.set && !hs_drill_interrupted) {
 		s = step_begin(&d, "verify");
 		int v = step_end(&d, s, do_verify(&d), NULL);
 		rep->verify_seconds = s->seconds;

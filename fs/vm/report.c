@@ -1,5 +1,6 @@
 /* Drill reports; see report.h. */
 #include "vm/report.h"
+#include "store/point.h"
 #include "basics/cleanup.h"
 #include "basics/err.h"
 #include <json-c/json.h>
@@ -39,6 +40,7 @@ static json_object *report_json(const struct hs_report *r)
 	S("point", r->point);
 	S("point_time", when);
 	I("point_age_seconds", r->started - (time_t)r->point_time);
+	S("consistency", hs_consistency_name(r->consistency));
 	S("started", started);
 	json_object_object_add(o, "passed", json_object_new_boolean(r->passed));
 	json_object_object_add(o, "interrupted", json_object_new_boolean(r->interrupted != 0));
@@ -77,6 +79,19 @@ static json_object *report_json(const struct hs_report *r)
 	json_object_object_add(boot, "chunks", json_object_new_int64((int64_t)r->boot_chunks));
 	json_object_object_add(boot, "bytes_from_seed", json_object_new_int64((int64_t)r->boot_from_seed));
 	json_object_object_add(boot, "bytes_from_store", json_object_new_int64((int64_t)r->boot_from_store));
+	json_object *bdisks = json_object_new_array();
+	for (unsigned k = 0; k < r->ndisks; k++) {
+		const struct hs_report_disk *d = &r->disks[k];
+		json_object *j = json_object_new_object();
+		json_object_object_add(j, "name", json_object_new_string(d->name));
+		json_object_object_add(j, "size", json_object_new_int64((int64_t)d->size));
+		json_object_object_add(j, "bytes", json_object_new_int64((int64_t)(d->boot_from_seed + d->boot_from_store)));
+		json_object_object_add(j, "chunks", json_object_new_int64((int64_t)d->boot_chunks));
+		json_object_object_add(j, "bytes_from_seed", json_object_new_int64((int64_t)d->boot_from_seed));
+		json_object_object_add(j, "bytes_from_store", json_object_new_int64((int64_t)d->boot_from_store));
+		json_object_array_add(bdisks, j);
+	}
+	json_object_object_add(boot, "disks", bdisks);
 	json_object_object_add(o, "boot_reads", boot);
 	json_object *ver = json_object_new_object();
 	json_object_object_add(ver, "chunks", json_object_new_int64((int64_t)r->verify_chunks));
@@ -205,6 +220,16 @@ static void html(FILE *f, const struct hs_report *r)
 		   "%.1f MiB over the network)</td></tr>\n", (double)r->boot_bytes / 1048576,
 		(unsigned long long)r->boot_chunks, (double)r->boot_from_seed / 1048576,
 		(double)r->boot_from_store / 1048576);
+	for (unsigned k = 0; r->ndisks > 1 && k < r->ndisks; k++) {
+		fputs("<tr><th>&nbsp;&nbsp;disk ", f);
+		h(f, r->disks[k].name);
+		fprintf(f, "</th><td>%.1f MiB read in %llu chunks of a %.1f MiB disk</td></tr>\n",
+			(double)(r->disks[k].boot_from_seed + r->disks[k].boot_from_store) / 1048576,
+			(unsigned long long)r->disks[k].boot_chunks, (double)r->disks[k].size / 1048576);
+	}
+	fputs("<tr><th>How the point was taken</th><td>", f);
+	h(f, hs_consistency_name(r->consistency));
+	fputs("</td></tr>\n", f);
 	fprintf(f, "<tr><th>Integrity of the backup</th><td>%llu chunks (%.1f MiB) checked, %llu bad, in %.1f s</td></tr>\n",
 		(unsigned long long)r->verify_chunks, (double)r->verify_bytes / 1048576,
 		(unsigned long long)r->verify_bad, r->verify_seconds);

@@ -4,6 +4,9 @@
 #include "basics/err.h"
 #include "basics/mounts.h"
 #include "basics/run.h"
+#include "basics/buf.h"
+#include "spare/status.h"
+#include "store/name.h"
 #include <dirent.h>
 #include <errno.h>
 #include <json-c/json.h>
@@ -43,28 +46,60 @@ int hs_spare_unmount(const char *mnt, long pid, int busy_ms)
 	return 0;
 }
 
-/* The daemon's pid, from the mount's status file; 0 if unknown. */
-static long view_pid(const char *mnt)
+/* The daemon's pid and the image of disk ("": the only disk) from the
+ * view's status. 0, or -errno with a message. */
+static int view_image(struct hs_view *v, const char *server, const char *disk, bool all)
 {
-	char path[PATH_MAX + 32], buf[8192];
-	snprintf(path, sizeof path, "%s/.hotspare-status", mnt);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return 0;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	long pid = 0;
-	json_object *o = json_tokener_parse(buf), *v;
-	if (o && json_object_object_get_ex(o, "pid", &v))
-		pid = (long)json_object_get_int64(v);
+	struct hs_buf b = { 0 };
+	struct hs_status_brief st;
+	int r = hs_status_read(v->mnt, &b, &st);
+	if (r < 0)
+		return r;
+	v->pid = st.pid;
+	json_object *o = json_tokener_parse((const char *)b.data), *disks, *x;
+	hs_buf_free(&b);
+	size_t n = o && json_object_object_get_ex(o, "disks", &disks) ? json_object_array_length(disks) : 0;
+	char names[512] = "";
+	const char *image = NULL;
+	for (size_t k = 0; k < n; k++) {
+		json_object *d = json_object_array_get_idx(disks, k);
+		const char *name = json_object_object_get_ex(d, "name", &x) ? json_object_get_string(x) : "";
+		const char *img = json_object_object_get_ex(d, "image", &x) ? json_object_get_string(x) : NULL;
+		size_t at = strlen(names);
+		snprintf(names + at, sizeof names - at, "%s%s", k ? ", " : "", name);
+		if (img && !strchr(img, '/') && ((disk[0] && !strcmp(name, disk)) || (!disk[0] && (n == 1 || all)) ) &&
+		    !image)
+			image = img;
+		if (all && img && !strchr(img, '/') && v->ndisks < 64) {
+			snprintf(v->disk[v->ndisks], sizeof v->disk[0], "%s", name);
+			snprintf(v->disk_image[v->ndisks], sizeof v->disk_image[0], "%s", img);
+			v->ndisks++;
+		}
+	}
+	if (image)
+		snprintf(v->image, sizeof v->image, "%s/%s", v->mnt, image);
+	else if (!n)
+		r = hs_err(EIO, "the read-only view at %s shows no disk", v->mnt);
+	else if (disk[0])
+		r = hs_err(ENOENT, "point %s@%s has no disk %s (its disks: %s)", server, st.point, disk, names);
+	else
+		r = hs_err(EINVAL, "point %s@%s has %zu disks (%s): name one as %s@%s:DISK", server, st.point, n,
+			   names, server, st.point);
 	json_object_put(o);
-	return pid;
+	return r;
 }
 
-int hs_view_open(const char *store, const char *ref, char **seeds, size_t nseeds, struct hs_view *v)
+static int view_open(const char *store, const char *ref, char **seeds, size_t nseeds, bool all, struct hs_view *v)
 {
 	memset(v, 0, sizeof *v);
+	/* The view mounts the whole point; a ":DISK" picks the image. */
+	char server[HS_SERVER_MAX + 1], point[HS_POINT_ID_LEN + 1], disk[HS_DISK_MAX + 1], whole[160];
+	int r = hs_ref_parse(ref, server, point, all ? NULL : disk);
+	if (r < 0)
+		return r;
+	if (all)
+		disk[0] = 0;
+	snprintf(whole, sizeof whole, "%s%s%s", server, point[0] ? "@" : "", point);
 	const char *base = getenv("HOTSPARE_WORK_DIR");
 	if (!base || !*base)
 		base = "/var/tmp";
@@ -93,7 +128,7 @@ int hs_view_open(const char *store, const char *ref, char **seeds, size_t nseeds
 	argv[argc++] = self;
 	argv[argc++] = "mount";
 	argv[argc++] = (char *)store;
-	argv[argc++] = (char *)ref;
+	argv[argc++] = whole;
 	argv[argc++] = v->mnt;
 	argv[argc++] = "--state";
 	argv[argc++] = state;
@@ -105,7 +140,7 @@ int hs_view_open(const char *store, const char *ref, char **seeds, size_t nseeds
 		argv[argc++] = seeds[i];
 	}
 	char out[1024];
-	int r = hs_run(argv, out, sizeof out);
+	r = hs_run(argv, out, sizeof out);
 	free(argv);
 	if (r != 0) {
 		hs_rm_tree(v->work);
@@ -114,19 +149,22 @@ int hs_view_open(const char *store, const char *ref, char **seeds, size_t nseeds
 			msg += 16;
 		return hs_err(r < 0 ? -r : EIO, "%s", *msg ? msg : "cannot mount a read-only view of the point");
 	}
-	v->pid = view_pid(v->mnt);
-	DIR *d = opendir(v->mnt);
-	struct dirent *e;
-	while (d && (e = readdir(d)))
-		if (e->d_name[0] != '.')
-			snprintf(v->image, sizeof v->image, "%s/%s", v->mnt, e->d_name);
-	if (d)
-		closedir(d);
-	if (!v->image[0]) {
-		hs_view_close(v);
-		return hs_err(EIO, "the read-only view at %s shows no image", v->mnt);
+	if ((r = view_image(v, server, disk, all)) < 0) {
+		int e = hs_view_close(v);
+		(void)e; /* the first failure is the one to tell */
+		return r;
 	}
 	return 0;
+}
+
+int hs_view_open(const char *store, const char *ref, char **seeds, size_t nseeds, struct hs_view *v)
+{
+	return view_open(store, ref, seeds, nseeds, false, v);
+}
+
+int hs_view_open_all(const char *store, const char *ref, char **seeds, size_t nseeds, struct hs_view *v)
+{
+	return view_open(store, ref, seeds, nseeds, true, v);
 }
 
 int hs_view_close(struct hs_view *v)

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 struct hs_spare;
+struct hs_spare_set;
 struct hs_progress;
 
 struct hs_scrub_stats {
@@ -34,7 +35,11 @@ struct hs_scrub_stats {
 int hs_scrub(struct hs_spare *sp, bool all, unsigned threads, atomic_int *stop, struct hs_progress *progress,
 	     struct hs_scrub_stats *st);
 
-/* Scrub the state in dir that no daemon uses: its point is read from the
+/* hs_scrub on every disk of a set, one after another, the counts added up. */
+int hs_scrub_set(struct hs_spare_set *set, bool all, unsigned threads, atomic_int *stop,
+		 struct hs_progress *progress, struct hs_scrub_stats *st);
+
+/* Scrub the state in dir (every disk of its point) that no daemon uses: its point is read from the
  * store it records (or store, if not NULL), chunks are fetched again from the
  * seeds first. A disk.img that something cut short is grown back and all of
  * it checked, unless chunks the guest wrote were in the part cut off (then

@@ -37,7 +37,11 @@ struct hs_spare {
 	pthread_mutex_t fetch_lock;
 	pthread_cond_t fetch_done;
 	struct hs_inflight *inflight;
-	atomic_int demand_active;   /* demand reads in progress (hydration yields) */
+	atomic_int demand_own;      /* demand reads in progress, when demand points here */
+	/* Demand reads in progress (hydration yields while any runs): this
+	 * spare's own counter, or one every disk of a point shares. */
+	atomic_int *demand;
+	bool src_borrowed;          /* src is the caller's: hs_spare_close leaves it open */
 	atomic_uint_fast64_t from_seed, from_store; /* plain bytes fetched */
 	atomic_uint_fast64_t hydrated;             /* plain bytes fetched by hydration */
 	atomic_uint_fast64_t read_ahead;           /* plain bytes fetched by read-ahead */
@@ -73,12 +77,19 @@ struct hs_spare {
 	uint8_t *touched;
 	struct hs_index *last_cp;
 	atomic_int open_writers;  /* open read-write handles of the image (FUSE) */
+	uint64_t data_bytes;      /* bytes of the point's non-zero chunks (st_blocks) */
 };
 
 /* Build a spare over an index, its sources and its state, taking ownership of
  * all three (also on failure). 0 or -errno. */
 int hs_spare_open(struct hs_index *ix, struct hs_sources *src, struct hs_state *state,
 		  struct hs_spare **out);
+
+/* The same over sources the caller keeps (several disks of a point share
+ * one set of sources): they are neither closed on failure nor by
+ * hs_spare_close. */
+int hs_spare_open_shared(struct hs_index *ix, const struct hs_sources *src, struct hs_state *state,
+			 struct hs_spare **out);
 
 /* Stop hydration, flush the state and free everything. Returns the flush's
  * result. A clean stop (the flush worked, nothing is left suspect, the state
@@ -87,6 +98,9 @@ int hs_spare_close(struct hs_spare *sp);
 
 /* Image size in bytes. */
 static inline uint64_t hs_spare_size(const struct hs_spare *sp) { return sp->ix->image_size; }
+
+/* Bytes of the point's non-zero chunks (what the image's st_blocks counts). */
+static inline uint64_t hs_spare_data_bytes(const struct hs_spare *sp) { return sp->data_bytes; }
 
 /* True if chunk i needs no fetch (held in the state, or a zero chunk). */
 bool hs_spare_chunk_local(const struct hs_spare *sp, uint64_t i);

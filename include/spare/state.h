@@ -2,7 +2,7 @@
  * image's size: once every chunk is present it is a complete raw image), the
  * map of which chunks are present or written, and the image's owner and mode.
  *
- *   STATE/state.json   server, point, sizes, owner, mode (rewritten atomically)
+ *   STATE/state.json   server, point, disk, sizes, owner, mode (rewritten atomically)
  *   STATE/disk.img     the image's blocks
  *   STATE/map          one byte per chunk: 0 absent, 1 present, 2 written
  *   STATE/lock         flock'ed by the daemon that uses the state
@@ -52,6 +52,7 @@ struct hs_state {
 	mode_t mode;
 	char server[HS_SERVER_MAX + 1];
 	char point[HS_POINT_ID_LEN + 1];
+	char disk[HS_DISK_MAX + 1];  /* which disk of the point */
 	char *store;          /* where the point came from, for the record */
 	uint64_t image_size;
 	uint32_t chunk_size;
@@ -93,6 +94,7 @@ int hs_state_open_repair(const char *dir, const struct hs_index *ix, const char 
 struct hs_state_desc {
 	char server[HS_SERVER_MAX + 1];
 	char point[HS_POINT_ID_LEN + 1];
+	char disk[HS_DISK_MAX + 1]; /* "" in a state made before disks had names */
 	char *store; /* where its point came from (caller frees) */
 };
 int hs_state_describe(const char *dir, struct hs_state_desc *d);

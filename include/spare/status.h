@@ -6,20 +6,22 @@
 #include "basics/buf.h"
 #include "store/name.h"
 
-struct hs_spare;
+struct hs_spare_set;
 
 /* Who is serving the spare, for the record in the status. */
 struct hs_status_info {
 	const char *store;
 	const char *state_dir;
 	const char *mountpoint;
-	const char *image_name;
 	int pid;
 	bool read_only;   /* the FUSE layer refuses every change (EROFS), mounted ro */
 };
 
-/* The status of sp as one JSON object (with a trailing newline) into out. */
-int hs_status_json(struct hs_spare *sp, const struct hs_status_info *info, struct hs_buf *out);
+/* The status of a spare (every disk of its point) as one JSON object with a
+ * trailing newline into out: the contract's fields for the whole point
+ * (sizes and counters added up over the disks), the daemon's resident
+ * memory, and "disks": the same counters per disk with its image's name. */
+int hs_status_json(struct hs_spare_set *set, const struct hs_status_info *info, struct hs_buf *out);
 
 #define HS_STATUS_FILE ".hotspare-status"
 
@@ -28,7 +30,8 @@ struct hs_status_brief {
 	char server[HS_SERVER_MAX + 1];
 	char point[HS_POINT_ID_LEN + 1];
 	char state_dir[PATH_MAX]; /* absolute */
-	char image[PATH_MAX];     /* MOUNTPOINT/SERVER.img, absolute */
+	char image[PATH_MAX];     /* MOUNTPOINT/SERVER.img (the first disk's image), absolute */
+	unsigned ndisks;
 	bool read_only;
 	int open_writers;         /* open read-write handles of the image; -1: not told */
 	int pid;

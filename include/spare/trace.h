@@ -12,6 +12,10 @@
 /* Where the trace of server lives: $HOTSPARE_TRACE_DIR or the default dir. */
 void hs_trace_path(const char *server, char *out, size_t cap);
 
+/* The trace of one disk of a server with several (disk NULL: the server's
+ * only disk, as hs_trace_path). */
+void hs_trace_path_disk(const char *server, const char *disk, char *out, size_t cap);
+
 /* Write a trace of ix's chunks atomically (creating the directory). 0 or -errno. */
 int hs_trace_save(const char *path, const struct hs_index *ix, const uint64_t *v, size_t n);
 

@@ -172,6 +172,7 @@ int hs_store_points_list(struct hs_store *st, const char *server, char ***ids, s
 struct hs_point_ref {
 	char server[HS_SERVER_MAX + 1];
 	char id[HS_POINT_ID_LEN + 1];
+	char disk[HS_DISK_MAX + 1]; /* "" every disk; else only this one (verify SERVER@POINT:DISK) */
 };
 
 /* The names of servers with points, sorted; as above. */

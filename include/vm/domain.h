@@ -1,4 +1,4 @@
-/* libvirt domains for spares: the XML for a disk image booted with a serial
+/* libvirt domains for spares: the XML for disk images booted with a serial
  * console captured to a file, and starting it with KVM when KVM really runs
  * guests here, else with TCG. Used by drills (transient, isolated) and
  * failover (persistent, on the operator's network). */
@@ -11,7 +11,10 @@
 
 struct hs_domain_spec {
 	const char *name;
-	const char *image;       /* raw disk image (the spare on its mount) */
+	/* Raw disk images (the spare's disks on its mount), attached in order;
+	 * the first boots. virtio vda, vdb, ... (SATA sda, sdb, ... windows). */
+	const char *images[64];
+	unsigned nimages;
 	const char *console_log; /* serial console captured to this file */
 	unsigned memory_mib;
 	unsigned vcpus;

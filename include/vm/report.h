@@ -28,10 +28,17 @@ struct hs_report_check {
 	char detail[160];
 };
 
+/* What the boot read of one disk of the point. */
+struct hs_report_disk {
+	char name[HS_DISK_MAX + 1];
+	uint64_t size, boot_chunks, boot_from_seed, boot_from_store;
+};
+
 struct hs_report {
 	char server[HS_SERVER_MAX + 1];
 	char point[HS_POINT_ID_LEN + 1];
 	int64_t point_time;     /* when the point was taken (UTC seconds) */
+	uint32_t consistency;   /* how the point was captured (enum hs_consistency) */
 	time_t started;         /* when the drill started */
 	bool passed;
 	int interrupted;        /* the signal that cut the drill short (no verdict), or 0 */
@@ -44,6 +51,8 @@ struct hs_report {
 	double boot_seconds, verify_seconds, total_seconds, working_seconds;
 	uint64_t boot_bytes, boot_chunks, boot_from_seed, boot_from_store;
 	uint64_t verify_chunks, verify_bytes, verify_bad;
+	struct hs_report_disk disks[64]; /* in the point's order; the first booted */
+	unsigned ndisks;
 	char errors[HS_REPORT_MAX_ERRORS][320];
 	size_t nerrors;
 	char console_tail[4096]; /* the console's last lines (kept on failure) */

@@ -27,7 +27,7 @@ CFLAGS = "-std=gnu11 -g -O1 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Wall -Wextra"
 # Engine files: coverage for libFuzzer; clang flags the scoped locks of
 # basics/cleanup.h as unused variables (gcc, which builds them -Werror, does not).
 ENGINE = "-fsanitize=fuzzer-no-link -Wno-unused-variable"
-PKGS = ["libzstd", "libcrypto", "json-c", "libcurl", "fuse3"]
+PKGS = ["libzstd", "libcrypto", "json-c", "libcurl", "fuse3", "inih"]
 # The layers the harnesses reach (the upper ones need libvirt and are not parsers).
 LAYERS = ["basics", "store", "jobs", "spare"]
 
@@ -49,7 +49,8 @@ PLANTS = {
 
 
 def pkg_config(*args):
-    return subprocess.run(["pkg-config", *args, *PKGS], check=True, capture_output=True, text=True).stdout.strip()
+    pkgs = [p for p in PKGS if subprocess.run(["pkg-config", "--exists", p]).returncode == 0]
+    return subprocess.run(["pkg-config", *args, *pkgs], check=True, capture_output=True, text=True).stdout.strip()
 
 
 def probe(cc):
@@ -114,8 +115,18 @@ def main():
             o = "obj/%s_%s.o" % (layer, os.path.basename(src)[:-2])
             lines.append("build %s: cc %s\n  extra = %s" % (o, q(src), ENGINE))
             objs.append(o)
-    cli = "obj/tools_cli.o"
-    lines.append("build %s: cc %s\n  extra = %s" % (cli, q(os.path.join(root, "tools", "cli.c")), ENGINE))
+    # The command line's shared helpers (cli.c and what it calls: the
+    # configuration, key options), an archive of their own linked first.
+    tools = []
+    for src in sorted(glob.glob(os.path.join(root, "tools", "*.c"))):
+        name = os.path.basename(src)
+        if name == "hotspare.c" or name.startswith("cmd_"):
+            continue
+        o = "obj/tools_%s.o" % name[:-2]
+        lines.append("build %s: cc %s\n  extra = %s" % (o, q(src), ENGINE))
+        tools.append(o)
+    lines.append("build libhs_fuzz_tools.a: ar %s" % " ".join(tools))
+    cli = "libhs_fuzz_tools.a"
     lines.append("build libhs_fuzz.a: ar %s" % " ".join(objs))
     for name in a.harnesses:
         base = name[: -len("-planted")] if name.endswith("-planted") else name
