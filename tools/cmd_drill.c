@@ -3,6 +3,7 @@
  *               [--check-tcp PORT]... [--check-http PORT[/PATH][=TEXT]]...
  *               [--check-file DISK:PART:PATH[=SHA256]]... [--check-script FILE]... */
 #include "cli.h"
+#include "config.h"
 #include "vm/drill.h"
 #include "vm/drills.h"
 #include "vm/domain.h"
@@ -18,7 +19,8 @@
 	      "       [--check-tcp PORT]... [--check-http PORT[/PATH][=TEXT]]...\n" \
 	      "       [--check-file DISK:PART:PATH[=SHA256]]... [--check-script FILE]... [--forward PORT]...\n" \
 	      "       [--restore-timeout SECONDS] [--memory MIB] [--vcpus N] [--profile linux|windows]\n" \
-	      "       [--boot-trace FILE] [--work-dir DIR] [--json]"
+	      "       [--boot-trace FILE] [--work-dir DIR] [--json]\n" \
+	      "       (STORE, --report, --seed, --connect and --profile may come from the configuration: see 'hotspare config')"
 
 static void on_signal(int sig)
 {
@@ -113,11 +115,11 @@ int cmd_drill(int argc, char **argv)
 	struct hs_drill_opts *o = calloc(1, sizeof *o);
 	if (!o)
 		return cli_fail("drill", -ENOMEM);
-	o->uri = "qemu:///system";
 	o->timeout_s = 300;
 	o->restore_timeout_s = 86400;
 	o->memory_mib = 512;
 	o->vcpus = 1;
+	const char *profile = NULL;
 	bool json = false;
 	int c, v = 0, bad = 0;
 	while (!bad && (c = cli_getopt(argc, argv, "h", opts)) != -1) {
@@ -127,7 +129,11 @@ int cmd_drill(int argc, char **argv)
 		case 'K': o->skip_proved = true; break;
 		case 's': bad = cli_list_add(&seeds, optarg) < 0; break;
 		case 'c': o->uri = optarg; break;
-		case 'e': o->expect = optarg; break;
+		case 'e':
+			o->expect = optarg;
+			if (!*optarg)
+				bad = cli_failf("drill", "--expect needs some text");
+			break;
 		case 'E': o->expect_screen = true; break;
 		case 'S': bad = number("--screenshot-after", optarg, 1, 86400, "seconds", &o->screenshot_after_s); break;
 		case 't': bad = number("--timeout", optarg, 1, 86400, "seconds", &o->timeout_s); break;
@@ -153,7 +159,7 @@ int cmd_drill(int argc, char **argv)
 		case 'P':
 			if (strcmp(optarg, "linux") && strcmp(optarg, "windows"))
 				bad = cli_failf("drill", "--profile '%s' is not linux or windows", optarg);
-			o->windows = !strcmp(optarg, "windows");
+			profile = optarg;
 			break;
 		case 'b': o->trace_path = optarg; break;
 		case 'w': o->work_dir = optarg; break;
@@ -166,6 +172,18 @@ int cmd_drill(int argc, char **argv)
 			bad = 2;
 		}
 	}
+	/* The configuration's store, seeds, report directory, URI and profile (config.h). */
+	if (!bad && (c = cfg_store_arg("drill", &argc, &argv, 2, 2, 1)) >= 0)
+		bad = c;
+	if (!bad && cfg_seeds(&seeds) < 0)
+		bad = cli_fail("drill", -ENOMEM);
+	/* --drills files the report under DIR/SERVER/POINT: the configured
+	 * report directory is the default of --report alone. */
+	if (!o->report_dir && !o->drills_dir)
+		o->report_dir = cfg_server_dir(CFG_REPORT_DIR);
+	if (!o->uri)
+		o->uri = cfg_get(CFG_CONNECT);
+	o->windows = !strcmp(profile ? profile : cfg_get(CFG_PROFILE), "windows");
 	int usage = 0; /* a refusal of the arguments, exit status 2 */
 	if (!bad && argc - optind == 2 && !o->report_dir && !o->drills_dir)
 		usage = cli_failf("drill", "--report DIR or --drills DIR is missing (see 'hotspare drill --help')");
@@ -185,7 +203,8 @@ int cmd_drill(int argc, char **argv)
 	/* The report, the drills directory and the throw-away state go where
 	 * they touch no store. */
 	if ((c = cli_drill_places(argv[optind], &seeds, o->report_dir, o->work_dir)) >= 0 ||
-	    (c = cli_apart("drill", "--drills", o->drills_dir, argv[optind], &seeds, false)) >= 0) {
+	    (c = cli_apart("drill", "--drills", o->drills_dir, argv[optind], &seeds, false)) >= 0 ||
+	    (c = cfg_make_dirs(o->report_dir, false) < 0 ? cli_fail("drill", -EIO) : -1) >= 0) {
 		cli_list_free(&seeds);
 		free(o);
 		return c;

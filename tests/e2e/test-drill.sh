@@ -190,7 +190,8 @@ for sig in INT TERM; do
 	[ "$(json_get "$T/rint/report.json" signal)" = "SIG$sig" ] || fail "SIG$sig: report.json names another signal"
 	grep -q "Recovery drill interrupted" "$T/rint/report.html" || fail "SIG$sig: the HTML does not say interrupted"
 	! grep -q "FAILED" "$T/rint/report.html" || fail "SIG$sig: the HTML says FAILED"
-	[ -z "$(virsh -c "$LIBVIRT_URI" list --all --name | grep -x "hotspare-drill-good01-$pi" || true)" ] || fail "an interrupted drill left a domain"
+	[ -z "$(virsh -c "$LIBVIRT_URI" list --all --name | grep -x "hotspare-drill-good01-$pi" || true)" ] ||
+		fail "an interrupted drill left a domain"
 	! grep -q "$T/work" /proc/mounts || fail "an interrupted drill left a mount"
 	[ -z "$(ls -A "$T/work")" ] || fail "an interrupted drill left $(ls "$T/work")"
 done
