@@ -1,6 +1,7 @@
 /* hotspare fleet STORE [--drills DIR] [--html FILE] [--json] [--max-age HOURS]
  * One row per server; exit status 1 when any needs attention. */
 #include "cli.h"
+#include "config.h"
 #include "basics/err.h"
 #include "vm/fleet.h"
 #include <getopt.h>
@@ -8,7 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define USAGE "STORE [--drills DIR] [--html FILE] [--json] [--max-age HOURS]"
+#define USAGE "STORE [--drills DIR] [--html FILE] [--json] [--max-age HOURS]\n" \
+	      "       (STORE and --drills may come from the configuration's store and report-dir: see 'hotspare config')"
 
 /* Hours a newest point may be old before its server needs attention: a
  * daily backup and two hours to spare. */
@@ -38,8 +40,13 @@ int cmd_fleet(int argc, char **argv)
 		default: bad = 2;
 		}
 	}
+	if (!bad && (c = cfg_store_arg("fleet", &argc, &argv, 1, 1, -1)) >= 0)
+		bad = c;
 	if (bad || argc - optind != 1)
 		return bad == 1 ? 1 : cli_usage("fleet", USAGE);
+	/* Drills write their reports under the configured report-dir. */
+	if (!drills)
+		drills = cfg_get(CFG_REPORT_DIR);
 	const char *store = argv[optind];
 	/* The page goes where it touches no store. */
 	if ((c = cli_apart("fleet", "--html", html, store, NULL, false)) >= 0)

@@ -1,6 +1,10 @@
 /* Prometheus text exposition of a fleet; see metrics.h. */
 #include "vm/metrics.h"
+#include "basics/err.h"
+#include <errno.h>
+#include <limits.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A label value as the format wants it: backslash, quote and newline escaped. */
 static void label(FILE *out, const char *s)
@@ -125,4 +129,25 @@ void hs_metrics_write(FILE *out, const struct hs_fleet *f)
 			     "hotspare_drill_reports_unreadable %u\n", f->unreadable_reports);
 	for (size_t i = 0; i < sizeof families / sizeof *families; i++)
 		family(out, f, &families[i]);
+}
+
+int hs_metrics_write_file(const struct hs_fleet *f, const char *path)
+{
+	char tmp[PATH_MAX + 32];
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= sizeof tmp)
+		return hs_err(ENAMETOOLONG, "--output %s: path too long", path);
+	FILE *out = fopen(tmp, "wxe");
+	if (!out)
+		return hs_err(errno, "cannot write %s: %s", tmp, strerror(errno));
+	hs_metrics_write(out, f);
+	int e = fflush(out) == 0 && fsync(fileno(out)) == 0 ? 0 : errno;
+	if (fclose(out) != 0 && !e)
+		e = errno;
+	if (!e && rename(tmp, path) < 0)
+		e = errno;
+	if (e) {
+		unlink(tmp);
+		return hs_err(e, "cannot write %s: %s", path, strerror(e));
+	}
+	return 0;
 }

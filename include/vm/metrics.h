@@ -12,3 +12,8 @@
 /* Write f's metrics; f NULL when the store could not be read (then only
  * hotspare_up 0). */
 void hs_metrics_write(FILE *out, const struct hs_fleet *f);
+
+/* The same into the file path, replaced atomically (a collector never
+ * reads half a file): written beside it, synced, renamed. 0 or -errno with
+ * a message. */
+int hs_metrics_write_file(const struct hs_fleet *f, const char *path);
