@@ -138,7 +138,7 @@ int hs_metrics_write_file(const struct hs_fleet *f, const char *path)
 		return hs_err(ENAMETOOLONG, "--output %s: path too long", path);
 	FILE *out = fopen(tmp, "wxe");
 	if (!out)
-		return hs_err(errno, "cannot write %s: %s", tmp, strerror(errno));
+		return hs_err(errno, "cannot write %s: %s", path, strerror(errno));
 	hs_metrics_write(out, f);
 	int e = fflush(out) == 0 && fsync(fileno(out)) == 0 ? 0 : errno;
 	if (fclose(out) != 0 && !e)

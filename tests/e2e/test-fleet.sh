@@ -187,6 +187,31 @@ rc=0
 "$HS" metrics "$T/no-store" >"$T/down.prom" 2>"$T/down.err" || rc=$?
 [ $rc -eq 1 ] && grep -qx "hotspare_up 0" "$T/down.prom" && [ "$(wc -l <"$T/down.err")" -eq 1 ] ||
 	fail "metrics of a store that cannot be read"
+# --output: the same text into a file replaced whole; an unreadable store replaces it with hotspare_up 0.
+mkdir "$T/prom"
+"$HS" metrics "$S" --drills "$T/drills" --output "$T/prom/hotspare.prom" >"$T/out.stdout" || fail "metrics --output failed"
+[ ! -s "$T/out.stdout" ] || fail "metrics --output printed too"
+grep -v '_age_seconds\|hotspare_drill_rpo' "$T/metrics.prom" >"$T/a"; grep -v '_age_seconds\|hotspare_drill_rpo' "$T/prom/hotspare.prom" >"$T/b"
+cmp -s "$T/a" "$T/b" || { diff "$T/a" "$T/b"; fail "metrics --output wrote other metrics than it prints"; }
+rc=0
+"$HS" metrics "$T/no-store" --output "$T/prom/hotspare.prom" 2>/dev/null || rc=$?
+[ $rc -eq 1 ] && grep -qx "hotspare_up 0" "$T/prom/hotspare.prom" || fail "metrics --output of a store that cannot be read"
+[ "$(ls "$T/prom")" = hotspare.prom ] || fail "metrics --output left $(ls "$T/prom")"
+expect_fail "--output .* is inside the store" "$HS" metrics "$S" --output "$S/x.prom"
+expect_fail "cannot write $T/nodir/x.prom: No such file or directory" "$HS" metrics "$S" --output "$T/nodir/x.prom"
+# The configured store and report-dir stand for STORE and --drills.
+printf 'store = %s\nreport-dir = %s\n' "$S" "$T/drills" >"$T/hotspare.conf"
+HOTSPARE_CONFIG=$T/hotspare.conf "$HS" fleet --json --max-age 0 >"$T/cfg.json" || true
+"$HS" fleet "$S" --drills "$T/drills" --json --max-age 0 >"$T/arg.json" || true
+python3 - "$T/cfg.json" "$T/arg.json" <<'PY' || fail "fleet with the configured store and report-dir differs"
+import json, sys
+def strip(o):  # ages move on between the two runs
+    if isinstance(o, dict):
+        return {k: strip(v) for k, v in o.items() if "age" not in k}
+    return [strip(v) for v in o] if isinstance(o, list) else o
+a, b = (strip(json.load(open(f))) for f in sys.argv[1:3])
+assert a == b and a["servers"], (a, b)
+PY
 expect_fail "^hotspare fleet: " "$HS" fleet "$T/no-store"
 expect_fail "--max-age '-1' is not a number" "$HS" fleet "$S" --max-age -1
 expect_fail "--html .* is inside the store" "$HS" fleet "$S" --html "$S/page.html"
@@ -194,4 +219,4 @@ expect_fail "--html .* is inside the store" "$HS" fleet "$S" --html "$S/page.htm
 # Without an age limit and with no failed drill, nothing needs attention.
 rm -rf "$T/drills/failed03"
 "$HS" fleet "$S" --drills "$T/drills" --max-age 0 >"$T/ok.txt" || { cat "$T/ok.txt"; fail "fleet with nothing wrong exited non-zero"; }
-pass "an unreadable store is hotspare_up 0 and an error; bad options are refused; nothing wrong is exit 0"
+pass "an unreadable store is hotspare_up 0 and an error (--output too, replaced whole); the configured store and report-dir; bad options are refused; nothing wrong is exit 0"
