@@ -162,9 +162,10 @@ static int parse_script(const char *arg, struct hs_check *c)
 		return hs_err(EINVAL, "--check-script %s is not a regular file", e);
 	if (access(abs, X_OK) < 0)
 		return hs_err(EINVAL, "--check-script %s is not executable", e);
-	if (strlen(abs) >= sizeof c->path)
+	size_t len = strlen(abs);
+	if (len >= sizeof c->path)
 		return hs_err(EINVAL, "--check-script %s: the path is too long", e);
-	snprintf(c->path, sizeof c->path, "%s", abs);
+	memcpy(c->path, abs, len + 1);
 	return 0;
 }
 

@@ -21,6 +21,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -208,7 +209,9 @@ static int do_mount(struct drill *d)
 		return r;
 	for (unsigned k = 0; k < d->set->n; k++) {
 		struct hs_spare *sp = d->set->disk[k];
-		snprintf(d->image[k], sizeof d->image[k], "%s/%s", d->mnt, d->set->image[k]);
+		if (snprintf(d->image[k], sizeof d->image[k], "%s/%s", d->mnt, d->set->image[k]) >=
+		    (int)sizeof d->image[k])
+			return hs_err(ENAMETOOLONG, "the drill's mount path is too long");
 		hs_spare_trace_start(sp);
 	}
 	/* Read-ahead makes the boot's trace and time what a mounted spare sees;
@@ -607,6 +610,16 @@ static int do_boot(struct drill *d)
 
 /* A TCP or HTTP check through its forward, retried until it passes or its
  * time is up. */
+/* A check's detail in the report, cut to fit (it quotes the guest's and the
+ * browse's words, whose length nobody bounds). */
+__attribute__((format(printf, 2, 3))) static void detail(struct hs_report_check *rc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(rc->detail, sizeof rc->detail, fmt, ap);
+	va_end(ap);
+}
+
 static void net_check(struct drill *d, const struct hs_check *c, struct hs_report_check *rc)
 {
 	const struct hs_drill_opts *o = d->o;
@@ -625,10 +638,10 @@ static void net_check(struct drill *d, const struct hs_check *c, struct hs_repor
 	}
 	rc->seconds = now_s(d) - start;
 	if (rc->ok)
-		snprintf(rc->detail, sizeof rc->detail, "%s%sanswered through 127.0.0.1:%d in %.1f s",
+		detail(rc, "%s%sanswered through 127.0.0.1:%d in %.1f s",
 			 c->kind == HS_CHECK_HTTP ? why : "", c->kind == HS_CHECK_HTTP ? "; " : "", hp, rc->seconds);
 	else
-		snprintf(rc->detail, sizeof rc->detail, "%s through 127.0.0.1:%d within %.0f s", why, hp, rc->seconds);
+		detail(rc, "%s through 127.0.0.1:%d within %.0f s", why, hp, rc->seconds);
 }
 
 /* Browse disk k of the point read-only under WORK/browse/DISK (once). */
@@ -671,9 +684,9 @@ static void file_check(struct drill *d, const struct hs_check *c, struct hs_repo
 		for (unsigned i = 0; i < d->set->n; i++)
 			snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
 				 d->set->disk[i]->ix->disk);
-		snprintf(rc->detail, sizeof rc->detail, "the point has no disk %s (its disks: %s)", c->disk, names);
+		detail(rc, "the point has no disk %s (its disks: %s)", c->disk, names);
 	} else if (!b) {
-		snprintf(rc->detail, sizeof rc->detail, "%.250s", d->browse_err[k]);
+		detail(rc, "%.250s", d->browse_err[k]);
 	} else {
 		const struct hs_browse_part *part = NULL;
 		char name[160], have[200] = "";
@@ -685,10 +698,10 @@ static void file_check(struct drill *d, const struct hs_check *c, struct hs_repo
 				snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s", have[0] ? ", " : "", name);
 		}
 		if (!part)
-			snprintf(rc->detail, sizeof rc->detail, "disk %s has no filesystem %s (it has: %s)", c->disk,
+			detail(rc, "disk %s has no filesystem %s (it has: %s)", c->disk,
 				 c->part, have[0] ? have : "none");
 		else if (!part->mounted)
-			snprintf(rc->detail, sizeof rc->detail, "%s of disk %s is not readable: %.160s", c->part, c->disk,
+			detail(rc, "%s of disk %s is not readable: %.160s", c->part, c->disk,
 				 part->note[0] ? part->note : "not mounted");
 		else
 			rc->ok = hs_check_file(part->dir, c->path, c->sha256, hs_now_s() + d->o->timeout_s, &hs_drill_interrupted,
