@@ -11,6 +11,7 @@
 #include "spare/readahead.h"
 #include "spare/scrub.h"
 #include "spare/spare.h"
+#include "store/lease.h"
 #include "store/places.h"
 #include "store/store.h"
 #include "spare/trace.h"
@@ -57,12 +58,18 @@ static int serve(struct hs_spare *sp, const struct hs_status_info *info, const s
 		 int ready_fd)
 {
 	struct hs_fuse *f;
-	int r = hs_fuse_mount(sp, info, &f);
+	/* The point is in use while this daemon serves it: prune keeps it. */
+	struct hs_lease *lease = NULL;
+	int r = hs_lease_take1(sp->src.v[sp->src.n - 1], sp->ix->server, sp->ix->id,
+			       a->read_only ? "mount --read-only" : "mount", &lease);
+	if (r == 0)
+		r = hs_fuse_mount(sp, info, &f);
 	if (r < 0) {
 		if (ready_fd >= 0) {
 			const char *m = hs_err_msg();
 			dprintf(ready_fd, "%s", m ? m : strerror(-r));
 		}
+		hs_lease_release(lease);
 		return r;
 	}
 	if (a->readahead_mib &&
@@ -112,6 +119,7 @@ static int serve(struct hs_spare *sp, const struct hs_status_info *info, const s
 	/* Flush before the mount goes away: umount waits for this process to exit. */
 	int fr = hs_spare_flush(sp);
 	hs_fuse_destroy(f);
+	hs_lease_release(lease);
 	fprintf(stderr, "hotspare: unmounted %s; state flushed%s\n", info->mountpoint, fr < 0 ? " FAILED" : "");
 	return r < 0 ? r : fr;
 }

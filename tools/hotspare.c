@@ -42,6 +42,9 @@ static const struct {
 	{ "failback", cmd_failback, "checkpoint twice around shutting the domain down, ready to restore home" },
 	{ "browse", cmd_browse, "mount a point's filesystems read-only under a directory" },
 	{ "export", cmd_export, "write a point as a whole image file (raw, qcow2, vmdk, vhdx)" },
+	{ "prune", cmd_prune, "remove old points by retention rules (points in use are kept)" },
+	{ "gc", cmd_gc, "delete the chunks no point names, beside backups and spares" },
+	{ "du", cmd_du, "show what each server takes in a store and what deleting it would free" },
 	{ "upgrade", cmd_upgrade, "convert a store or drive of format version 1 to version 2" },
 	{ "key", cmd_key, "create a key for an encrypted store, or recover one from its escrow copy" },
 };

@@ -2,6 +2,7 @@
 #include "jobs/capture.h"
 #include "store/badlist.h"
 #include "store/chunk.h"
+#include "store/lease.h"
 #include "basics/cleanup.h"
 #include "basics/device.h"
 #include "basics/digestset.h"
@@ -260,6 +261,7 @@ int hs_capture(const struct hs_capture_opts *o, struct hs_capture_stats *stats)
 	if (r < 0)
 		return r;
 	int lock = -1, ship_lock = -1;
+	struct hs_writer *writer = NULL;
 	struct hs_dset known = { 0 }, bad = { 0 };
 	struct disk *d = NULL;
 	struct hs_point *p = calloc(1, sizeof *p);
@@ -275,6 +277,9 @@ int hs_capture(const struct hs_capture_opts *o, struct hs_capture_stats *stats)
 	if (r < 0)
 		goto out;
 	if (o->ship && (r = hs_store_lock_server(o->ship, o->server, &ship_lock)) < 0)
+		goto out;
+	/* Before the first question about a chunk: gc then keeps what it sees. */
+	if ((r = hs_writer_register(o->ship ? o->ship : o->store, hs_kind_name(o->kind), &writer)) < 0)
 		goto out;
 	if ((r = open_disks(o, &d, &total)) < 0)
 		goto out;
@@ -374,6 +379,7 @@ out:
 	hs_strv_free(ids);
 	hs_dset_free(&known);
 	hs_dset_free(&bad);
+	hs_writer_done(writer);
 	if (ship_lock >= 0)
 		hs_store_unlock(o->ship, ship_lock);
 	if (lock >= 0)

@@ -2,6 +2,7 @@
 #include "spare/checkpoint.h"
 #include "store/badlist.h"
 #include "store/chunk.h"
+#include "store/lease.h"
 #include "basics/cleanup.h"
 #include "basics/device.h"
 #include "basics/err.h"
@@ -102,8 +103,24 @@ int hs_checkpoint(struct hs_spare *sp, struct hs_checkpoint_result *res)
 	 * read, not even the store's lock. */
 	bool same = j.ntodo == 0;
 	int lock = -1;
+	struct hs_writer *writer = NULL;
 	pthread_mutex_init(&j.repaired_lock, NULL);
 	r = same ? 0 : hs_store_lock_server(j.store, sp->ix->server, &lock);
+	if (r == 0 && !same)
+		r = hs_writer_register(j.store, "checkpoint", &writer);
+	/* The last checkpoint pruned since (a newer point came, then prune): its
+	 * chunks may be gone, so they are not named unchecked; this one reads
+	 * every chunk the guest wrote, as a first checkpoint does. */
+	if (r == 0 && !same && res->incremental && hs_store_point_exists(j.store, sp->ix->server, base->id) != 1) {
+		hs_err_clear();
+		base = sp->ix;
+		res->incremental = false;
+		memcpy(j.ix->digests, base->digests, sp->ix->nchunks * sizeof *j.ix->digests);
+		j.ntodo = 0;
+		for (uint64_t i = 0; i < sp->ix->nchunks; i++)
+			if (hs_state_get(sp->state, i) == HS_WRITTEN)
+				j.todo[j.ntodo++] = i;
+	}
 	if (r == 0 && !same && (r = hs_badlist_load(j.store, &j.bad)) == 0)
 		r = hs_dset_init(&j.repaired, 16);
 	if (r == 0 && !same)
@@ -132,6 +149,7 @@ int hs_checkpoint(struct hs_spare *sp, struct hs_checkpoint_result *res)
 	/* The good copies are durable (synced above), point or no point. */
 	if (r == 0 && j.repaired.n)
 		hs_badlist_remove(j.store, &j.repaired);
+	hs_writer_done(writer);
 	if (lock >= 0)
 		hs_store_unlock(j.store, lock);
 	hs_dset_free(&j.bad);

@@ -7,6 +7,7 @@
 #include "basics/err.h"
 #include "spare/fuse_ops.h"
 #include "spare/spare.h"
+#include "store/lease.h"
 #include "store/store.h"
 #include "spare/readahead.h"
 #include "spare/trace.h"
@@ -30,6 +31,7 @@ struct drill {
 	struct timespec t0;
 	char work[4096], mnt[4200], state[4200], image[4300], console[4300];
 	struct hs_store *store;
+	struct hs_lease *lease; /* the point is in use until the teardown */
 	struct hs_index *ix;   /* owned by the spare once it is open */
 	struct hs_spare *sp;
 	struct hs_fuse *fuse;
@@ -88,6 +90,8 @@ static int do_mount(struct drill *d)
 		r = hs_store_open(o->store, &d->store);
 	if (r == 0)
 		r = hs_store_point_resolve(d->store, server, want, id);
+	if (r == 0)
+		r = hs_lease_open(o->store, server, id, "drill", &d->lease);
 	if (r == 0)
 		r = hs_store_point_get(d->store, server, id, NULL, &d->ix);
 	if (r < 0)
@@ -400,6 +404,8 @@ static int teardown(struct drill *d)
 	d->ix = NULL;
 	hs_store_close(d->store);
 	d->store = NULL;
+	hs_lease_release(d->lease);
+	d->lease = NULL;
 	if (d->work[0] && nftw(d->work, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
 		r = hs_err(errno, "cannot remove %s: %s", d->work, strerror(errno));
 	return r;
