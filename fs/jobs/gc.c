@@ -673,7 +673,7 @@ int hs_gc(const struct hs_gc_opts *o, struct hs_gc_stats *s)
 	if (r == 0)
 		r = load_batches(&run, live, first);
 	if (r == 0)
-		r = hs_chunk_table_list(&run.t, st, "chunks", E_LIVE, E_OLD, run.now - o->grace);
+		r = hs_chunk_table_list(&run.t, st, "chunks", E_LIVE, E_OLD, run.now - o->grace + 1);
 	if (r == 0)
 		r = hs_chunk_table_list(&run.t, st, HS_TRASH_PREFIX "chunks", E_TRASH, 0, 0);
 	if (r == 0)
