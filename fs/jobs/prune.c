@@ -264,29 +264,31 @@ static int drives_freed(struct hs_prune_server *s)
 	return 0;
 }
 
-/* Rewrite the server's manifest: its points less the removed ones. */
+/* Rewrite the server's manifest from its listing now (the points a capture
+ * wrote meanwhile included). */
 static int write_manifest(struct hs_store *st, struct hs_prune_server *s)
 {
-	char **ids = calloc(s->npoints + 1, sizeof *ids);
-	if (!ids)
-		return -ENOMEM;
-	size_t n = 0;
-	for (size_t i = 0; i < s->npoints; i++)
-		if (s->points[i].reasons)
-			ids[n++] = s->points[i].id;
-	int r = hs_store_points_manifest(st, s->name, ids, n);
-	free(ids);
+	_cleanup_(hs_strv_free_p) char **ids = NULL;
+	size_t n;
+	int r = hs_store_points_list(st, s->name, &ids, &n);
+	if (r == 0)
+		r = hs_store_points_manifest(st, s->name, ids, n);
 	return r;
 }
 
-/* Decide for one server and, unless a dry run, remove what goes. */
+/* Decide for one server and, unless a dry run, remove what goes. Not under
+ * the server's writer lock: a capture beside never fails for prune. It
+ * needs none (prune.h says why); two prunes of one server, though, would
+ * trip over each other's moves. */
 static int prune_server(const struct hs_prune_opts *o, struct hs_prune_server *s)
 {
 	int lock = -1, r = 0;
 	if (!o->dry_run) {
-		r = hs_store_lock_server(o->store, s->name, &lock);
+		char name[HS_SERVER_MAX + 16];
+		snprintf(name, sizeof name, ".prune-%s", s->name);
+		r = o->store->be->ops->lock(o->store->be, name, 0, &lock);
 		if (r == -EBUSY) {
-			snprintf(s->skipped, sizeof s->skipped, "%s", hs_err_msg() ? hs_err_msg() : "busy");
+			snprintf(s->skipped, sizeof s->skipped, "another prune of %s is running", s->name);
 			hs_err_clear();
 			return 0;
 		}
@@ -320,7 +322,7 @@ static int prune_server(const struct hs_prune_opts *o, struct hs_prune_server *s
 	for (size_t i = 0; i < s->npoints; i++)
 		s->removed += !s->points[i].reasons;
 	if (lock >= 0)
-		hs_store_unlock(o->store, lock);
+		o->store->be->ops->unlock(o->store->be, lock);
 	return r;
 }
 
@@ -359,6 +361,33 @@ static int pick_servers(const struct hs_prune_opts *o, struct hs_prune_result *r
 	return r;
 }
 
+/* A server being written by a process that registered no writer (an
+ * older hotspare, which neither registers nor knows the trash) is refused:
+ * what it counts on cannot be known. */
+static int old_writers(const struct hs_prune_opts *o, const struct hs_prune_result *res)
+{
+	struct hs_lock_info *l = NULL;
+	struct hs_writer_info *w = NULL;
+	size_t nl = 0, nw = 0;
+	int r = hs_locks_held(o->store, &l, &nl);
+	if (r == 0 && nl)
+		r = hs_writers_list(o->store, &w, &nw);
+	int64_t now = clock_now(o);
+	for (size_t i = 0; r == 0 && i < nl; i++) {
+		bool ours = false, registered = false;
+		for (size_t k = 0; k < res->nservers && !ours; k++)
+			ours = !strcmp(res->servers[k].name, l[i].server);
+		for (size_t k = 0; k < nw && !registered; k++)
+			registered = hs_writer_alive(&w[k], now) && w[k].pid == l[i].pid && !strcmp(w[k].host, l[i].host);
+		if (ours && !registered)
+			r = hs_err(EBUSY, "%s is being written by a process that registered no writer (pid %d on %s: an older "
+					  "hotspare?); prune it once that is done", l[i].server, l[i].pid, l[i].host);
+	}
+	free(l);
+	free(w);
+	return r;
+}
+
 int hs_prune(const struct hs_prune_opts *o, struct hs_prune_result *res)
 {
 	memset(res, 0, sizeof *res);
@@ -372,17 +401,13 @@ int hs_prune(const struct hs_prune_opts *o, struct hs_prune_result *res)
 		return hs_err(ENOTSUP, "%s cannot list or move objects (a web server): run prune on the directory it "
 				       "serves", be->where);
 	int r = pick_servers(o, res);
-	/* One registration for the run: gc then knows the server locks prune
-	 * takes are a registered process's, not an unregistered writer's. */
-	struct hs_writer *w = NULL;
-	if (r == 0 && !o->dry_run && res->nservers)
-		r = hs_writer_register(o->store, "prune", &w);
+	if (r == 0)
+		r = old_writers(o, res);
 	for (size_t i = 0; r == 0 && i < res->nservers; i++) {
 		r = prune_server(o, &res->servers[i]);
 		res->removed += res->servers[i].removed;
 		res->kept += res->servers[i].npoints - res->servers[i].removed;
 	}
-	hs_writer_done(w);
 	res->seconds = hs_now_s() - t0;
 	return r;
 }

@@ -4,9 +4,17 @@
  * costs a later one nothing), plus what is always kept: the newest point, the
  * newest snapshot (the current drive's basis, which backups deduplicate
  * against) and every point an unexpired lease names (store/lease.h). The
- * other points go to trash/points/ (store.h), where gc deletes them. prune
- * works on one server at a time under its writer lock, so never beside a
- * capture of it (a server being written is skipped and said so); it needs no key. */
+ * other points go to trash/points/ (store.h), where gc deletes them.
+ *
+ * prune takes no writer lock, so a capture beside it never fails: a capture
+ * counts on the newest point and the newest snapshot, which prune keeps (the
+ * newest it sees is the capture's, or the one the capture started from),
+ * and on chunks it found present, which its writer registration keeps from
+ * gc (jobs/gc.h). One prune of a server at a time (locks/.prune-SERVER.lock;
+ * a second is skipped and says so). A server's manifest (for stores that
+ * cannot list) is rewritten from its listing; a capture writing beside may
+ * leave it one point behind or ahead until the server's next write. It
+ * needs no key. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -79,11 +87,13 @@ struct hs_prune_result {
 	double seconds;
 };
 
-/* Prune the servers. Refused before anything changes (-EINVAL/-ENOENT with
- * a message): no rule, an invalid or unknown server, a store that cannot list
- * or move objects (a web server). A server another process is writing is
- * skipped (its skipped says why). 0, or the first failure (-errno with a
- * message; res says what was done before it). Free res with hs_prune_free. */
+/* Prune the servers. Refused before anything changes (-EINVAL/-ENOENT/
+ * -EBUSY with a message): no rule, an invalid or unknown server, a store that
+ * cannot list or move objects (a web server), a server being written by a
+ * process that registered no writer (an older hotspare). A server another
+ * prune works on is skipped (its skipped says why). 0, or the first failure
+ * (-errno with a message; res says what was done before it). Free res with
+ * hs_prune_free. */
 int hs_prune(const struct hs_prune_opts *o, struct hs_prune_result *res);
 void hs_prune_free(struct hs_prune_result *res);
 
