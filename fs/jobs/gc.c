@@ -376,16 +376,17 @@ static int writers(struct run *run, bool *live, int64_t *first_start, bool count
 			run->s->writers_live++;
 	}
 	for (size_t i = 0; r == 0 && i < nl; i++) {
-		bool registered = false;
-		for (size_t k = 0; k < nw && !registered; k++)
-			registered = hs_writer_alive(&w[k], run->now) && w[k].pid == l[i].pid &&
-				     !strcmp(w[k].host, l[i].host);
-		if (registered)
+		if (hs_lock_registered(&l[i], w, nw, run->now))
 			continue;
+		/* An older hotspare, or one that has not registered yet: a writer
+		 * that may have asked about chunks since it took its lock. */
 		*live = true;
-		*first_start = INT64_MIN;
-		if (count)
+		if (l[i].since < *first_start)
+			*first_start = l[i].since;
+		if (count && run->now - l[i].since >= HS_LOCK_REGISTER_SECONDS)
 			run->s->writers_unregistered++;
+		else if (count)
+			run->s->writers_live++;
 	}
 	free(w);
 	free(l);

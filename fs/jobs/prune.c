@@ -363,29 +363,38 @@ static int pick_servers(const struct hs_prune_opts *o, struct hs_prune_result *r
 
 /* A server being written by a process that registered no writer (an
  * older hotspare, which neither registers nor knows the trash) is refused:
- * what it counts on cannot be known. */
+ * what it counts on cannot be known. A lock taken a moment ago is given the
+ * time its holder needs to register. */
 static int old_writers(const struct hs_prune_opts *o, const struct hs_prune_result *res)
 {
-	struct hs_lock_info *l = NULL;
-	struct hs_writer_info *w = NULL;
-	size_t nl = 0, nw = 0;
-	int r = hs_locks_held(o->store, &l, &nl);
-	if (r == 0 && nl)
-		r = hs_writers_list(o->store, &w, &nw);
-	int64_t now = clock_now(o);
-	for (size_t i = 0; r == 0 && i < nl; i++) {
-		bool ours = false, registered = false;
-		for (size_t k = 0; k < res->nservers && !ours; k++)
-			ours = !strcmp(res->servers[k].name, l[i].server);
-		for (size_t k = 0; k < nw && !registered; k++)
-			registered = hs_writer_alive(&w[k], now) && w[k].pid == l[i].pid && !strcmp(w[k].host, l[i].host);
-		if (ours && !registered)
-			r = hs_err(EBUSY, "%s is being written by a process that registered no writer (pid %d on %s: an older "
-					  "hotspare?); prune it once that is done", l[i].server, l[i].pid, l[i].host);
+	for (;;) {
+		struct hs_lock_info *l = NULL;
+		struct hs_writer_info *w = NULL;
+		size_t nl = 0, nw = 0;
+		int r = hs_locks_held(o->store, &l, &nl);
+		if (r == 0 && nl)
+			r = hs_writers_list(o->store, &w, &nw);
+		int64_t now = (int64_t)time(NULL);
+		bool young = false;
+		for (size_t i = 0; r == 0 && i < nl; i++) {
+			bool ours = false;
+			for (size_t k = 0; k < res->nservers && !ours; k++)
+				ours = !strcmp(res->servers[k].name, l[i].server);
+			if (!ours || hs_lock_registered(&l[i], w, nw, now))
+				continue;
+			if (now - l[i].since < HS_LOCK_REGISTER_SECONDS)
+				young = true;
+			else
+				r = hs_err(EBUSY, "%s is being written by a process that registered no writer (pid %d on "
+						  "%s: an older hotspare?); prune it once that is done", l[i].server, l[i].pid,
+					   l[i].host);
+		}
+		free(l);
+		free(w);
+		if (r < 0 || !young)
+			return r;
+		hs_sleep_ms(500);
 	}
-	free(l);
-	free(w);
-	return r;
 }
 
 int hs_prune(const struct hs_prune_opts *o, struct hs_prune_result *res)

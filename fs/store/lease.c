@@ -573,15 +573,24 @@ int hs_writer_remove(struct hs_store *st, const char *name)
 
 /* ---- writer locks ---- */
 
-static int add_lock_name(void *arg, const char *name)
+struct lock_names {
+	struct names ns;
+	int64_t *since;
+	size_t cap;
+};
+
+static int add_lock_name(void *arg, const char *name, uint64_t size, int64_t mtime)
 {
-	struct names *ns = arg;
+	(void)size;
+	struct lock_names *l = arg;
+	struct names *ns = &l->ns;
 	size_t len = strlen(name);
 	if (len <= 5 || len - 5 > HS_SERVER_MAX || strcmp(name + len - 5, ".lock") != 0)
 		return 0;
-	if (hs_grow(&ns->v, &ns->cap, ns->n + 1, sizeof *ns->v) < 0 || !(ns->v[ns->n] = strndup(name, len - 5)))
+	if (hs_grow(&ns->v, &ns->cap, ns->n + 1, sizeof *ns->v) < 0 || hs_grow(&l->since, &l->cap, ns->n + 1, sizeof *l->since) < 0 ||
+	    !(ns->v[ns->n] = strndup(name, len - 5)))
 		return -ENOMEM;
-	ns->n++;
+	l->since[ns->n++] = mtime;
 	return 0;
 }
 
@@ -589,8 +598,12 @@ int hs_locks_held(struct hs_store *st, struct hs_lock_info **out, size_t *n)
 {
 	*out = NULL;
 	*n = 0;
+	if (!st->be->ops->list_sized)
+		return -ENOTSUP;
+	struct lock_names ln = { 0 };
 	struct names ns = { 0 };
-	int r = st->be->ops->list(st->be, "locks", add_lock_name, &ns);
+	int r = st->be->ops->list_sized(st->be, "locks", add_lock_name, &ln);
+	ns = ln.ns;
 	if (r == -ENOENT)
 		r = 0;
 	struct hs_lock_info *v = NULL;
@@ -608,7 +621,7 @@ int hs_locks_held(struct hs_store *st, struct hs_lock_info **out, size_t *n)
 			hs_err_clear();
 			continue;
 		}
-		struct hs_lock_info li = { 0 };
+		struct hs_lock_info li = { .since = ln.since[i] };
 		snprintf(li.server, sizeof li.server, "%s", ns.v[i]);
 		if (strncmp(text, "hotspare-lock\n", 14) == 0) {
 			/* A lock object (store/http.h): host and pid lines. */
@@ -632,6 +645,7 @@ int hs_locks_held(struct hs_store *st, struct hs_lock_info **out, size_t *n)
 		v[m++] = li;
 	}
 	names_free(&ns);
+	free(ln.since);
 	if (r < 0) {
 		free(v);
 		return r;
@@ -639,4 +653,12 @@ int hs_locks_held(struct hs_store *st, struct hs_lock_info **out, size_t *n)
 	*out = v;
 	*n = m;
 	return 0;
+}
+
+bool hs_lock_registered(const struct hs_lock_info *l, const struct hs_writer_info *w, size_t nw, int64_t now)
+{
+	for (size_t k = 0; k < nw; k++)
+		if (hs_writer_alive(&w[k], now) && w[k].pid == l->pid && !strcmp(w[k].host, l->host))
+			return true;
+	return false;
 }

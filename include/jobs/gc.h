@@ -17,8 +17,9 @@
  *     before it moved has finished, so its point is among those gc reads
  *     before emptying; with no writer live right after the moves, the batch
  *     is emptied in the same run (space comes back at once);
- *   - a writer lock held without a registration beside it (an older hotspare)
- *     counts as a writer that started before everything.
+ *   - a writer lock held without a registration beside it (an older hotspare,
+ *     or a writer about to register) counts as a writer that started when it
+ *     took the lock.
  *
  * Pruned points wait in trash/points/ (jobs/prune.h) until gc deletes them,
  * once no unexpired lease names them; until then their chunks count as named.

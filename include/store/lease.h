@@ -113,10 +113,19 @@ struct hs_lock_info {
 	char server[HS_SERVER_MAX + 1];
 	char host[64];
 	int pid;
+	int64_t since; /* when it was taken (UTC seconds, the store's clock) */
 };
 
 /* The writer locks held in st. 0, -ENOTSUP, -errno. */
 int hs_locks_held(struct hs_store *st, struct hs_lock_info **out, size_t *n);
+
+/* True if a live registration among w (nw of them) is the lock holder's:
+ * the same host and pid. A writer takes its lock, then registers: a lock
+ * taken a moment ago may not be registered yet (see HS_LOCK_REGISTER_SECONDS). */
+bool hs_lock_registered(const struct hs_lock_info *l, const struct hs_writer_info *w, size_t nw, int64_t now);
+
+/* How long a writer may hold its lock before its registration appears. */
+#define HS_LOCK_REGISTER_SECONDS 30
 
 /* This host's name, as leases and registrations record it. */
 const char *hs_lease_host(void);

@@ -205,6 +205,11 @@ static void test_unregistered_lock_holds(void **state)
 	struct hs_store *st = open_store(f), *old = open_store(f);
 	int token;
 	assert_int_equal(hs_store_lock_server(old, "other", &token), 0);
+	/* Taken an hour ago: not a writer about to register. */
+	char *lf = ut_path(f->store, "locks/other.lock");
+	struct timespec old_times[2] = { { time(NULL) - 3600, 0 }, { time(NULL) - 3600, 0 } };
+	assert_int_equal(utimensat(AT_FDCWD, lf, old_times, 0), 0);
+	free(lf);
 	assert_int_equal(hs_store_point_trash(st, SERVER, id1), 0);
 	struct hs_gc_stats s;
 	assert_int_equal(gc(st, false, 0, &s), 0);

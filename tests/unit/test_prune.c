@@ -327,6 +327,11 @@ static void test_refusals_and_busy(void **state)
 	int token;
 	assert_int_equal(hs_store_open(f->store, &other), 0);
 	assert_int_equal(hs_store_lock_server(other, "beta", &token), 0);
+	/* Taken an hour ago: not a writer about to register. */
+	char *lf = ut_path(f->store, "locks/beta.lock");
+	struct timespec old_times[2] = { { time(NULL) - 3600, 0 }, { time(NULL) - 3600, 0 } };
+	assert_int_equal(utimensat(AT_FDCWD, lf, old_times, 0), 0);
+	free(lf);
 	tree_sum(f->store, &before);
 	o.servers = NULL;
 	o.nservers = 0;
