@@ -35,7 +35,7 @@ enum {
 	E_NAMED = 4,   /* a point names it */
 	E_OLD = 8,     /* the copy under chunks/ is older than the grace */
 	E_RIPE = 16,   /* a ripe batch lists it */
-	E_BATCH = 32,  /* some batch lists it (moved or not) */
+	E_BATCH = 32,  /* a batch that waits lists it (moved or not) */
 	E_NEW = 64,    /* moved to the trash by this run */
 	E_GONE = 128,  /* deleted from the trash, or put back, by this run */
 };
@@ -679,8 +679,10 @@ int hs_gc(const struct hs_gc_opts *o, struct hs_gc_stats *s)
 		r = hs_chunk_table_list(&run.t, st, HS_TRASH_PREFIX "chunks", E_TRASH, 0, 0);
 	if (r == 0)
 		r = hs_chunk_table_index(&run.t, E_LIVE);
+	/* A ripe batch is gone before the sweep: the keys it listed but never
+	 * moved (a run killed) may go into the new batch. */
 	for (size_t i = 0; r == 0 && i < run.nb; i++)
-		r = batch_keys(&run, &run.b[i], (uint8_t)(E_BATCH | (run.b[i].ripe ? E_RIPE : 0)));
+		r = batch_keys(&run, &run.b[i], run.b[i].ripe ? E_RIPE : E_BATCH);
 	if (r == 0 && !(run.work = malloc((run.t.n ? run.t.n : 1) * sizeof *run.work)))
 		r = -ENOMEM;
 	/* (5) What the points name: after the writers were listed, so a writer
