@@ -57,6 +57,7 @@ static int run(const char *from, const char *to, char **refs, int nrefs, struct 
 		json_object *j = json_object_new_object();
 		json_object_object_add(j, "points", json_object_new_int64((int64_t)s.points));
 		json_object_object_add(j, "points_present", json_object_new_int64((int64_t)s.points_present));
+		json_object_object_add(j, "points_gone", json_object_new_int64((int64_t)s.points_gone));
 		json_object_object_add(j, "chunks_sent", json_object_new_int64((int64_t)s.chunks_sent));
 		json_object_object_add(j, "bytes_sent", json_object_new_int64((int64_t)s.bytes_sent));
 		json_object_object_add(j, "chunks_present", json_object_new_int64((int64_t)s.chunks_present));

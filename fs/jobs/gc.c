@@ -445,7 +445,8 @@ static int move_one(void *arg, uint64_t k, void *plain, struct hs_buf *z)
 	if (r == -EEXIST || r == -ENOENT) /* one copy is in the trash already; or it is gone */
 		return 0;
 	if (r == 0) {
-		e->flags = (uint8_t)((e->flags | E_NEW | E_TRASH) & ~E_LIVE);
+		/* A new copy in the trash: one an earlier batch left (gone) no more. */
+		e->flags = (uint8_t)((e->flags | E_NEW | E_TRASH) & ~(E_LIVE | E_GONE));
 		atomic_fetch_add(&run->n_moved, 1);
 		atomic_fetch_add(&run->b_moved, e->size);
 	}

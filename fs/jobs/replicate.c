@@ -542,11 +542,19 @@ int hs_replicate(const struct hs_replicate_opts *o, struct hs_replicate_stats *s
 	 * keeps what this run finds there. */
 	struct hs_lease *lease = NULL;
 	struct hs_writer *writer = NULL;
-	int r = o->npoints ? hs_lease_take(run.from, o->points, o->npoints, "replicate", &lease) : 0;
+	bool *gone = calloc(o->npoints + 1, sizeof *gone);
+	int r = gone ? 0 : -ENOMEM;
+	if (r == 0 && o->npoints)
+		r = hs_lease_take(run.from, o->points, o->npoints, "replicate", gone, &lease);
 	if (r == 0)
 		r = hs_writer_register(o->dst, "replicate", &writer);
 	for (size_t k = 0; r == 0 && k < o->npoints; k++) {
 		const struct hs_point_ref *p = &o->points[k];
+		/* Pruned since it was listed: nothing to copy. */
+		if (gone[k]) {
+			st->points_gone++;
+			continue;
+		}
 		if (strcmp(s.name, p->server) != 0) {
 			r = server_end(&run, &s);
 			if (r == 0)
@@ -588,6 +596,7 @@ int hs_replicate(const struct hs_replicate_opts *o, struct hs_replicate_stats *s
 	free(run.servers);
 	hs_writer_done(writer);
 	hs_lease_release(lease);
+	free(gone);
 	if (why[0])
 		hs_err_set_msg(why);
 	st->seconds = hs_now_s() - t0;

@@ -214,7 +214,7 @@ static void holder_end(struct holder *h)
 }
 
 int hs_lease_take(struct hs_store *st, const struct hs_point_ref *points, size_t n, const char *what,
-		  struct hs_lease **out)
+		  bool *gone, struct hs_lease **out)
 {
 	*out = NULL;
 	struct hs_lease *l = calloc(1, sizeof *l);
@@ -244,7 +244,9 @@ int hs_lease_take(struct hs_store *st, const struct hs_point_ref *points, size_t
 	/* A prune that decided before the lease was there may have taken a point. */
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		int e = hs_store_point_exists(st, points[i].server, points[i].id);
-		if (e == 0)
+		if (gone)
+			gone[i] = e == 0;
+		if (e == 0 && !gone)
 			r = hs_err(ENOENT, "point %s@%s is no longer in %s (pruned meanwhile)", points[i].server,
 				   points[i].id, st->be->where);
 		else if (e < 0)
@@ -268,7 +270,7 @@ int hs_lease_take1(struct hs_store *st, const char *server, const char *id, cons
 	struct hs_point_ref ref;
 	snprintf(ref.server, sizeof ref.server, "%s", server);
 	snprintf(ref.id, sizeof ref.id, "%s", id);
-	return hs_lease_take(st, &ref, 1, what, out);
+	return hs_lease_take(st, &ref, 1, what, NULL, out);
 }
 
 int hs_lease_open(const char *where, const char *server, const char *id, const char *what,

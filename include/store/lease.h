@@ -33,12 +33,13 @@ struct hs_writer;
 /* Record that the n points are in use (what says by what: "mount", "drill",
  * "restore", ...), and keep the record renewed until hs_lease_release. Then
  * check that each point is still in the store: a prune that decided before
- * the lease appeared may have removed one (-ENOENT, with a message, nothing
- * left behind). A store that refuses the record (read-only, unreachable) is
- * no reason to fail the work: one warning line on stderr, and the renewals
- * keep trying. 0 with *out set, -ENOENT, -ENOMEM. */
+ * the lease appeared may have removed one: with gone NULL that is -ENOENT
+ * (with a message, nothing left behind), else gone[i] is set for each point
+ * removed (the caller leaves it alone). A store that refuses the record
+ * (read-only, unreachable) is no reason to fail the work: one warning line on
+ * stderr, and the renewals keep trying. 0 with *out set, -ENOENT, -ENOMEM. */
 int hs_lease_take(struct hs_store *st, const struct hs_point_ref *points, size_t n, const char *what,
-		  struct hs_lease **out);
+		  bool *gone, struct hs_lease **out);
 
 /* hs_lease_take of one point. */
 int hs_lease_take1(struct hs_store *st, const char *server, const char *id, const char *what,

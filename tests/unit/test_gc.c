@@ -157,6 +157,43 @@ static void test_writer_holds_batch(void **state)
 	hs_store_close(st);
 }
 
+/* A chunk stored again by a writer while its copy waited in the trash, and
+ * named by no point when the batch is emptied: the trash copy goes, and the
+ * copy under chunks/ goes into a new batch, emptied at once; none is left. */
+static void test_stored_again_while_in_trash(void **state)
+{
+	struct fx *f = *state;
+	char id1[HS_POINT_ID_LEN + 1], id2[HS_POINT_ID_LEN + 1];
+	two_points(f, id1, id2);
+	struct hs_store *st = open_store(f), *w = open_store(f);
+	struct hs_writer *reg;
+	assert_int_equal(hs_writer_register(w, "backup", &reg), 0);
+	struct hs_index *ix;
+	assert_int_equal(hs_store_point_get(st, SERVER, id1, NULL, &ix), 0);
+	assert_int_equal(hs_store_point_trash(st, SERVER, id1), 0);
+	struct hs_gc_stats s;
+	assert_int_equal(gc(st, false, 0, &s), 0);
+	assert_int_equal(s.chunks_waiting, DISTINCT);
+	/* The writer stores two of them again (it found them missing). */
+	for (int k = 0; k < 2; k++) {
+		char key[96], from[4200], to[4200];
+		hs_store_chunk_key(st, &ix->digests[k], key);
+		snprintf(from, sizeof from, "%s/trash/%s", f->store, key);
+		snprintf(to, sizeof to, "%s/%s", f->store, key);
+		assert_int_equal(link(from, to), 0);
+	}
+	hs_writer_done(reg);
+	assert_int_equal(gc(st, false, 0, &s), 0);
+	assert_int_equal(s.chunks_freed, DISTINCT + 2);
+	assert_int_equal(s.chunks_waiting, 0);
+	assert_int_equal(chunks_under(f, "trash"), 0);
+	assert_int_equal(chunks_under(f, "chunks"), DISTINCT);
+	point_reads(st, id2);
+	hs_index_free(ix);
+	hs_store_close(w);
+	hs_store_close(st);
+}
+
 /* A writer that registered after the batch's moves (beyond the clock skew)
  * never saw its chunks present: the batch is emptied beside it. */
 static void test_later_writer_does_not_hold(void **state)
@@ -353,6 +390,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_frees_unnamed),
 		T(test_writer_holds_batch),
+		T(test_stored_again_while_in_trash),
 		T(test_later_writer_does_not_hold),
 		T(test_unregistered_lock_holds),
 		T(test_pruned_in_use),
