@@ -63,7 +63,7 @@ struct run {
 	size_t nmade;
 	bool made_emptied;
 	/* entries the parallel steps work on */
-	size_t *work;
+	uint32_t *work;
 	size_t nwork;
 	atomic_uint_fast64_t n_freed, b_freed, n_restored, n_moved, b_moved;
 };
@@ -464,7 +464,7 @@ static int each(struct run *run, uint8_t want, uint8_t not, int (*fn)(void *, ui
 	run->nwork = 0;
 	for (size_t i = 0; i < run->t.n; i++)
 		if ((run->t.v[i].flags & want) == want && !(run->t.v[i].flags & not))
-			run->work[run->nwork++] = i;
+			run->work[run->nwork++] = (uint32_t)i;
 	if (!run->nwork || run->o->dry_run)
 		return 0;
 	int r = hs_parallel_each(threads(run), run->nwork, 1, fn, run);
@@ -523,7 +523,7 @@ static int sweep(struct run *run)
 		for (i = first; i < run->t.n && run->nwork < BATCH_MAX; i++) {
 			const struct hs_chunk_ent *e = &run->t.v[i];
 			if ((e->flags & (E_LIVE | E_OLD)) == (E_LIVE | E_OLD) && !(e->flags & (E_NAMED | E_TRASH | E_BATCH)))
-				run->work[run->nwork++] = i;
+				run->work[run->nwork++] = (uint32_t)i;
 		}
 		first = i;
 		if (!run->nwork)
@@ -598,7 +598,7 @@ static int empty_new(struct run *run)
 		run->nwork = 0;
 		for (size_t i = 0; i < run->t.n; i++)
 			if ((run->t.v[i].flags & E_NEW) && !(run->t.v[i].flags & E_GONE))
-				run->work[run->nwork++] = i;
+				run->work[run->nwork++] = (uint32_t)i;
 		count_empty(run);
 	}
 	for (size_t i = 0; r == 0 && !run->o->dry_run && i < run->nmade; i++) {
@@ -684,6 +684,8 @@ int hs_gc(const struct hs_gc_opts *o, struct hs_gc_stats *s)
 	 * moved (a run killed) may go into the new batch. */
 	for (size_t i = 0; r == 0 && i < run.nb; i++)
 		r = batch_keys(&run, &run.b[i], run.b[i].ripe ? E_RIPE : E_BATCH);
+	if (r == 0 && run.t.n > UINT32_MAX)
+		r = hs_err(EFBIG, "%s holds more than %u chunks", st->be->where, UINT32_MAX);
 	if (r == 0 && !(run.work = malloc((run.t.n ? run.t.n : 1) * sizeof *run.work)))
 		r = -ENOMEM;
 	/* (5) What the points name: after the writers were listed, so a writer

@@ -89,10 +89,41 @@ static uint32_t top32(const struct hs_digest *d)
 	return (uint32_t)d->b[0] << 24 | (uint32_t)d->b[1] << 16 | (uint32_t)d->b[2] << 8 | d->b[3];
 }
 
+/* Sort in place: one American-flag pass on the first byte (a cycle of swaps
+ * puts every entry in its bucket), then each bucket by qsort, whose scratch
+ * copy is then a 256th of the table, not all of it (glibc's merge sort
+ * allocates as much again as it sorts). */
+static void sort_entries(struct hs_chunk_ent *v, size_t n)
+{
+	size_t count[256] = { 0 }, start[257], next[256];
+	for (size_t i = 0; i < n; i++)
+		count[v[i].d.b[0]]++;
+	start[0] = 0;
+	for (int b = 0; b < 256; b++)
+		start[b + 1] = start[b] + count[b];
+	memcpy(next, start, sizeof next);
+	for (int b = 0; b < 256; b++) {
+		while (next[b] < start[b + 1]) {
+			struct hs_chunk_ent e = v[next[b]];
+			int home = e.d.b[0];
+			if (home == b) {
+				next[b]++;
+				continue;
+			}
+			/* Swap e to its bucket's next free place; what was there comes here. */
+			struct hs_chunk_ent t = v[next[home]];
+			v[next[home]++] = e;
+			v[next[b]] = t;
+		}
+	}
+	for (int b = 0; b < 256; b++)
+		if (count[b] > 1)
+			qsort(v + start[b], count[b], sizeof *v, cmp_ent);
+}
+
 int hs_chunk_table_index(struct hs_chunk_table *t, uint8_t prefer_flag)
 {
-	if (t->n)
-		qsort(t->v, t->n, sizeof *t->v, cmp_ent);
+	sort_entries(t->v, t->n);
 	size_t m = 0;
 	for (size_t i = 0; i < t->n; i++) {
 		if (m && !memcmp(t->v[m - 1].d.b, t->v[i].d.b, HS_DIGEST_LEN)) {

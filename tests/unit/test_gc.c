@@ -7,6 +7,7 @@
 #include "fixture.h"
 #include "jobs/gc.h"
 #include "jobs/prune.h"
+#include "store/chunklist.h"
 #include "store/lease.h"
 
 #define DISTINCT 33u /* distinct non-zero chunks of a generated image */
@@ -383,11 +384,54 @@ static void test_dry_run_and_busy(void **state)
 	hs_store_close(st);
 }
 
+/* The table sorts in place (a pass on the first byte, then each bucket),
+ * merges copies of one chunk and finds every entry, and only those. */
+static void test_chunk_table(void **state)
+{
+	(void)state;
+	struct hs_chunk_table t = { 0 };
+	size_t n = 100000;
+	t.v = malloc((n + 100) * sizeof *t.v);
+	t.cap = n + 100;
+	uint64_t seed = 7;
+	for (size_t i = 0; i < n; i++) {
+		ut_fill(&t.v[i].d, HS_DIGEST_LEN, ut_rand(&seed) | 1);
+		t.v[i].size = (uint32_t)i;
+		t.v[i].flags = 1;
+	}
+	/* 100 second copies (as if in the trash too), with a flag of their own. */
+	for (size_t i = 0; i < 100; i++) {
+		t.v[n + i] = t.v[i * 7];
+		t.v[n + i].flags = 2;
+		t.v[n + i].size = 0;
+	}
+	t.n = n + 100;
+	struct hs_digest *all = malloc(n * sizeof *all);
+	for (size_t i = 0; i < n; i++)
+		all[i] = t.v[i].d;
+	assert_int_equal(hs_chunk_table_index(&t, 1), 0);
+	assert_int_equal(t.n, n);
+	for (size_t i = 1; i < t.n; i++)
+		assert_true(memcmp(t.v[i - 1].d.b, t.v[i].d.b, HS_DIGEST_LEN) < 0);
+	for (size_t i = 0; i < n; i++) {
+		struct hs_chunk_ent *e = hs_chunk_table_find(&t, &all[i]);
+		assert_non_null(e);
+		assert_int_equal(e->size, i);
+		assert_int_equal(e->flags, i % 7 == 0 && i / 7 < 100 ? 3 : 1);
+	}
+	struct hs_digest other;
+	memset(&other, 0xab, sizeof other);
+	assert_null(hs_chunk_table_find(&t, &other));
+	hs_chunk_table_free(&t);
+	free(all);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, fx_setup_dirs, fx_teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_chunk_table),
 		T(test_frees_unnamed),
 		T(test_writer_holds_batch),
 		T(test_stored_again_while_in_trash),
