@@ -10,6 +10,7 @@
 #   then scripts/bench-spare.sh: the mounted spare's figures (BENCH_SPARE=0 skips)
 #   then scripts/bench-remote.sh: the remote store's figures (BENCH_REMOTE=0 skips)
 #   then scripts/bench-browse.sh: browse's userspace vs --kernel-mount vs VM (BENCH_BROWSE=0 skips)
+#   then scripts/bench-gc.sh: gc of 1,000,000 chunks, and 30 days of keep-daily 7 (BENCH_GC=0 skips)
 #
 # Environment:
 #   BENCH_DIR=/var/tmp      where the scratch directory goes (~14x the image by default)
@@ -616,5 +617,10 @@ fi
 if [[ ${BENCH_BROWSE:-1} == 1 ]]; then
 	echo
 	HOTSPARE=$H "$REPO/scripts/bench-browse.sh"
+fi
+# Retention: gc of a million chunks, and what 30 days of keep-daily 7 leave behind.
+if [[ ${BENCH_GC:-1} == 1 ]]; then
+	echo
+	HOTSPARE=$H "$REPO/scripts/bench-gc.sh"
 fi
 exit 0
