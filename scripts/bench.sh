@@ -12,6 +12,7 @@
 #   then scripts/bench-browse.sh: browse's userspace vs --kernel-mount vs VM (BENCH_BROWSE=0 skips)
 #   then scripts/bench-disks.sh: servers of several disks, interleaved pairs (BENCH_DISKS=0 skips)
 #   then scripts/bench-points.sh: points over 100 points of a 1 TiB server (BENCH_POINTS=0 skips)
+#   then scripts/bench-gc.sh: gc of 1,000,000 chunks, and 30 days of keep-daily 7 (BENCH_GC=0 skips)
 #
 # Environment:
 #   BENCH_DIR=/var/tmp      where the scratch directory goes (~14x the image by default)
@@ -628,5 +629,10 @@ fi
 if [[ ${BENCH_POINTS:-1} == 1 ]]; then
 	echo
 	HOTSPARE=$H "$REPO/scripts/bench-points.sh"
+fi
+# Retention: gc of a million chunks, and what 30 days of keep-daily 7 leave behind.
+if [[ ${BENCH_GC:-1} == 1 ]]; then
+	echo
+	HOTSPARE=$H "$REPO/scripts/bench-gc.sh"
 fi
 exit 0

@@ -2,6 +2,7 @@
 #include "jobs/capture.h"
 #include "store/badlist.h"
 #include "store/chunk.h"
+#include "store/lease.h"
 #include "basics/cleanup.h"
 #include "basics/device.h"
 #include "basics/digestset.h"
@@ -168,6 +169,13 @@ static int load_known(const struct hs_capture_opts *o, char **ids, size_t n, str
 		else if ((r = hs_store_point_head(o->store, o->server, ids[k], p)) == 0 &&
 			 (kind = p->kind) == HS_KIND_SNAPSHOT)
 			r = add_point(o->store, o->server, ids[k], set, &kind);
+		/* An older point pruned (and collected) since the listing: prune
+		 * keeps the newest snapshot, so the one sought is further on. */
+		if (r == -ENOENT && k != n - 1) {
+			hs_err_clear();
+			r = 0;
+			continue;
+		}
 		if (r == 0 && kind == HS_KIND_SNAPSHOT) {
 			snprintf(base, HS_POINT_ID_LEN + 1, "%s", ids[k]);
 			break;
@@ -262,6 +270,7 @@ int hs_capture(const struct hs_capture_opts *o, struct hs_capture_stats *stats)
 	int lock = -1, ship_lock = -1;
 	struct hs_store *drive = NULL; /* made here from o->ship_at */
 	struct hs_capture_opts with_drive;
+	struct hs_writer *writer = NULL;
 	struct hs_dset known = { 0 }, bad = { 0 };
 	struct disk *d = NULL;
 	struct hs_point *p = calloc(1, sizeof *p);
@@ -284,6 +293,9 @@ int hs_capture(const struct hs_capture_opts *o, struct hs_capture_stats *stats)
 		o = &with_drive;
 	}
 	if (o->ship && (r = hs_store_lock_server(o->ship, o->server, &ship_lock)) < 0)
+		goto out;
+	/* Before the first question about a chunk: gc then keeps what it sees. */
+	if ((r = hs_writer_register(o->ship ? o->ship : o->store, hs_kind_name(o->kind), &writer)) < 0)
 		goto out;
 	if ((r = open_disks(o, &d, &total)) < 0)
 		goto out;
@@ -383,6 +395,7 @@ out:
 	hs_strv_free(ids);
 	hs_dset_free(&known);
 	hs_dset_free(&bad);
+	hs_writer_done(writer);
 	if (ship_lock >= 0)
 		hs_store_unlock(o->ship, ship_lock);
 	hs_store_close(drive);
