@@ -441,7 +441,6 @@ static int begin(struct live *l, bool incremental)
 	int r = job_xml(l, incremental, &bx, &cx, ck);
 	if (r < 0)
 		goto out;
-	double t0 = hs_now_s();
 	if (l->o->quiesce) {
 		int n = virDomainFSFreeze(l->dom, NULL, 0, 0);
 		if (n < 0) {
@@ -451,6 +450,8 @@ static int begin(struct live *l, bool incremental)
 		}
 		l->s->frozen = (unsigned)n;
 	}
+	/* The guest is frozen from the agent's answer on (its filesystems
+	 * were synced before that, running). */
 	double t1 = hs_now_s();
 	if (virDomainBackupBegin(l->dom, (const char *)bx.data, cx.len ? (const char *)cx.data : NULL, 0) < 0)
 		r = hs_err(EIO, "cannot start a backup of domain %s: %s", l->name, hs_virt_msg());
@@ -465,7 +466,7 @@ static int begin(struct live *l, bool incremental)
 		for (int tries = 0; tries < 5 && thawed < 0; tries++)
 			if ((thawed = virDomainFSThaw(l->dom, NULL, 0, 0)) < 0)
 				hs_sleep_ms(200);
-		l->s->freeze_seconds = hs_now_s() - t0;
+		l->s->freeze_seconds = hs_now_s() - t1;
 		if (thawed < 0 && r == 0)
 			r = hs_err(EIO, "cannot thaw the filesystems of domain %s: %s", l->name, hs_virt_msg());
 	}

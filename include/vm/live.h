@@ -30,7 +30,7 @@ struct hs_live_stats {
 	uint64_t nbd_bytes;     /* read over NBD */
 	uint64_t dirty_bytes;   /* what the dirty bitmaps called changed */
 	unsigned frozen;        /* filesystems the agent froze */
-	double freeze_seconds;  /* from the freeze request to the thaw's answer */
+	double freeze_seconds;  /* from the agent's freeze answer to its thaw answer */
 	double begin_seconds;   /* starting the backup job */
 	char checkpoint[96];    /* the checkpoint left for the next backup, or "" */
 };

@@ -1,0 +1,243 @@
+#!/bin/bash
+# Live capture of a running libvirt domain (backup --domain): one TCG guest, booted once, with
+# three qcow2 disks: the test disk (vda), a hook disk (vdb: the guest agent and a writer that
+# appends numbered, checksummed, fsynced records; tests/e2e/live-guest.sh) and 256 MiB of data
+# (vdc). While the writer runs, each point restores to filesystems that pass e2fsck -fn (after the
+# journal replay a boot would do, for a crash-consistent point; without, for a quiesced one) and
+# whose records are a complete prefix that grows from point to point. --quiesce records
+# "quiesced"; without an agent it fails in one line leaving no job, checkpoint, socket or store
+# change. After 3% of vdc changed, the backup reads at most that plus a chunk per changed region,
+# and restores byte-identical to a whole read of the same moment (a deleted checkpoint: a warning
+# and a whole read). A capture killed with -9 or stopped by SIGTERM leaves nothing the next one
+# does not clear, and only the newest point's checkpoint stays.
+source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../qemu.sh"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+export HS
+chmod 755 "$T"
+libvirt_up
+V() { virsh -c "$LIBVIRT_URI" "$@"; }
+export HOTSPARE_WORK_DIR=$T/work
+mkdir -p "$HOTSPARE_WORK_DIR"
+DOM=hs-test-live-$$
+CS=262144
+
+# --- the guest -------------------------------------------------------------------------------
+"$ROOT/scripts/make-test-disk.sh" "$T/root.img" >/dev/null
+"$ROOT/scripts/make-hook-disk.sh" "$T/hook.img" 64 "$ROOT/tests/e2e/live-guest.sh" \
+	--bin /usr/sbin/qemu-ga --modules virtio_console
+head -c $((256 << 20)) /dev/urandom >"$T/data.img"
+for d in root hook data; do
+	qemu-img convert -O qcow2 "$T/$d.img" "$T/$d.qcow2"
+	rm -f "$T/$d.img"
+done
+disk_xml() { # FILE DEV
+	printf "    <disk type='file' device='disk'><driver name='qemu' type='qcow2' cache='%s'/>" "$CACHE_MODE"
+	printf "<source file='%s'/><target dev='%s' bus='virtio'/></disk>\n" "$1" "$2"
+}
+dom_xml() { # TYPE
+	cat <<XML
+<domain type='$1'>
+  <name>$DOM</name>
+  <memory unit='MiB'>256</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
+  <on_reboot>destroy</on_reboot>
+  <devices>
+$(disk_xml "$T/root.qcow2" vda)
+$(disk_xml "$T/hook.qcow2" vdb)
+$(disk_xml "$T/data.qcow2" vdc)
+    <serial type='file'><source path='$T/console.log'/><target port='0'/></serial>
+    <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>
+    <video><model type='none'/></video>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+XML
+}
+on_exit "V destroy $DOM; V undefine $DOM --checkpoints-metadata"
+# KVM when it runs guests here (a guest it cannot run stops on an internal
+# error at once), else TCG.
+type=qemu
+[ "$ACCEL" = kvm ] && [ ! -e /run/hotspare/kvm-unusable ] && type=kvm
+for try in 1 2; do
+	dom_xml "$type" >"$T/dom.xml"
+	V define "$T/dom.xml" >/dev/null
+	V start "$DOM" >/dev/null || fail "cannot start the guest"
+	[ "$type" = kvm ] || break
+	sleep 5
+	[ "$(V domstate "$DOM")" != running ] || ! grep -q 'KVM internal error' "/var/log/libvirt/qemu/$DOM.log" 2>/dev/null ||
+		{ V destroy "$DOM" >/dev/null 2>&1; }
+	[ "$(V domstate "$DOM")" = running ] && break
+	echo "# KVM does not run guests here: TCG"
+	type=qemu
+done
+records() { grep -ao 'HOTSPARE-RECORD [0-9]*' "$T/console.log" | tail -n1 | cut -d' ' -f2; }
+wait_for "$TIMEOUT" sh -c "grep -aq 'HOTSPARE-RECORD 20' '$T/console.log'" || {
+	tail -n 30 "$T/console.log" >&2; fail "the guest's writer did not start"; }
+grep -aq 'HOTSPARE-AGENT /dev/' "$T/console.log" || { tail -n 30 "$T/console.log" >&2; fail "the guest agent did not start"; }
+wait_for 30 sh -c "virsh -c '$LIBVIRT_URI' qemu-agent-command $DOM '{\"execute\":\"guest-ping\"}' >/dev/null 2>&1" ||
+	fail "the guest agent does not answer"
+pass "the guest runs its writer and agent"
+
+"$HS" init "$T/store" >/dev/null
+backup() { "$HS" backup "$T/store" live --domain "$DOM" --json "$@"; }
+field() { json_get "$1" "${@:2}"; }
+disk_field() { # JSON DISK KEY
+	python3 -c 'import json,sys
+d=json.load(open(sys.argv[1]))
+print([x for x in d["disks"] if x["name"]==sys.argv[2]][0][sys.argv[3]])' "$@"
+}
+checkpoints() { V checkpoint-list "$DOM" --name | sed '/^$/d' | sort | tr '\n' ' '; }
+
+# --- crash-consistent and quiesced points while the writer runs -------------------------------
+before=$(records)
+backup >"$T/p1.json" || fail "first backup"
+backup >"$T/p2.json" || fail "second backup"
+backup --quiesce >"$T/p3.json" || fail "backup --quiesce"
+[ "$(V domstate "$DOM")" = running ] || fail "the guest stopped"
+wait_for 30 sh -c "[ \$(grep -ao 'HOTSPARE-RECORD [0-9]*' '$T/console.log' | tail -n1 | cut -d' ' -f2) -gt $((before + 20)) ]" ||
+	fail "the guest's writer did not go on across the backups"
+[ "$(field "$T/p1.json" since)" = None ] || fail "the first point is not a whole read"
+[ "$(field "$T/p2.json" since)" = "$(field "$T/p1.json" point)" ] || fail "the second backup was not incremental"
+[ "$(field "$T/p2.json" consistency)" = crash-consistent ] || fail "a live backup is not crash-consistent"
+[ "$(field "$T/p3.json" consistency)" = quiesced ] || fail "backup --quiesce is not quiesced"
+[ "$(field "$T/p3.json" frozen_filesystems)" -ge 1 ] || fail "--quiesce froze nothing"
+echo "# guest frozen for $(field "$T/p3.json" freeze_seconds) s"
+python3 - "$T/store" <<'EOF' || fail "points --json does not say how each point was taken"
+import json, subprocess, sys, os
+pts = json.loads(subprocess.check_output([os.environ["HS"], "points", sys.argv[1], "live", "--json"]))
+assert [p["consistency"] for p in pts] == ["crash-consistent", "crash-consistent", "quiesced"], pts
+inc = [p["incremental"] for p in pts]
+assert inc[0]["read_bytes"] == inc[0]["size"] == pts[0]["size"], inc
+assert inc[1]["read_bytes"] < inc[1]["size"] // 10, inc
+EOF
+pass "backups of the running guest: crash-consistent, incremental, quiesced; the writer went on"
+
+# check_point ID: the hook disk's filesystem passes e2fsck -fn (a crash-consistent one after the
+# journal replay a boot would do) and its records are a complete prefix; prints their number.
+check_point() {
+	local id=$1 img=$T/vdb-$1.img c
+	"$HS" restore "$T/store" "live@$id:vdb" "$img" >/dev/null || fail "restore live@$id:vdb"
+	c=$(python3 -c 'import json,subprocess,sys,os
+print([p for p in json.loads(subprocess.check_output([os.environ["HS"],"points",sys.argv[1],"live","--json"])) if p["id"]==sys.argv[2]][0]["consistency"])' "$T/store" "$id")
+	[ "$c" = quiesced ] || e2fsck -E journal_only -y "$img" >/dev/null 2>&1 || fail "journal replay of live@$id"
+	e2fsck -fn "$img" >"$T/fsck.out" 2>&1 || { cat "$T/fsck.out" >&2; fail "e2fsck -fn of live@$id ($c)"; }
+	debugfs -R "dump /records $T/records-$id" "$img" >/dev/null 2>&1 || fail "no records in live@$id"
+	python3 - "$T/records-$id" <<'EOF' || fail "the records of live@$id are torn"
+import hashlib, sys
+data = open(sys.argv[1], "rb").read()
+assert data.endswith(b"\n") or not data, "a partial last record"
+n = 0
+for line in data.decode().splitlines():
+    n += 1
+    body, _, s = line.rpartition(" ")
+    num = "%08d" % n
+    assert body == "record %s %s" % (num, hashlib.sha256(num.encode()).hexdigest()[:32]), line
+    assert s == hashlib.sha256((body + "\n").encode()).hexdigest()[:16], line
+print(n)
+EOF
+	rm -f "$img"
+}
+n1=$(check_point "$(field "$T/p1.json" point)")
+n2=$(check_point "$(field "$T/p2.json" point)")
+n3=$(check_point "$(field "$T/p3.json" point)")
+[ "$n1" -gt 0 ] && [ "$n1" -lt "$n2" ] && [ "$n2" -lt "$n3" ] || fail "records per point: $n1 $n2 $n3"
+"$HS" restore "$T/store" "live@$(field "$T/p3.json" point):vda" "$T/vda.img" >/dev/null && fsck_disk "$T/vda.img" ||
+	fail "the root disk of the quiesced point"
+rm -f "$T/vda.img"
+pass "every point fscks clean with a complete prefix of records ($n1, $n2, $n3)"
+
+# --- 3% of vdc changes: the backup reads that, no more ----------------------------------------
+exec_guest() { # PATH ARGS-as-a-JSON-array: run in the guest through its agent; fail unless it exits 0
+	local pid out i
+	out=$(V qemu-agent-command "$DOM" "{\"execute\":\"guest-exec\",\"arguments\":{\"path\":\"$1\",\"arg\":$2}}") ||
+		fail "guest-exec $1"
+	pid=$(echo "$out" | json_get - return pid)
+	# The agent forgets a command once it has told that it exited.
+	for ((i = 0; i < 600; i++)); do
+		out=$(V qemu-agent-command "$DOM" "{\"execute\":\"guest-exec-status\",\"arguments\":{\"pid\":$pid}}")
+		echo "$out" | grep -q '"exited":true' && break
+		sleep 0.1
+	done
+	echo "$out" | grep -q '"exitcode":0' || fail "guest-exec $1 $2: $out"
+}
+# Six regions of 1.25 MiB (2.9% of the disk), none aligned to a chunk.
+for k in 0 1 2 3 4 5; do
+	exec_guest /bin/dd "[\"if=/dev/urandom\",\"of=/dev/vdc\",\"bs=4096\",\"seek=$((k * 10000 + 37))\",\"count=320\",\"oflag=direct\",\"conv=fsync,notrunc\"]"
+done
+changed=$((6 * 320 * 4096))
+V suspend "$DOM" >/dev/null   # one moment for the incremental and the whole read
+backup >"$T/p4.json" 2>"$T/p4.err" || fail "incremental backup"
+[ "$(field "$T/p4.json" since)" = "$(field "$T/p3.json" point)" ] || fail "the backup after the change was not incremental"
+read_vdc=$(disk_field "$T/p4.json" vdc read_bytes)
+[ "$read_vdc" -gt 0 ] && [ "$read_vdc" -le $((changed + 6 * CS)) ] ||
+	fail "vdc: read $read_vdc bytes for $changed changed in 6 regions"
+nbd=$(field "$T/p4.json" nbd_bytes)
+others=$(($(disk_field "$T/p4.json" vda read_bytes) + $(disk_field "$T/p4.json" vdb read_bytes)))
+[ "$nbd" -le $((read_vdc + others)) ] || fail "read $nbd bytes over NBD, more than the changed chunks"
+echo "# vdc: $changed bytes changed, $read_vdc read; $nbd read over NBD in all"
+V checkpoint-delete "$DOM" "hotspare-live-$(field "$T/p4.json" point)" >/dev/null
+backup >"$T/p5.json" 2>"$T/p5.err" || fail "backup after the checkpoint was deleted"
+V resume "$DOM" >/dev/null
+[ "$(wc -l <"$T/p5.err")" -eq 1 ] && grep -q 'warning: domain .* has no checkpoint of the newest point .*reading every disk whole' "$T/p5.err" ||
+	{ cat "$T/p5.err" >&2; fail "no one-line warning for the missing checkpoint"; }
+[ "$(field "$T/p5.json" since)" = None ] && [ "$(disk_field "$T/p5.json" vdc read_bytes)" -eq $((256 << 20)) ] ||
+	fail "the backup without a checkpoint did not read whole"
+for d in vda vdb vdc; do
+	"$HS" restore "$T/store" "live@$(field "$T/p4.json" point):$d" "$T/inc-$d.img" >/dev/null || fail "restore $d"
+	"$HS" restore "$T/store" "live@$(field "$T/p5.json" point):$d" "$T/full-$d.img" >/dev/null || fail "restore $d"
+	cmp "$T/inc-$d.img" "$T/full-$d.img" || fail "$d: the incremental point differs from the whole read"
+	rm -f "$T/inc-$d.img" "$T/full-$d.img"
+done
+pass "incremental read of 3% changed: $read_vdc bytes; byte-identical to a whole read; a deleted checkpoint warns and reads whole"
+
+# --- killed and interrupted captures leave nothing behind -------------------------------------
+# A whole read (no checkpoint) takes long enough to be caught in the middle.
+stop_mid() { # SIGNAL
+	V checkpoint-delete "$DOM" "$(checkpoints | tr ' ' '\n' | grep hotspare-live- | tail -n1)" >/dev/null
+	"$HS" backup "$T/store" live --domain "$DOM" --threads 1 >/dev/null 2>"$T/stop.err" &
+	local pid=$!
+	wait_for 30 sh -c "virsh -c '$LIBVIRT_URI' domjobinfo $DOM 2>/dev/null | grep -q Backup" || fail "no backup job to stop"
+	sleep 0.3
+	kill "-$1" "$pid"
+	wait "$pid" && fail "a capture stopped by SIG$1 succeeded"
+	return 0
+}
+npoints=$("$HS" points "$T/store" live --json | json_get - -1 id)
+stop_mid TERM
+V domjobinfo "$DOM" | grep -q 'Job type: *None' || fail "SIGTERM left a backup job"
+[ -z "$(ls -A "$HOTSPARE_WORK_DIR")" ] || fail "SIGTERM left $(ls "$HOTSPARE_WORK_DIR")"
+[ -z "$(checkpoints)" ] || fail "SIGTERM left checkpoints: $(checkpoints)"
+[ "$("$HS" points "$T/store" live --json | json_get - -1 id)" = "$npoints" ] || fail "SIGTERM left a point"
+pass "a capture stopped by SIGTERM ends its job and leaves no checkpoint, socket or point"
+backup >/dev/null || fail "backup after SIGTERM"
+stop_mid KILL
+V domjobinfo "$DOM" | grep -q Backup || fail "kill -9 left no job (the test caught nothing)"
+backup >"$T/p6.json" 2>"$T/p6.err" || { cat "$T/p6.err" >&2; fail "the capture after kill -9 did not clear what it left"; }
+V domjobinfo "$DOM" | grep -q 'Job type: *None' || fail "a backup job still runs"
+[ -z "$(ls -A "$HOTSPARE_WORK_DIR")" ] || fail "left in the work directory: $(ls "$HOTSPARE_WORK_DIR")"
+[ "$(checkpoints)" = "hotspare-live-$(field "$T/p6.json" point) " ] || fail "checkpoints left: $(checkpoints)"
+pass "after kill -9 the next capture ends the stale job and keeps only the newest point's checkpoint"
+
+# --- --quiesce without an agent ---------------------------------------------------------------
+V qemu-agent-command "$DOM" '{"execute":"guest-exec","arguments":{"path":"/bin/sh","arg":["-c","sleep 1; kill $(cat /tmp/qga/pid)"]}}' >/dev/null
+wait_for 30 sh -c "! virsh -c '$LIBVIRT_URI' qemu-agent-command $DOM '{\"execute\":\"guest-ping\"}' >/dev/null 2>&1" ||
+	fail "the guest agent did not stop"
+sum=$(tree_sum "$T/store")
+cks=$(checkpoints)
+expect_fail 'cannot quiesce domain .*agent' "$HS" backup "$T/store" live --domain "$DOM" --quiesce
+[ "$(tree_sum "$T/store")" = "$sum" ] || fail "a refused --quiesce changed the store"
+[ "$(checkpoints)" = "$cks" ] || fail "a refused --quiesce changed the checkpoints"
+V domjobinfo "$DOM" | grep -q 'Job type: *None' || fail "a refused --quiesce left a job"
+[ -z "$(ls -A "$HOTSPARE_WORK_DIR")" ] || fail "a refused --quiesce left $(ls "$HOTSPARE_WORK_DIR")"
+[ "$(V domstate "$DOM")" = running ] || fail "the guest stopped"
+pass "--quiesce without an agent fails in one line; no job, checkpoint, socket or store change"
+
+# --- what is refused before anything is done --------------------------------------------------
+expect_fail 'no domain nosuchdomain' "$HS" backup "$T/store" live --domain nosuchdomain
+expect_fail 'takes no SOURCE' "$HS" backup "$T/store" live /dev/null --domain "$DOM"
+expect_fail '--quiesce goes with --domain' "$HS" backup "$T/store" live "$T/p1.json" --quiesce
+expect_fail '--lvm-snapshot is for SOURCE' "$HS" backup "$T/store" live --domain "$DOM" --lvm-snapshot
+[ "$(tree_sum "$T/store")" = "$sum" ] || fail "a refused command changed the store"
+pass "refusals: unknown domain, SOURCE with --domain, --quiesce without it"
