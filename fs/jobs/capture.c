@@ -163,7 +163,7 @@ static int capture_item(void *arg, uint64_t k, void *plain, struct hs_buf *z)
 		return 0;
 	int sig = hs_interrupted();
 	if (sig)
-		return hs_err(EINTR, "interrupted by %s", strsignal(sig));
+		return hs_err(EINTR, "interrupted by SIG%s", sigabbrev_np(sig));
 	int r = capture_one(j, dk, i, plain, z);
 	if (j->o->progress)
 		hs_progress_add(j->o->progress, hs_index_chunk_len(dk->ix, i));

@@ -206,7 +206,7 @@ int hs_lvsnap_capture(const struct hs_capture_opts *opts, uint64_t snapshot_size
 	if (!hs_interrupted())
 		r = hs_capture(&o, stats);
 	else
-		r = hs_err(EINTR, "interrupted by %s", strsignal(hs_interrupted()));
+		r = hs_err(EINTR, "interrupted by SIG%s", sigabbrev_np(hs_interrupted()));
 	if (r < 0 && r != -EINTR && overflowed(lv.vg, name))
 		r = hs_err(ENOSPC, "the snapshot of %s/%s overflowed: more was written to it during the capture than "
 				   "the snapshot holds; give a larger --lvm-snapshot SIZE", lv.vg, lv.name);

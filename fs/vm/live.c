@@ -616,7 +616,7 @@ int hs_live_capture(const struct hs_live_opts *o, struct hs_live_stats *s)
 		r = begin(&l, false);
 	}
 	if (r == 0 && hs_interrupted())
-		r = hs_err(EINTR, "interrupted by %s", strsignal(hs_interrupted()));
+		r = hs_err(EINTR, "interrupted by SIG%s", sigabbrev_np(hs_interrupted()));
 	if (r == 0)
 		r = open_exports(&l);
 	if (r == 0)
