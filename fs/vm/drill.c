@@ -95,6 +95,7 @@ static int do_mount(struct drill *d)
 	snprintf(d->rep->server, sizeof d->rep->server, "%s", d->ix->server);
 	snprintf(d->rep->point, sizeof d->rep->point, "%s", d->ix->id);
 	d->rep->point_time = d->ix->time;
+	d->rep->consistency = d->ix->consistency;
 
 	struct hs_sources src;
 	r = hs_sources_open(d->store, o->seeds, o->nseeds, &src);
