@@ -95,6 +95,44 @@ static xmlDocPtr parse_xml(const char *xml)
 			     XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
 }
 
+/* The size of every captured disk: all from one statistics query (a
+ * question to QEMU per disk costs more than the rest of a small backup). */
+static int read_sizes(struct live *l)
+{
+	virDomainPtr doms[] = { l->dom, NULL };
+	virDomainStatsRecordPtr *recs = NULL;
+	int n = virDomainListGetStats(doms, VIR_DOMAIN_STATS_BLOCK, &recs, 0);
+	for (int i = 0; i < n; i++) {
+		const virTypedParameterPtr p = recs[i]->params;
+		int np = recs[i]->nparams;
+		for (int j = 0; j < np; j++) {
+			unsigned idx;
+			char key[VIR_TYPED_PARAM_FIELD_LENGTH];
+			if (p[j].type != VIR_TYPED_PARAM_STRING || sscanf(p[j].field, "block.%u.name", &idx) != 1)
+				continue;
+			snprintf(key, sizeof key, "block.%u.capacity", idx);
+			unsigned long long cap = 0;
+			if (virTypedParamsGetULLong(p, np, key, &cap) != 1)
+				continue;
+			for (unsigned k = 0; k < l->nd; k++)
+				if (strcmp(l->d[k].dev, p[j].value.s) == 0)
+					l->d[k].size = cap;
+		}
+	}
+	if (recs)
+		virDomainStatsRecordListFree(recs);
+	virResetLastError();
+	for (unsigned k = 0; k < l->nd; k++) {
+		virDomainBlockInfo bi;
+		if (!l->d[k].capture || l->d[k].size)
+			continue;
+		if (virDomainGetBlockInfo(l->dom, l->d[k].dev, &bi, 0) < 0)
+			return hs_err(EIO, "cannot get the size of %s: %s", l->d[k].what, hs_virt_msg());
+		l->d[k].size = bi.capacity;
+	}
+	return 0;
+}
+
 /* Every <disk> of the running domain, and which are captured. */
 static int read_disks(struct live *l)
 {
@@ -132,18 +170,9 @@ static int read_disks(struct live *l)
 	}
 	if (r == 0 && ncap == 0)
 		r = hs_err(ENOENT, "domain %s has no disk to capture", l->name);
-	for (unsigned k = 0; r == 0 && k < l->nd; k++) {
-		virDomainBlockInfo bi;
-		if (!l->d[k].capture)
-			continue;
-		if (virDomainGetBlockInfo(l->dom, l->d[k].dev, &bi, 0) < 0)
-			r = hs_err(EIO, "cannot get the size of %s: %s", l->d[k].what, hs_virt_msg());
-		else
-			l->d[k].size = bi.capacity;
-	}
 	if (doc)
 		xmlFreeDoc(doc);
-	return r;
+	return r == 0 ? read_sizes(l) : r;
 }
 
 /* The uid and gid the domain's QEMU runs as (its DAC label "+UID:+GID"):
