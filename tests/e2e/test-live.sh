@@ -12,7 +12,7 @@
 # does not clear, and only the newest point's checkpoint stays.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../qemu.sh"
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+source "$(dirname "$0")/../live.sh"
 export HS
 chmod 755 "$T"
 libvirt_up
@@ -22,62 +22,9 @@ mkdir -p "$HOTSPARE_WORK_DIR"
 DOM=hs-test-live-$$
 CS=262144
 
-# --- the guest -------------------------------------------------------------------------------
-"$ROOT/scripts/make-test-disk.sh" "$T/root.img" >/dev/null
-"$ROOT/scripts/make-hook-disk.sh" "$T/hook.img" 64 "$ROOT/tests/e2e/live-guest.sh" \
-	--bin /usr/sbin/qemu-ga --modules virtio_console
-head -c $((256 << 20)) /dev/urandom >"$T/data.img"
-for d in root hook data; do
-	qemu-img convert -O qcow2 "$T/$d.img" "$T/$d.qcow2"
-	rm -f "$T/$d.img"
-done
-disk_xml() { # FILE DEV
-	printf "    <disk type='file' device='disk'><driver name='qemu' type='qcow2' cache='%s'/>" "$CACHE_MODE"
-	printf "<source file='%s'/><target dev='%s' bus='virtio'/></disk>\n" "$1" "$2"
-}
-dom_xml() { # TYPE
-	cat <<XML
-<domain type='$1'>
-  <name>$DOM</name>
-  <memory unit='MiB'>256</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
-  <on_reboot>destroy</on_reboot>
-  <devices>
-$(disk_xml "$T/root.qcow2" vda)
-$(disk_xml "$T/hook.qcow2" vdb)
-$(disk_xml "$T/data.qcow2" vdc)
-    <serial type='file'><source path='$T/console.log'/><target port='0'/></serial>
-    <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>
-    <video><model type='none'/></video>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-XML
-}
-on_exit "V destroy $DOM; V undefine $DOM --checkpoints-metadata"
-# KVM when it runs guests here (a guest it cannot run stops on an internal
-# error at once), else TCG.
-type=qemu
-[ "$ACCEL" = kvm ] && [ ! -e /run/hotspare/kvm-unusable ] && type=kvm
-for try in 1 2; do
-	dom_xml "$type" >"$T/dom.xml"
-	V define "$T/dom.xml" >/dev/null
-	V start "$DOM" >/dev/null || fail "cannot start the guest"
-	[ "$type" = kvm ] || break
-	sleep 5
-	[ "$(V domstate "$DOM")" != running ] || ! grep -q 'KVM internal error' "/var/log/libvirt/qemu/$DOM.log" 2>/dev/null ||
-		{ V destroy "$DOM" >/dev/null 2>&1; }
-	[ "$(V domstate "$DOM")" = running ] && break
-	echo "# KVM does not run guests here: TCG"
-	type=qemu
-done
-records() { grep -ao 'HOTSPARE-RECORD [0-9]*' "$T/console.log" | tail -n1 | cut -d' ' -f2; }
-wait_for "$TIMEOUT" sh -c "grep -aq 'HOTSPARE-RECORD 20' '$T/console.log'" || {
-	tail -n 30 "$T/console.log" >&2; fail "the guest's writer did not start"; }
-grep -aq 'HOTSPARE-AGENT /dev/' "$T/console.log" || { tail -n 30 "$T/console.log" >&2; fail "the guest agent did not start"; }
-wait_for 30 sh -c "virsh -c '$LIBVIRT_URI' qemu-agent-command $DOM '{\"execute\":\"guest-ping\"}' >/dev/null 2>&1" ||
-	fail "the guest agent does not answer"
+live_disks 256
+live_start "$DOM"
+records() { live_records; }
 pass "the guest runs its writer and agent"
 
 "$HS" init "$T/store" >/dev/null
@@ -124,19 +71,7 @@ print([p for p in json.loads(subprocess.check_output([os.environ["HS"],"points",
 	[ "$c" = quiesced ] || e2fsck -E journal_only -y "$img" >/dev/null 2>&1 || fail "journal replay of live@$id"
 	e2fsck -fn "$img" >"$T/fsck.out" 2>&1 || { cat "$T/fsck.out" >&2; fail "e2fsck -fn of live@$id ($c)"; }
 	debugfs -R "dump /records $T/records-$id" "$img" >/dev/null 2>&1 || fail "no records in live@$id"
-	python3 - "$T/records-$id" <<'EOF' || fail "the records of live@$id are torn"
-import hashlib, sys
-data = open(sys.argv[1], "rb").read()
-assert data.endswith(b"\n") or not data, "a partial last record"
-n = 0
-for line in data.decode().splitlines():
-    n += 1
-    body, _, s = line.rpartition(" ")
-    num = "%08d" % n
-    assert body == "record %s %s" % (num, hashlib.sha256(num.encode()).hexdigest()[:32]), line
-    assert s == hashlib.sha256((body + "\n").encode()).hexdigest()[:16], line
-print(n)
-EOF
+	live_check_records "$T/records-$id" || fail "the records of live@$id are torn"
 	rm -f "$img"
 }
 n1=$(check_point "$(field "$T/p1.json" point)")
@@ -149,22 +84,9 @@ rm -f "$T/vda.img"
 pass "every point fscks clean with a complete prefix of records ($n1, $n2, $n3)"
 
 # --- 3% of vdc changes: the backup reads that, no more ----------------------------------------
-exec_guest() { # PATH ARGS-as-a-JSON-array: run in the guest through its agent; fail unless it exits 0
-	local pid out i
-	out=$(V qemu-agent-command "$DOM" "{\"execute\":\"guest-exec\",\"arguments\":{\"path\":\"$1\",\"arg\":$2}}") ||
-		fail "guest-exec $1"
-	pid=$(echo "$out" | json_get - return pid)
-	# The agent forgets a command once it has told that it exited.
-	for ((i = 0; i < 600; i++)); do
-		out=$(V qemu-agent-command "$DOM" "{\"execute\":\"guest-exec-status\",\"arguments\":{\"pid\":$pid}}")
-		echo "$out" | grep -q '"exited":true' && break
-		sleep 0.1
-	done
-	echo "$out" | grep -q '"exitcode":0' || fail "guest-exec $1 $2: $out"
-}
 # Six regions of 1.25 MiB (2.9% of the disk), none aligned to a chunk.
 for k in 0 1 2 3 4 5; do
-	exec_guest /bin/dd "[\"if=/dev/urandom\",\"of=/dev/vdc\",\"bs=4096\",\"seek=$((k * 10000 + 37))\",\"count=320\",\"oflag=direct\",\"conv=fsync,notrunc\"]"
+	live_exec "$DOM" /bin/dd "[\"if=/dev/urandom\",\"of=/dev/vdc\",\"bs=4096\",\"seek=$((k * 10000 + 37))\",\"count=320\",\"oflag=direct\",\"conv=fsync,notrunc\"]"
 done
 changed=$((6 * 320 * 4096))
 V suspend "$DOM" >/dev/null   # one moment for the incremental and the whole read

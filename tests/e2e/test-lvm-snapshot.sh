@@ -8,6 +8,7 @@
 # that overflows: named), SIGTERM, or kill -9 (the next capture removes that one).
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../qemu.sh"
+source "$(dirname "$0")/../live.sh"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 export HS
 
@@ -63,20 +64,7 @@ print([p for p in json.load(sys.stdin) if p["id"]==sys.argv[1]][0]["consistency"
 	# A snapshot of a mounted ext4 is taken with the filesystem frozen: clean as it is.
 	e2fsck -fn "$T/lv.img" >"$T/fsck.out" 2>&1 || { cat "$T/fsck.out" >&2; fail "e2fsck -fn of lv@$id"; }
 	debugfs -R "dump /records $T/records" "$T/lv.img" >/dev/null 2>&1 || fail "no records in lv@$id"
-	n=$(python3 - "$T/records" <<'PY'
-import hashlib, sys
-data = open(sys.argv[1], "rb").read()
-assert data.endswith(b"\n") or not data, "a partial last record"
-n = 0
-for line in data.decode().splitlines():
-    n += 1
-    body, _, s = line.rpartition(" ")
-    num = "%08d" % n
-    assert body == "record %s %s" % (num, hashlib.sha256(num.encode()).hexdigest()[:32]), line
-    assert s == hashlib.sha256((body + "\n").encode()).hexdigest()[:16], line
-print(n)
-PY
-) || fail "the records of lv@$id are torn"
+	n=$(live_check_records "$T/records") || fail "the records of lv@$id are torn"
 	[ "$n" -gt "$prev" ] || fail "lv@$id has $n records, not more than the point before ($prev)"
 	prev=$n
 	rm -f "$T/lv.img"
