@@ -7,6 +7,7 @@
 #include "basics/err.h"
 #include "basics/interrupt.h"
 #include "basics/run.h"
+#include "basics/workers.h"
 #include "store/point.h"
 #include <dirent.h>
 #include <limits.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include <libvirt/virterror.h>
@@ -209,6 +211,26 @@ static int owner_alive(const char *base)
 	return pid > 0 && hs_proc_start(pid) == start;
 }
 
+#define FROZEN_MARK "frozen" /* in the private directory while the guest may be frozen: its UUID */
+
+/* A capture killed between freeze and thaw leaves the guest frozen, and
+ * its mark in its directory: thaw it if the mark names this domain. */
+static void thaw_left_frozen(struct live *l, const char *dir)
+{
+	char path[PATH_MAX], uuid[VIR_UUID_STRING_BUFLEN] = "", mine[VIR_UUID_STRING_BUFLEN];
+	snprintf(path, sizeof path, "%s/" FROZEN_MARK, dir);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	bool got = fgets(uuid, sizeof uuid, f) != NULL;
+	fclose(f);
+	if (!got || virDomainGetUUIDString(l->dom, mine) < 0 || strncmp(uuid, mine, strlen(mine)) != 0)
+		return;
+	if (virDomainFSThaw(l->dom, NULL, 0, 0) >= 0)
+		warn(l, "thawed the filesystems of domain %s, left frozen by a capture that was killed", l->name);
+	virResetLastError();
+}
+
 /* A backup job left running by a capture that was killed is ended; one of
  * a live capture, or not ours, is refused. */
 static int clear_stale_job(struct live *l)
@@ -232,6 +254,7 @@ static int clear_stale_job(struct live *l)
 	if (alive > 0)
 		return hs_err(EBUSY, "domain %s is being captured by another hotspare (pid %s)", l->name,
 			      dirname + strlen(DIR_PREFIX));
+	thaw_left_frozen(l, sock);
 	if (virDomainAbortJob(l->dom) < 0 && virDomainBackupGetXMLDesc(l->dom, 0))
 		return hs_err(EIO, "cannot end the backup job a killed capture left on domain %s: %s", l->name,
 			      hs_virt_msg());
@@ -239,8 +262,9 @@ static int clear_stale_job(struct live *l)
 	return hs_rm_tree(sock);
 }
 
-/* Private directories of captures that were killed. */
-static void clear_stale_dirs(const char *base)
+/* Private directories of captures that were killed (thawing this domain
+ * if one of them froze it). */
+static void clear_stale_dirs(struct live *l, const char *base)
 {
 	DIR *dir = opendir(base);
 	struct dirent *e;
@@ -249,6 +273,7 @@ static void clear_stale_dirs(const char *base)
 			continue;
 		char path[PATH_MAX];
 		snprintf(path, sizeof path, "%s/%s", base, e->d_name);
+		thaw_left_frozen(l, path);
 		hs_rm_tree(path);
 	}
 	if (dir)
@@ -445,7 +470,7 @@ static int make_dir(struct live *l)
 		base = getenv("HOTSPARE_WORK_DIR");
 	if (!base || !*base)
 		base = "/var/tmp";
-	clear_stale_dirs(base);
+	clear_stale_dirs(l, base);
 	long pid = (long)getpid();
 	snprintf(l->dir, sizeof l->dir, "%s/" DIR_PREFIX "%ld.%llu-XXXXXX", base, pid, hs_proc_start(pid));
 	if (!mkdtemp(l->dir)) {
@@ -454,6 +479,9 @@ static int make_dir(struct live *l)
 		return hs_err(e, "cannot make a directory under %s: %s", base, strerror(e));
 	}
 	snprintf(l->sock, sizeof l->sock, "%s/nbd.sock", l->dir);
+	if (strlen(l->sock) >= sizeof ((struct sockaddr_un *)0)->sun_path)
+		return hs_err(ENAMETOOLONG, "%s is too long a path for a unix socket: set HOTSPARE_WORK_DIR to a "
+					    "shorter directory", l->sock);
 	uid_t uid;
 	gid_t gid;
 	if (qemu_owner(l, &uid, &gid) == 0 && chown(l->dir, uid, gid) < 0)
@@ -470,9 +498,18 @@ static int begin(struct live *l, bool incremental)
 	int r = job_xml(l, incremental, &bx, &cx, ck);
 	if (r < 0)
 		goto out;
+	char mark[PATH_MAX];
+	snprintf(mark, sizeof mark, "%s/" FROZEN_MARK, l->dir);
 	if (l->o->quiesce) {
+		char uuid[VIR_UUID_STRING_BUFLEN];
+		FILE *f = virDomainGetUUIDString(l->dom, uuid) == 0 ? fopen(mark, "we") : NULL;
+		if (!f || fprintf(f, "%s\n", uuid) < 0 || fclose(f) != 0) {
+			r = hs_err(EIO, "cannot write %s: %s", mark, strerror(errno));
+			goto out;
+		}
 		int n = virDomainFSFreeze(l->dom, NULL, 0, 0);
 		if (n < 0) {
+			unlink(mark);
 			l->no_agent = true;
 			r = hs_err(EIO, "cannot quiesce domain %s: %s", l->name, hs_virt_msg());
 			goto out;
@@ -498,6 +535,8 @@ static int begin(struct live *l, bool incremental)
 		l->s->freeze_seconds = hs_now_s() - t1;
 		if (thawed < 0 && r == 0)
 			r = hs_err(EIO, "cannot thaw the filesystems of domain %s: %s", l->name, hs_virt_msg());
+		if (thawed >= 0)
+			unlink(mark);
 	}
 out:
 	hs_buf_free(&bx);
@@ -535,6 +574,10 @@ static int capture(struct live *l)
 				.name = l->d[k].dev, .source = l->d[k].what, .reader = hs_nbd_reader(l->d[k].nbd)
 			};
 	struct hs_capture_opts c = l->o->cap;
+	/* Every read is a round trip to QEMU with no read-ahead behind it:
+	 * more reads in flight than CPUs keep both sides busy. */
+	if (!c.threads)
+		c.threads = 8 * hs_ncpu() < 64 ? 8 * hs_ncpu() : 64;
 	c.disks = disks;
 	c.ndisks = n;
 	c.consistency = l->o->quiesce && l->s->frozen ? HS_QUIESCED : HS_CRASH_CONSISTENT;
