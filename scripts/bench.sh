@@ -10,6 +10,9 @@
 #   then scripts/bench-spare.sh: the mounted spare's figures (BENCH_SPARE=0 skips)
 #   then scripts/bench-remote.sh: the remote store's figures (BENCH_REMOTE=0 skips)
 #   then scripts/bench-browse.sh: browse's userspace vs --kernel-mount vs VM (BENCH_BROWSE=0 skips)
+#   then scripts/bench-live.sh: live capture of a running VM: incremental by dirty bitmap vs a
+#     whole read and vs reading the changed bytes, live vs image-file snapshot, --quiesce's freeze
+#     (BENCH_LIVE=0 skips)
 #
 # Environment:
 #   BENCH_DIR=/var/tmp      where the scratch directory goes (~14x the image by default)
@@ -616,5 +619,10 @@ fi
 if [[ ${BENCH_BROWSE:-1} == 1 ]]; then
 	echo
 	HOTSPARE=$H "$REPO/scripts/bench-browse.sh"
+fi
+# Live capture: a running guest's daily backup by dirty bitmap, its full snapshot over NBD, its freeze.
+if [[ ${BENCH_LIVE:-1} == 1 ]]; then
+	echo
+	HOTSPARE=$H "$REPO/scripts/bench-live.sh"
 fi
 exit 0
