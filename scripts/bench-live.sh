@@ -6,7 +6,7 @@
 #     live read of the same moment (target: 10x faster or better)
 #   the same incremental backup against only reading the changed bytes over the NBD socket:
 #     starting libvirt's backup job, reading its dirty ranges (tests/bench/nbdread.c, as many
-#     connections as hotspare's threads), ending the job (target: within 1.1x)
+#     connections as hotspare reads with), ending the job (target: within 1.1x)
 #   a live full snapshot through libvirt and NBD against hotspare snapshot of the same disks as
 #     image files, each into an empty store (target: 0.8x the speed or better)
 #   how long --quiesce keeps the guest frozen (target: under 1 s; the worst of three)
@@ -70,7 +70,7 @@ cat >"$T/job.xml" <<XML
   </disks>
 </domainbackup>
 XML
-threads=$((2 * $(nproc)))
+threads=$((8 * $(nproc) < 64 ? 8 * $(nproc) : 64))
 s=$(date +%s%N)
 LV backup-begin "$DOM" "$T/job.xml" >/dev/null
 read -r nbd_bytes nbd_read_s < <("$NBDREAD" "$T/nbd/sock" vdc qemu:dirty-bitmap:backup-vdc "$threads")

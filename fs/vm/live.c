@@ -211,6 +211,33 @@ static int owner_alive(const char *base)
 	return pid > 0 && hs_proc_start(pid) == start;
 }
 
+/* Whether the domain has a backup job (1), none (0). */
+static int has_job(struct live *l)
+{
+	char *xml = virDomainBackupGetXMLDesc(l->dom, 0);
+	virResetLastError();
+	free(xml);
+	return xml != NULL;
+}
+
+/* End the backup job and wait until it is gone (libvirt ends it
+ * asynchronously): once the command returns, nothing of it runs. */
+static int end_job(struct live *l)
+{
+	if (virDomainAbortJob(l->dom) < 0 && has_job(l))
+		return hs_err(EIO, "cannot end the backup job of domain %s: %s", l->name, hs_virt_msg());
+	/* The job's description goes first, its block jobs a moment later. */
+	for (int i = 0; i < 200; i++) {
+		virDomainJobInfo info;
+		int busy = virDomainGetJobInfo(l->dom, &info) == 0 && info.type != VIR_DOMAIN_JOB_NONE;
+		if (!has_job(l) && !busy)
+			break;
+		hs_sleep_ms(50);
+	}
+	virResetLastError();
+	return has_job(l) ? hs_err(ETIMEDOUT, "the backup job of domain %s did not end", l->name) : 0;
+}
+
 #define FROZEN_MARK "frozen" /* in the private directory while the guest may be frozen: its UUID */
 
 /* A capture killed between freeze and thaw leaves the guest frozen, and
@@ -255,10 +282,12 @@ static int clear_stale_job(struct live *l)
 		return hs_err(EBUSY, "domain %s is being captured by another hotspare (pid %s)", l->name,
 			      dirname + strlen(DIR_PREFIX));
 	thaw_left_frozen(l, sock);
-	if (virDomainAbortJob(l->dom) < 0 && virDomainBackupGetXMLDesc(l->dom, 0))
-		return hs_err(EIO, "cannot end the backup job a killed capture left on domain %s: %s", l->name,
-			      hs_virt_msg());
-	virResetLastError();
+	int r = end_job(l);
+	if (r < 0) {
+		char why[512];
+		snprintf(why, sizeof why, "%s", hs_err_msg() ? hs_err_msg() : strerror(-r));
+		return hs_err(-r, "a capture that was killed left a backup job: %s", why);
+	}
 	return hs_rm_tree(sock);
 }
 
@@ -598,10 +627,9 @@ static void finish(struct live *l, bool ok)
 		hs_nbd_close(l->d[k].nbd);
 		l->d[k].nbd = NULL;
 	}
-	/* A pull-mode backup ends when its client says so. */
-	if (l->job && virDomainAbortJob(l->dom) < 0 && virDomainBackupGetXMLDesc(l->dom, 0))
-		warn(l, "cannot end the backup job of domain %s: %s (the next capture ends it)", l->name, hs_virt_msg());
-	virResetLastError();
+	/* A pull-mode backup ends when its client says so, a moment after. */
+	if (l->job && end_job(l) < 0)
+		warn(l, "%s (the next capture ends it)", hs_err_msg());
 	l->job = false;
 	if (!ok && l->ck_new[0] && delete_checkpoint(l, l->ck_new) < 0)
 		warn(l, "%s (the next capture deletes it)", hs_err_msg());
