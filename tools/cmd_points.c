@@ -16,6 +16,16 @@
 #define USAGE "STORE SERVER [--json]\n" \
 	      "       STORE [--json]   (its servers, each with its number of points and the newest)"
 
+/* Bytes read to take the point: its size unless an incremental capture
+ * took unchanged chunks from the point before, unread. */
+static uint64_t read_bytes(const struct hs_point *p)
+{
+	uint64_t n = 0;
+	for (uint32_t k = 0; k < p->ndisks; k++)
+		n += p->disks[k].read_bytes;
+	return n;
+}
+
 static json_object *point_json(const struct hs_point *p, const char *drive)
 {
 	char when[21];
@@ -33,6 +43,10 @@ static json_object *point_json(const struct hs_point *p, const char *drive)
 	json_object_object_add(o, "drive", drive[0] ? json_object_new_string(drive) : NULL);
 	json_object_object_add(o, "consistency", json_object_new_string(hs_consistency_name(p->consistency)));
 	json_object_object_add(o, "encrypted", json_object_new_boolean(p->encrypted));
+	json_object *inc = json_object_new_object();
+	json_object_object_add(inc, "read_bytes", json_object_new_int64((int64_t)read_bytes(p)));
+	json_object_object_add(inc, "size", json_object_new_int64((int64_t)hs_point_size(p)));
+	json_object_object_add(o, "incremental", inc);
 	for (uint32_t k = 0; k < p->ndisks; k++) {
 		const struct hs_point_disk *d = &p->disks[k];
 		json_object *j = json_object_new_object();
@@ -49,7 +63,7 @@ static json_object *point_json(const struct hs_point *p, const char *drive)
 
 static void point_line(const struct hs_point *p, const char *drive)
 {
-	char when[21], a[16], b[16], newcol[40], disks[256] = "";
+	char when[21], a[16], b[16], c[16], newcol[40], disks[256] = "";
 	hs_time_iso((time_t)p->time, when);
 	uint64_t ship = hs_point_ship_bytes(p);
 	if (ship)
@@ -64,8 +78,8 @@ static void point_line(const struct hs_point *p, const char *drive)
 		else if (!strstr(disks, "..."))
 			strcat(disks, " ...");
 	}
-	printf("%-17s %-9s %-21s %10s %16s  %-17s %-16s %s\n", p->id, hs_kind_name(p->kind), when,
-	       hs_fmt_bytes(hs_point_size(p), a), newcol, drive[0] ? drive : "-",
+	printf("%-17s %-9s %-21s %10s %16s %10s  %-17s %-16s %s\n", p->id, hs_kind_name(p->kind), when,
+	       hs_fmt_bytes(hs_point_size(p), a), newcol, hs_fmt_bytes(read_bytes(p), c), drive[0] ? drive : "-",
 	       hs_consistency_name(p->consistency), disks);
 }
 
@@ -135,8 +149,8 @@ int cmd_points(int argc, char **argv)
 		return cli_fail("points", -ENOMEM);
 	json_object *arr = json_object_new_array();
 	if (!json && n)
-		printf("%-17s %-9s %-21s %10s %16s  %-17s %-16s %s\n", "ID", "KIND", "TIME (UTC)", "SIZE", "NEW",
-		       "NEEDS DRIVE", "CONSISTENCY", "DISKS");
+		printf("%-17s %-9s %-21s %10s %16s %10s  %-17s %-16s %s\n", "ID", "KIND", "TIME (UTC)", "SIZE", "NEW",
+		       "READ", "NEEDS DRIVE", "CONSISTENCY", "DISKS");
 	size_t unreadable = 0;
 	for (size_t i = 0; i < n; i++) {
 		hs_err_clear();
