@@ -13,6 +13,7 @@
 #include "spare/readahead.h"
 #include "spare/set.h"
 #include "spare/trace.h"
+#include "store/lease.h"
 #include "store/store.h"
 #include "vm/browse.h"
 #include "vm/domain.h"
@@ -46,6 +47,7 @@ struct drill {
 	struct hs_store *store;
 	struct hs_point *p;    /* the point's header */
 	struct hs_spare_set *set;
+	struct hs_lease *lease; /* the point is in use until the teardown */
 	struct hs_fuse *fuse;
 	pthread_t serve_thread;
 	bool serving;
@@ -141,7 +143,9 @@ static int do_resolve(struct drill *d)
 	else if ((r = hs_drills_report_dir(o->drills_dir, d->p->server, d->p->id, d->report_dir,
 					   sizeof d->report_dir)) < 0)
 		return r;
-	return 0;
+	/* The point is in use from here to the teardown (retention keeps it);
+	 * a point already proved and skipped is not even leased. */
+	return hs_lease_open(o->store, d->p->server, d->p->id, "drill", &d->lease);
 }
 
 /* The point's data must fit where the drill restores it. */
@@ -913,6 +917,8 @@ static int teardown(struct drill *d)
 	d->p = NULL;
 	hs_store_close(d->store);
 	d->store = NULL;
+	hs_lease_release(d->lease);
+	d->lease = NULL;
 	if (d->work[0] && nftw(d->work, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 && r == 0)
 		r = hs_err(errno, "cannot remove %s: %s", d->work, strerror(errno));
 	return r;
@@ -960,14 +966,16 @@ int hs_drill(const struct hs_drill_opts *o, struct hs_report *rep)
 			for (unsigned k = 0; k < d.p->ndisks; k++)
 				snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", k ? ", " : "",
 					 d.p->disks[k].name);
-			hs_store_close(d.store);
 			r = hs_err(ENOENT, "--check-file: point %s@%s has no disk %s (its disks: %s)", d.p->server, d.p->id,
 				   o->checks[i].disk, names);
+			hs_lease_release(d.lease);
+			hs_store_close(d.store);
 			free(d.p);
 			return r;
 		}
 	if (r == HS_DRILL_SKIPPED || (r < 0 && !o->report_dir)) {
 		/* Skipped, or no point to file a report under: nothing was started. */
+		hs_lease_release(d.lease);
 		hs_store_close(d.store);
 		free(d.p);
 		return r;

@@ -45,7 +45,7 @@ struct hs_report {
 	char server[HS_SERVER_MAX + 1];
 	char point[HS_POINT_ID_LEN + 1];
 	int64_t point_time;     /* when the point was taken (UTC seconds) */
-	uint32_t consistency;   /* how the point was captured (enum hs_consistency) */
+	uint32_t consistency;   /* how it was taken (enum hs_consistency, store/point.h) */
 	time_t started;         /* when the drill started */
 	char proved[21];        /* a skipped drill: when the drills directory says the point was proved */
 	bool passed;
