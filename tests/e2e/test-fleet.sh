@@ -35,6 +35,14 @@ rc=0
 mkdir -p "$T/drills/manual"
 "$HS" drill "$S" stale02 --report "$T/drills/manual/stale02" --connect test:///default --screenshot-after 1 \
 	--work-dir "$T/work" >/dev/null 2>&1 || fail "stale02's drill failed"
+# The next scheduled run skips fresh01's proved point, and neither it nor a
+# refused drill leaves a lease in the store (retention would keep the point).
+"$HS" drill "$S" fresh01 --drills "$T/drills" --skip-proved --connect test:///default --work-dir "$T/work" \
+	>"$T/skip.out" 2>&1 || { cat "$T/skip.out"; fail "the drill of a proved point failed"; }
+grep -q "already proved by the drill of .*; skipped$" "$T/skip.out" || { cat "$T/skip.out"; fail "not skipped"; }
+expect_fail "has no disk d9" "$HS" drill "$S" fresh01 --report "$T/r9" --check-file d9:p1:/x \
+	--connect test:///default --work-dir "$T/work"
+[ -z "$(ls -A "$S/leases" 2>/dev/null)" ] || fail "a skipped or refused drill left a lease: $(ls "$S/leases")"
 # fresh01's spare, mounted here, not hydrated yet.
 mkdir "$T/mnt"
 hs_mount_at "$T/mnt" "$S" fresh01 "$T/mnt" --state "$T/state" --hydrate-threads 0
