@@ -22,6 +22,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <libvirt/virterror.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -470,10 +471,27 @@ static int start_domain(struct drill *d)
 	return r;
 }
 
+/* libvirtd being restarted (a package upgrade, other work on this host)
+ * has no socket for a moment: wait for it as reconnect() does, 30 s at
+ * most; any other refusal (a wrong URI, no rights) fails at once. */
+static virConnectPtr connect_waiting(const char *uri)
+{
+	for (int i = 0;; i++) {
+		virConnectPtr c = virConnectOpen(uri);
+		if (c)
+			return c;
+		virErrorPtr e = virGetLastError();
+		bool restarting = e && e->code == VIR_ERR_SYSTEM_ERROR && (e->int1 == ENOENT || e->int1 == ECONNREFUSED);
+		if (!restarting || i >= 300 || hs_drill_interrupted)
+			return NULL;
+		hs_sleep_ms(100);
+	}
+}
+
 static int do_boot(struct drill *d)
 {
 	const struct hs_drill_opts *o = d->o;
-	d->conn = virConnectOpen(o->uri);
+	d->conn = connect_waiting(o->uri);
 	if (!d->conn)
 		return hs_err(ECONNREFUSED, "cannot connect to libvirt at %s: %s", o->uri, hs_virt_msg());
 	snprintf(d->name, sizeof d->name, "hotspare-drill-%s-%d", d->p->server, (int)getpid());
