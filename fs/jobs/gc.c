@@ -184,6 +184,10 @@ static int pruned_points(struct run *run, bool mark)
 			if (r == -ENOENT)
 				r = 0;
 		}
+		/* A prune killed between its moves and its manifest left the
+		 * manifest listing pruned points: it lists what is there now. */
+		if (r == 0 && n && !mark && !run->o->dry_run)
+			r = hs_store_points_manifest_update(run->st, servers[i], NULL, 0);
 	}
 	hs_leases_free(leases, nl);
 	if (r == 0 && !mark && !run->o->dry_run)
