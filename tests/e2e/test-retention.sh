@@ -198,6 +198,18 @@ if [ "$KIND" = dir ]; then
 	"$HS" restore "http://127.0.0.1:$PORT/man" man01 "$T/mr.img" >/dev/null && cmp "$T/mr.img" "$T/m.img" ||
 		fail "the latest point over http is not the newest backup"
 	pass "the manifest a web server lists by: gc mends one a killed prune left, a backup beside prune keeps its point"
+
+	# A FIFO planted where records are read: one line, no hang.
+	mkdir -p "$M/leases"
+	mkfifo "$M/leases/planted.json"
+	expect_fail "leases/planted.json is not a regular file" timeout 20 "$HS" prune "$M" --keep-last 1 --dry-run
+	expect_fail "leases/planted.json is not a regular file" timeout 20 "$HS" gc "$M" --dry-run
+	rm "$M/leases/planted.json"
+	mkfifo "$M/points/man01/20200101T000000Z.idx"
+	rc=0; timeout 20 "$HS" points "$M" man01 >"$T/pts" 2>&1 || rc=$?
+	[ $rc -eq 1 ] && grep -q "not a regular file" "$T/pts" || fail "points over a FIFO: rc $rc, $(cat "$T/pts")"
+	rm "$M/points/man01/20200101T000000Z.idx"
+	pass "a FIFO in the store is refused in one line, never waited on"
 else
 	! grep -q REFUSED "$S3_LOG" || { grep REFUSED "$S3_LOG" | head -3; fail "the proxy refused a signature"; }
 	grep -q "continuation-token" "$S3_LOG" || fail "no listing was paginated"
