@@ -7,8 +7,9 @@
 #     second) against curl fetching the same chunk files in parallel (the same
 #     number of connections, output to /dev/null: the transfer limit of this
 #     machine; target >= 0.9), against curl writing them to files and syncing
-#     (information), and the same hydration from an encrypted store against
-#     the plain one (target >= 0.9)
+#     and against curl piping them through sha256sum (information: the fetch
+#     plus the hash hydration checks on every chunk), and the same hydration
+#     from an encrypted store against the plain one (target >= 0.9)
 #   readahead: a cold sequential read through a proxy adding 20 ms of round
 #     trip (tests/proxy.py; this machine has no netem), read-ahead on and off
 #   replicate: replication of the point to a second store on the same nginx
@@ -106,6 +107,16 @@ if part hydrate; then
 		b=$(now_ns)
 		V=$(rate $IMGB "$a" "$b")
 	}
+	# the same, each process's bodies through sha256sum: fetching plus the hash
+	# a hydration must check on every chunk (where the rest of its time goes)
+	curl_sha() {
+		warm_www
+		local a b
+		a=$(now_ns)
+		split -n r/"$P" --filter='xargs sh -c '\''a=; for u; do a="$a -o - $u"; done; curl -s -f $a | sha256sum >/dev/null'\'' sh' "$T/urls"
+		b=$(now_ns)
+		V=$(rate $IMGB "$a" "$b")
+	}
 	curl_files() {
 		rm -rf "$T/cf"
 		mkdir "$T/cf"
@@ -119,7 +130,7 @@ if part hydrate; then
 		[ "$(find "$T/cf" -type f | wc -l)" -eq "$NCHUNKS" ] || { log "curl fetched other files"; exit 1; }
 	}
 	log "hydration with $P threads, interleaved with curl (-P $P) and the encrypted store's hydration"
-	rounds hydrate write hyd_plain curl_null hyd_enc curl_files
+	rounds hydrate write hyd_plain curl_null hyd_enc curl_files curl_sha
 	hydrate store
 	cmp "$T/state/disk.img" "$T/img" || { log "the hydrated image differs"; exit 1; }
 	rm -rf "$T/state" "$T/cf"
@@ -303,6 +314,7 @@ table_head
 if part hydrate; then
 	pair_row "hydration over HTTP ($P threads)" hydrate 1 2 MB/s "curl -P $P to /dev/null" ">=" 0.9
 	pair_row "hydration over HTTP ($P threads)" hydrate 1 4 MB/s "curl -P $P to files + sync" - -
+	pair_row "hydration over HTTP ($P threads)" hydrate 1 5 MB/s "curl -P $P | sha256sum" - -
 	pair_row "encrypted store: hydration" hydrate 3 1 MB/s "the plain store's" ">=" 0.9
 	echo "  (hydration also decompresses, checks SHA-256, writes the state and makes it durable every second)"
 fi
@@ -332,7 +344,7 @@ fi
 echo
 echo "rounds:"
 for f in "hydrate 1 hydration" "hydrate 2 curl to /dev/null" "hydrate 3 encrypted hydration" \
-	"hydrate 4 curl to files + sync" "replicate 1 replicate" "replicate 2 curl -T" "casync 2 casync extract" \
+	"hydrate 4 curl to files + sync" "hydrate 5 curl | sha256sum" "replicate 1 replicate" "replicate 2 curl -T" "casync 2 casync extract" \
 	"readahead 1 read-ahead on" "readahead 2 read-ahead off" "boot 1 boot, remote, loopback (s)" \
 	"boot 2 boot, local copy" "boot 3 boot, remote, 20 ms" "boot 4 peer, loopback" "boot 5 peer, 20 ms"; do
 	read -r key k label <<<"$f"
