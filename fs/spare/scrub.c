@@ -64,7 +64,7 @@ int hs_scrub(struct hs_spare *sp, bool all, unsigned threads, atomic_int *stop, 
 		if ((all && hs_spare_suspect(sp, i)) || __atomic_load_n(&sp->suspect[i], __ATOMIC_ACQUIRE)) {
 			j.todo[ntodo++] = i;
 			total += hs_index_chunk_len(sp->ix, i);
-		} else if (s == HS_ABSENT && !hs_digest_is_zero(&sp->ix->digests[i])) {
+		} else if (s == HS_ABSENT && !hs_table_zero(sp->table, i)) {
 			st->chunks_absent++;
 		}
 	}

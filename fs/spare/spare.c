@@ -60,7 +60,7 @@ static struct tl *tl_get(size_t chunk_size)
 
 static bool zero_chunk(const struct hs_spare *sp, uint64_t i)
 {
-	return hs_digest_is_zero(&sp->ix->digests[i]);
+	return hs_table_zero(sp->table, i);
 }
 
 /* Held in the state by the map, trusted or not. */
@@ -122,36 +122,45 @@ int hs_spare_image_short(struct hs_spare *sp)
 
 int hs_spare_image_fd(const struct hs_spare *sp) { return sp->state->image_fd; }
 
-static int spare_open(struct hs_index *ix, struct hs_sources *src, bool borrow, struct hs_state *state,
-		      struct hs_spare **out)
+static int spare_open(struct hs_index *ix, struct hs_table *table, struct hs_sources *src, bool borrow,
+		      struct hs_state *state, struct hs_spare **out)
 {
+	int r = 0;
 	struct hs_spare *sp = calloc(1, sizeof *sp);
-	if (!sp) {
+	/* A checkpoint's base is this daemon's own: one left by another is stale. */
+	hs_table_forget(state->dirfd, HS_TABLE_CHECKPOINT);
+	if (sp && !table)
+		r = ix->digests ? hs_table_from_index(state->dirfd, state->dir, HS_TABLE_FILE, ix, true,
+						      src->v[src->n - 1], &table)
+				: hs_err(EINVAL, "no digests for disk %s of %s@%s", ix->disk, ix->server, ix->id);
+	if (sp && r == 0) {
+		sp->touched = calloc(ix->nchunks ? ix->nchunks : 1, 1);
+		sp->suspect = calloc(ix->nchunks ? ix->nchunks : 1, 1);
+	}
+	if (!sp || r < 0 || !sp->touched || !sp->suspect) {
+		if (sp) {
+			free(sp->touched);
+			free(sp->suspect);
+			free(sp);
+		}
+		hs_table_close(table);
 		hs_index_free(ix);
 		if (!borrow)
 			hs_sources_close(src);
 		hs_state_close(state);
-		return -ENOMEM;
+		return r < 0 ? r : -ENOMEM;
 	}
+	/* The table is the digests' one place now: none stay in the heap. */
+	free(ix->digests);
+	ix->digests = NULL;
 	sp->ix = ix;
+	sp->table = table;
 	sp->src = *src;
 	sp->src_borrowed = borrow;
 	sp->state = state;
 	sp->demand_deadline_ms = 120000;
 	sp->demand = &sp->demand_own;
 	sp->mark_clean = true;
-	sp->touched = calloc(ix->nchunks ? ix->nchunks : 1, 1);
-	sp->suspect = calloc(ix->nchunks ? ix->nchunks : 1, 1);
-	if (!sp->touched || !sp->suspect) {
-		free(sp->touched);
-		free(sp->suspect);
-		free(sp);
-		hs_index_free(ix);
-		if (!borrow)
-			hs_sources_close(src);
-		hs_state_close(state);
-		return -ENOMEM;
-	}
 	pthread_mutex_init(&sp->fetch_lock, NULL);
 	/* Waits for another's fetch end at the waiter's deadline (monotonic). */
 	pthread_condattr_t ca;
@@ -159,10 +168,8 @@ static int spare_open(struct hs_index *ix, struct hs_sources *src, bool borrow, 
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&sp->fetch_done, &ca);
 	pthread_condattr_destroy(&ca);
-	uint64_t local = 0, written = 0, nsuspect = 0, data = 0;
+	uint64_t local = 0, written = 0, nsuspect = 0;
 	for (uint64_t i = 0; i < ix->nchunks; i++) {
-		if (!zero_chunk(sp, i))
-			data += hs_index_chunk_len(ix, i);
 		/* After an unclean stop nothing the point vouches for is trusted
 		 * unchecked: readers and hydration check each chunk first. */
 		if (state->unclean && held(sp, i) && hs_state_get(state, i) != HS_WRITTEN) {
@@ -173,7 +180,7 @@ static int spare_open(struct hs_index *ix, struct hs_sources *src, bool borrow, 
 		written += hs_state_get(state, i) == HS_WRITTEN;
 	}
 	sp->nsuspect = nsuspect;
-	sp->data_bytes = data;
+	sp->data_bytes = table->data_bytes;
 	sp->nlocal = local;
 	sp->nwritten = written;
 	*out = sp;
@@ -183,14 +190,14 @@ static int spare_open(struct hs_index *ix, struct hs_sources *src, bool borrow, 
 int hs_spare_open(struct hs_index *ix, struct hs_sources *src, struct hs_state *state,
 		  struct hs_spare **out)
 {
-	return spare_open(ix, src, false, state, out);
+	return spare_open(ix, NULL, src, false, state, out);
 }
 
-int hs_spare_open_shared(struct hs_index *ix, const struct hs_sources *src, struct hs_state *state,
-			 struct hs_spare **out)
+int hs_spare_open_shared(struct hs_index *ix, struct hs_table *table, const struct hs_sources *src,
+			 struct hs_state *state, struct hs_spare **out)
 {
 	struct hs_sources copy = *src;
-	return spare_open(ix, &copy, true, state, out);
+	return spare_open(ix, table, &copy, true, state, out);
 }
 
 int hs_spare_close(struct hs_spare *sp)
@@ -213,7 +220,8 @@ int hs_spare_close(struct hs_spare *sp)
 	free(sp->trace);
 	free(sp->touched);
 	free(sp->suspect);
-	hs_index_free(sp->last_cp);
+	hs_table_close(sp->table);
+	hs_table_close(sp->cp_table);
 	free(sp);
 	return r;
 }
@@ -396,9 +404,12 @@ static int check_held(struct hs_spare *sp, uint64_t i, void *buf)
 		return hs_state_check_image(sp->state) < 0 ? -EIO : hs_err(EIO, "%s/disk.img is short", sp->state->dir);
 	if (zero)
 		return hs_is_zero(buf, len);
-	struct hs_digest d;
+	struct hs_digest want, d;
+	int r = hs_table_get(sp->table, i, &want);
+	if (r < 0)
+		return r;
 	hs_store_chunk_id(sp->src.v[sp->src.n - 1], buf, len, &d);
-	return hs_digest_eq(&d, &sp->ix->digests[i]);
+	return hs_digest_eq(&d, &want);
 }
 
 /* Suspect chunk i (claimed by the caller): 0 once its bytes are known good
@@ -455,11 +466,15 @@ static int fetch(struct hs_spare *sp, uint64_t i, enum hs_fetch kind, int64_t de
 		if (sr <= 0)
 			return sr;
 	}
-	int delay = 50, r;
+	struct hs_digest want;
+	int r = hs_table_get(sp->table, i, &want);
+	if (r < 0)
+		return r;
+	int delay = 50;
 	size_t from = 0;
 	int64_t outer = hs_deadline_set(deadline_at);
 	for (;;) {
-		r = hs_sources_read(&sp->src, &sp->ix->digests[i], t->plain, len, &t->z, &from);
+		r = hs_sources_read(&sp->src, &want, t->plain, len, &t->z, &from);
 		if (r == 0 || !demand || !transient(r) || hs_mono_ms() + delay > deadline_at)
 			break;
 		usleep((useconds_t)delay * 1000);
