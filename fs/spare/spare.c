@@ -1,10 +1,12 @@
 /* The spare engine; see spare.h. */
 #include "spare/spare.h"
 #include "basics/cleanup.h"
+#include "basics/clock.h"
 #include "basics/deadline.h"
 #include "basics/device.h"
 #include "basics/err.h"
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -19,43 +21,90 @@ struct hs_inflight {
 	struct hs_inflight *next;
 };
 
-/* Per-thread buffers for fetching: one chunk of plain bytes and the stored form. */
-struct tl {
+/* Buffers for a fetch: one chunk of plain bytes and its stored form. They
+ * come from one pool for the process and go back after each fetch, so they
+ * number as many as fetches ran at once lately, not as many threads as ever
+ * fetched (16 read-ahead threads, FUSE's pool): a buffer idle for
+ * POOL_IDLE_S seconds is freed by the next trim (a flush or a fetch's end,
+ * at most once a second), which matters when fifty daemons share a host. */
+struct fbuf {
 	void *plain;
-	size_t cap; /* bytes at plain: spares of different chunk sizes share it */
+	size_t cap; /* bytes at plain: spares of different chunk sizes share the pool */
 	struct hs_buf z;
+	double idle_since;
+	struct fbuf *next;
 };
-static pthread_key_t tl_key;
-static pthread_once_t tl_once = PTHREAD_ONCE_INIT;
+#define POOL_IDLE_S 2.0
+/* pool_lock protects pool: the idle buffers, the most recently used first */
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fbuf *pool;
+static _Atomic double pool_trimmed; /* hs_now_s() of the last trim */
 
-static void tl_free(void *p)
+static void fbuf_free(struct fbuf *b)
 {
-	struct tl *t = p;
-	free(t->plain);
-	hs_buf_free(&t->z);
-	free(t);
+	free(b->plain);
+	hs_buf_free(&b->z);
+	free(b);
 }
-static void tl_make(void) { pthread_key_create(&tl_key, tl_free); }
 
-static struct tl *tl_get(size_t chunk_size)
+static struct fbuf *fbuf_get(size_t chunk_size)
 {
-	pthread_once(&tl_once, tl_make);
-	struct tl *t = pthread_getspecific(tl_key);
-	if (t && t->cap >= chunk_size)
-		return t;
-	if (!t) {
-		t = calloc(1, sizeof *t);
-		if (!t || pthread_setspecific(tl_key, t) != 0) {
-			free(t);
+	struct fbuf *b;
+	{
+		HS_LOCK_SCOPE(&pool_lock);
+		if ((b = pool))
+			pool = b->next;
+	}
+	if (!b && !(b = calloc(1, sizeof *b)))
+		return NULL;
+	if (b->cap < chunk_size) {
+		void *p = realloc(b->plain, chunk_size);
+		if (!p) {
+			fbuf_free(b);
 			return NULL;
 		}
+		b->plain = p;
+		b->cap = chunk_size;
 	}
-	void *p = realloc(t->plain, chunk_size);
-	if (!p)
-		return NULL;
-	t->plain = p;
-	t->cap = chunk_size;
-	return t;
+	return b;
+}
+
+/* Free the buffers idle for long enough (at most once a second). */
+static void pool_trim(void)
+{
+	double now = hs_now_s();
+	if (now - atomic_load(&pool_trimmed) < 1.0)
+		return;
+	atomic_store(&pool_trimmed, now);
+	struct fbuf *old;
+	{
+		HS_LOCK_SCOPE(&pool_lock);
+		struct fbuf **p = &pool;
+		while (*p && now - (*p)->idle_since < POOL_IDLE_S)
+			p = &(*p)->next;
+		old = *p; /* the rest were used before these: idle longer */
+		*p = NULL;
+	}
+	if (!old)
+		return;
+	while (old) {
+		struct fbuf *next = old->next;
+		fbuf_free(old);
+		old = next;
+	}
+	/* Freed chunks sit in malloc's arenas until trimmed. */
+	malloc_trim(0);
+}
+
+static void fbuf_put(struct fbuf *b)
+{
+	b->idle_since = hs_now_s();
+	{
+		HS_LOCK_SCOPE(&pool_lock);
+		b->next = pool;
+		pool = b;
+	}
+	pool_trim();
 }
 
 static bool zero_chunk(const struct hs_spare *sp, uint64_t i)
@@ -453,12 +502,9 @@ static int settle_suspect(struct hs_spare *sp, uint64_t i, void *buf)
  * source errors are retried with backoff until then (demand); hydration and
  * read-ahead try once (hydration comes back to the chunk later by itself,
  * and a reader waiting for either tries again itself: see claim). */
-static int fetch(struct hs_spare *sp, uint64_t i, enum hs_fetch kind, int64_t deadline_at)
+static int fetch_into(struct hs_spare *sp, uint64_t i, enum hs_fetch kind, int64_t deadline_at, struct fbuf *t)
 {
 	bool demand = kind == HS_FETCH_DEMAND;
-	struct tl *t = tl_get(sp->ix->chunk_size);
-	if (!t)
-		return -ENOMEM;
 	uint32_t len = hs_index_chunk_len(sp->ix, i);
 	bool was_suspect = suspect(sp, i);
 	if (was_suspect) {
@@ -503,6 +549,16 @@ static int fetch(struct hs_spare *sp, uint64_t i, enum hs_fetch kind, int64_t de
 	r = hs_state_set(sp->state, i, HS_PRESENT);
 	if (r == 0)
 		atomic_fetch_add(&sp->nlocal, 1);
+	return r;
+}
+
+static int fetch(struct hs_spare *sp, uint64_t i, enum hs_fetch kind, int64_t deadline_at)
+{
+	struct fbuf *b = fbuf_get(sp->ix->chunk_size);
+	if (!b)
+		return -ENOMEM;
+	int r = fetch_into(sp, i, kind, deadline_at, b);
+	fbuf_put(b);
 	return r;
 }
 
@@ -624,8 +680,10 @@ static int begin_change(struct hs_spare *sp, uint64_t i, uint32_t a, uint32_t b,
 		return r;
 	if (suspect(sp, i)) {
 		/* The base must be the point's before the guest's bytes join it. */
-		struct tl *t = tl_get(sp->ix->chunk_size);
+		struct fbuf *t = fbuf_get(sp->ix->chunk_size);
 		r = !t ? -ENOMEM : settle_suspect(sp, i, t->plain);
+		if (t)
+			fbuf_put(t);
 		if (r == 1) {
 			release(sp, own, 0, false);
 			atomic_fetch_add(sp->demand, 1);
@@ -719,6 +777,7 @@ int hs_spare_discard(struct hs_spare *sp, uint64_t off, uint64_t len)
 
 int hs_spare_flush(struct hs_spare *sp)
 {
+	pool_trim(); /* the flusher's tick frees what a burst of fetches left */
 	int r = hs_state_flush(sp->state);
 	if (r < 0)
 		return hs_err(-r, "cannot flush state %s: %s", sp->state->dir, strerror(-r));
