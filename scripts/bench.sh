@@ -10,6 +10,8 @@
 #   then scripts/bench-spare.sh: the mounted spare's figures (BENCH_SPARE=0 skips)
 #   then scripts/bench-remote.sh: the remote store's figures (BENCH_REMOTE=0 skips)
 #   then scripts/bench-browse.sh: browse's userspace vs --kernel-mount vs VM (BENCH_BROWSE=0 skips)
+#   then scripts/bench-disks.sh: servers of several disks, interleaved pairs (BENCH_DISKS=0 skips)
+#   then scripts/bench-points.sh: points over 100 points of a 1 TiB server (BENCH_POINTS=0 skips)
 #
 # Environment:
 #   BENCH_DIR=/var/tmp      where the scratch directory goes (~14x the image by default)
@@ -616,5 +618,15 @@ fi
 if [[ ${BENCH_BROWSE:-1} == 1 ]]; then
 	echo
 	HOTSPARE=$H "$REPO/scripts/bench-browse.sh"
+fi
+# Servers of several disks: a two-disk snapshot, a two-disk spare's cold boot.
+if [[ ${BENCH_DISKS:-1} == 1 ]]; then
+	echo
+	HOTSPARE=$H "$REPO/scripts/bench-disks.sh"
+fi
+# Listing at fleet scale: points reads headers, not digest tables.
+if [[ ${BENCH_POINTS:-1} == 1 ]]; then
+	echo
+	HOTSPARE=$H "$REPO/scripts/bench-points.sh"
 fi
 exit 0

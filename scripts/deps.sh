@@ -5,7 +5,9 @@ HS_PKGS=(meson ninja-build pkg-config gcc libzstd-dev libssl-dev libjson-c-dev l
 	 linux-image-amd64 busybox-static extlinux syslinux-common kmod cpio gzip
 	 qemu-system-x86 libvirt-daemon-system libvirt-clients libvirt-dev libxml2-dev chromium python3-pil
 	 nginx-light curl nodejs
-	 qemu-utils ntfs-3g fuse2fs xfsprogs libguestfs-tools libguestfs-xfs)
+	 qemu-utils ntfs-3g fuse2fs xfsprogs libguestfs-tools libguestfs-xfs
+	 libinih-dev debhelper dpkg-dev scdoc man-db systemd
+	 clang libclang-rt-14-dev)
 
 hs_install_deps() {
 	local missing=() p

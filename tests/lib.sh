@@ -6,6 +6,9 @@ set -euo pipefail
 HS=${HOTSPARE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/tools/hotspare}
 [ -x "$HS" ] || { echo "hotspare binary not found at $HS (set HOTSPARE)" >&2; exit 1; }
 T=$(mktemp -d "${TMPDIR:-/tmp}/hs-test.XXXXXX")
+# No host configuration (/etc/hotspare/hotspare.conf) reaches a test: the
+# tests that check the configuration name their own file.
+export HOTSPARE_CONFIG=""
 CLEANUPS=()
 
 # Run cleanup steps (newest first), then remove the temporary directory.

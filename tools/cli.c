@@ -1,5 +1,6 @@
 /* Helpers shared by the subcommands; see cli.h. */
 #include "cli.h"
+#include "config.h"
 #include "jobs/capture.h"
 #include "basics/err.h"
 #include "basics/path.h"
@@ -288,6 +289,7 @@ static int points_add(struct hs_store *st, const char *server, const char *want,
 		p->v = v;
 		snprintf(v[p->n].server, sizeof v->server, "%s", server);
 		snprintf(v[p->n].id, sizeof v->id, "%s", ids ? ids[i] : id);
+		v[p->n].disk[0] = 0;
 		p->n++;
 	}
 	hs_strv_free(ids);
@@ -301,6 +303,37 @@ int cli_points_add(struct hs_store *st, const char *ref, struct cli_points *p)
 	return r < 0 ? r : points_add(st, server, want, true, p);
 }
 
+int cli_points_add_disk(struct hs_store *st, const char *ref, struct cli_points *p)
+{
+	char server[HS_SERVER_MAX + 1], want[HS_POINT_ID_LEN + 1], disk[HS_DISK_MAX + 1];
+	int r = hs_ref_parse(ref, server, want, disk);
+	size_t from = p->n;
+	if (r == 0)
+		r = points_add(st, server, want, true, p);
+	if (r < 0 || !disk[0])
+		return r;
+	/* Only the points that have the disk (disks come and go between points). */
+	struct hs_point *head = malloc(sizeof *head);
+	if (!head)
+		return -ENOMEM;
+	size_t kept = from;
+	for (size_t i = from; r == 0 && i < p->n; i++) {
+		if ((r = hs_store_point_head(st, p->v[i].server, p->v[i].id, head)) < 0)
+			break;
+		if (hs_point_disk_find(head, disk) < 0)
+			continue;
+		p->v[kept] = p->v[i];
+		snprintf(p->v[kept].disk, sizeof p->v[kept].disk, "%s", disk);
+		kept++;
+	}
+	free(head);
+	if (r == 0 && kept == from)
+		r = want[0] ? hs_err(ENOENT, "point %s@%s has no disk %s", server, p->v[from].id, disk)
+			    : hs_err(ENOENT, "no point of %s has a disk %s", server, disk);
+	p->n = kept;
+	return r;
+}
+
 int cli_points_all(struct hs_store *st, struct cli_points *p)
 {
 	char **servers = NULL;
@@ -312,8 +345,8 @@ int cli_points_all(struct hs_store *st, struct cli_points *p)
 	return r;
 }
 
-int cli_seeds_json(int argc, char **argv, const char *cmd, const char *usage, int min_args, int max_args,
-		   struct cli_list *seeds, bool *json)
+int cli_seeds_json(int *argc, char ***argv, const char *cmd, const char *usage, int min_args, int max_args,
+		   int ref, struct cli_list *seeds, bool *json)
 {
 	static const struct option opts[] = {
 		{ "seed", required_argument, NULL, 's' },
@@ -323,7 +356,7 @@ int cli_seeds_json(int argc, char **argv, const char *cmd, const char *usage, in
 	};
 	*json = false;
 	int c;
-	while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
+	while ((c = cli_getopt(*argc, *argv, "h", opts)) != -1) {
 		if (c == 's' && cli_list_add(seeds, optarg) == 0)
 			continue;
 		if (c == 'j') {
@@ -333,12 +366,39 @@ int cli_seeds_json(int argc, char **argv, const char *cmd, const char *usage, in
 		cli_list_free(seeds);
 		return c == 'h' ? cli_help(cmd, usage) : cli_usage(cmd, usage);
 	}
-	int n = argc - optind;
+	if ((c = cfg_store_arg(cmd, argc, argv, min_args, max_args, ref)) >= 0 ||
+	    (c = cfg_seeds(seeds) < 0 ? cli_fail(cmd, -ENOMEM) : -1) >= 0) {
+		cli_list_free(seeds);
+		return c;
+	}
+	int n = *argc - optind;
 	if (n < min_args || (max_args >= 0 && n > max_args)) {
 		cli_list_free(seeds);
 		return cli_usage(cmd, usage);
 	}
 	return -1;
+}
+
+int cli_store_json(int *argc, char ***argv, const char *cmd, const char *usage, int min_args, int max_args,
+		   int ref, bool *json)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+	*json = false;
+	while ((c = cli_getopt(*argc, *argv, "h", opts)) != -1) {
+		if (c == 'j')
+			*json = true;
+		else
+			return c == 'h' ? cli_help(cmd, usage) : cli_usage(cmd, usage);
+	}
+	if ((c = cfg_store_arg(cmd, argc, argv, min_args, max_args, ref)) >= 0)
+		return c;
+	int n = *argc - optind;
+	return n < min_args || (max_args >= 0 && n > max_args) ? cli_usage(cmd, usage) : -1;
 }
 
 int cli_disk_pairs(const char *cmd, int n, char **args, const char *what, struct hs_capture_disk *out,
@@ -356,8 +416,11 @@ int cli_disk_pairs(const char *cmd, int n, char **args, const char *what, struct
 		bool pair = eq && nl > 0 &&
 			    (n > 1 || (nl <= HS_DISK_MAX && strspn(args[k], "abcdefghijklmnopqrstuvwxyz"
 								    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == nl));
-		if (!pair && n > 1)
-			return hs_err(EINVAL, "'%s' is not DISK=%s (with several disks, name each one)", args[k], what);
+		if (!pair && n > 1) {
+			char e[160];
+			return hs_err(EINVAL, "'%s' is not DISK=%s (with several disks, name each one)",
+				      hs_escape(args[k], e, sizeof e), what);
+		}
 		if (!pair) {
 			out[0] = (struct hs_capture_disk){ HS_DISK_DEFAULT, args[k] };
 			*nout = 1;

@@ -63,12 +63,18 @@ int cli_apart(const char *cmd, const char *what, const char *path, const char *s
 int cli_drill_places(const char *store, const struct cli_list *seeds, const char *report,
 		     const char *work);
 
-/* Parse the options of a command that takes --seed SEED (repeatable) and
- * --json, and from min_args to max_args (-1: any number) positional
- * arguments from optind on. Returns -1 to go on, or the exit status to
+/* Parse the options of a command whose first argument is STORE (which the
+ * configuration may supply: cfg_store_arg, with ref) and that takes --seed
+ * SEED (repeatable; the configured seeds when none is given) and --json,
+ * and from min_args to max_args (-1: any number) positional arguments from
+ * optind on, STORE included. Returns -1 to go on, or the exit status to
  * return (usage shown, seeds freed). */
-int cli_seeds_json(int argc, char **argv, const char *cmd, const char *usage, int min_args, int max_args,
-		   struct cli_list *seeds, bool *json);
+int cli_seeds_json(int *argc, char ***argv, const char *cmd, const char *usage, int min_args, int max_args,
+		   int ref, struct cli_list *seeds, bool *json);
+
+/* The same for a command whose only option is --json. */
+int cli_store_json(int *argc, char ***argv, const char *cmd, const char *usage, int min_args, int max_args,
+		   int ref, bool *json);
 
 int cmd_init(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
@@ -109,6 +115,9 @@ struct cli_points {
 	size_t n;
 };
 int cli_points_add(struct hs_store *st, const char *ref, struct cli_points *p);
+/* The same for SERVER[@POINT][:DISK]: with a disk, only the points that have it, each
+ * naming the disk (an error when none has it). */
+int cli_points_add_disk(struct hs_store *st, const char *ref, struct cli_points *p);
 int cli_points_all(struct hs_store *st, struct cli_points *p);
 
 int cmd_replicate(int argc, char **argv);
@@ -116,9 +125,15 @@ int cmd_replicate(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 
 /* Take --keyfile FILE and --passphrase-file FILE out of argv (argv[0] is the
- * command) and load the key they name, or HOTSPARE_KEYFILE's, as the current
- * key. -1 to go on, or the exit status to return (the error printed). */
-int cli_key_setup(int *argc, char **argv);
+ * command) and, with load, load the key they name, or HOTSPARE_KEYFILE's, as
+ * the current key. -1 to go on, or the exit status to return (the error
+ * printed). */
+int cli_key_setup(int *argc, char **argv, bool load);
+
+/* Load keyfile (a wrapped one with the passphrase in passfile, which may be
+ * NULL) as the current key, and name both to the programs this one runs.
+ * 0 or -errno with a message. */
+int cli_key_load(const char *keyfile, const char *passfile);
 
 /* The passphrase file given with --passphrase-file or HOTSPARE_PASSPHRASE_FILE, or NULL. */
 const char *cli_passphrase_file(void);

@@ -1,6 +1,7 @@
 /* hotspare drill STORE SERVER[@POINT] --report DIR [--seed SEED]... [--connect URI]
  *               [--expect TEXT] [--timeout SECONDS] [--check-tcp PORT]... */
 #include "cli.h"
+#include "config.h"
 #include "vm/drill.h"
 #include "vm/domain.h"
 #include "basics/err.h"
@@ -11,7 +12,8 @@
 
 #define USAGE "STORE SERVER[@POINT] --report DIR [--seed SEED]... [--connect URI]\n" \
 	      "       [--expect TEXT] [--timeout SECONDS] [--check-tcp PORT]... [--memory MIB] [--vcpus N]\n" \
-	      "       [--profile linux|windows] [--boot-trace FILE] [--work-dir DIR]"
+	      "       [--profile linux|windows] [--boot-trace FILE] [--work-dir DIR]\n" \
+	      "       (STORE, --report, --seed, --connect and --profile may come from the configuration: see 'hotspare config')"
 
 static void on_signal(int sig)
 {
@@ -47,8 +49,8 @@ int cmd_drill(int argc, char **argv)
 		{ 0 },
 	};
 	struct cli_list seeds = { 0 };
-	struct hs_drill_opts o = { .uri = "qemu:///system", .expect = "login:", .timeout_s = 300,
-				   .memory_mib = 512, .vcpus = 1 };
+	struct hs_drill_opts o = { .expect = "login:", .timeout_s = 300, .memory_mib = 512, .vcpus = 1 };
+	const char *profile = NULL;
 	bool json = false;
 	int c, v = 0, bad = 0;
 	while (!bad && (c = cli_getopt(argc, argv, "h", opts)) != -1) {
@@ -81,7 +83,7 @@ int cmd_drill(int argc, char **argv)
 		case 'P':
 			if (strcmp(optarg, "linux") && strcmp(optarg, "windows"))
 				bad = cli_failf("drill", "--profile '%s' is not linux or windows", optarg);
-			o.windows = !strcmp(optarg, "windows");
+			profile = optarg;
 			break;
 		case 'b': o.trace_path = optarg; break;
 		case 'w': o.work_dir = optarg; break;
@@ -93,12 +95,23 @@ int cmd_drill(int argc, char **argv)
 			bad = 2;
 		}
 	}
+	/* The configuration's store, seeds, report directory, URI and profile (config.h). */
+	if (!bad && (c = cfg_store_arg("drill", &argc, &argv, 2, 2, 1)) >= 0)
+		bad = c;
+	if (!bad && cfg_seeds(&seeds) < 0)
+		bad = cli_fail("drill", -ENOMEM);
+	if (!o.report_dir)
+		o.report_dir = cfg_server_dir(CFG_REPORT_DIR);
+	if (!o.uri)
+		o.uri = cfg_get(CFG_CONNECT);
+	o.windows = !strcmp(profile ? profile : cfg_get(CFG_PROFILE), "windows");
 	if (bad || argc - optind != 2 || !o.report_dir) {
 		cli_list_free(&seeds);
 		return bad == 1 ? 1 : cli_usage("drill", USAGE);
 	}
 	/* The report and the throw-away state go where they touch no store. */
-	if ((c = cli_drill_places(argv[optind], &seeds, o.report_dir, o.work_dir)) >= 0) {
+	if ((c = cli_drill_places(argv[optind], &seeds, o.report_dir, o.work_dir)) >= 0 ||
+	    (c = cfg_make_dirs(o.report_dir, false) < 0 ? cli_fail("drill", -EIO) : -1) >= 0) {
 		cli_list_free(&seeds);
 		return c;
 	}

@@ -6,6 +6,7 @@
  * FILE only once complete and checked: a failure leaves nothing behind. An
  * existing FILE is refused unless --force, which replaces it atomically. */
 #include "cli.h"
+#include "config.h"
 #include "basics/err.h"
 #include "basics/progress.h"
 #include "jobs/restore.h"
@@ -103,9 +104,10 @@ int cmd_export(int argc, char **argv)
 			return c == 'h' ? cli_help("export", USAGE) : cli_usage("export", USAGE);
 		}
 	}
-	if (argc - optind != 3) {
+	if ((c = cfg_store_arg("export", &argc, &argv, 3, 3, 1)) >= 0 || cfg_seeds(&seeds) < 0 ||
+	    argc - optind != 3) {
 		cli_list_free(&seeds);
-		return cli_usage("export", USAGE);
+		return c >= 0 ? c : argc - optind != 3 ? cli_usage("export", USAGE) : cli_fail("export", -ENOMEM);
 	}
 	size_t k = 0;
 	while (formats[k] && strcmp(formats[k], fmt) != 0)

@@ -2,6 +2,7 @@
  * Two checkpoints around shutting the spare's domain down (vm/failback.h);
  * this prints what they did and the point to restore. */
 #include "cli.h"
+#include "config.h"
 #include "spare/control.h"
 #include "vm/failback.h"
 #include <getopt.h>
@@ -31,7 +32,7 @@ int cmd_failback(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct hs_failback_opts o = { .uri = "qemu:///system", .shutdown_timeout_s = 120 };
+	struct hs_failback_opts o = { .shutdown_timeout_s = 120 };
 	bool json = false;
 	uint64_t secs;
 	int c;
@@ -52,6 +53,8 @@ int cmd_failback(int argc, char **argv)
 	if (argc - optind != 1)
 		return cli_usage("failback", USAGE);
 	o.mountpoint = argv[optind];
+	if (!o.uri)
+		o.uri = cfg_get(CFG_CONNECT);
 	struct hs_failback_result res;
 	int r = hs_failback(&o, &res);
 	if (r < 0)

@@ -4,6 +4,7 @@
  * The spare runs for real: mounted (unless it already is) and started as a
  * persistent libvirt domain named after the server; hydration goes on. */
 #include "cli.h"
+#include "config.h"
 #include "vm/domain.h"
 #include "basics/err.h"
 #include "basics/mounts.h"
@@ -19,7 +20,9 @@
 
 #define USAGE "STORE SERVER[@POINT] --state DIR [--seed SEED]... [--connect URI]\n" \
 	      "       [--network NAME | --bridge IF] [--memory MIB] [--vcpus N] [--profile linux|windows]\n" \
-	      "       [--mountpoint DIR (default /var/lib/hotspare/mnt/SERVER)]"
+	      "       [--mountpoint DIR (default /var/lib/hotspare/mnt/SERVER)]\n" \
+	      "       (STORE, --state, --mountpoint, --seed, --connect and --profile may come from the configuration:\n" \
+	      "        see 'hotspare config')"
 
 #define HS_FAILOVER_MAX_SEEDS 24
 
@@ -66,7 +69,7 @@ int cmd_failover(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *state = NULL, *uri = "qemu:///system", *network = NULL, *bridge = NULL, *mntopt = NULL;
+	const char *state = NULL, *uri = NULL, *network = NULL, *bridge = NULL, *mntopt = NULL, *profile = NULL;
 	unsigned memory = 1024, vcpus = 2;
 	uint64_t v;
 	bool windows = false;
@@ -99,12 +102,18 @@ int cmd_failover(int argc, char **argv)
 		case 'p':
 			if (strcmp(optarg, "linux") && strcmp(optarg, "windows"))
 				return cli_failf("failover", "--profile '%s' is not linux or windows", optarg);
-			windows = !strcmp(optarg, "windows");
+			profile = optarg;
 			break;
 		case 'M': mntopt = optarg; break;
 		default: return c == 'h' ? cli_help("failover", USAGE) : cli_usage("failover", USAGE);
 		}
 	}
+	/* The configuration's store, state and mount directories, URI and profile (config.h). */
+	if ((c = cfg_store_arg("failover", &argc, &argv, 2, 2, 1)) >= 0)
+		return c;
+	state = state ? state : cfg_server_dir(CFG_STATE_DIR);
+	uri = uri ? uri : cfg_get(CFG_CONNECT);
+	windows = !strcmp(profile ? profile : cfg_get(CFG_PROFILE), "windows");
 	if (argc - optind != 2 || !state)
 		return cli_usage("failover", USAGE);
 	if (network && bridge)
@@ -116,16 +125,15 @@ int cmd_failover(int argc, char **argv)
 		return cli_fail("failover", r);
 	/* The mount: reuse a live mount of this server's spare, else mount it. */
 	char mnt[PATH_MAX], image[PATH_MAX + 80];
-	snprintf(mnt, sizeof mnt, "%s", mntopt ? mntopt : "/var/lib/hotspare/mnt/");
-	if (!mntopt)
-		strncat(mnt, server, sizeof mnt - strlen(mnt) - 1);
+	snprintf(mnt, sizeof mnt, "%s", mntopt ? mntopt : cfg_server_dir(CFG_MOUNT_DIR));
 	/* Before the mountpoint is made: the state and mountpoint must be where
 	 * a spare can use them (mount checks again; this keeps nothing made). */
 	struct hs_place places[HS_FAILOVER_MAX_SEEDS + 1] = { { "the store", where } };
 	size_t nplaces = 1;
 	for (int i = 3; i < nm; i += 2)
 		places[nplaces++] = (struct hs_place){ "the seed", mount_argv[i] };
-	if ((r = hs_state_check_place("the state", state, mnt, places, nplaces)) < 0)
+	if ((r = hs_state_check_place("the state", state, mnt, places, nplaces)) < 0 ||
+	    (r = cfg_make_dirs(state, false)) < 0)
 		return cli_fail("failover", r);
 	if (bridge) {
 		char path[PATH_MAX];

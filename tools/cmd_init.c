@@ -2,6 +2,7 @@
  * An encrypted store records its key's fingerprint (and the key file's escrow
  * copy, if it has one), never the key. */
 #include "cli.h"
+#include "config.h"
 #include "store/http.h"
 #include <errno.h>
 #include <stdlib.h>
@@ -43,6 +44,8 @@ int cmd_init(int argc, char **argv)
 			return cli_usage("init", USAGE);
 		}
 	}
+	if ((c = cfg_store_arg("init", &argc, &argv, 1, 1, -1)) >= 0)
+		return c;
 	if (argc - optind != 1)
 		return cli_usage("init", USAGE);
 	struct hs_key *key = NULL;

@@ -2,6 +2,7 @@
  * Loads the index and the state here, so bad input is reported by this
  * command; then a daemon mounts the image, signals readiness and serves. */
 #include "cli.h"
+#include "config.h"
 #include "basics/cleanup.h"
 #include "spare/control.h"
 #include "basics/err.h"
@@ -23,7 +24,8 @@
 #define USAGE "STORE SERVER[@POINT] MOUNTPOINT --state DIR [--seed SEED]... [--foreground]\n" \
 	      "       [--hydrate-threads N (default 2; 0: no background hydration)] [--deadline SECONDS]\n" \
 	      "       [--readahead MIB (largest read-ahead window, default 8; 0: none)]\n" \
-	      "       [--boot-trace FILE (default: the server's trace recorded by drills)] [--read-only]"
+	      "       [--boot-trace FILE (default: the server's trace recorded by drills)] [--read-only]\n" \
+	      "       (STORE, MOUNTPOINT, --state and --seed may come from the configuration: see 'hotspare config')"
 
 struct mount_args {
 	const char *store, *ref, *mountpoint, *state;
@@ -138,14 +140,21 @@ static int parse(int argc, char **argv, struct mount_args *a)
 			return cli_usage("mount", USAGE) ? -EINVAL : 0;
 		}
 	}
-	if (argc - optind != 3)
+	/* The configuration's store, seeds, state and mount directories (config.h). */
+	if ((c = cfg_store_arg("mount", &argc, &argv, 2, 3, 1)) >= 0)
+		return c ? -ERANGE : 1;
+	if (argc - optind != 3 && argc - optind != 2)
 		return cli_usage("mount", USAGE) ? -EINVAL : 0;
+	if (!a->state)
+		a->state = cfg_server_dir(CFG_STATE_DIR);
 	if (!a->state)
 		return cli_failf("mount", "--state DIR is missing (see 'hotspare mount --help')") ? -EINVAL : 0;
 	a->store = argv[optind];
 	a->ref = argv[optind + 1];
-	a->mountpoint = argv[optind + 2];
-	return 0;
+	a->mountpoint = argc - optind == 3 ? argv[optind + 2] : cfg_server_dir(CFG_MOUNT_DIR);
+	if (!a->mountpoint)
+		return cli_usage("mount", USAGE) ? -EINVAL : 0;
+	return cfg_seeds(&a->seeds);
 }
 
 int cmd_mount(int argc, char **argv)
@@ -169,6 +178,8 @@ int cmd_mount(int argc, char **argv)
 	struct hs_place *places = cli_places(a.store, &a.seeds, &nplaces);
 	r = !p ? -ENOMEM : places ? hs_state_check_place("the state", a.state, a.mountpoint, places, nplaces) : -ENOMEM;
 	free(places);
+	if (r == 0 && (r = cfg_make_dirs(a.state, false)) == 0)
+		r = cfg_make_dirs(a.mountpoint, true);
 	if (r == 0)
 		r = hs_mount_check_free(a.mountpoint);
 	if (r == 0 && !realpath(a.mountpoint, mnt))

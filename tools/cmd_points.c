@@ -1,4 +1,5 @@
 /* hotspare points STORE SERVER [--json]
+ * hotspare points STORE [--json]   (the servers, with their newest point)
  * Reads each point's fixed-size header only (never a digest table), and
  * needs no key: an encrypted store lists its points without one. */
 #include "cli.h"
@@ -11,7 +12,8 @@
 #include <json-c/json.h>
 #include <string.h>
 
-#define USAGE "STORE SERVER [--json]"
+#define USAGE "STORE SERVER [--json]\n" \
+	      "       STORE [--json]   (its servers, each with its number of points and the newest)"
 
 static json_object *point_json(const struct hs_point *p)
 {
@@ -64,12 +66,53 @@ static void point_line(const struct hs_point *p)
 	       hs_consistency_name(p->consistency), disks);
 }
 
+/* The store's servers (sorted by name), each with its number of points and the newest. */
+static int servers(const char *where, bool json)
+{
+	_cleanup_(hs_store_close_p) struct hs_store *st = NULL;
+	_cleanup_(hs_strv_free_p) char **names = NULL;
+	size_t n;
+	int r = hs_store_open_flags(where, HS_OPEN_NOKEY, &st);
+	if (r == 0)
+		r = hs_store_servers_list(st, &names, &n);
+	if (r < 0)
+		return cli_fail("points", r);
+	json_object *arr = json_object_new_array();
+	if (!json && n)
+		printf("%-32s %6s  %s\n", "SERVER", "POINTS", "NEWEST");
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_(hs_strv_free_p) char **ids = NULL;
+		size_t m = 0;
+		if ((r = hs_store_points_list(st, names[i], &ids, &m)) < 0) {
+			json_object_put(arr);
+			return cli_fail("points", r);
+		}
+		if (json) {
+			json_object *o = json_object_new_object();
+			json_object_object_add(o, "server", json_object_new_string(names[i]));
+			json_object_object_add(o, "points", json_object_new_int64((int64_t)m));
+			json_object_object_add(o, "newest", m ? json_object_new_string(ids[m - 1]) : NULL);
+			json_object_array_add(arr, o);
+		} else {
+			printf("%-32s %6zu  %s\n", names[i], m, m ? ids[m - 1] : "-");
+		}
+	}
+	if (json)
+		puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	else if (n == 0)
+		printf("%s has no servers yet\n", st->be->where);
+	json_object_put(arr);
+	return 0;
+}
+
 int cmd_points(int argc, char **argv)
 {
 	bool json;
-	int c = cli_json_only(argc, argv, "points", USAGE, 2, &json);
+	int c = cli_store_json(&argc, &argv, "points", USAGE, 1, 2, 1, &json);
 	if (c >= 0)
 		return c;
+	if (argc - optind == 1)
+		return servers(argv[optind], json);
 	const char *where = argv[optind], *server = argv[optind + 1];
 	int r = hs_server_name_check(server);
 	if (r < 0)

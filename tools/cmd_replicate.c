@@ -3,6 +3,7 @@
  * at another site, created with SOURCE's chunk size if it is not one yet.
  * --verify-dest reads back what DEST is thought to hold and repairs it. */
 #include "cli.h"
+#include "config.h"
 #include "basics/clock.h"
 #include "basics/err.h"
 #include "jobs/replicate.h"
@@ -111,9 +112,12 @@ int cmd_replicate(int argc, char **argv)
 		cli_list_free(&seeds);
 		return c == 'h' ? cli_help("replicate", USAGE) : cli_usage("replicate", USAGE);
 	}
-	if (argc - optind < 2) {
+	/* SOURCE is left out only when DEST is alone: "replicate A B" always
+	 * names both, whichever exists (DEST is often made by the run). */
+	if ((c = cfg_store_arg("replicate", &argc, &argv, 2, 2, -1)) >= 0 || cfg_seeds(&seeds) < 0 ||
+	    argc - optind < 2) {
 		cli_list_free(&seeds);
-		return cli_usage("replicate", USAGE);
+		return c >= 0 ? c : argc - optind < 2 ? cli_usage("replicate", USAGE) : cli_fail("replicate", -ENOMEM);
 	}
 	/* DEST must be another place than SOURCE and the seeds. */
 	if ((c = cli_apart("replicate", "DEST", argv[optind + 1], argv[optind], &seeds, true)) >= 0) {

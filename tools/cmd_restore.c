@@ -4,6 +4,9 @@
  * Every target is checked before the first byte is written; disks are
  * restored one after another, each resumable on its own. */
 #include "cli.h"
+#include "config.h"
+#include "basics/path.h"
+#include <limits.h>
 #include "basics/cleanup.h"
 #include "basics/err.h"
 #include "jobs/capture.h"
@@ -22,6 +25,21 @@ struct job {
 	const char *target;
 	struct hs_restore_stats s;
 };
+
+/* Do two TARGETs name one file or device (however spelled: "x", "./x", a
+ * symlink, a hard link, two nodes of one block device)? */
+static bool same_target(const char *a, const char *b)
+{
+	char ca[PATH_MAX], cb[PATH_MAX];
+	if (hs_path_canon(a, ca, sizeof ca) == 0 && hs_path_canon(b, cb, sizeof cb) == 0 && !strcmp(ca, cb))
+		return true;
+	struct stat sa, sb;
+	if (stat(a, &sa) < 0 || stat(b, &sb) < 0)
+		return false;
+	if (S_ISBLK(sa.st_mode) && S_ISBLK(sb.st_mode))
+		return sa.st_rdev == sb.st_rdev;
+	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
 
 /* Which disks go where: pairs must name every disk of the point, and only those. */
 static int plan(const struct hs_point *p, const char *disk, const struct hs_capture_disk *pairs, unsigned np,
@@ -58,7 +76,7 @@ static int plan(const struct hs_point *p, const char *disk, const struct hs_capt
 	}
 	for (unsigned k = 0; k < p->ndisks; k++)
 		for (unsigned m = 0; m < k; m++)
-			if (!strcmp(jobs[k].target, jobs[m].target))
+			if (same_target(jobs[k].target, jobs[m].target))
 				return hs_err(EINVAL, "disks %s and %s have the same TARGET %s", p->disks[m].name,
 					      p->disks[k].name, jobs[k].target);
 	*nj = p->ndisks;
@@ -186,9 +204,10 @@ int cmd_restore(int argc, char **argv)
 			return c == 'h' ? cli_help("restore", USAGE) : cli_usage("restore", USAGE);
 		}
 	}
-	if (argc - optind < 3) {
+	if ((c = cfg_store_arg("restore", &argc, &argv, 3, -1, 1)) >= 0 || cfg_seeds(&seeds) < 0 ||
+	    argc - optind < 3) {
 		cli_list_free(&seeds);
-		return cli_usage("restore", USAGE);
+		return c >= 0 ? c : argc - optind < 3 ? cli_usage("restore", USAGE) : cli_fail("restore", -ENOMEM);
 	}
 	/* Every TARGET, before anything is opened: one in the store (or a seed)
 	 * would overwrite it. */

@@ -4,6 +4,7 @@
  * (its in-memory map is its own to change), directly on a state no daemon
  * uses (see spare/scrub.h). */
 #include "cli.h"
+#include "config.h"
 #include "basics/err.h"
 #include "basics/mounts.h"
 #include "basics/progress.h"
@@ -140,6 +141,13 @@ int cmd_scrub(int argc, char **argv)
 	} else {
 		snprintf(state, sizeof state, "%s", target);
 		r = through_daemon(state, &st);
+		/* No daemon: this process fetches, with the configuration's key, credentials and seeds. */
+		if (r == 1 && (c = cfg_set_server("scrub", NULL)) >= 0) {
+			cli_list_free(&seeds);
+			return c;
+		}
+		if (r == 1 && cfg_seeds(&seeds) < 0)
+			r = -ENOMEM;
 		if (r == 1) {
 			struct hs_progress progress;
 			r = hs_scrub_state(state, store, seeds.v, seeds.n, &progress, &st);

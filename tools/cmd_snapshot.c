@@ -3,6 +3,7 @@
  * disk0; DISK=SOURCE pairs name each disk of a server with several. */
 #include "jobs/capture.h"
 #include "cli.h"
+#include "config.h"
 #include "basics/cleanup.h"
 #include "basics/err.h"
 #include "store/places.h"
@@ -97,6 +98,8 @@ int cli_capture(int argc, char **argv, unsigned kind)
 			return cli_usage(cmd, usage);
 		}
 	}
+	if ((c = cfg_store_arg(cmd, &argc, &argv, 3, -1, 1)) >= 0)
+		return c;
 	if (argc - optind < 3)
 		return cli_usage(cmd, usage);
 	const char *where = argv[optind], *server = argv[optind + 1];
@@ -124,12 +127,17 @@ int cli_capture(int argc, char **argv, unsigned kind)
 	r = hs_store_open(where, &st);
 	if (r < 0)
 		return cli_fail(cmd, r);
-	if (ship && (r = hs_store_open_like(ship, st, 0, &ship_st)) < 0)
+	/* A drive that is a store already must be one like the store; one that
+	 * is not yet is made by the capture once it holds the server's lock. */
+	if (ship && (r = hs_store_open_like(ship, st, HS_OPEN_EXISTING, &ship_st)) < 0 &&
+	    (r != -ENOENT || (r = hs_backend_check_create(ship)) < 0))
 		return cli_fail(cmd, r);
+	hs_err_clear();
 	struct hs_progress progress;
 	struct hs_capture_opts o = {
 		.store = st,
 		.ship = ship_st,
+		.ship_at = ship_st ? NULL : ship,
 		.server = server,
 		.disks = disks,
 		.ndisks = nd,

@@ -10,7 +10,7 @@
 int cmd_upgrade(int argc, char **argv)
 {
 	bool json;
-	int c = cli_json_only(argc, argv, "upgrade", USAGE, 1, &json);
+	int c = cli_store_json(&argc, &argv, "upgrade", USAGE, 1, 1, -1, &json);
 	if (c >= 0)
 		return c;
 	struct hs_upgrade_stats s;

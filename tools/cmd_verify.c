@@ -1,16 +1,18 @@
-/* hotspare verify STORE [SERVER[@POINT]] [--seed SEED]... [--json] [--no-key]
+/* hotspare verify STORE [SERVER[@POINT][:DISK]] [--seed SEED]... [--json] [--no-key]
  * --no-key: an encrypted store without its key (the storage tier, a second
  * site): every chunk's presence is checked, not its content. */
 #include "cli.h"
+#include "config.h"
 #include "basics/cleanup.h"
 #include "basics/clock.h"
 #include "basics/err.h"
 #include "jobs/verify.h"
+#include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <string.h>
 
-#define USAGE "STORE [SERVER[@POINT]] [--seed SEED]... [--json] [--no-key]"
+#define USAGE "STORE [SERVER[@POINT][:DISK]] [--seed SEED]... [--json] [--no-key]"
 
 static void print_bad(void *arg, const char *line)
 {
@@ -38,6 +40,12 @@ int cmd_verify(int argc, char **argv)
 		cli_list_free(&seeds);
 		return c == 'h' ? cli_help("verify", USAGE) : cli_usage("verify", USAGE);
 	}
+	/* STORE and seeds may come from the configuration file. */
+	if ((c = cfg_store_arg("verify", &argc, &argv, 1, 2, 1)) >= 0 ||
+	    (c = cfg_seeds(&seeds) < 0 ? cli_fail("verify", -ENOMEM) : -1) >= 0) {
+		cli_list_free(&seeds);
+		return c;
+	}
 	int nargs = argc - optind;
 	if (nargs < 1 || nargs > 2) {
 		cli_list_free(&seeds);
@@ -50,7 +58,7 @@ int cmd_verify(int argc, char **argv)
 	/* With the key at hand, --no-key is not needed: the content is checked. */
 	bool presence = r == 0 && st->encrypted && !st->key;
 	if (r == 0)
-		r = nargs == 2 ? cli_points_add(st, argv[optind + 1], &pts) : cli_points_all(st, &pts);
+		r = nargs == 2 ? cli_points_add_disk(st, argv[optind + 1], &pts) : cli_points_all(st, &pts);
 	if (r == 0) {
 		r = hs_sources_open(st, seeds.v, seeds.n, &src);
 		st = NULL;

@@ -1,6 +1,7 @@
 /* hotspare: the command. Dispatches to one cmd_*.c per subcommand. */
 #define FUSE_USE_VERSION 35
 #include "cli.h"
+#include "config.h"
 #include "basics/err.h"
 #include "basics/path.h"
 #include "store/http.h"
@@ -44,6 +45,7 @@ static const struct {
 	{ "export", cmd_export, "write a point as a whole image file (raw, qcow2, vmdk, vhdx)" },
 	{ "upgrade", cmd_upgrade, "convert a store or drive of format version 1 to version 2" },
 	{ "key", cmd_key, "create a key for an encrypted store, or recover one from its escrow copy" },
+	{ "config", cmd_config, "show the effective settings (hotspare.conf, environment, defaults) and their sources" },
 };
 
 static int help(FILE *f)
@@ -53,6 +55,8 @@ static int help(FILE *f)
 		fprintf(f, "  %-9s %s\n", cmds[i].name, cmds[i].what);
 	fprintf(f, "\nEvery command takes --keyfile FILE (or HOTSPARE_KEYFILE) for an encrypted store, and\n"
 		   "--passphrase-file FILE (or HOTSPARE_PASSPHRASE_FILE) for a key wrapped with a passphrase.\n");
+	fprintf(f, "\nDefaults (the store, seeds, key file, ...) come from /etc/hotspare/hotspare.conf or\n"
+		   "the file HOTSPARE_CONFIG names: see 'hotspare config'. Options always win.\n");
 	fprintf(f, "\nSTORE is a directory, an http:// or https:// URL, or s3://BUCKET/PREFIX.\n"
 		   "Basic-auth credentials for an http(s) STORE: --credentials-file FILE (one line\n"
 		   "USER:PASSWORD, mode 0600) with any command, or HOTSPARE_HTTP_USER and\n"
@@ -233,6 +237,7 @@ static int credentials_option(int *argc, char **argv)
 	free(password);
 	free(user);
 	setenv("HOTSPARE_CREDENTIALS_FILE", abs, 1);
+	cfg_note(CFG_CREDENTIALS_FILE, CFG_FROM_OPTION, getenv("HOTSPARE_CREDENTIALS_FILE"));
 	return 0;
 }
 
@@ -266,8 +271,12 @@ int main(int argc, char **argv)
 		if (strcmp(argv[1], cmds[i].name) != 0)
 			continue;
 		int n = argc - 1, r;
-		/* "key" parses its own --passphrase-file; every other command takes the key globally. */
-		if (cmds[i].fn != cmd_key && (r = cli_key_setup(&n, argv + 1)) >= 0)
+		/* A malformed configuration is refused by every command, with its line. */
+		if ((r = cfg_load()) < 0)
+			return cli_fail(cmds[i].name, r);
+		/* "key" parses its own --passphrase-file; every other command takes
+		 * the key globally ("config" only says where it would come from). */
+		if (cmds[i].fn != cmd_key && (r = cli_key_setup(&n, argv + 1, cmds[i].fn != cmd_config)) >= 0)
 			return r;
 		r = cmds[i].fn(n, argv + 1);
 		hs_key_set_current(NULL); /* wipe it */

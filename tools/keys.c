@@ -1,10 +1,12 @@
 /* The key every command works with: --keyfile FILE (anywhere on the command
  * line) or HOTSPARE_KEYFILE, a wrapped key's passphrase from
  * --passphrase-file FILE or HOTSPARE_PASSPHRASE_FILE. Taken out of argv
- * before the command parses it, loaded into locked memory, and passed on to
+ * before the command parses it (or, for neither, the configuration's, once
+ * the command knows its server: config.c), loaded into locked memory, and passed on to
  * the programs hotspare runs itself (read-only views) through the
  * environment: paths only, never the key. */
 #include "cli.h"
+#include "config.h"
 #include "basics/err.h"
 #include "store/key.h"
 #include <errno.h>
@@ -77,20 +79,8 @@ static const char *passphrase_file;
 
 const char *cli_passphrase_file(void) { return passphrase_file; }
 
-int cli_key_setup(int *argc, char **argv)
+int cli_key_load(const char *keyfile, const char *passfile)
 {
-	const char *keyfile = NULL, *passfile = NULL;
-	if (take(argc, argv, "--keyfile", &keyfile) < 0)
-		return cli_failf(argv[0], "--keyfile needs a FILE");
-	if (take(argc, argv, "--passphrase-file", &passfile) < 0)
-		return cli_failf(argv[0], "--passphrase-file needs a FILE");
-	if (!keyfile && (keyfile = getenv("HOTSPARE_KEYFILE")) && !*keyfile)
-		keyfile = NULL;
-	if (!passfile && (passfile = getenv("HOTSPARE_PASSPHRASE_FILE")) && !*passfile)
-		passfile = NULL;
-	passphrase_file = passfile;
-	if (!keyfile)
-		return -1;
 	char *pass = NULL;
 	int r = passfile ? cli_read_passphrase(passfile, &pass) : 0;
 	struct hs_key *k = NULL;
@@ -98,7 +88,7 @@ int cli_key_setup(int *argc, char **argv)
 		r = hs_key_load(keyfile, pass, &k);
 	cli_free_passphrase(pass);
 	if (r < 0)
-		return cli_fail(argv[0], r);
+		return r;
 	hs_key_set_current(k);
 	/* Programs this one runs (read-only views) find the same key. */
 	char abs[4096];
@@ -106,5 +96,27 @@ int cli_key_setup(int *argc, char **argv)
 		setenv("HOTSPARE_KEYFILE", abs, 1);
 	if (passfile && realpath(passfile, abs))
 		setenv("HOTSPARE_PASSPHRASE_FILE", abs, 1);
-	return -1;
+	return 0;
+}
+
+int cli_key_setup(int *argc, char **argv, bool load)
+{
+	const char *keyfile = NULL, *passfile = NULL;
+	if (take(argc, argv, "--keyfile", &keyfile) < 0)
+		return cli_failf(argv[0], "--keyfile needs a FILE");
+	if (take(argc, argv, "--passphrase-file", &passfile) < 0)
+		return cli_failf(argv[0], "--passphrase-file needs a FILE");
+	if (keyfile)
+		cfg_note(CFG_KEYFILE, CFG_FROM_OPTION, keyfile);
+	if (passfile)
+		cfg_note(CFG_PASSPHRASE_FILE, CFG_FROM_OPTION, passfile);
+	if (!keyfile && (keyfile = getenv("HOTSPARE_KEYFILE")) && !*keyfile)
+		keyfile = NULL;
+	if (!passfile && (passfile = getenv("HOTSPARE_PASSPHRASE_FILE")) && !*passfile)
+		passfile = NULL;
+	passphrase_file = passfile;
+	if (!keyfile || !load)
+		return -1; /* none, or the configuration's (cfg_set_server) */
+	int r = cli_key_load(keyfile, passfile);
+	return r < 0 ? cli_fail(argv[0], r) : -1;
 }

@@ -30,6 +30,8 @@ int hs_buf_append(struct hs_buf *b, const void *p, size_t n)
 	size_t max = hs_buf_limit(b);
 	if (max && (b->len > max || n > max - b->len))
 		return -EFBIG;
+	if (n == 0)
+		return 0; /* nothing to copy, maybe nowhere to copy it (data NULL) */
 	int r = hs_buf_reserve(b, b->len + n);
 	if (r < 0)
 		return r;

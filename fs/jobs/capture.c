@@ -260,6 +260,8 @@ int hs_capture(const struct hs_capture_opts *o, struct hs_capture_stats *stats)
 	if (r < 0)
 		return r;
 	int lock = -1, ship_lock = -1;
+	struct hs_store *drive = NULL; /* made here from o->ship_at */
+	struct hs_capture_opts with_drive;
 	struct hs_dset known = { 0 }, bad = { 0 };
 	struct disk *d = NULL;
 	struct hs_point *p = calloc(1, sizeof *p);
@@ -274,6 +276,13 @@ int hs_capture(const struct hs_capture_opts *o, struct hs_capture_stats *stats)
 	r = hs_store_lock_server(o->store, o->server, &lock);
 	if (r < 0)
 		goto out;
+	if (!o->ship && o->ship_at) {
+		if ((r = hs_store_open_like(o->ship_at, o->store, 0, &drive)) < 0)
+			goto out;
+		with_drive = *o;
+		with_drive.ship = drive;
+		o = &with_drive;
+	}
 	if (o->ship && (r = hs_store_lock_server(o->ship, o->server, &ship_lock)) < 0)
 		goto out;
 	if ((r = open_disks(o, &d, &total)) < 0)
@@ -376,6 +385,7 @@ out:
 	hs_dset_free(&bad);
 	if (ship_lock >= 0)
 		hs_store_unlock(o->ship, ship_lock);
+	hs_store_close(drive);
 	if (lock >= 0)
 		hs_store_unlock(o->store, lock);
 	return r;

@@ -56,6 +56,8 @@ static int point_disks(const struct hs_verify_opts *o, size_t k, int (*fn)(void 
 		return -ENOMEM;
 	int r = hs_store_point_head(st, o->refs[k].server, o->refs[k].id, p);
 	for (unsigned d = 0; r == 0 && d < p->ndisks; d++) {
+		if (o->refs[k].disk[0] && strcmp(o->refs[k].disk, p->disks[d].name) != 0)
+			continue;
 		_cleanup_(hs_index_free_p) struct hs_index *ix = NULL;
 		r = hs_store_point_disk(st, p, d, &ix);
 		if (r == 0)

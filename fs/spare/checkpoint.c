@@ -211,6 +211,11 @@ int hs_checkpoint(struct hs_spare_set *set, struct hs_checkpoint_result *res)
 	/* The good copies are durable (synced above), point or no point. */
 	if (r == 0 && j.repaired.n)
 		hs_badlist_remove(j.store, &j.repaired);
+	/* A failed checkpoint leaves no temporaries in the store for as long as
+	 * the daemon lives: the chunks it queued are committed (or, when that
+	 * fails too, removed). */
+	if (r < 0 && lock >= 0)
+		hs_store_sync(j.store);
 	if (lock >= 0)
 		hs_store_unlock(j.store, lock);
 	hs_dset_free(&j.bad);

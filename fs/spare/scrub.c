@@ -139,19 +139,21 @@ int hs_scrub_set(struct hs_spare_set *set, bool all, unsigned threads, atomic_in
 }
 
 /* The server and point a state directory holds: its own record (a point of
- * one disk), else the first of its disks' directories. */
+ * one disk), else the first of its disks' directories (STATE/disks/DISK). */
 static int describe(const char *dir, struct hs_state_desc *desc)
 {
 	int r = hs_state_describe(dir, desc);
 	if (r != -ENOENT)
 		return r;
-	DIR *d = opendir(dir);
+	char disks[4200];
+	snprintf(disks, sizeof disks, "%s/disks", dir);
+	DIR *d = opendir(disks);
 	struct dirent *e;
 	while (d && (e = readdir(d))) {
-		char sub[4200];
+		char sub[4200 + 256];
 		if (e->d_name[0] == '.')
 			continue;
-		snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name);
+		snprintf(sub, sizeof sub, "%s/%s", disks, e->d_name);
 		hs_err_clear();
 		if (hs_state_describe(sub, desc) == 0) {
 			closedir(d);

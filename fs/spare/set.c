@@ -15,17 +15,18 @@ void hs_spare_set_disk_dir(const char *state, unsigned ndisks, const char *name,
 {
 	if (ndisks == 1)
 		snprintf(out, cap, "%s", state);
-	else
-		snprintf(out, cap, "%s/%s", state, name);
+	else /* under disks/: a disk may be called like a daemon's file (daemon.log, lock) */
+		snprintf(out, cap, "%s/disks/%s", state, name);
 }
 
 /* A state directory for several disks holds only their directories (and the
  * daemon's files): not a state of one disk. */
 static int check_top(const char *state, const struct hs_point *p)
 {
-	if (mkdir(state, 0700) < 0 && errno != EEXIST)
-		return hs_err(errno, "cannot create state directory %s: %s", state, strerror(errno));
 	char path[4200];
+	snprintf(path, sizeof path, "%s/disks", state);
+	if ((mkdir(state, 0700) < 0 && errno != EEXIST) || (mkdir(path, 0700) < 0 && errno != EEXIST))
+		return hs_err(errno, "cannot create state directory %s: %s", path, strerror(errno));
 	snprintf(path, sizeof path, "%s/state.json", state);
 	if (access(path, F_OK) == 0)
 		return hs_err(EINVAL, "state %s holds a point of one disk, not %s@%s of %u disks", state, p->server,
@@ -46,6 +47,11 @@ int hs_spare_set_open(struct hs_sources *src, const struct hs_point *p, const ch
 	snprintf(s->server, sizeof s->server, "%s", p->server);
 	snprintf(s->id, sizeof s->id, "%s", p->id);
 	int r = p->ndisks > 1 ? check_top(state_dir, p) : 0;
+	char sub[4200];
+	snprintf(sub, sizeof sub, "%s/disks", state_dir);
+	if (r == 0 && p->ndisks == 1 && access(sub, F_OK) == 0)
+		r = hs_err(EINVAL, "state %s holds the disks of a point of several disks, not %s@%s", state_dir,
+			   p->server, p->id);
 	struct hs_store *st = s->src.v[s->src.n - 1];
 	for (unsigned k = 0; r == 0 && k < p->ndisks; k++) {
 		struct hs_index *ix = NULL;

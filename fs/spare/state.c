@@ -3,6 +3,7 @@
 #include "basics/cleanup.h"
 #include "basics/err.h"
 #include "basics/mounts.h"
+#include "basics/path.h"
 #include "store/places.h"
 #include <limits.h>
 #include <dirent.h>
@@ -49,6 +50,14 @@ static int save_attrs_locked(struct hs_state *s)
 	return r;
 }
 
+/* A field of state.json as text ("" when missing or null: never NULL). */
+static const char *jstr(json_object *o, const char *key)
+{
+	json_object *v;
+	const char *t = json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
+	return t ? t : "";
+}
+
 static int load_json(struct hs_state *s, const struct hs_index *ix)
 {
 	_cleanup_close_ int fd = openat(s->dirfd, "state.json", O_RDONLY | O_CLOEXEC);
@@ -65,19 +74,21 @@ static int load_json(struct hs_state *s, const struct hs_index *ix)
 		json_object_put(o);
 		return hs_err(EINVAL, "%s/state.json is not a hotspare state description", s->dir);
 	}
-#define GETS(key) (json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "")
+#define GETS(key) jstr(o, key)
 #define GETI(key) (json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : -1)
+	char e1[96], e2[48]; /* what state.json says, quoted in a one-line message */
 	int r = 0;
 	if (GETI("version") != STATE_VERSION)
 		r = hs_err(EPROTONOSUPPORT, "state %s has format version %lld; this hotspare reads version %d",
 			   s->dir, (long long)GETI("version"), STATE_VERSION);
 	else if (strcmp(GETS("server"), ix->server) != 0 || strcmp(GETS("point"), ix->id) != 0)
-		r = hs_err(EINVAL, "state %s belongs to %s@%s, not %s@%s", s->dir, GETS("server"),
-			   GETS("point"), ix->server, ix->id);
+		r = hs_err(EINVAL, "state %s belongs to %s@%s, not %s@%s", s->dir,
+			   hs_escape(GETS("server"), e1, sizeof e1), hs_escape(GETS("point"), e2, sizeof e2), ix->server,
+			   ix->id);
 	/* A state made before disks had names holds the point's only disk. */
 	else if (json_object_object_get_ex(o, "disk", &v) && strcmp(GETS("disk"), ix->disk) != 0)
-		r = hs_err(EINVAL, "state %s holds disk %s of %s@%s, not disk %s", s->dir, GETS("disk"), ix->server,
-			   ix->id, ix->disk);
+		r = hs_err(EINVAL, "state %s holds disk %s of %s@%s, not disk %s", s->dir,
+			   hs_escape(GETS("disk"), e1, sizeof e1), ix->server, ix->id, ix->disk);
 	else if ((uint64_t)GETI("image_size") != ix->image_size || GETI("chunk_size") != ix->chunk_size)
 		r = hs_err(EINVAL, "state %s was made for another image size or chunk size", s->dir);
 	if (r == 0) {
@@ -345,14 +356,10 @@ int hs_state_describe(const char *dir, struct hs_state_desc *d)
 	if (!fmt || strcmp(fmt, "hotspare-state") != 0)
 		r = hs_err(EINVAL, "%s/state.json is not a hotspare state description", dir);
 	if (r == 0) {
-		snprintf(d->server, sizeof d->server, "%s",
-			 json_object_object_get_ex(o, "server", &v) ? json_object_get_string(v) : "");
-		snprintf(d->point, sizeof d->point, "%s",
-			 json_object_object_get_ex(o, "point", &v) ? json_object_get_string(v) : "");
-		snprintf(d->disk, sizeof d->disk, "%s",
-			 json_object_object_get_ex(o, "disk", &v) ? json_object_get_string(v) : "");
-		const char *st = json_object_object_get_ex(o, "store", &v) ? json_object_get_string(v) : "";
-		if (!(d->store = strdup(st ? st : "")))
+		snprintf(d->server, sizeof d->server, "%s", jstr(o, "server"));
+		snprintf(d->point, sizeof d->point, "%s", jstr(o, "point"));
+		snprintf(d->disk, sizeof d->disk, "%s", jstr(o, "disk"));
+		if (!(d->store = strdup(jstr(o, "store"))))
 			r = -ENOMEM;
 	}
 	json_object_put(o);
@@ -487,21 +494,38 @@ int hs_state_flush(struct hs_state *s)
 	}
 	if (n)
 		qsort(d, n, sizeof *d, cmp_entry);
+	/* The map's new bytes, a run at a time; durable[] learns them only once
+	 * they are synced, and a failed write or sync keeps them owed, so no later
+	 * flush reports done while the map lacks them. */
+	uint8_t *run = n ? malloc(n) : NULL;
+	if (n && !run)
+		r = -ENOMEM;
 	for (size_t k = 0; k < n && r == 0;) {
 		size_t e = k;
 		/* A run of consecutive chunks is written with one pwrite. */
 		while (e + 1 < n && d[e + 1].i <= d[e].i + 1)
 			e++;
+		uint64_t a = d[k].i, len = d[e].i - a + 1; /* len <= e - k + 1 <= n */
+		memcpy(run, s->durable + a, len);
 		for (size_t m = k; m <= e; m++)
-			if (d[m].v > s->durable[d[m].i])
-				__atomic_store_n(&s->durable[d[m].i], d[m].v, __ATOMIC_RELEASE);
-		uint64_t a = d[k].i, len = d[e].i - a + 1;
-		if (pwrite(s->map_fd, s->durable + a, len, (off_t)a) != (ssize_t)len)
+			if (d[m].v > run[d[m].i - a])
+				run[d[m].i - a] = d[m].v;
+		errno = 0;
+		if (pwrite(s->map_fd, run, len, (off_t)a) != (ssize_t)len)
 			r = errno ? -errno : -EIO;
 		k = e + 1;
 	}
 	if (r == 0 && n && fdatasync(s->map_fd) < 0)
 		r = -errno;
+	for (size_t k = 0; k < n; k++) {
+		if (r < 0) {
+			if (dirty_push_locked(s, d[k].i, d[k].v) < 0)
+				break;
+		} else if (d[k].v > s->durable[d[k].i]) {
+			__atomic_store_n(&s->durable[d[k].i], d[k].v, __ATOMIC_RELEASE);
+		}
+	}
+	free(run);
 	free(d);
 	return r;
 }

@@ -725,6 +725,31 @@ int hs_backend_dir_open(const char *path, int create, struct hs_backend **out)
 	return 0;
 }
 
+int hs_backend_check_create(const char *where)
+{
+	if (strstr(where, "://"))
+		return 0;
+	struct stat st;
+	if (stat(where, &st) == 0)
+		return S_ISDIR(st.st_mode) ? 0 : hs_err(ENOTDIR, "store %s is not a directory", where);
+	if (errno != ENOENT)
+		return hs_err(errno, "cannot create store directory %s: %s", where, strerror(errno));
+	/* The parent: what mkdir(where) needs. */
+	char parent[4096];
+	size_t n = strlen(where);
+	while (n > 1 && where[n - 1] == '/')
+		n--;
+	while (n > 0 && where[n - 1] != '/')
+		n--;
+	snprintf(parent, sizeof parent, "%.*s", n ? (int)n : 1, n ? where : ".");
+	if (stat(parent, &st) < 0 || !S_ISDIR(st.st_mode) || access(parent, W_OK | X_OK) < 0) {
+		int e = errno ? errno : ENOTDIR;
+		return hs_err(e, "cannot create store directory %s: %s", where,
+			      e == ENOENT ? "its parent directory does not exist" : strerror(e));
+	}
+	return 0;
+}
+
 int hs_backend_open(const char *where, int create, struct hs_backend **out)
 {
 	if (!*where)

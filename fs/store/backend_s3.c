@@ -322,9 +322,8 @@ static const char *xml_find(const char *p, const char *end, const char *tag, cha
 	return b + strlen(close);
 }
 
-/* Call fn for each name of a listing page under full (the listed prefix):
- * objects (<Contents><Key>) and "directories" (<CommonPrefixes><Prefix>). */
-static int list_page(const char *doc, size_t n, const char *full, int (*fn)(void *, const char *), void *arg)
+/* The names of one page (objects and "directories"), then whether another follows. */
+static int list_names(const char *doc, size_t n, const char *full, int (*fn)(void *, const char *), void *arg)
 {
 	const char *end = doc + n;
 	const char *tags[2][2] = { { "Contents", "Key" }, { "CommonPrefixes", "Prefix" } };
@@ -359,6 +358,23 @@ static int list_page(const char *doc, size_t n, const char *full, int (*fn)(void
 	return 0;
 }
 
+int hs_s3_list_page(const char *doc, size_t n, const char *full, int (*fn)(void *, const char *), void *arg,
+		    char *token, size_t tcap, bool *more)
+{
+	*more = false;
+	int r = list_names(doc, n, full, fn, arg);
+	if (r != 0)
+		return r;
+	char truncated[16] = "";
+	xml_find(doc, doc + n, "IsTruncated", truncated, sizeof truncated);
+	if (strcmp(truncated, "true") != 0)
+		return 0;
+	if (!xml_find(doc, doc + n, "NextContinuationToken", token, tcap) || !token[0])
+		return -EPROTO;
+	*more = true;
+	return 0;
+}
+
 static int s3_list(struct hs_backend *be, const char *dir, int (*fn)(void *, const char *), void *arg)
 {
 	struct s3_backend *s = S(be);
@@ -389,18 +405,12 @@ static int s3_list(struct hs_backend *be, const char *dir, int (*fn)(void *, con
 			r = s3_status_err(s, "GET", what, status, &page);
 			break;
 		}
-		const char *doc = (const char *)page.data, *end = doc + page.len;
-		r = list_page(doc, page.len, full, fn, arg);
-		if (r != 0)
-			break;
-		char truncated[16] = "";
-		xml_find(doc, end, "IsTruncated", truncated, sizeof truncated);
-		if (strcmp(truncated, "true") != 0)
-			break;
-		if (!xml_find(doc, end, "NextContinuationToken", token, sizeof token) || !token[0]) {
+		bool more;
+		r = hs_s3_list_page((const char *)page.data, page.len, full, fn, arg, token, sizeof token, &more);
+		if (r == -EPROTO)
 			r = hs_err(EIO, "listing %s/%s: a truncated page without a continuation token", be->where, dir);
+		if (r != 0 || !more)
 			break;
-		}
 	}
 	hs_buf_free(&page);
 	return r;

@@ -1,12 +1,17 @@
 /* The HTTP client of the remote store kinds; see http.h.
- * Handles are pooled per client, not per thread: a request takes the most
- * recently used idle handle (whose connection is still open) and gives it
- * back, so N workers end up with N kept-alive connections. DNS results and
- * TLS sessions are shared between the handles. */
+ * Connections are kept alive in the client's own connection cache (a share
+ * object), not in easy handles: every attempt takes a fresh handle, which
+ * picks an idle connection from the cache and returns it there, so N workers
+ * end up with N kept-alive connections. A handle is never used twice: one
+ * that is keeps the last response's header state, and libcurl 7.88 then
+ * reads a freed header when the next response begins with a folded line (a
+ * server can make it; curl fixed it in 8.1.0). DNS results and TLS sessions
+ * are shared too. */
 #include "store/http.h"
 #include "basics/cleanup.h"
 #include "basics/deadline.h"
 #include "basics/err.h"
+#include "basics/path.h"
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -25,11 +30,11 @@ struct hs_http {
 	long connect_ms, stall_s;
 	CURLSH *share;
 	pthread_mutex_t share_lock[CURL_LOCK_DATA_LAST]; /* one per kind of shared data */
-	/* pool_lock protects the idle handles */
-	pthread_mutex_t pool_lock;
-	CURL **idle;
-	size_t nidle, cap;
 };
+
+/* Kept-alive connections the cache holds (past it, the oldest idle one is
+ * closed): more than the workers of any one job. */
+#define CONNECTIONS_MAX 64L
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc;
@@ -90,7 +95,6 @@ int hs_http_new(const char *where, const char *user, const char *password, struc
 	h->stall_s = env_long("HOTSPARE_HTTP_STALL_TIMEOUT", 30, 1, 3600);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&h->share_lock[i], NULL);
-	pthread_mutex_init(&h->pool_lock, NULL);
 	h->share = curl_share_init();
 	if (!h->where || (user && !h->user) || (password && !h->password) || (ca && *ca && !h->ca_file) ||
 	    !h->share) {
@@ -102,6 +106,7 @@ int hs_http_new(const char *where, const char *user, const char *password, struc
 	curl_share_setopt(h->share, CURLSHOPT_USERDATA, h);
 	curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
 	*out = h;
 	return 0;
 }
@@ -110,14 +115,10 @@ void hs_http_free(struct hs_http *h)
 {
 	if (!h)
 		return;
-	for (size_t i = 0; i < h->nidle; i++)
-		curl_easy_cleanup(h->idle[i]);
-	free(h->idle);
 	if (h->share)
-		curl_share_cleanup(h->share);
+		curl_share_cleanup(h->share); /* closes the kept-alive connections */
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&h->share_lock[i]);
-	pthread_mutex_destroy(&h->pool_lock);
 	if (h->password)
 		memset(h->password, 0, strlen(h->password));
 	free(h->password);
@@ -125,30 +126,6 @@ void hs_http_free(struct hs_http *h)
 	free(h->ca_file);
 	free(h->where);
 	free(h);
-}
-
-static CURL *handle_get(struct hs_http *h)
-{
-	pthread_mutex_lock(&h->pool_lock);
-	CURL *c = h->nidle ? h->idle[--h->nidle] : NULL;
-	pthread_mutex_unlock(&h->pool_lock);
-	return c ? c : curl_easy_init();
-}
-
-static void handle_put(struct hs_http *h, CURL *c)
-{
-	HS_LOCK_SCOPE(&h->pool_lock);
-	if (h->nidle == h->cap) {
-		size_t cap = h->cap ? h->cap * 2 : 16;
-		CURL **v = realloc(h->idle, cap * sizeof *v);
-		if (!v) {
-			curl_easy_cleanup(c);
-			return;
-		}
-		h->idle = v;
-		h->cap = cap;
-	}
-	h->idle[h->nidle++] = c; /* last in, first out: its connection is the warmest */
 }
 
 /* The body of a PUT, sent (and re-sent on a retry or rewind) from memory. */
@@ -223,13 +200,13 @@ static size_t write_cb(char *src, size_t size, size_t nmemb, void *arg)
 	return r < 0 ? 0 : n;
 }
 
-/* One attempt, cut to left ms when the thread has a deadline (left >= 0).
- * Returns the CURLcode; *status is the HTTP status when there was a response. */
+/* One attempt on c, a fresh handle, cut to left ms when the thread has a
+ * deadline (left >= 0). Returns the CURLcode; *status is the HTTP status
+ * when there was a response. */
 static CURLcode attempt(struct hs_http *h, CURL *c, const struct hs_http_req *req,
 			struct curl_slist *headers, long *status, char *errbuf, bool *oom, size_t *too_big,
 			int64_t left)
 {
-	curl_easy_reset(c);
 	errbuf[0] = 0;
 	struct upload up = { req->body, req->body_len, 0 };
 	struct download down = { c, req->out, false, 0 };
@@ -260,6 +237,7 @@ static CURLcode attempt(struct hs_http *h, CURL *c, const struct hs_http_req *re
 	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L * 1024);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "hotspare");
 	curl_easy_setopt(c, CURLOPT_SHARE, h->share);
+	curl_easy_setopt(c, CURLOPT_MAXCONNECTS, CONNECTIONS_MAX);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	if (h->user) {
@@ -363,9 +341,6 @@ int hs_http_do(struct hs_http *h, const struct hs_http_req *req, long *status)
 	if (!(t = curl_slist_append(headers, "Expect:")))
 		goto oom;
 	headers = t;
-	CURL *c = handle_get(h);
-	if (!c)
-		goto oom;
 	char errbuf[CURL_ERROR_SIZE];
 	int delay = 100, r = 0, tries;
 	bool out_of_time = false;
@@ -373,12 +348,15 @@ int hs_http_do(struct hs_http *h, const struct hs_http_req *req, long *status)
 	for (tries = 1;; tries++) {
 		bool oom = false, transient = false;
 		int64_t left = hs_deadline_left_ms();
-		CURLcode cc = attempt(h, c, req, headers, status, errbuf, &oom, &too_big, left);
-		if (oom) {
+		CURL *c = curl_easy_init();
+		CURLcode cc = c ? attempt(h, c, req, headers, status, errbuf, &oom, &too_big, left) : CURLE_OK;
+		if (!c || oom) {
+			curl_easy_cleanup(c);
 			r = -ENOMEM;
 			break;
 		}
 		if (too_big) {
+			curl_easy_cleanup(c);
 			r = -EFBIG;
 			break;
 		}
@@ -390,6 +368,7 @@ int hs_http_do(struct hs_http *h, const struct hs_http_req *req, long *status)
 			if (!errbuf[0])
 				snprintf(errbuf, sizeof errbuf, "%s", curl_easy_strerror(cc));
 		}
+		curl_easy_cleanup(c);
 		if (!transient || tries > h->retries)
 			break;
 		/* No other try fits before the thread's deadline. */
@@ -401,7 +380,6 @@ int hs_http_do(struct hs_http *h, const struct hs_http_req *req, long *status)
 		backoff_sleep(delay);
 		delay = delay < 1000 ? delay * 2 : 2000;
 	}
-	handle_put(h, c);
 	curl_slist_free_all(headers);
 	if (r == -ENOMEM)
 		return hs_err(ENOMEM, "out of memory reading %s", req->what);
@@ -616,11 +594,13 @@ static bool parse_holder(const struct hs_buf *b, struct holder *o)
 	memset(o, 0, sizeof *o);
 	char text[1024];
 	size_t n = b->len < sizeof text - 1 ? b->len : sizeof text - 1;
-	memcpy(text, b->data, n);
+	if (n)
+		memcpy(text, b->data, n);
 	text[n] = 0;
 	if (strncmp(text, "hotspare-lock\n", 14) != 0)
 		return false;
-	for (char *line = strtok(text + 14, "\n"); line; line = strtok(NULL, "\n")) {
+	char *save = NULL;
+	for (char *line = strtok_r(text + 14, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (strncmp(line, "host ", 5) == 0)
 			snprintf(o->host, sizeof o->host, "%s", line + 5);
 		else if (strncmp(line, "pid ", 4) == 0)
@@ -669,9 +649,10 @@ int hs_remote_lock(struct hs_backend *be, struct hs_remote_locks *l,
 				struct tm tm;
 				if (gmtime_r(&t, &tm))
 					strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+				char host_e[sizeof o.host];
 				r = hs_err(EBUSY, "%s is busy: another hotspare process (pid %ld on %s, since %s) "
 					   "is writing it in %s (lock object %s; remove it if that process is gone)",
-					   name, o.pid, o.host, when, be->where, key);
+					   name, o.pid, hs_escape(o.host, host_e, sizeof host_e), when, be->where, key);
 				break;
 			}
 			/* A waiter (a short critical section) takes over a lock held

@@ -336,6 +336,27 @@ int hs_key_save(const struct hs_key *k, const char *path)
 	return r;
 }
 
+/* Parse a key file's text (n bytes at buf; path names it in messages). */
+static int parse_keytext(const char *path, const char *buf, size_t n, json_object **out)
+{
+	json_tokener *tok = json_tokener_new();
+	json_object *o = tok ? json_tokener_parse_ex(tok, buf, (int)n) : NULL;
+	bool complete = tok && json_tokener_get_error(tok) == json_tokener_success;
+	json_tokener_free(tok);
+	json_object *v;
+	const char *fmt = o && json_object_object_get_ex(o, "format", &v) ? json_object_get_string(v) : NULL;
+	if (!o || !complete || !json_object_is_type(o, json_type_object) || !fmt || strcmp(fmt, "hotspare-key") != 0) {
+		json_object_put(o);
+		return hs_err(EBADMSG, "%s is not a hotspare key file (damaged or truncated?)", path);
+	}
+	if (!json_object_object_get_ex(o, "version", &v) || json_object_get_int(v) != 1) {
+		json_object_put(o);
+		return hs_err(EPROTONOSUPPORT, "key file %s has a version this hotspare does not read", path);
+	}
+	*out = o;
+	return 0;
+}
+
 /* Read and parse a key file, checking its permissions. */
 static int read_keyfile(const char *path, json_object **out)
 {
@@ -364,24 +385,10 @@ static int read_keyfile(const char *path, json_object **out)
 		return hs_err(EIO, "cannot read key file %s", path);
 	}
 	buf[n] = 0;
-	json_tokener *tok = json_tokener_new();
-	json_object *o = tok ? json_tokener_parse_ex(tok, buf, (int)n) : NULL;
-	bool complete = tok && json_tokener_get_error(tok) == json_tokener_success;
-	json_tokener_free(tok);
+	int r = parse_keytext(path, buf, (size_t)n, out);
 	OPENSSL_cleanse(buf, (size_t)n);
 	free(buf);
-	json_object *v;
-	if (!o || !complete || !json_object_is_type(o, json_type_object) ||
-	    !json_object_object_get_ex(o, "format", &v) || strcmp(json_object_get_string(v), "hotspare-key") != 0) {
-		json_object_put(o);
-		return hs_err(EBADMSG, "%s is not a hotspare key file (damaged or truncated?)", path);
-	}
-	if (!json_object_object_get_ex(o, "version", &v) || json_object_get_int(v) != 1) {
-		json_object_put(o);
-		return hs_err(EPROTONOSUPPORT, "key file %s has a version this hotspare does not read", path);
-	}
-	*out = o;
-	return 0;
+	return r;
 }
 
 static const char *jstr(json_object *o, const char *name)
@@ -424,14 +431,12 @@ static int unwrap(const char *path, json_object *w, const char *passphrase, uint
 	return 0;
 }
 
-int hs_key_load(const char *path, const char *passphrase, struct hs_key **out)
+/* The key a parsed key file holds (its object o, which this releases). */
+static int key_of_json(const char *path, json_object *o, const char *passphrase, struct hs_key **out)
 {
-	json_object *o = NULL;
-	int r = read_keyfile(path, &o);
-	if (r < 0)
-		return r;
 	uint8_t master[HS_KEY_LEN];
 	json_object *w;
+	int r = 0;
 	const char *plain = jstr(o, "key"), *fpr = jstr(o, "fingerprint");
 	if (json_object_object_get_ex(o, "wrapped", &w))
 		r = unwrap(path, w, passphrase, master);
@@ -450,6 +455,20 @@ int hs_key_load(const char *path, const char *passphrase, struct hs_key **out)
 	}
 	*out = k;
 	return 0;
+}
+
+int hs_key_load(const char *path, const char *passphrase, struct hs_key **out)
+{
+	json_object *o = NULL;
+	int r = read_keyfile(path, &o);
+	return r < 0 ? r : key_of_json(path, o, passphrase, out);
+}
+
+int hs_key_parse(const char *text, size_t n, const char *what, const char *passphrase, struct hs_key **out)
+{
+	json_object *o = NULL;
+	int r = parse_keytext(what, text, n, &o);
+	return r < 0 ? r : key_of_json(what, o, passphrase, out);
 }
 
 int hs_key_escrow_of_file(const char *path, char **escrow_b64)

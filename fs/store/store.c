@@ -3,6 +3,7 @@
 #include "store/chunk.h"
 #include "basics/cleanup.h"
 #include "basics/err.h"
+#include "basics/path.h"
 #include <json-c/json.h>
 #include <string.h>
 
@@ -94,8 +95,7 @@ static const char *jstr(json_object *o, const char *k)
 		       : NULL;
 }
 
-/* Parse and check the description in st->desc; fills the store's fields. */
-static int desc_parse(struct hs_store *st, unsigned flags)
+int hs_store_desc_parse(struct hs_store *st, unsigned flags)
 {
 	struct hs_backend *be = st->be;
 	json_tokener *tok = json_tokener_new();
@@ -112,6 +112,7 @@ static int desc_parse(struct hs_store *st, unsigned flags)
 	int64_t cs = json_object_object_get_ex(o, "chunk_size", &v) ? json_object_get_int64(v) : 0;
 	const char *comp = jstr(o, "compression"), *digest = jstr(o, "digest"), *enc = jstr(o, "encryption");
 	const char *fpr = jstr(o, "key_fingerprint"), *escrow = jstr(o, "escrow"), *mac = jstr(o, "mac");
+	char e1[64], e2[64]; /* what the description says, quoted in a one-line message */
 	int r = 0;
 	if (version == 1 && (flags & HS_OPEN_ANY_VERSION))
 		enc = "none", digest = "sha256";
@@ -125,18 +126,19 @@ static int desc_parse(struct hs_store *st, unsigned flags)
 		r = hs_err(EBADMSG, "%s/%s has an invalid chunk size %lld", be->where, DESC_KEY, (long long)cs);
 	else if (!comp || strcmp(comp, "zstd") != 0)
 		r = hs_err(EPROTONOSUPPORT, "%s uses compression '%s'; this hotspare knows zstd", be->where,
-			   comp ? comp : "");
+			   hs_escape(comp ? comp : "", e1, sizeof e1));
 	else if (!enc || !digest ||
 		 !((!strcmp(enc, "none") && !strcmp(digest, "sha256")) ||
 		   (!strcmp(enc, "aes-256-gcm") && !strcmp(digest, "hmac-sha256"))))
 		r = hs_err(EPROTONOSUPPORT, "%s uses encryption '%s' with digest '%s'; this hotspare knows none "
-					    "with sha256 and aes-256-gcm with hmac-sha256", be->where, enc ? enc : "",
-			   digest ? digest : "");
+					    "with sha256 and aes-256-gcm with hmac-sha256", be->where,
+			   hs_escape(enc ? enc : "", e1, sizeof e1), hs_escape(digest ? digest : "", e2, sizeof e2));
 	st->version = version;
 	st->chunk_size = (uint32_t)cs;
 	st->encrypted = r == 0 && strcmp(enc, "none") != 0;
 	if (r == 0 && st->encrypted) {
-		if (!fpr || strlen(fpr) != HS_KEY_FPR_HEX - 1 || !mac)
+		if (!fpr || strlen(fpr) != HS_KEY_FPR_HEX - 1 || strspn(fpr, "0123456789abcdef") != HS_KEY_FPR_HEX - 1 ||
+		    !mac)
 			r = hs_err(EBADMSG, "%s/%s is corrupt (an encrypted store without its key fingerprint)",
 				   be->where, DESC_KEY);
 		else
@@ -172,7 +174,13 @@ int hs_store_create(const char *where, uint32_t chunk_size, const struct hs_key 
 	struct hs_backend *be;
 	r = hs_backend_open(where, 1, &be);
 	if (r == 0) {
-		r = desc_put(be, text, strlen(text));
+		/* Looked for first: a put that finds it there has already written
+		 * (and removed) a temporary file in the store. */
+		r = be->ops->exists(be, DESC_KEY);
+		if (r == 1)
+			r = hs_err(EEXIST, "%s is already a hotspare store", be->where);
+		else if (r == 0)
+			r = desc_put(be, text, strlen(text));
 		be->ops->close(be);
 	}
 	free(text);
@@ -225,7 +233,7 @@ int hs_store_open_flags(const char *where, unsigned flags, struct hs_store **out
 		return r;
 	r = desc_read(st);
 	if (r == 0)
-		r = desc_parse(st, flags);
+		r = hs_store_desc_parse(st, flags);
 	if (r < 0) {
 		hs_store_close(st);
 		return r;
@@ -243,11 +251,13 @@ int hs_store_open_like(const char *where, const struct hs_store *like, unsigned 
 {
 	*out = NULL;
 	struct hs_store *st;
-	int r = store_new(where, 1, &st);
+	int r = store_new(where, !(flags & HS_OPEN_EXISTING), &st);
 	if (r < 0)
 		return r;
 	r = st->be->ops->exists(st->be, DESC_KEY);
-	if (r == 0) {
+	if (r == 0 && (flags & HS_OPEN_EXISTING)) {
+		r = hs_err(ENOENT, "%s is not a hotspare store yet", where);
+	} else if (r == 0) {
 		r = desc_put(st->be, like->desc.data, like->desc.len);
 		if (r == -EEXIST) { /* created by someone else meanwhile: open it */
 			hs_err_clear();
@@ -257,7 +267,7 @@ int hs_store_open_like(const char *where, const struct hs_store *like, unsigned 
 	if (r >= 0)
 		r = desc_read(st);
 	if (r == 0)
-		r = desc_parse(st, flags);
+		r = hs_store_desc_parse(st, flags);
 	if (r == 0 && (st->chunk_size != like->chunk_size || st->encrypted != like->encrypted ||
 		       strcmp(st->fingerprint, like->fingerprint) != 0))
 		r = st->chunk_size != like->chunk_size

@@ -86,6 +86,12 @@ static int save(const struct hs_browse *b)
 		json_object_array_add(a, j);
 	}
 	json_object_object_add(o, "partitions", a);
+	if (b->ndisks) {
+		json_object *d = json_object_new_array();
+		for (unsigned k = 0; k < b->ndisks; k++)
+			json_object_array_add(d, json_object_new_string(b->disk[k]));
+		json_object_object_add(o, "disks", d);
+	}
 	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 	char path[PATH_MAX + 64], tmp[PATH_MAX + 80];
 	snprintf(path, sizeof path, "%s/%s", b->dir, RECORD);
@@ -148,6 +154,13 @@ static int load(const char *dir, struct hs_browse *b)
 	b->slices_pid = (long)jint(o, "slices_pid");
 	b->slices_start = (unsigned long long)jint(o, "slices_start");
 	snprintf(b->loop, sizeof b->loop, "%s", jstr(o, "loop"));
+	if (json_object_object_get_ex(o, "disks", &a) && json_object_is_type(a, json_type_array))
+		for (size_t k = 0; k < json_object_array_length(a) && b->ndisks < 64; k++) {
+			const char *name = json_object_get_string(json_object_array_get_idx(a, k));
+			/* A disk's directory is DIR/NAME: nothing that leaves DIR. */
+			if (name && *name && *name != '.' && !strchr(name, '/') && strlen(name) <= HS_DISK_MAX)
+				snprintf(b->disk[b->ndisks++], sizeof b->disk[0], "%s", name);
+		}
 	if (json_object_object_get_ex(o, "partitions", &a) && json_object_is_type(a, json_type_array))
 		for (size_t i = 0; i < json_object_array_length(a) && b->n < HS_BROWSE_MAX_PARTS; i++) {
 			json_object *j = json_object_array_get_idx(a, i), *v;
@@ -285,6 +298,15 @@ static int unmount_dir(const char *dir, bool driver_dead)
 static int teardown(struct hs_browse *b)
 {
 	int r;
+	/* Each disk's browse first (its own record), then the shared view. */
+	for (unsigned k = b->ndisks; k-- > 0;) {
+		char sub[PATH_MAX + 64];
+		snprintf(sub, sizeof sub, "%s/%s", b->dir, b->disk[k]);
+		if ((r = hs_browse_undo(sub)) < 0)
+			return r;
+		rmdir(sub);
+	}
+	b->ndisks = 0;
 	for (size_t i = b->n; i-- > 0;) {
 		struct hs_browse_part *p = &b->parts[i];
 		bool dead = !strcmp(p->via, "kernel") ? false : !same_process(p->pid, p->pid_start);
@@ -1115,14 +1137,72 @@ int hs_browse_image(const char *image, const char *dir, enum hs_browse_via via, 
 	return browse(image, dir, via, NULL, out);
 }
 
+void hs_browse_free(struct hs_browse *b)
+{
+	if (!b)
+		return;
+	for (unsigned k = 0; k < 64; k++)
+		hs_browse_free(b->child[k]);
+	free(b);
+}
+
+/* Browse every disk of the view under dir/DISK; the view becomes the
+ * browse's (undone with it, also when this fails). */
+static int browse_disks(struct hs_view *view, const char *dir, enum hs_browse_via via, struct hs_browse **out)
+{
+	struct hs_browse *b = calloc(1, sizeof *b);
+	if (!b) {
+		hs_view_close(view);
+		return -ENOMEM;
+	}
+	b->via = via;
+	b->view = *view;
+	snprintf(b->image, sizeof b->image, "%s", view->image);
+	int r = realpath(dir, b->dir) ? 0 : hs_err(errno, "%s: %s", dir, strerror(errno));
+	/* The record names every disk before any is browsed: an undo after a
+	 * kill finds them all. */
+	b->ndisks = view->ndisks;
+	for (unsigned k = 0; k < b->ndisks; k++)
+		snprintf(b->disk[k], sizeof b->disk[k], "%s", view->disk[k]);
+	if (r == 0)
+		r = save(b);
+	for (unsigned k = 0; r == 0 && k < b->ndisks; k++) {
+		char sub[PATH_MAX + 64], image[PATH_MAX + 128];
+		snprintf(sub, sizeof sub, "%s/%s", b->dir, b->disk[k]);
+		snprintf(image, sizeof image, "%s/%s", view->mnt, view->disk_image[k]);
+		if (mkdir(sub, 0755) < 0)
+			r = hs_err(errno, "cannot create %s: %s", sub, strerror(errno));
+		else
+			r = browse(image, sub, via, NULL, &b->child[k]);
+	}
+	if (r < 0) {
+		char keep[512];
+		snprintf(keep, sizeof keep, "%s", hs_err_msg() ? hs_err_msg() : strerror(-r));
+		if (teardown(b) < 0)
+			fprintf(stderr, "hotspare browse: cleaning up: %s\n", hs_err_msg());
+		hs_err_clear();
+		hs_err(-r, "%s", keep);
+		hs_browse_free(b);
+		return r;
+	}
+	*out = b;
+	return 0;
+}
+
 int hs_browse_open(const char *store, const char *ref, char **seeds, size_t nseeds, const char *dir,
 		   enum hs_browse_via via, struct hs_browse **out)
 {
+	char server[HS_SERVER_MAX + 1], point[HS_POINT_ID_LEN + 1], disk[HS_DISK_MAX + 1];
 	int r = check_dir(dir);
+	if (r == 0)
+		r = hs_ref_parse(ref, server, point, disk);
 	if (r < 0)
 		return r;
 	struct hs_view view;
-	if ((r = hs_view_open(store, ref, seeds, nseeds, &view)) < 0)
+	r = disk[0] ? hs_view_open(store, ref, seeds, nseeds, &view) : hs_view_open_all(store, ref, seeds, nseeds, &view);
+	if (r < 0)
 		return r;
+	if (view.ndisks > 1)
+		return browse_disks(&view, dir, via, out);
 	return browse(view.image, dir, via, &view, out);
 }

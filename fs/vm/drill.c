@@ -334,7 +334,7 @@ static void bad_line(void *arg, const char *line)
 static int do_verify(struct drill *d)
 {
 	/* Every disk of the point, read from the store one at a time. */
-	struct hs_point_ref ref;
+	struct hs_point_ref ref = { 0 };
 	snprintf(ref.server, sizeof ref.server, "%s", d->p->server);
 	snprintf(ref.id, sizeof ref.id, "%s", d->p->id);
 	struct hs_verify_opts vo = { .src = &d->set->src, .refs = &ref, .npoints = 1,

@@ -48,7 +48,7 @@ int hs_spare_unmount(const char *mnt, long pid, int busy_ms)
 
 /* The daemon's pid and the image of disk ("": the only disk) from the
  * view's status. 0, or -errno with a message. */
-static int view_image(struct hs_view *v, const char *server, const char *disk)
+static int view_image(struct hs_view *v, const char *server, const char *disk, bool all)
 {
 	struct hs_buf b = { 0 };
 	struct hs_status_brief st;
@@ -67,8 +67,14 @@ static int view_image(struct hs_view *v, const char *server, const char *disk)
 		const char *img = json_object_object_get_ex(d, "image", &x) ? json_object_get_string(x) : NULL;
 		size_t at = strlen(names);
 		snprintf(names + at, sizeof names - at, "%s%s", k ? ", " : "", name);
-		if (img && !strchr(img, '/') && ((disk[0] && !strcmp(name, disk)) || (!disk[0] && n == 1)))
+		if (img && !strchr(img, '/') && ((disk[0] && !strcmp(name, disk)) || (!disk[0] && (n == 1 || all)) ) &&
+		    !image)
 			image = img;
+		if (all && img && !strchr(img, '/') && v->ndisks < 64) {
+			snprintf(v->disk[v->ndisks], sizeof v->disk[0], "%s", name);
+			snprintf(v->disk_image[v->ndisks], sizeof v->disk_image[0], "%s", img);
+			v->ndisks++;
+		}
 	}
 	if (image)
 		snprintf(v->image, sizeof v->image, "%s/%s", v->mnt, image);
@@ -83,14 +89,16 @@ static int view_image(struct hs_view *v, const char *server, const char *disk)
 	return r;
 }
 
-int hs_view_open(const char *store, const char *ref, char **seeds, size_t nseeds, struct hs_view *v)
+static int view_open(const char *store, const char *ref, char **seeds, size_t nseeds, bool all, struct hs_view *v)
 {
 	memset(v, 0, sizeof *v);
 	/* The view mounts the whole point; a ":DISK" picks the image. */
 	char server[HS_SERVER_MAX + 1], point[HS_POINT_ID_LEN + 1], disk[HS_DISK_MAX + 1], whole[160];
-	int r = hs_ref_parse(ref, server, point, disk);
+	int r = hs_ref_parse(ref, server, point, all ? NULL : disk);
 	if (r < 0)
 		return r;
+	if (all)
+		disk[0] = 0;
 	snprintf(whole, sizeof whole, "%s%s%s", server, point[0] ? "@" : "", point);
 	const char *base = getenv("HOTSPARE_WORK_DIR");
 	if (!base || !*base)
@@ -141,12 +149,22 @@ int hs_view_open(const char *store, const char *ref, char **seeds, size_t nseeds
 			msg += 16;
 		return hs_err(r < 0 ? -r : EIO, "%s", *msg ? msg : "cannot mount a read-only view of the point");
 	}
-	if ((r = view_image(v, server, disk)) < 0) {
+	if ((r = view_image(v, server, disk, all)) < 0) {
 		int e = hs_view_close(v);
 		(void)e; /* the first failure is the one to tell */
 		return r;
 	}
 	return 0;
+}
+
+int hs_view_open(const char *store, const char *ref, char **seeds, size_t nseeds, struct hs_view *v)
+{
+	return view_open(store, ref, seeds, nseeds, false, v);
+}
+
+int hs_view_open_all(const char *store, const char *ref, char **seeds, size_t nseeds, struct hs_view *v)
+{
+	return view_open(store, ref, seeds, nseeds, true, v);
 }
 
 int hs_view_close(struct hs_view *v)

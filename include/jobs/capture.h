@@ -20,6 +20,8 @@ struct hs_capture_disk {
 struct hs_capture_opts {
 	struct hs_store *store; /* receives the point, and the chunks unless ship is set */
 	struct hs_store *ship;  /* NULL, or the drive that receives a snapshot's chunks */
+	const char *ship_at;    /* or (ship NULL) where that drive is to be made, once the
+				 * server's lock is held: a refused capture makes no drive */
 	const char *server;
 	const struct hs_capture_disk *disks;
 	unsigned ndisks;        /* 1 .. HS_DISKS_MAX */

@@ -3,7 +3,7 @@
  * (one set of seeds and store handles), one demand counter (hydration of any
  * disk stands aside while a reader of any disk waits) and one state
  * directory: the disk's own state for a point of one disk (as before
- * several disks), else one subdirectory per disk, STATE/<disk>/. In the
+ * several disks), else one subdirectory per disk, STATE/disks/<disk>/. In the
  * mount a point of one disk is SERVER.img, else each disk is SERVER-DISK.img. */
 #pragma once
 #include <stdatomic.h>

@@ -90,6 +90,21 @@ int hs_backend_http_open(const char *url, struct hs_backend **out);
  * backend_s3.c). With create, make the bucket if it does not exist. 0 or -errno. */
 int hs_backend_s3_open(const char *url, int create, struct hs_backend **out);
 
+/* One page of an S3 ListObjectsV2 answer (n bytes at doc, listing the
+ * prefix full, which ends in '/'): fn(arg, name) for each object and
+ * "directory" directly under full (names starting with '.' are skipped),
+ * then, when another page follows, *more and its continuation token (into
+ * token, tcap bytes). 0, -EPROTO (a truncated page without a token), or
+ * fn's non-zero return. (backend_s3.c; exposed for the fuzzer.) */
+int hs_s3_list_page(const char *doc, size_t n, const char *full, int (*fn)(void *, const char *), void *arg,
+		    char *token, size_t tcap, bool *more);
+
+/* 0 when where could be made a store directory now without making anything
+ * first: a directory, or missing with a parent directory this process may
+ * write (URLs are not looked at: their server decides). -errno with a
+ * message otherwise. For checks before a command writes anything. */
+int hs_backend_check_create(const char *where);
+
 /* Open the backend for a store location: a directory path, an http:// or
  * https:// URL, or an s3:// URL. */
 int hs_backend_open(const char *where, int create, struct hs_backend **out);

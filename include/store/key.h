@@ -41,6 +41,10 @@ int hs_key_create(const char *path, const char *passphrase, const char *master_p
  * 0, or -errno with a one-line message naming the file. */
 int hs_key_load(const char *path, const char *passphrase, struct hs_key **out);
 
+/* hs_key_load of a key file's text (n bytes at text; what names it in
+ * messages), without the file's checks. For the fuzzer. */
+int hs_key_parse(const char *text, size_t n, const char *what, const char *passphrase, struct hs_key **out);
+
 /* Write a key (e.g. a recovered one) to path: created 0600, never over an
  * existing file. 0 or -errno with a message. */
 int hs_key_save(const struct hs_key *k, const char *path);

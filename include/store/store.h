@@ -43,6 +43,7 @@ int hs_store_init(const char *where, uint32_t chunk_size);
 
 #define HS_OPEN_NOKEY 1u       /* an encrypted store may open without its key: names and headers only */
 #define HS_OPEN_ANY_VERSION 2u /* open a store of an older format version (the upgrade does) */
+#define HS_OPEN_EXISTING 4u    /* hs_store_open_like: make nothing; -ENOENT when where is no store yet */
 
 /* Open an existing store. An encrypted one takes the current key
  * (hs_key_current); without it (and without HS_OPEN_NOKEY) it is refused
@@ -51,6 +52,14 @@ int hs_store_init(const char *where, uint32_t chunk_size);
  * version), -EBADMSG (corrupt or, with the key, tampered description). */
 int hs_store_open_flags(const char *where, unsigned flags, struct hs_store **out);
 int hs_store_open(const char *where, struct hs_store **out);
+
+/* Parse and check the description in st->desc (st->desc.len bytes of JSON,
+ * a NUL after them) and fill st's version, chunk size, encryption and key
+ * fingerprint; st->be->where names the store in messages. With the current
+ * key, an encrypted store's description must authenticate. 0, -EBADMSG,
+ * -EPROTONOSUPPORT, -EACCES or -EKEYREJECTED as for hs_store_open_flags.
+ * (hs_store_open reads and parses; exposed for the fuzzer.) */
+int hs_store_desc_parse(struct hs_store *st, unsigned flags);
 
 /* Open the store at where, creating it as a copy of like's description (the
  * same chunk size and encryption) if it is not a store yet; -EINVAL if it
@@ -163,6 +172,7 @@ int hs_store_points_list(struct hs_store *st, const char *server, char ***ids, s
 struct hs_point_ref {
 	char server[HS_SERVER_MAX + 1];
 	char id[HS_POINT_ID_LEN + 1];
+	char disk[HS_DISK_MAX + 1]; /* "" every disk; else only this one (verify SERVER@POINT:DISK) */
 };
 
 /* The names of servers with points, sorted; as above. */

@@ -56,6 +56,11 @@ struct hs_browse {
 	enum hs_browse_via via;
 	struct hs_browse_part parts[HS_BROWSE_MAX_PARTS];
 	size_t n;
+	/* A point of several disks: one browse per disk under DIR/DISK (each
+	 * with its own record), sharing this one's view. */
+	unsigned ndisks;
+	char disk[64][HS_DISK_MAX + 1];
+	struct hs_browse *child[64]; /* not recorded: hs_browse_open's result only */
 };
 
 /* Browse one image file under dir (an empty directory, not a mount point);
@@ -66,9 +71,14 @@ struct hs_browse {
 int hs_browse_image(const char *image, const char *dir, enum hs_browse_via via, struct hs_browse **out);
 
 /* Browse STORE's point ref under dir: a read-only view of the point
- * (view.h), browsed as above; the view is undone with the rest. */
+ * (view.h), browsed as above; the view is undone with the rest. A point of
+ * several disks (ref without ":DISK") is browsed disk by disk under
+ * DIR/DISK/ (out->child[k]); SERVER@POINT:DISK browses that disk alone. */
 int hs_browse_open(const char *store, const char *ref, char **seeds, size_t nseeds, const char *dir,
 		   enum hs_browse_via via, struct hs_browse **out);
+
+/* Free what hs_browse_open or hs_browse_image returned (NULL is fine). */
+void hs_browse_free(struct hs_browse *b);
 
 /* A partition's name in DIR and in output: "p2", "disk", "p3-VG-LV". */
 void hs_browse_part_name(const struct hs_browse_part *p, char *out, size_t cap);

@@ -145,11 +145,16 @@ gone $pids
 pass "kill -9 of fuse2fs and ntfs-3g: umount DIR detaches their dead mounts, nothing is left"
 
 # A snapshot taken while the server ran: ext4 mounted, so its journal needs recovery.
+# In a mount namespace of its own: a QEMU that libvirt starts meanwhile (another
+# test's) copies the host's mounts into its namespace and would keep this ext4
+# mounted (and dirty) after our umount.
 dev=$(losetup -f --show "$T/p1.img"); on_exit losetup -d "$dev"
-mount "$dev" "$T/m"
-echo "written while running" >"$T/m/srv/late.txt"; sync
-dd if="$T/p1.img" of="$T/disk.img" bs=512 seek=$P1 conv=notrunc status=none
-umount "$T/m"; losetup -d "$dev"
+unshare -m --propagation private sh -ec "
+	mount '$dev' '$T/m'
+	echo 'written while running' >'$T/m/srv/late.txt'; sync
+	dd if='$T/p1.img' of='$T/disk.img' bs=512 seek=$P1 conv=notrunc status=none
+	umount '$T/m'" || fail "the live copy"
+losetup -d "$dev"
 # (grep -q under pipefail would fail the pipe when the writer gets SIGPIPE: read whole outputs.)
 [[ "$(dumpe2fs -h "$T/p1.img" 2>/dev/null)" != *needs_recovery* ]] || fail "the live copy should be dirty, not the clean one"
 ntfs_mark_dirty "$T/disk.img" $((P2 * 512))

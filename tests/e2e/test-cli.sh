@@ -50,7 +50,7 @@ for cmd in init snapshot backup points verify restore replicate mount status umo
 	grep -q "^usage: hotspare $cmd " "$T/help" || fail "$cmd --help does not print the usage"
 done
 expect_fail "^hotspare mount: option '--state' needs a value \(see" "$HS" mount "$S" mail01 "$T/mnt" --state
-expect_fail "^hotspare points: wrong arguments; usage: hotspare points STORE SERVER" "$HS" points "$S"
+expect_fail "^hotspare points: wrong arguments; usage: hotspare points STORE SERVER" "$HS" points "$S" mail01 extra
 expect_fail "^hotspare mount: wrong arguments; usage: hotspare mount STORE SERVER\[@POINT\] MOUNTPOINT --state DIR" "$HS" mount "$S"
 expect_fail "^hotspare mount: --state DIR is missing" "$HS" mount "$S" mail01 "$T/mnt"
 expect_fail "^hotspare: unknown command 'bogus'" "$HS" bogus

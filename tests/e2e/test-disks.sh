@@ -53,6 +53,9 @@ snap=$(json_get "$T/snap.json" point)
 "$HS" restore "$S" "win01@$snap:data" "$T/r-data0.img" --seed "$T/usb" >/dev/null || fail "restore of one disk"
 cmp "$T/r-data0.img" "$T/data0.img" || fail "the data disk of the snapshot differs"
 "$HS" verify "$S" --seed "$T/usb" >/dev/null || fail "verify of both points"
+"$HS" verify "$S" "win01:data" --seed "$T/usb" --json >"$T/vd.json" || fail "verify of one disk"
+"$HS" verify "$S" "win01" --seed "$T/usb" --json >"$T/va.json"
+[ "$(json_get "$T/vd.json" bytes)" -lt "$(json_get "$T/va.json" bytes)" ] || fail "verify :data checked every disk"
 pass "restores of both disks and of one disk alone equal each day's disks (cmp); verify passes"
 
 # The data disk grows: each disk of the next point restores at its own size.
@@ -74,20 +77,26 @@ expect_fail "is not DISK=SOURCE" "$HS" backup "$S" win01 "$T/sys.img" data="$T/d
 args=(); for i in $(seq 65); do args+=("d$i=$T/sys.img"); done
 expect_fail "65 disks given; a server has at most 64" "$HS" backup "$S" win01 "${args[@]}"
 expect_fail "has no disk nosuch" "$HS" restore "$S" win01:nosuch "$T/x.img"
+expect_fail "no point of win01 has a disk nosuch" "$HS" verify "$S" win01:nosuch
 expect_fail "no TARGET for disk data" "$HS" restore "$S" win01 sys="$T/x.img"
 expect_fail "has 2 disks" "$HS" restore "$S" win01 "$T/x.img"
 expect_fail "has no disk other" "$HS" restore "$S" win01 sys="$T/x.img" data="$T/y.img" other="$T/z.img"
+expect_fail "have the same TARGET" "$HS" restore "$S" win01 sys="$T/x.img" data="$T/./x.img"
+ln -s x.img "$T/x-link.img"
+expect_fail "have the same TARGET" "$HS" restore "$S" win01 sys="$T/x.img" data="$T/x-link.img"
+rm "$T/x-link.img"
 [ ! -e "$T/x.img" ] && [ ! -e "$T/y.img" ] || fail "a refused restore left a target"
 [ "$(sum_store)" = "$before" ] || fail "a refused command changed the store"
 pass "bad disk arguments: one-line errors, the store byte-identical, no target left"
 
 # The spare of both disks: one daemon, SERVER-DISK.img each, writes to either,
-# a checkpoint of both, restored equal to the images; a kill -9 and remount
+# a checkpoint of both, restored equal to the images (the writes land outside
+# the filesystems: in the MBR gap, past the data partition); a kill -9 and remount
 # keep both disks' writes.
 mkdir "$T/mnt"
 hs_mount_at "$T/mnt" "$S" win01 "$T/mnt" --state "$T/state" --seed "$T/usb"
 cmp "$T/mnt/win01-sys.img" "$T/sys.img" && cmp "$T/mnt/win01-data.img" "$T/data.img" || fail "the spare's images"
-printf 'sys write' | dd of="$T/mnt/win01-sys.img" bs=1 seek=$((40 << 20)) conv=notrunc status=none
+printf 'sys write' | dd of="$T/mnt/win01-sys.img" bs=1 seek=$((512 << 10)) conv=notrunc status=none
 printf 'data write' | dd of="$T/mnt/win01-data.img" bs=1 seek=$((47 << 20)) conv=notrunc status=none
 sync "$T/mnt/win01-sys.img" "$T/mnt/win01-data.img"
 pid=$("$HS" status "$T/mnt" --json | json_get - pid)
@@ -95,7 +104,7 @@ kill -9 "$pid"
 "$HS" umount "$T/mnt" >/dev/null 2>&1 || umount -l "$T/mnt"
 hs_mount_at "$T/mnt" "$S" win01 "$T/mnt" --state "$T/state" --seed "$T/usb"
 [ "$(dd if="$T/mnt/win01-data.img" bs=1 skip=$((47 << 20)) count=10 status=none)" = "data write" ] &&
-	[ "$(dd if="$T/mnt/win01-sys.img" bs=1 skip=$((40 << 20)) count=9 status=none)" = "sys write" ] ||
+	[ "$(dd if="$T/mnt/win01-sys.img" bs=1 skip=$((512 << 10)) count=9 status=none)" = "sys write" ] ||
 	fail "a flushed write was lost across kill -9"
 "$HS" checkpoint "$T/mnt" --json >"$T/cp.json" || fail "checkpoint of both disks"
 [ "$(json_get "$T/cp.json" disks 1 chunks_read)" -ge 1 ] || fail "the data disk's write was not read: $(cat "$T/cp.json")"
@@ -105,4 +114,29 @@ cp --sparse=always "$T/mnt/win01-data.img" "$T/m-data.img"
 "$HS" restore "$S" "win01@$(json_get "$T/cp.json" point)" sys="$T/c-sys.img" data="$T/c-data.img" \
 	--seed "$T/usb" >/dev/null || fail "restore of the checkpoint"
 cmp "$T/c-sys.img" "$T/m-sys.img" && cmp "$T/c-data.img" "$T/m-data.img" || fail "the checkpoint differs from the images"
-pass "a spare of both disks: writes to each survive kill -9; a checkpoint of both restores equal (cmp)"
+# Home: the server's own disks (as of the point the spare was mounted from) get only what changed.
+"$HS" restore "$S" "win01@$(json_get "$T/cp.json" point)" sys="$T/sys.img" data="$T/data.img" --json \
+	>"$T/home.json" || fail "restore home of both disks"
+cmp "$T/sys.img" "$T/m-sys.img" && cmp "$T/data.img" "$T/m-data.img" || fail "the home disks differ from the spare"
+python3 - "$T/home.json" <<'PY'
+import json, sys
+h = json.load(open(sys.argv[1]))
+# One chunk changed on each disk (256 KiB chunks).
+assert [d["bytes_written"] for d in h["disks"]] == [262144, 262144], h["disks"]
+PY
+pass "a spare of both disks: writes to each survive kill -9; a checkpoint of both restores equal (cmp); restore home writes one chunk a disk"
+
+# Browse: every disk under DIR/DISK/, or one disk by SERVER@POINT:DISK; umount undoes all.
+mkdir "$T/b"
+"$HS" browse "$S" win01 "$T/b" --seed "$T/usb" >"$T/browse.out" || { cat "$T/browse.out"; fail "browse of both disks"; }
+on_exit "'$HS' umount '$T/b' 2>/dev/null"
+grep -q "sys/p1 .*ext4" "$T/browse.out" && grep -q "data/p1 .*ext4" "$T/browse.out" || { cat "$T/browse.out"; fail "browse output"; }
+[ "$(sha256sum <"$T/b/data/p1/data.bin" | cut -d' ' -f1)" = "$dsha1" ] || fail "the data disk's file through browse"
+[ -f "$T/b/sys/p1/srv/data.bin" ] || fail "the system disk's files through browse"
+"$HS" umount "$T/b" || fail "umount of the browse"
+[ -z "$(ls -A "$T/b")" ] || fail "umount left $(ls -A "$T/b")"
+! grep -q "$T/b" /proc/mounts || fail "umount left a mount"
+"$HS" browse "$S" "win01:data" "$T/b" --seed "$T/usb" >"$T/browse1.out" || fail "browse of one disk"
+[ "$(sha256sum <"$T/b/p1/data.bin" | cut -d' ' -f1)" = "$dsha1" ] || fail "the data disk's file through browse :data"
+"$HS" umount "$T/b"
+pass "browse of both disks under DIR/sys and DIR/data, of one disk by :data; umount leaves nothing"

@@ -65,7 +65,9 @@ assert b["errors"] and b["errors"][0].startswith("boot: "), b["errors"]
 PY
 pass "a good drill passes (timings add up) while an unbootable one fails at its boot step, at once"
 
-[ -z "$(virsh -c "$LIBVIRT_URI" list --all --name | grep hotspare-drill || true)" ] || fail "a drill left a domain"
+# (this test's drills only: the domain names carry the drill's pid)
+[ -z "$(virsh -c "$LIBVIRT_URI" list --all --name | grep -E "^hotspare-drill-(good01-$pg|bad02-$pb)$" || true)" ] ||
+	fail "a drill left a domain"
 ! grep -q "$T/work" /proc/mounts || fail "a drill left a mount"
 [ -z "$(ls -A "$T/work")" ] || fail "a drill left $(ls "$T/work")"
 [ "$before" = "$(sums)" ] || fail "a drill changed the store or the seed"
@@ -123,7 +125,7 @@ for sig in INT TERM; do
 	"$HS" drill "$T/store" good01 --seed "$T/usb" --report "$T/rint" --timeout 120 --work-dir "$T/work" \
 		--expect "a line this disk never prints" \
 		>"$T/int.out" 2>&1 & pi=$!
-	wait_for 60 sh -c "virsh -c '$LIBVIRT_URI' list --name | grep -q hotspare-drill-good01" || fail "the drill's domain did not start"
+	wait_for 60 sh -c "virsh -c '$LIBVIRT_URI' list --name | grep -qx hotspare-drill-good01-$pi" || fail "the drill's domain did not start"
 	kill -$sig $pi
 	ri=0; wait $pi || ri=$?
 	want=$((128 + $(kill -l $sig)))
@@ -135,7 +137,8 @@ for sig in INT TERM; do
 	[ "$(json_get "$T/rint/report.json" signal)" = "SIG$sig" ] || fail "SIG$sig: report.json names another signal"
 	grep -q "Recovery drill interrupted" "$T/rint/report.html" || fail "SIG$sig: the HTML does not say interrupted"
 	! grep -q "FAILED" "$T/rint/report.html" || fail "SIG$sig: the HTML says FAILED"
-	[ -z "$(virsh -c "$LIBVIRT_URI" list --all --name | grep hotspare-drill || true)" ] || fail "an interrupted drill left a domain"
+	[ -z "$(virsh -c "$LIBVIRT_URI" list --all --name | grep -x "hotspare-drill-good01-$pi" || true)" ] ||
+		fail "an interrupted drill left a domain"
 	! grep -q "$T/work" /proc/mounts || fail "an interrupted drill left a mount"
 	[ -z "$(ls -A "$T/work")" ] || fail "an interrupted drill left $(ls "$T/work")"
 done
