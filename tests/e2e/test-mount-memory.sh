@@ -102,14 +102,40 @@ hs_mount_at "$T/mnt" "$T/store" "one@$id" "$T/mnt" --state "$T/state" --hydrate-
 [ "$(stat -c %i "$T/state/digests")" = "$ino" ] || fail "the table was written again by a remount"
 "$HS" umount "$T/mnt"
 
-# Damaged at rest (a flipped header byte, a cut): made again at mount, and
-# the mount says so in one line.
-for damage in flip cut; do
-	if [ $damage = flip ]; then
-		printf 'X' | dd of="$T/state/digests" bs=1 seek=100 conv=notrunc status=none
-	else
-		truncate -s 100000 "$T/state/digests"
+# A state written before tables were kept has the same files but no
+# STATE/digests: it mounts, the table is made then (no word of damage), and
+# what the guest wrote is still read; also after an unclean stop.
+for stop in clean kill; do
+	if [ $stop = kill ]; then
+		hs_mount_at "$T/mnt" "$T/store" "one@$id" "$T/mnt" --state "$T/state" --hydrate-threads 0
+		kill -9 "$("$HS" status "$T/mnt" --json | json_get - pid)"
+		"$HS" umount "$T/mnt" 2>/dev/null || umount -l "$T/mnt"
 	fi
+	rm "$T/state/digests"
+	"$HS" mount "$T/store" "one@$id" "$T/mnt" --state "$T/state" --hydrate-threads 0 >/dev/null 2>"$T/err" ||
+		{ cat "$T/err"; fail "$stop: a state without digests does not mount"; }
+	on_exit "'$HS' umount '$T/mnt' || umount -l '$T/mnt'"
+	! grep -q damaged "$T/err" || { cat "$T/err"; fail "$stop: a missing table was called damage"; }
+	[ -f "$T/state/digests" ] || fail "$stop: the table was not made"
+	cmp_at $((5 * 131072 << 20)) $((4 << 20))
+	cmp_at $((6 * 131072 << 20)) $((4 << 20))
+	cmp_at $((7 << 20)) $((4 << 20))
+	rss_ok "$T/mnt" "1 TiB, a state without digests (after a $stop stop)"
+	"$HS" umount "$T/mnt"
+done
+
+# Damaged at rest (a flipped header byte; the zero map's bits of chunks
+# 24-31, data chunks among them, flipped: they would read as zeros; a cut):
+# made again at mount, and the mount says so in one line.
+for damage in flip map cut; do
+	case $damage in
+	flip) printf 'X' | dd of="$T/state/digests" bs=1 seek=100 conv=notrunc status=none ;;
+	map)
+		[ "$(od -An -tx1 -j 4099 -N1 "$T/state/digests" | tr -d ' ')" = 0f ] || fail "chunks 24-31 are not 4 zero, 4 data"
+		printf '\xff' | dd of="$T/state/digests" bs=1 seek=4099 conv=notrunc status=none
+		;;
+	cut) truncate -s 100000 "$T/state/digests" ;;
+	esac
 	"$HS" mount "$T/store" "one@$id" "$T/mnt" --state "$T/state" --hydrate-threads 0 >/dev/null 2>"$T/err"
 	on_exit "'$HS' umount '$T/mnt' || umount -l '$T/mnt'"
 	grep -q "digests is damaged.*made again from the store" "$T/err" || { cat "$T/err"; fail "$damage: no word of the damage"; }
