@@ -12,6 +12,7 @@
 #   then scripts/bench-browse.sh: browse's userspace vs --kernel-mount vs VM (BENCH_BROWSE=0 skips)
 #   then scripts/bench-disks.sh: servers of several disks, interleaved pairs (BENCH_DISKS=0 skips)
 #   then scripts/bench-points.sh: points over 100 points of a 1 TiB server (BENCH_POINTS=0 skips)
+#   then scripts/bench-memory.sh: daemon RSS of a 1 TiB spare, fifty at once (BENCH_MEMORY=0 skips)
 #
 # Environment:
 #   BENCH_DIR=/var/tmp      where the scratch directory goes (~14x the image by default)
@@ -628,5 +629,10 @@ fi
 if [[ ${BENCH_POINTS:-1} == 1 ]]; then
 	echo
 	HOTSPARE=$H "$REPO/scripts/bench-points.sh"
+fi
+# A host of spares: one 1 TiB spare's daemon RSS, then BENCH_MEMORY_SPARES (50) at once.
+if [[ ${BENCH_MEMORY:-1} == 1 ]]; then
+	echo
+	HOTSPARE=$H "$REPO/scripts/bench-memory.sh"
 fi
 exit 0
