@@ -12,6 +12,10 @@
 #   then scripts/bench-browse.sh: browse's userspace vs --kernel-mount vs VM (BENCH_BROWSE=0 skips)
 #   then scripts/bench-disks.sh: servers of several disks, interleaved pairs (BENCH_DISKS=0 skips)
 #   then scripts/bench-points.sh: points over 100 points of a 1 TiB server (BENCH_POINTS=0 skips)
+#   then scripts/bench-gc.sh: gc of 1,000,000 chunks, and 30 days of keep-daily 7 (BENCH_GC=0 skips)
+#   then scripts/bench-live.sh: live capture of a running VM: incremental by dirty bitmap vs a
+#     whole read and vs reading the changed bytes, live vs image-file snapshot, --quiesce's freeze
+#     (BENCH_LIVE=0 skips)
 #   then scripts/bench-memory.sh: daemon RSS of a 1 TiB spare, fifty at once (BENCH_MEMORY=0 skips)
 #
 # Environment:
@@ -629,6 +633,16 @@ fi
 if [[ ${BENCH_POINTS:-1} == 1 ]]; then
 	echo
 	HOTSPARE=$H "$REPO/scripts/bench-points.sh"
+fi
+# Retention: gc of a million chunks, and what 30 days of keep-daily 7 leave behind.
+if [[ ${BENCH_GC:-1} == 1 ]]; then
+	echo
+	HOTSPARE=$H "$REPO/scripts/bench-gc.sh"
+fi
+# Live capture: a running guest's daily backup by dirty bitmap, its full snapshot over NBD, its freeze.
+if [[ ${BENCH_LIVE:-1} == 1 ]]; then
+	echo
+	HOTSPARE=$H "$REPO/scripts/bench-live.sh"
 fi
 # A host of spares: one 1 TiB spare's daemon RSS, then BENCH_MEMORY_SPARES (50) at once.
 if [[ ${BENCH_MEMORY:-1} == 1 ]]; then

@@ -7,7 +7,8 @@ HS_PKGS=(meson ninja-build pkg-config gcc libzstd-dev libssl-dev libjson-c-dev l
 	 nginx-light curl nodejs
 	 qemu-utils ntfs-3g fuse2fs xfsprogs libguestfs-tools libguestfs-xfs
 	 libinih-dev debhelper dpkg-dev scdoc man-db systemd
-	 clang libclang-rt-14-dev)
+	 clang libclang-rt-14-dev faketime
+	 libnbd-dev qemu-guest-agent lvm2)
 
 hs_install_deps() {
 	local missing=() p

@@ -15,6 +15,7 @@
 #   HOTSPARE-DEVICES root=<device> nics=<if>:<driver>,... (or none)
 #   HOTSPARE-HTTP <if>:80 (busybox httpd at 10.0.2.15, QEMU user networking's guest address) or none
 #   HOTSPARE-DATADISK <device> <sha256 of its data.bin> (a data disk made by make-data-disk.sh) or none none
+#   HOTSPARE-HOOK <device> (a hook disk made by make-hook-disk.sh, whose /run it starts), if one is attached
 # and runs busybox init with a getty on ttyS0 (a "login:" prompt; root has no password).
 # If no root disk shows up within 30 s it prints HOTSPARE-BOOT-FAILED and powers off.
 #
@@ -267,6 +268,21 @@ while [ "$ddisk" = none ] && [ $i -lt 20 ]; do
 done
 out 'HOTSPARE-BOOT-OK\nHOTSPARE-DATA-SHA256 %s\nHOTSPARE-BOOT-COUNT %s\nHOTSPARE-DEVICES root=%s nics=%s\nHOTSPARE-HTTP %s\nHOTSPARE-DATADISK %s %s\n' \
 	"$sum" "$n" "$root" "${nics:-none}" "$http" "$ddisk" "$dsum"
+# A hook disk (scripts/make-hook-disk.sh: ext4 on a whole virtio disk, with
+# /.hotspare-hook-disk): mounted read-write at /hook, its /hook/run started
+# in the background with its output on the console (what the live-capture
+# tests run inside the guest).
+mkdir -p /hook
+for d in /dev/vd[b-z]; do
+	[ -b "$d" ] && [ "$d" != "$ddisk" ] || continue
+	mount -t ext4 -o ro "$d" /hook 2>/dev/null || continue
+	if [ -e /hook/.hotspare-hook-disk ] && mount -o remount,rw /hook; then
+		out 'HOTSPARE-HOOK %s\n' "$d"
+		setsid /hook/run </dev/null >/dev/ttyS0 2>&1 &
+		break
+	fi
+	umount /hook
+done
 exec /bin/init
 EOF
 chmod 755 "$IRD/init"

@@ -422,13 +422,13 @@ int cli_disk_pairs(const char *cmd, int n, char **args, const char *what, struct
 				      hs_escape(args[k], e, sizeof e), what);
 		}
 		if (!pair) {
-			out[0] = (struct hs_capture_disk){ HS_DISK_DEFAULT, args[k] };
+			out[0] = (struct hs_capture_disk){ .name = HS_DISK_DEFAULT, .source = args[k] };
 			*nout = 1;
 			*lone = true;
 			return 0;
 		}
 		*eq = 0;
-		out[k] = (struct hs_capture_disk){ args[k], eq + 1 };
+		out[k] = (struct hs_capture_disk){ .name = args[k], .source = eq + 1 };
 		int r = hs_disk_name_check(args[k]);
 		if (r < 0)
 			return r;

@@ -10,6 +10,7 @@
 #include "basics/err.h"
 #include "basics/progress.h"
 #include "jobs/restore.h"
+#include "store/lease.h"
 #include "store/store.h"
 #include "basics/run.h"
 #include "vm/view.h"
@@ -41,10 +42,15 @@ static int export_raw(const char *store, const char *ref, struct cli_list *seeds
 		hs_index_free(ix);
 		return r;
 	}
+	/* In use until exported: prune keeps it. */
+	struct hs_lease *lease = NULL;
+	r = hs_lease_take1(src.v[src.n - 1], ix->server, ix->id, "export", &lease);
 	struct hs_progress progress;
 	struct hs_restore_opts o = { .src = &src, .ix = ix, .target = tmp, .progress = &progress };
 	struct hs_restore_stats s;
-	r = hs_restore(&o, &s);
+	if (r == 0)
+		r = hs_restore(&o, &s);
+	hs_lease_release(lease);
 	hs_sources_close(&src);
 	hs_index_free(ix);
 	return r;

@@ -12,6 +12,7 @@
 #include "spare/readahead.h"
 #include "spare/scrub.h"
 #include "spare/set.h"
+#include "store/lease.h"
 #include "store/places.h"
 #include "store/store.h"
 #include "spare/trace.h"
@@ -42,12 +43,18 @@ static int serve(struct hs_spare_set *set, const struct hs_status_info *info, co
 		 int ready_fd)
 {
 	struct hs_fuse *f;
-	int r = hs_fuse_mount(set, info, &f);
+	/* The point is in use while this daemon serves it: prune keeps it. */
+	struct hs_lease *lease = NULL;
+	int r = hs_lease_take1(set->src.v[set->src.n - 1], set->server, set->id,
+			       a->read_only ? "mount --read-only" : "mount", &lease);
+	if (r == 0)
+		r = hs_fuse_mount(set, info, &f);
 	if (r < 0) {
 		if (ready_fd >= 0) {
 			const char *m = hs_err_msg();
 			dprintf(ready_fd, "%s", m ? m : strerror(-r));
 		}
+		hs_lease_release(lease);
 		return r;
 	}
 	hs_spare_set_start(set, a->hydrate_threads, (uint64_t)a->readahead_mib << 20, a->boot_trace);
@@ -84,6 +91,7 @@ static int serve(struct hs_spare_set *set, const struct hs_status_info *info, co
 	/* Flush before the mount goes away: umount waits for this process to exit. */
 	int fr = hs_spare_set_flush(set);
 	hs_fuse_destroy(f);
+	hs_lease_release(lease);
 	fprintf(stderr, "hotspare: unmounted %s; state flushed%s\n", info->mountpoint, fr < 0 ? " FAILED" : "");
 	return r < 0 ? r : fr;
 }

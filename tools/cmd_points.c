@@ -6,6 +6,7 @@
 #include "basics/cleanup.h"
 #include "basics/err.h"
 #include "basics/progress.h"
+#include "jobs/prune.h"
 #include "store/store.h"
 #include <errno.h>
 #include <getopt.h>
@@ -15,7 +16,17 @@
 #define USAGE "STORE SERVER [--json]\n" \
 	      "       STORE [--json]   (its servers, each with its number of points and the newest)"
 
-static json_object *point_json(const struct hs_point *p)
+/* Bytes read to take the point: its size unless an incremental capture
+ * took unchanged chunks from the point before, unread. */
+static uint64_t read_bytes(const struct hs_point *p)
+{
+	uint64_t n = 0;
+	for (uint32_t k = 0; k < p->ndisks; k++)
+		n += p->disks[k].read_bytes;
+	return n;
+}
+
+static json_object *point_json(const struct hs_point *p, const char *drive)
 {
 	char when[21];
 	hs_time_iso((time_t)p->time, when);
@@ -28,8 +39,14 @@ static json_object *point_json(const struct hs_point *p)
 	json_object_object_add(o, "shipped_bytes", json_object_new_int64((int64_t)hs_point_ship_bytes(p)));
 	json_object_object_add(o, "chunk_size", json_object_new_int64(p->chunk_size));
 	json_object_object_add(o, "base", p->base[0] ? json_object_new_string(p->base) : NULL);
+	/* The drive (snapshot id) whose chunks it needs: a seed when restoring. */
+	json_object_object_add(o, "drive", drive[0] ? json_object_new_string(drive) : NULL);
 	json_object_object_add(o, "consistency", json_object_new_string(hs_consistency_name(p->consistency)));
 	json_object_object_add(o, "encrypted", json_object_new_boolean(p->encrypted));
+	json_object *inc = json_object_new_object();
+	json_object_object_add(inc, "read_bytes", json_object_new_int64((int64_t)read_bytes(p)));
+	json_object_object_add(inc, "size", json_object_new_int64((int64_t)hs_point_size(p)));
+	json_object_object_add(o, "incremental", inc);
 	for (uint32_t k = 0; k < p->ndisks; k++) {
 		const struct hs_point_disk *d = &p->disks[k];
 		json_object *j = json_object_new_object();
@@ -44,9 +61,9 @@ static json_object *point_json(const struct hs_point *p)
 	return o;
 }
 
-static void point_line(const struct hs_point *p)
+static void point_line(const struct hs_point *p, const char *drive)
 {
-	char when[21], a[16], b[16], newcol[40], disks[256] = "";
+	char when[21], a[16], b[16], c[16], newcol[40], disks[256] = "";
 	hs_time_iso((time_t)p->time, when);
 	uint64_t ship = hs_point_ship_bytes(p);
 	if (ship)
@@ -61,8 +78,8 @@ static void point_line(const struct hs_point *p)
 		else if (!strstr(disks, "..."))
 			strcat(disks, " ...");
 	}
-	printf("%-17s %-9s %-21s %10s %16s  %-17s %-16s %s\n", p->id, hs_kind_name(p->kind), when,
-	       hs_fmt_bytes(hs_point_size(p), a), newcol, p->base[0] ? p->base : "-",
+	printf("%-17s %-9s %-21s %10s %16s %10s  %-17s %-16s %s\n", p->id, hs_kind_name(p->kind), when,
+	       hs_fmt_bytes(hs_point_size(p), a), newcol, hs_fmt_bytes(read_bytes(p), c), drive[0] ? drive : "-",
 	       hs_consistency_name(p->consistency), disks);
 }
 
@@ -126,12 +143,14 @@ int cmd_points(int argc, char **argv)
 	if (r < 0)
 		return cli_fail("points", r);
 	_cleanup_free_ struct hs_point *p = malloc(sizeof *p);
-	if (!p)
+	/* What each point is, for the drive each needs (a base is older). */
+	_cleanup_free_ struct hs_prune_point *seen = calloc(n ? n : 1, sizeof *seen);
+	if (!p || !seen)
 		return cli_fail("points", -ENOMEM);
 	json_object *arr = json_object_new_array();
 	if (!json && n)
-		printf("%-17s %-9s %-21s %10s %16s  %-17s %-16s %s\n", "ID", "KIND", "TIME (UTC)", "SIZE", "NEW",
-		       "BASE (DRIVE)", "CONSISTENCY", "DISKS");
+		printf("%-17s %-9s %-21s %10s %16s %10s  %-17s %-16s %s\n", "ID", "KIND", "TIME (UTC)", "SIZE", "NEW",
+		       "READ", "NEEDS DRIVE", "CONSISTENCY", "DISKS");
 	size_t unreadable = 0;
 	for (size_t i = 0; i < n; i++) {
 		hs_err_clear();
@@ -140,6 +159,9 @@ int cmd_points(int argc, char **argv)
 			json_object_put(arr);
 			return cli_fail("points", r);
 		}
+		struct hs_prune_point *q = &seen[i];
+		snprintf(q->id, sizeof q->id, "%s", ids[i]);
+		q->unreadable = r < 0;
 		if (r < 0) {
 			/* One bad point hides nothing else: it is listed as such. */
 			const char *why = hs_err_msg() ? hs_err_msg() : strerror(-r);
@@ -154,10 +176,14 @@ int cmd_points(int argc, char **argv)
 			}
 			continue;
 		}
+		q->kind = p->kind;
+		q->shipped = p->kind == HS_KIND_SNAPSHOT && hs_point_ship_bytes(p) > 0;
+		snprintf(q->base, sizeof q->base, "%s", p->base);
+		hs_prune_drive(seen, i + 1, q, q->drive);
 		if (json)
-			json_object_array_add(arr, point_json(p));
+			json_object_array_add(arr, point_json(p, q->drive));
 		else
-			point_line(p);
+			point_line(p, q->drive);
 	}
 	if (json)
 		puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));

@@ -35,12 +35,13 @@ static int run(const char *from, const char *to, char **refs, int nrefs, struct 
 		r = cli_points_add(st, refs[i], &pts);
 	if (r == 0 && nrefs == 0)
 		r = cli_points_all(st, &pts);
-	if (r == 0)
-		r = hs_store_open_like(to, st, HS_OPEN_NOKEY, &dst);
+	/* The seeds before DEST: a bad seed refuses the run before a replica is made. */
 	if (r == 0) {
 		r = hs_sources_open(st, seeds->v, seeds->n, &src);
 		st = NULL;
 	}
+	if (r == 0)
+		r = hs_store_open_like(to, src.v[src.n - 1], HS_OPEN_NOKEY, &dst);
 	/* The replica records its source for verify's advice: a directory by
 	 * its absolute path, so the advice works from anywhere. */
 	char abs[PATH_MAX];
@@ -60,6 +61,7 @@ static int run(const char *from, const char *to, char **refs, int nrefs, struct 
 		json_object *j = json_object_new_object();
 		json_object_object_add(j, "points", json_object_new_int64((int64_t)s.points));
 		json_object_object_add(j, "points_present", json_object_new_int64((int64_t)s.points_present));
+		json_object_object_add(j, "points_gone", json_object_new_int64((int64_t)s.points_gone));
 		json_object_object_add(j, "chunks_sent", json_object_new_int64((int64_t)s.chunks_sent));
 		json_object_object_add(j, "bytes_sent", json_object_new_int64((int64_t)s.bytes_sent));
 		json_object_object_add(j, "chunks_present", json_object_new_int64((int64_t)s.chunks_present));

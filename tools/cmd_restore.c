@@ -11,6 +11,7 @@
 #include "basics/err.h"
 #include "jobs/capture.h"
 #include "jobs/restore.h"
+#include "store/lease.h"
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
@@ -245,6 +246,9 @@ int cmd_restore(int argc, char **argv)
 	cli_list_free(&seeds);
 	if (r < 0)
 		return cli_fail("restore", r);
+	/* In use until restored: prune keeps it. */
+	struct hs_lease *lease = NULL;
+	r = hs_lease_take1(src.v[src.n - 1], p->server, p->id, "restore", &lease);
 	struct hs_progress progress;
 	for (unsigned k = 0; r == 0 && k < nj; k++) {
 		_cleanup_(hs_index_free_p) struct hs_index *ix = NULL;
@@ -255,6 +259,7 @@ int cmd_restore(int argc, char **argv)
 		if (r == 0)
 			r = hs_restore(&o, &jobs[k].s);
 	}
+	hs_lease_release(lease);
 	hs_sources_close(&src);
 	if (r < 0)
 		return cli_fail("restore", r);

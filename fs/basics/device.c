@@ -2,6 +2,7 @@
 #include "basics/device.h"
 #include "basics/cleanup.h"
 #include "basics/err.h"
+#include "basics/path.h"
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -9,6 +10,7 @@
 #include <linux/fs.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -186,4 +188,137 @@ int hs_dev_loop_file(const char *dev, char *out, size_t cap)
 		return 0;
 	out[strcspn(out, "\n")] = 0;
 	return out[0] == '/';
+}
+
+/* The block device number of line's mount (mountinfo's "major:minor") when
+ * it is mounted read-write; 0 if read-only or unreadable. */
+static dev_t mount_rw_dev(const char *line, char *mnt, size_t cap)
+{
+	unsigned ma, mi;
+	char opts[512], point[4096];
+	if (sscanf(line, "%*s %*s %u:%u %*s %4095s %511s", &ma, &mi, point, opts) != 4)
+		return 0;
+	/* The mount's own options: "rw" or "ro" first. */
+	if (strncmp(opts, "rw", 2) != 0 || (opts[2] != 0 && opts[2] != ','))
+		return 0;
+	snprintf(mnt, cap, "%s", point);
+	return makedev(ma, mi);
+}
+
+/* Who holds block device d (its "holders" in sysfs, and its partitions'):
+ * the first holder's name into out; 1 if any, 0 if none. */
+static int dev_holder(dev_t d, char *out, size_t cap)
+{
+	char sys[128];
+	snprintf(sys, sizeof sys, "/sys/dev/block/%u:%u", major(d), minor(d));
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/holders", sys);
+	DIR *dir = opendir(path);
+	struct dirent *e;
+	int found = 0;
+	while (dir && !found && (e = readdir(dir)))
+		if (e->d_name[0] != '.') {
+			snprintf(out, cap, "%s", e->d_name);
+			found = 1;
+		}
+	if (dir)
+		closedir(dir);
+	/* A whole disk's partitions are directories of its own holding "partition". */
+	dir = found ? NULL : opendir(sys);
+	while (dir && !found && (e = readdir(dir))) {
+		char part[PATH_MAX + 300], buf[32];
+		snprintf(part, sizeof part, "%s/%s/partition", sys, e->d_name);
+		if (e->d_name[0] == '.' || access(part, F_OK) != 0)
+			continue;
+		snprintf(part, sizeof part, "%s/%s/dev", sys, e->d_name);
+		FILE *f = fopen(part, "re");
+		unsigned ma, mi;
+		if (f && fgets(buf, sizeof buf, f) && sscanf(buf, "%u:%u", &ma, &mi) == 2)
+			found = dev_holder(makedev(ma, mi), out, cap);
+		if (f)
+			fclose(f);
+	}
+	if (dir)
+		closedir(dir);
+	return found;
+}
+
+/* QEMU's lock bytes (file-posix): 100 + n is locked shared by every user
+ * holding permission bit n; bit 1 is "write". */
+#define QEMU_LOCK_WRITE 101
+
+int hs_dev_in_use(const char *path, char *why, size_t cap)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return hs_err(errno, "cannot read %s: %s", path, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return hs_err(errno, "cannot stat %s: %s", path, strerror(errno));
+	struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = QEMU_LOCK_WRITE, .l_len = 1 };
+	if (fcntl(fd, F_OFD_GETLK, &lk) == 0 && lk.l_type != F_UNLCK) {
+		snprintf(why, cap, "is open for writing by a virtual machine (QEMU holds its write lock)");
+		return 1;
+	}
+	if (!S_ISBLK(st.st_mode))
+		return 0;
+	dev_t dev = st.st_rdev;
+	bool mounted = false;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096], mnt[4096];
+	while (f && fgets(line, sizeof line, f)) {
+		unsigned ma, mi;
+		if (sscanf(line, "%*s %*s %u:%u", &ma, &mi) == 2 && dev_uses(makedev(ma, mi), dev, 0))
+			mounted = true;
+		dev_t m = mount_rw_dev(line, mnt, sizeof mnt);
+		if (m && dev_uses(m, dev, 0)) {
+			fclose(f);
+			char esc[256];
+			snprintf(why, cap, "is mounted read-write at %s", hs_escape(mnt, esc, sizeof esc));
+			return 1;
+		}
+	}
+	if (f)
+		fclose(f);
+	f = fopen("/proc/swaps", "re");
+	while (f && fgets(line, sizeof line, f)) {
+		char dev_path[4096];
+		struct stat ss;
+		if (sscanf(line, "%4095s", dev_path) == 1 && stat(dev_path, &ss) == 0 && S_ISBLK(ss.st_mode) &&
+		    dev_uses(ss.st_rdev, dev, 0)) {
+			fclose(f);
+			snprintf(why, cap, "is in use as swap");
+			return 1;
+		}
+	}
+	if (f)
+		fclose(f);
+	char holder[256];
+	if (dev_holder(dev, holder, sizeof holder)) {
+		snprintf(why, cap, "is held by %s (a volume stacked on it: LVM, RAID or encryption)", holder);
+		return 1;
+	}
+	/* A read-only mount claims the device too; anything else that does is a writer. */
+	int x = open(path, O_RDONLY | O_EXCL | O_CLOEXEC);
+	if (x >= 0)
+		close(x);
+	else if (errno == EBUSY && !mounted) {
+		snprintf(why, cap, "is claimed by another program (opened exclusively)");
+		return 1;
+	}
+	/* udev holds a shared flock for a moment while it probes a device:
+	 * only a lock that stays is someone's. */
+	for (int tries = 0;; tries++) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			flock(fd, LOCK_UN);
+			return 0;
+		}
+		if (errno != EWOULDBLOCK)
+			return 0;
+		if (tries == 20) {
+			snprintf(why, cap, "is locked by another program (flock)");
+			return 1;
+		}
+		usleep(100 * 1000);
+	}
 }

@@ -12,6 +12,11 @@
 
 int hs_run(char *const argv[], char *out, size_t cap)
 {
+	return hs_run_flags(argv, out, cap, 0);
+}
+
+int hs_run_flags(char *const argv[], char *out, size_t cap, unsigned flags)
+{
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
@@ -24,6 +29,8 @@ int hs_run(char *const argv[], char *out, size_t cap)
 		return -e;
 	}
 	if (pid == 0) {
+		if (flags & HS_RUN_OWN_GROUP)
+			setpgid(0, 0);
 		int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (devnull >= 0)
 			dup2(devnull, 0);
@@ -83,4 +90,25 @@ int hs_rm_tree(const char *path)
 	if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 && errno != ENOENT)
 		return hs_err(errno, "cannot remove %s: %s", path, strerror(errno));
 	return 0;
+}
+
+unsigned long long hs_proc_start(long pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	/* pid (comm) state ... field 22 is starttime; comm may hold anything. */
+	char *s = strrchr(buf, ')');
+	unsigned long long start = 0;
+	if (!s || sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+			 &start) != 1)
+		return 0;
+	return start;
 }

@@ -2,6 +2,7 @@
 #include "jobs/replicate.h"
 #include "basics/buf.h"
 #include "store/chunk.h"
+#include "store/lease.h"
 #include "basics/cleanup.h"
 #include "basics/clock.h"
 #include "basics/digestset.h"
@@ -79,7 +80,8 @@ static int dest_check(struct hs_store *dst, const struct todo *t, void *plain, s
 		return hs_store_chunk_has(dst, &t->d);
 	int tries = dst->be->remote ? 2 : 1;
 	for (int i = 0; i < tries; i++) {
-		int r = hs_store_chunk_get(dst, &t->d, z);
+		/* Not the trash: a chunk gc took out of use must be sent again. */
+		int r = hs_store_chunk_get_live(dst, &t->d, z);
 		if (r == -ENOENT)
 			return 0;
 		if (r < 0)
@@ -536,9 +538,23 @@ int hs_replicate(const struct hs_replicate_opts *o, struct hs_replicate_stats *s
 	if (hs_backend_dir_clean_tmp(o->dst->be) < 0)
 		hs_err_clear();
 	struct server s = { .lock = -1 };
-	int r = 0;
+	/* The points copied are in use at the source; the destination's gc
+	 * keeps what this run finds there. */
+	struct hs_lease *lease = NULL;
+	struct hs_writer *writer = NULL;
+	bool *gone = calloc(o->npoints + 1, sizeof *gone);
+	int r = gone ? 0 : -ENOMEM;
+	if (r == 0 && o->npoints)
+		r = hs_lease_take(run.from, o->points, o->npoints, "replicate", gone, &lease);
+	if (r == 0)
+		r = hs_writer_register(o->dst, "replicate", &writer);
 	for (size_t k = 0; r == 0 && k < o->npoints; k++) {
 		const struct hs_point_ref *p = &o->points[k];
+		/* Pruned since it was listed: nothing to copy. */
+		if (gone[k]) {
+			st->points_gone++;
+			continue;
+		}
 		if (strcmp(s.name, p->server) != 0) {
 			r = server_end(&run, &s);
 			if (r == 0)
@@ -578,6 +594,9 @@ int hs_replicate(const struct hs_replicate_opts *o, struct hs_replicate_stats *s
 	for (size_t i = 0; i < run.nservers; i++)
 		free(run.servers[i]);
 	free(run.servers);
+	hs_writer_done(writer);
+	hs_lease_release(lease);
+	free(gone);
 	if (why[0])
 		hs_err_set_msg(why);
 	st->seconds = hs_now_s() - t0;

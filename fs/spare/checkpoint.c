@@ -2,6 +2,7 @@
 #include "spare/checkpoint.h"
 #include "store/badlist.h"
 #include "store/chunk.h"
+#include "store/lease.h"
 #include "basics/cleanup.h"
 #include "basics/device.h"
 #include "basics/err.h"
@@ -195,9 +196,31 @@ int hs_checkpoint(struct hs_spare_set *set, struct hs_checkpoint_result *res)
 	 * read, not even the store's lock. */
 	bool same = j.ntodo == 0;
 	int lock = -1;
+	struct hs_writer *writer = NULL;
 	pthread_mutex_init(&j.repaired_lock, NULL);
 	if (r == 0 && !same)
 		r = hs_store_lock_server(j.store, set->server, &lock);
+	if (r == 0 && !same)
+		r = hs_writer_register(j.store, "checkpoint", &writer);
+	/* The last checkpoint pruned since (a newer point came, then prune): its
+	 * chunks may be gone, so they are not named unchecked; this one reads
+	 * every chunk the guest wrote, as a first checkpoint does. */
+	if (r == 0 && !same && res->incremental &&
+	    hs_store_point_exists(j.store, set->server, set->disk[0]->cp_table->id) != 1) {
+		hs_err_clear();
+		res->incremental = false;
+		j.ntodo = 0;
+		for (unsigned k = 0; r == 0 && k < set->n; k++) {
+			struct hs_spare *sp = set->disk[k];
+			hs_table_close(sp->cp_table);
+			sp->cp_table = NULL;
+			hs_table_forget(sp->state->dirfd, HS_TABLE_CHECKPOINT);
+			r = hs_table_read_all(sp->table, j.ix[k]->digests);
+			for (uint64_t i = 0; r == 0 && i < sp->ix->nchunks; i++)
+				if (hs_state_get(sp->state, i) == HS_WRITTEN)
+					j.todo[j.ntodo++] = (struct item){ k, i };
+		}
+	}
 	if (r == 0 && !same && (r = hs_badlist_load(j.store, &j.bad)) == 0)
 		r = hs_dset_init(&j.repaired, 16);
 	if (r == 0 && !same)
@@ -216,6 +239,7 @@ int hs_checkpoint(struct hs_spare_set *set, struct hs_checkpoint_result *res)
 	 * fails too, removed). */
 	if (r < 0 && lock >= 0)
 		hs_store_sync(j.store);
+	hs_writer_done(writer);
 	if (lock >= 0)
 		hs_store_unlock(j.store, lock);
 	hs_dset_free(&j.bad);

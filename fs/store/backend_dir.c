@@ -433,6 +433,60 @@ static int dir_list(struct hs_backend *be, const char *dirname,
 	return r;
 }
 
+static int dir_list_sized(struct hs_backend *be, const char *dirname,
+			  int (*fn)(void *, const char *, uint64_t, int64_t), void *arg)
+{
+	int fd = openat(D(be)->rootfd, dirname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ENOENT : hs_err(errno, "cannot list %s/%s: %s", be->where, dirname, strerror(errno));
+	DIR *dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return -errno;
+	}
+	int r = 0;
+	struct dirent *de;
+	while (r == 0 && (de = readdir(dir))) {
+		struct stat st;
+		if (de->d_name[0] == '.')
+			continue;
+		/* Gone since readdir (a writer's rename, gc's own move): not listed. */
+		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		r = fn(arg, de->d_name, (uint64_t)st.st_size, (int64_t)st.st_mtim.tv_sec);
+	}
+	closedir(dir);
+	return r;
+}
+
+static int dir_copy(struct hs_backend *be, const char *from, const char *to, unsigned flags)
+{
+	struct dir_backend *d = D(be);
+	char dir[4096];
+	dir_of(to, dir, sizeof dir);
+	int r = make_dirs(d, dir);
+	if (r < 0)
+		return hs_err(-r, "cannot create %s/%s: %s", be->where, dir, strerror(-r));
+	/* A move is a rename; a copy a hard link: objects are never changed in
+	 * place (a replacement is a new file renamed over), so two names of one
+	 * file are two copies. */
+	if (flags & HS_COPY_MOVE)
+		r = rename_noreplace(d->rootfd, from, to);
+	else
+		r = linkat(d->rootfd, from, d->rootfd, to, 0) == 0 ? 0 : -errno;
+	if (r == -ENOENT || r == -EEXIST)
+		return r;
+	if (r < 0)
+		return hs_err(-r, "cannot %s %s/%s to %s: %s", flags & HS_COPY_MOVE ? "move" : "copy", be->where,
+			      from, to, strerror(-r));
+	r = mark_dirty(d, dir);
+	if (r == 0 && (flags & HS_COPY_MOVE)) {
+		dir_of(from, dir, sizeof dir);
+		r = mark_dirty(d, dir);
+	}
+	return r;
+}
+
 static int dir_sync(struct hs_backend *be)
 {
 	struct dir_backend *d = D(be);
@@ -681,6 +735,8 @@ static const struct hs_backend_ops dir_ops = {
 	.put = dir_put,
 	.exists = dir_exists,
 	.list = dir_list,
+	.list_sized = dir_list_sized,
+	.copy = dir_copy,
 	.sync = dir_sync,
 	.lock = dir_lock,
 	.unlock = dir_unlock,

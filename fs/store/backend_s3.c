@@ -74,12 +74,13 @@ static void error_detail(const struct hs_buf *b, char *out, size_t cap)
 }
 
 /* One signed request. key is relative to the prefix (NULL: the bucket
- * itself); query is canonical ("" for none). 0 with *status, or -errno. */
-/* One request; cond is an extra (unsigned) header line such as a
- * precondition, or NULL. */
-static int s3_request(struct s3_backend *s, const char *method, const char *key, const char *query,
-		      const char *cond, const void *body, size_t n, struct hs_buf *out, long *status,
-		      char *what, size_t wcap)
+ * itself); query is canonical ("" for none); cond is an extra (unsigned)
+ * header line such as a precondition, or NULL; copy_source the value of a
+ * signed x-amz-copy-source header (a server-side copy), or NULL.
+ * 0 with *status, or -errno. */
+static int s3_request_copy(struct s3_backend *s, const char *method, const char *key, const char *query,
+			   const char *cond, const char *copy_source, const void *body, size_t n,
+			   struct hs_buf *out, long *status, char *what, size_t wcap)
 {
 	char objkey[2048], path[6144], url[8192];
 	if ((size_t)snprintf(objkey, sizeof objkey, "%s%s", key ? s->prefix : "", key ? key : "") >= sizeof objkey)
@@ -104,21 +105,25 @@ static int s3_request(struct s3_backend *s, const char *method, const char *key,
 	gmtime_r(&now, &tm);
 	strftime(amz_date, sizeof amz_date, "%Y%m%dT%H%M%SZ", &tm);
 
-	char h_host[600], h_sha[100], h_date[64], h_auth[1024], *h_token = NULL;
+	char h_host[600], h_sha[100], h_date[64], h_auth[1024], h_copy[4300] = "", *h_token = NULL;
 	snprintf(h_host, sizeof h_host, "Host: %s", s->host);
 	snprintf(h_sha, sizeof h_sha, "x-amz-content-sha256: %s", payload);
 	snprintf(h_date, sizeof h_date, "x-amz-date: %s", amz_date);
+	if (copy_source && (size_t)snprintf(h_copy, sizeof h_copy, "x-amz-copy-source: %s", copy_source) >= sizeof h_copy)
+		return hs_err(ENAMETOOLONG, "object key too long in %s", s->be.where);
 	struct curl_slist *list = NULL;
-	const char *lines[6] = { h_host, h_sha, h_date, NULL, NULL, cond };
+	const char *lines[7] = { h_host, h_sha, h_date, NULL, NULL, cond, copy_source ? h_copy : NULL };
 	if (s->key_id) {
-		struct hs_sigv4_header sh[4] = {
+		struct hs_sigv4_header sh[5] = {
 			{ "host", s->host }, { "x-amz-content-sha256", payload }, { "x-amz-date", amz_date },
-			{ "x-amz-security-token", s->token },
+			{ "x-amz-security-token", s->token }, { "x-amz-copy-source", copy_source },
 		};
+		size_t nsh = s->token ? 4 : 3;
+		if (copy_source)
+			sh[nsh++] = sh[4];
 		struct hs_sigv4_cred cred = { s->key_id, s->secret, s->region, "s3" };
 		char auth[900];
-		r = hs_sigv4_authorization(&cred, amz_date, method, path, query, sh, s->token ? 4 : 3, payload,
-					   auth, sizeof auth);
+		r = hs_sigv4_authorization(&cred, amz_date, method, path, query, sh, nsh, payload, auth, sizeof auth);
 		if (r < 0)
 			return hs_err(-r, "cannot sign a request to %s", what);
 		snprintf(h_auth, sizeof h_auth, "Authorization: %s", auth);
@@ -129,7 +134,7 @@ static int s3_request(struct s3_backend *s, const char *method, const char *key,
 			lines[4] = h_token;
 		}
 	}
-	for (int i = 0; i < 6; i++) {
+	for (int i = 0; i < 7; i++) {
 		if (!lines[i])
 			continue;
 		struct curl_slist *t = curl_slist_append(list, lines[i]);
@@ -147,6 +152,13 @@ static int s3_request(struct s3_backend *s, const char *method, const char *key,
 	curl_slist_free_all(list);
 	free(h_token);
 	return r;
+}
+
+static int s3_request(struct s3_backend *s, const char *method, const char *key, const char *query,
+		      const char *cond, const void *body, size_t n, struct hs_buf *out, long *status,
+		      char *what, size_t wcap)
+{
+	return s3_request_copy(s, method, key, query, cond, NULL, body, n, out, status, what, wcap);
 }
 
 /* The error for a failed response (after s3_request returned 0). */
@@ -322,8 +334,23 @@ static const char *xml_find(const char *p, const char *end, const char *tag, cha
 	return b + strlen(close);
 }
 
-/* The names of one page (objects and "directories"), then whether another follows. */
-static int list_names(const char *doc, size_t n, const char *full, int (*fn)(void *, const char *), void *arg)
+/* "2024-05-01T12:34:56.000Z" (a listing's LastModified) as UTC seconds; 0 if malformed. */
+static int64_t iso_time(const char *s)
+{
+	struct tm tm = { 0 };
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+		   &tm.tm_sec) != 6)
+		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (int64_t)timegm(&tm);
+}
+
+/* Call fn for each name of a listing page under full (the listed prefix):
+ * objects (<Contents><Key>, with <Size> and <LastModified>) and "directories"
+ * (<CommonPrefixes><Prefix>, size and time 0). */
+static int list_page(const char *doc, size_t n, const char *full,
+		     int (*fn)(void *, const char *, uint64_t, int64_t), void *arg)
 {
 	const char *end = doc + n;
 	const char *tags[2][2] = { { "Contents", "Key" }, { "CommonPrefixes", "Prefix" } };
@@ -347,7 +374,12 @@ static int list_names(const char *doc, size_t n, const char *full, int (*fn)(voi
 				if (t == 1 && rl && rel[rl - 1] == '/')
 					rel[--rl] = 0;
 				if (rl && rel[0] != '.' && !strchr(rel, '/')) {
-					int r = fn(arg, rel);
+					char size[32] = "", when[64] = "";
+					if (t == 0) {
+						xml_find(a, b, "Size", size, sizeof size);
+						xml_find(a, b, "LastModified", when, sizeof when);
+					}
+					int r = fn(arg, rel, strtoull(size, NULL, 10), iso_time(when));
 					if (r != 0)
 						return r;
 				}
@@ -358,11 +390,12 @@ static int list_names(const char *doc, size_t n, const char *full, int (*fn)(voi
 	return 0;
 }
 
-int hs_s3_list_page(const char *doc, size_t n, const char *full, int (*fn)(void *, const char *), void *arg,
+int hs_s3_list_page(const char *doc, size_t n, const char *full,
+		    int (*fn)(void *, const char *, uint64_t, int64_t), void *arg,
 		    char *token, size_t tcap, bool *more)
 {
 	*more = false;
-	int r = list_names(doc, n, full, fn, arg);
+	int r = list_page(doc, n, full, fn, arg);
 	if (r != 0)
 		return r;
 	char truncated[16] = "";
@@ -375,7 +408,8 @@ int hs_s3_list_page(const char *doc, size_t n, const char *full, int (*fn)(void 
 	return 0;
 }
 
-static int s3_list(struct hs_backend *be, const char *dir, int (*fn)(void *, const char *), void *arg)
+static int s3_list_sized(struct hs_backend *be, const char *dir,
+			 int (*fn)(void *, const char *, uint64_t, int64_t), void *arg)
 {
 	struct s3_backend *s = S(be);
 	char full[2048], efull[6200], token[2048] = "", etoken[6200], query[12800], what[4096];
@@ -413,6 +447,50 @@ static int s3_list(struct hs_backend *be, const char *dir, int (*fn)(void *, con
 			break;
 	}
 	hs_buf_free(&page);
+	return r;
+}
+
+/* list() over list_sized(): the names alone. */
+struct names_only {
+	int (*fn)(void *, const char *);
+	void *arg;
+};
+
+static int name_only(void *arg, const char *name, uint64_t size, int64_t mtime)
+{
+	(void)size;
+	(void)mtime;
+	struct names_only *o = arg;
+	return o->fn(o->arg, name);
+}
+
+static int s3_list(struct hs_backend *be, const char *dir, int (*fn)(void *, const char *), void *arg)
+{
+	struct names_only o = { fn, arg };
+	return s3_list_sized(be, dir, name_only, &o);
+}
+
+/* A server-side copy (PUT with x-amz-copy-source), then for a move the
+ * source's removal: the object is under one key or both, never neither. */
+static int s3_copy(struct hs_backend *be, const char *from, const char *to, unsigned flags)
+{
+	struct s3_backend *s = S(be);
+	int r = s3_exists(be, to);
+	if (r != 0)
+		return r == 1 ? -EEXIST : r;
+	char src[2048], esrc[6200], what[4096];
+	snprintf(src, sizeof src, "/%s/%s%s", s->bucket, s->prefix, from);
+	if (hs_sigv4_encode(src, true, esrc, sizeof esrc) < 0)
+		return hs_err(ENAMETOOLONG, "object key too long in %s", be->where);
+	long status;
+	struct hs_buf body = { 0 };
+	r = s3_request_copy(s, "PUT", to, "", NULL, esrc, NULL, 0, &body, &status, what, sizeof what);
+	/* A copy can fail after a 200 (the error is in the body). */
+	if (r == 0 && (status < 200 || status >= 300 || (body.len && memmem(body.data, body.len, "<Error>", 7))))
+		r = s3_status_err(s, "PUT (copy)", what, status >= 200 && status < 300 ? 500 : status, &body);
+	hs_buf_free(&body);
+	if (r == 0 && (flags & HS_COPY_MOVE))
+		r = s3_delete(be, from);
 	return r;
 }
 
@@ -458,6 +536,8 @@ static const struct hs_backend_ops s3_ops = {
 	.put = s3_put,
 	.exists = s3_exists,
 	.list = s3_list,
+	.list_sized = s3_list_sized,
+	.copy = s3_copy,
 	.sync = s3_sync,
 	.lock = s3_lock,
 	.unlock = s3_unlock,

@@ -370,7 +370,39 @@ int hs_store_chunk_has(struct hs_store *st, const struct hs_digest *d)
 	return st->be->ops->exists(st->be, key);
 }
 
+/* Read key, or (when it is missing) its copy under trash/: what retention
+ * (jobs/gc) took out of use, or (a point) pruned, while something may still
+ * need it. Only a miss costs the second look. */
+static int get_or_trash(struct hs_store *st, const char *key, struct hs_buf *out)
+{
+	int r = st->be->ops->get(st->be, key, out);
+	if (r != -ENOENT)
+		return r;
+	char trash[256];
+	snprintf(trash, sizeof trash, "%s%s", HS_TRASH_PREFIX, key);
+	return st->be->ops->get(st->be, trash, out);
+}
+
+static int get_range_or_trash(struct hs_store *st, const char *key, uint64_t off, size_t len, struct hs_buf *out)
+{
+	int r = st->be->ops->get_range(st->be, key, off, len, out);
+	if (r != -ENOENT)
+		return r;
+	char trash[256];
+	snprintf(trash, sizeof trash, "%s%s", HS_TRASH_PREFIX, key);
+	return st->be->ops->get_range(st->be, trash, off, len, out);
+}
+
 int hs_store_chunk_get(struct hs_store *st, const struct hs_digest *d, struct hs_buf *out)
+{
+	char key[96];
+	hs_chunk_key(d, st->encrypted, key);
+	out->max = hs_chunk_stored_max(st->chunk_size);
+	out->limit = NULL;
+	return get_or_trash(st, key, out);
+}
+
+int hs_store_chunk_get_live(struct hs_store *st, const struct hs_digest *d, struct hs_buf *out)
 {
 	char key[96];
 	hs_chunk_key(d, st->encrypted, key);
@@ -468,13 +500,14 @@ static int manifest_read(struct hs_store *st, const char *key, struct names *ns)
 	return r;
 }
 
-/* List dir through the backend, or its manifest where the kind cannot list. */
+/* List dir through the backend, or its manifest where the kind cannot list
+ * (none: -ENOTSUP). */
 static int list_names(struct hs_store *st, const char *dir, const char *manifest,
 		      const char *suffix, char ***out, size_t *n)
 {
 	struct names ns = { .suffix = suffix };
 	int r = st->be->ops->list(st->be, dir, names_add, &ns);
-	if (r == -ENOTSUP) {
+	if (r == -ENOTSUP && manifest) {
 		ns.suffix = NULL;
 		r = manifest_read(st, manifest, &ns);
 	}
@@ -604,7 +637,12 @@ static int point_object_put(struct hs_store *st, const char *server, const char 
 {
 	char key[128];
 	snprintf(key, sizeof key, "points/%s/%s.idx", server, id);
-	int r = st->be->ops->put(st->be, key, p, n, HS_PUT_NOREPLACE);
+	/* A registered writer whose registration lapsed may name chunks gc
+	 * has taken away since: its point is refused (store/lease.h). */
+	int r = st->point_guard ? st->point_guard(st->point_guard_arg) : 0;
+	if (r < 0)
+		return r;
+	r = st->be->ops->put(st->be, key, p, n, HS_PUT_NOREPLACE);
 	if (r == -EEXIST)
 		return hs_err(EEXIST, "point %s@%s already exists in %s", server, id, st->be->where);
 	if (r == 0)
@@ -630,7 +668,7 @@ int hs_store_point_get_raw(struct hs_store *st, const char *server, const char *
 {
 	char key[128];
 	snprintf(key, sizeof key, "points/%s/%s.idx", server, id);
-	int r = st->be->ops->get(st->be, key, out);
+	int r = get_or_trash(st, key, out);
 	if (r == -ENOENT)
 		return hs_err(ENOENT, "point %s@%s does not exist in %s", server, id, st->be->where);
 	return r;
@@ -690,7 +728,7 @@ int hs_store_point_head(struct hs_store *st, const char *server, const char *id,
 	snprintf(key, sizeof key, "points/%s/%s.idx", server, id);
 	point_what(st, server, id, what, sizeof what);
 	struct hs_buf b = { 0 };
-	int r = st->be->ops->get_range(st->be, key, 0, HS_POINT_HDR_LEN, &b);
+	int r = get_range_or_trash(st, key, 0, HS_POINT_HDR_LEN, &b);
 	if (r == -ENOENT)
 		r = hs_err(ENOENT, "point %s@%s does not exist in %s", server, id, st->be->where);
 	if (r == 0)
@@ -714,7 +752,7 @@ int hs_store_point_disk(struct hs_store *st, const struct hs_point *p, unsigned 
 	point_what(st, p->server, p->id, what, sizeof what);
 	const struct hs_point_disk *d = &p->disks[k];
 	struct hs_buf b = { 0 };
-	int r = st->be->ops->get_range(st->be, key, d->table_off, d->table_len, &b);
+	int r = get_range_or_trash(st, key, d->table_off, d->table_len, &b);
 	if (r == -ENOENT)
 		r = hs_err(ENOENT, "point %s@%s does not exist in %s", p->server, p->id, st->be->where);
 	if (r == 0)
@@ -785,4 +823,58 @@ int hs_store_lock_server(struct hs_store *st, const char *server, int *token)
 void hs_store_unlock(struct hs_store *st, int token)
 {
 	st->be->ops->unlock(st->be, token);
+}
+
+int hs_store_point_trash(struct hs_store *st, const char *server, const char *id)
+{
+	if (!st->be->ops->copy)
+		return hs_err(ENOTSUP, "%s cannot move objects (a web server): prune the directory it serves",
+			      st->be->where);
+	char key[128], trash[160];
+	snprintf(key, sizeof key, "points/%s/%s.idx", server, id);
+	snprintf(trash, sizeof trash, "%s%s", HS_TRASH_PREFIX, key);
+	int r = st->be->ops->copy(st->be, key, trash, HS_COPY_MOVE);
+	/* Pruned before and restored (prune found it leased): the copy under
+	 * trash/ is the same object, so this one may simply go. */
+	if (r == -EEXIST)
+		r = st->be->ops->remove(st->be, key);
+	if (r == -ENOENT)
+		return hs_err(ENOENT, "point %s@%s does not exist in %s", server, id, st->be->where);
+	return r;
+}
+
+int hs_store_point_untrash(struct hs_store *st, const char *server, const char *id)
+{
+	if (!st->be->ops->copy)
+		return -ENOTSUP;
+	char key[128], trash[160];
+	snprintf(key, sizeof key, "points/%s/%s.idx", server, id);
+	snprintf(trash, sizeof trash, "%s%s", HS_TRASH_PREFIX, key);
+	int r = st->be->ops->copy(st->be, trash, key, 0);
+	if (r == -EEXIST)
+		r = 0;
+	if (r == 0)
+		r = st->be->ops->sync(st->be);
+	if (r == -ENOENT)
+		return hs_err(ENOENT, "point %s@%s is not in %s's trash", server, id, st->be->where);
+	return r;
+}
+
+int hs_store_point_exists(struct hs_store *st, const char *server, const char *id)
+{
+	char key[128];
+	snprintf(key, sizeof key, "points/%s/%s.idx", server, id);
+	return st->be->ops->exists(st->be, key);
+}
+
+int hs_store_trash_servers(struct hs_store *st, char ***names, size_t *n)
+{
+	return list_names(st, HS_TRASH_PREFIX "points", NULL, NULL, names, n);
+}
+
+int hs_store_trash_points(struct hs_store *st, const char *server, char ***ids, size_t *n)
+{
+	char dir[128];
+	snprintf(dir, sizeof dir, "%spoints/%s", HS_TRASH_PREFIX, server);
+	return list_names(st, dir, NULL, ".idx", ids, n);
 }

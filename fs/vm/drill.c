@@ -7,6 +7,7 @@
 #include "basics/err.h"
 #include "spare/fuse_ops.h"
 #include "spare/set.h"
+#include "store/lease.h"
 #include "store/store.h"
 #include "spare/readahead.h"
 #include "spare/trace.h"
@@ -33,6 +34,7 @@ struct drill {
 	struct hs_store *store;
 	struct hs_point *p;    /* the point's header */
 	struct hs_spare_set *set;
+	struct hs_lease *lease; /* the point is in use until the teardown */
 	struct hs_fuse *fuse;
 	pthread_t serve_thread;
 	bool serving;
@@ -91,6 +93,8 @@ static int do_mount(struct drill *d)
 		r = hs_store_open(o->store, &d->store);
 	if (r == 0)
 		r = hs_store_point_resolve(d->store, server, want, id);
+	if (r == 0)
+		r = hs_lease_open(o->store, server, id, "drill", &d->lease);
 	if (r == 0)
 		r = hs_store_point_head(d->store, server, id, d->p);
 	if (r < 0)
@@ -405,6 +409,8 @@ static int teardown(struct drill *d)
 	d->p = NULL;
 	hs_store_close(d->store);
 	d->store = NULL;
+	hs_lease_release(d->lease);
+	d->lease = NULL;
 	if (d->work[0] && nftw(d->work, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
 		r = hs_err(errno, "cannot remove %s: %s", d->work, strerror(errno));
 	return r;

@@ -3,6 +3,7 @@
 #include "store/point.h"
 #include "basics/cleanup.h"
 #include "basics/err.h"
+#include "store/point.h"
 #include <json-c/json.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -111,6 +112,22 @@ static json_object *report_json(const struct hs_report *r)
 }
 
 /* HTML-escaped text. */
+/* What a consistency means to the customer who reads the report. */
+static const char *consistency_text(uint32_t c)
+{
+	switch (c) {
+	case HS_QUIESCED:
+		return "quiesced: the server's filesystems were frozen by its guest agent at that instant";
+	case HS_CRASH_CONSISTENT:
+		return "crash-consistent: every disk at one instant, as after a power cut (filesystems replay their "
+		       "journals at boot)";
+	case HS_TORN:
+		return "torn: read while in use (--allow-torn); it may not boot";
+	default:
+		return "not recorded (a point from an older store format)";
+	}
+}
+
 static void h(FILE *f, const char *s)
 {
 	for (; *s; s++) {
@@ -207,6 +224,7 @@ static void html(FILE *f, const struct hs_report *r)
 	h(f, r->server);
 	fprintf(f, "</td></tr>\n<tr><th>Recovery point</th><td>%s (point %s)</td></tr>\n", when, r->point);
 	fprintf(f, "<tr><th>Age of the recovery point</th><td>%s at the time of the drill</td></tr>\n", agebuf);
+	fprintf(f, "<tr><th>How the point was taken</th><td id=\"consistency\">%s</td></tr>\n", consistency_text(r->consistency));
 	fprintf(f, "<tr><th>Drill started</th><td>%s</td></tr>\n", started);
 	if (r->passed)
 		fprintf(f, "<tr><th>Time to a working server</th><td id=\"working\">%.1f s</td></tr>\n",

@@ -33,3 +33,11 @@ int hs_dev_holds(const char *dev, const char *path);
 /* The file a loop device reads and writes (its backing file) into out; 1 if
  * dev is a loop device with one, 0 if not. */
 int hs_dev_loop_file(const char *dev, char *out, size_t cap);
+
+/* Whether someone may write path while it is read: a block device mounted
+ * read-write (itself, a partition of it or a device stacked on it), used as
+ * swap, held by a stacked device (LVM, md, dm-crypt), claimed exclusively
+ * by a program, flock'ed; or a file or device a VM's QEMU holds open for
+ * writing (its write-permission lock byte). 1 with why set to a phrase
+ * ("is mounted read-write at /srv"), 0 if not, -errno with a message. */
+int hs_dev_in_use(const char *path, char *why, size_t cap);

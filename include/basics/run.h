@@ -8,8 +8,18 @@
  * The exit status (0 on success, 127 if it could not run), or -errno. */
 int hs_run(char *const argv[], char *out, size_t cap);
 
+/* hs_run, and with HS_RUN_OWN_GROUP in a process group of its own: a
+ * Ctrl-C at the terminal does not reach it (a clean-up step that must
+ * finish after the user stopped the command). */
+#define HS_RUN_OWN_GROUP 1u
+int hs_run_flags(char *const argv[], char *out, size_t cap, unsigned flags);
+
 /* The first line of text, trimmed in place (for one-line error messages). */
 char *hs_first_line(char *text);
 
 /* Remove a directory tree without crossing into mounts. 0 or -errno. */
 int hs_rm_tree(const char *path);
+
+/* A process's start time (clock ticks since boot, /proc/PID/stat), 0 if it
+ * is gone: a pid and its start time name one process, never a reused pid. */
+unsigned long long hs_proc_start(long pid);

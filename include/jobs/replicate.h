@@ -45,6 +45,7 @@ struct hs_replicate_opts {
 struct hs_replicate_stats {
 	uint64_t points;         /* copied */
 	uint64_t points_present; /* already at the destination */
+	uint64_t points_gone;    /* pruned at the source since they were listed: not copied */
 	uint64_t chunks_sent, bytes_sent; /* stored bytes sent */
 	uint64_t chunks_present; /* needed and already at the destination */
 	uint64_t chunks_checked; /* of those, read back and found good */

@@ -16,6 +16,8 @@ struct hs_backend;
  * with NOREPLACE, put returns 0 and an existing object is kept at commit. */
 #define HS_PUT_BATCH 2u
 
+#define HS_COPY_MOVE 1u /* copy(): remove the source (a move) */
+
 struct hs_backend_ops {
 	/* Read the whole object into out (replacing its content).
 	 * 0, -ENOENT if absent, other -errno on failure. */
@@ -40,6 +42,17 @@ struct hs_backend_ops {
 	 * -ENOTSUP for kinds that cannot list (the store keeps manifests instead). */
 	int (*list)(struct hs_backend *be, const char *dir,
 		    int (*fn)(void *arg, const char *name), void *arg);
+	/* list, with each object's size in bytes and modification time (UTC
+	 * seconds): what retention (gc, du) needs without reading any object.
+	 * NULL for kinds that cannot list. */
+	int (*list_sized)(struct hs_backend *be, const char *dir,
+			  int (*fn)(void *arg, const char *name, uint64_t size, int64_t mtime), void *arg);
+	/* Copy an object to a key that does not exist yet (-EEXIST if it does);
+	 * with HS_COPY_MOVE, the source goes: an atomic rename where the kind has
+	 * one, else a copy then a removal (the object is under one key or both at
+	 * every moment, never under neither). Durable at the next sync. 0,
+	 * -ENOENT (no such object), -EEXIST, -errno. NULL for kinds without it. */
+	int (*copy)(struct hs_backend *be, const char *from, const char *to, unsigned flags);
 	/* Make all objects put so far (batched ones too) durable and visible,
 	 * names included. 0 or -errno. */
 	int (*sync)(struct hs_backend *be);
@@ -91,13 +104,13 @@ int hs_backend_http_open(const char *url, struct hs_backend **out);
 int hs_backend_s3_open(const char *url, int create, struct hs_backend **out);
 
 /* One page of an S3 ListObjectsV2 answer (n bytes at doc, listing the
- * prefix full, which ends in '/'): fn(arg, name) for each object and
+ * prefix full, which ends in '/'): fn(arg, name, size, mtime) for each object and
  * "directory" directly under full (names starting with '.' are skipped),
  * then, when another page follows, *more and its continuation token (into
  * token, tcap bytes). 0, -EPROTO (a truncated page without a token), or
  * fn's non-zero return. (backend_s3.c; exposed for the fuzzer.) */
-int hs_s3_list_page(const char *doc, size_t n, const char *full, int (*fn)(void *, const char *), void *arg,
-		    char *token, size_t tcap, bool *more);
+int hs_s3_list_page(const char *doc, size_t n, const char *full,
+		    int (*fn)(void *, const char *, uint64_t, int64_t), void *arg, char *token, size_t tcap, bool *more);
 
 /* 0 when where could be made a store directory now without making anything
  * first: a directory, or missing with a parent directory this process may

@@ -7,7 +7,13 @@
  *                                 named by HMAC-SHA-256 (see key.h)
  *   points/<server>/<id>.idx      one object per point (point.h)
  *   points/.servers, points/<server>/.points   manifests for kinds that cannot list
- *   hotspare-replica.json         a replica's source (jobs/replicate) */
+ *   hotspare-replica.json         a replica's source (jobs/replicate)
+ *   trash/chunks/..., trash/points/<server>/<id>.idx
+ *                                 chunks gc took out of use and points prune
+ *                                 removed, until gc deletes them (jobs/gc.h);
+ *                                 readers look there when an object is missing
+ *   leases/, writers/             work in progress retention must know of
+ *                                 (store/lease.h) */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
@@ -30,6 +36,11 @@ struct hs_store {
 	char fingerprint[HS_KEY_FPR_HEX]; /* of the key an encrypted store needs */
 	const struct hs_key *key;         /* the current key when it is this store's, else NULL */
 	struct hs_buf desc;               /* the description as read (copied to drives and replicas) */
+	/* Asked before a point is written (NULL: nothing to ask): a registered
+	 * writer (store/lease.h) refuses the point, -ESTALE with a message, when
+	 * its registration lapsed. */
+	int (*point_guard)(void *arg);
+	void *point_guard_arg;
 };
 
 /* Create a new store at where with the given chunk size; encrypted with key
@@ -102,8 +113,15 @@ static inline void hs_store_close_p(struct hs_store **p) { hs_store_close(*p); }
 /* 1 if the store holds the chunk, 0 if not, -errno. */
 int hs_store_chunk_has(struct hs_store *st, const struct hs_digest *d);
 
-/* Read a chunk's stored (compressed) bytes. 0, -ENOENT, -errno. */
+/* Read a chunk's stored (compressed) bytes; a chunk missing under chunks/ is
+ * looked for once under trash/ (gc moves chunks no point named there before
+ * deleting them, and a point written meanwhile may name one). 0, -ENOENT, -errno. */
 int hs_store_chunk_get(struct hs_store *st, const struct hs_digest *d, struct hs_buf *out);
+
+/* hs_store_chunk_get without the look under trash/: for a writer asking
+ * whether the store holds a chunk it may then name (a chunk in the trash
+ * must be stored again, like one that is missing). */
+int hs_store_chunk_get_live(struct hs_store *st, const struct hs_digest *d, struct hs_buf *out);
 
 /* Store a compressed chunk. 1 if written, 0 if it was already there, -errno. */
 int hs_store_chunk_put(struct hs_store *st, const struct hs_digest *d, const void *z, size_t zn);
@@ -120,6 +138,26 @@ int hs_store_chunk_replace(struct hs_store *st, const struct hs_digest *d, const
 
 /* Make every chunk put so far durable (call before writing a point naming them). */
 int hs_store_sync(struct hs_store *st);
+
+#define HS_TRASH_PREFIX "trash/" /* where retention keeps what it took out of use */
+
+/* Move a point to trash/points/ (prune): it is listed no more, but a reader
+ * that already uses it (its lease appeared while prune decided) still
+ * reads it, and gc counts its chunks as named until it deletes it. Its
+ * server's manifest is the caller's. 0, -ENOENT, -ENOTSUP (a web server), -errno. */
+int hs_store_point_trash(struct hs_store *st, const char *server, const char *id);
+
+/* Put a pruned point back (a copy from trash/points/; gc deletes the copy
+ * there later), synced. 0, -ENOENT, -errno. */
+int hs_store_point_untrash(struct hs_store *st, const char *server, const char *id);
+
+/* The servers with pruned points in the trash, and one's pruned point ids,
+ * sorted (hs_strv_free). 0, -ENOTSUP (a kind that cannot list), -errno. */
+int hs_store_trash_servers(struct hs_store *st, char ***names, size_t *n);
+int hs_store_trash_points(struct hs_store *st, const char *server, char ***ids, size_t *n);
+
+/* 1 if the point is in the store (under points/, not in the trash), 0 if not, -errno. */
+int hs_store_point_exists(struct hs_store *st, const char *server, const char *id);
 
 /* Write a point (p's server, id, kind, chunk size, time, consistency and
  * base; its disks from the indexes) durably and add it to the manifests.
@@ -151,7 +189,8 @@ int hs_store_servers_add(struct hs_store *st, const char *const *names, size_t n
 /* Write a one-disk point from its index (the point's fields are the index's). */
 int hs_store_point_put1(struct hs_store *st, const struct hs_index *ix);
 
-/* Read and check a point's header (a range read of its fixed size).
+/* Read and check a point's header (a range read of its fixed size); a point
+ * missing under points/ is looked for under trash/ (pruned while in use).
  * 0, -ENOENT (message names the point), -EBADMSG, -EPROTONOSUPPORT. */
 int hs_store_point_head(struct hs_store *st, const char *server, const char *id, struct hs_point *out);
 

@@ -38,7 +38,7 @@ struct hs_report {
 	char server[HS_SERVER_MAX + 1];
 	char point[HS_POINT_ID_LEN + 1];
 	int64_t point_time;     /* when the point was taken (UTC seconds) */
-	uint32_t consistency;   /* how the point was captured (enum hs_consistency) */
+	uint32_t consistency;   /* how it was taken (enum hs_consistency, store/point.h) */
 	time_t started;         /* when the drill started */
 	bool passed;
 	int interrupted;        /* the signal that cut the drill short (no verdict), or 0 */

@@ -51,6 +51,7 @@ for r in (g, b):
     ends = [s["start"] + s["seconds"] for s in r["steps"]]
     assert all(a <= s["start"] + 1e-6 for a, s in zip(ends, r["steps"][1:])), "steps overlap"
 assert g["passed"] is True and g["errors"] == [], g["errors"]
+assert g["consistency"] == "crash-consistent" and b["consistency"] == "crash-consistent", g["consistency"]
 assert [s["name"] for s in g["steps"]] == ["mount", "first byte", "boot", "checks", "shutdown", "verify", "teardown"], g["steps"]
 assert all(s["ok"] for s in g["steps"])
 assert g["checks"][0]["ok"] and g["checks"][0]["name"] == "TCP port 80"
@@ -58,6 +59,7 @@ assert g["boot_reads"]["bytes"] > 0 and g["boot_reads"]["chunks"] > 0
 assert g["verify"]["bad_chunks"] == 0 and g["verify"]["chunks"] > 0
 assert abs(g["boot_seconds"] - [s for s in g["steps"] if s["name"] == "boot"][0]["seconds"]) < 1e-6
 assert b["passed"] is False
+assert "crash-consistent: every disk at one instant" in open(sys.argv[1].replace("report.json", "report.html")).read()
 failed = [s["name"] for s in b["steps"] if not s["ok"]]
 assert failed == ["boot"], failed
 assert b["total_seconds"] < 25 + 20, b["total_seconds"]

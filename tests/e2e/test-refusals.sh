@@ -80,5 +80,9 @@ cmp "$T/mnt/mail01.img" "$T/a.img" || fail "the live spare was disturbed"
 "$HS" umount "$T/mnt"
 pass "states at their mountpoint or under a FUSE mount, mountpoints in the state or over the store: refused at once"
 
+# The live spare above recorded its lease (removed at its unmount); its
+# directory is the one trace it leaves, and no refused command's.
+[ -z "$(ls -A "$S/leases")" ] || fail "the unmounted spare left its lease: $(ls "$S/leases")"
+rmdir "$S/leases"
 [ "$before" = "$(tree_sum "$S" "$T/usb")" ] || fail "a refused command changed the store or the drive"
 pass "the store and the drive are unchanged, not even a lock file"

@@ -9,8 +9,10 @@ struct seen {
 	size_t n;
 };
 
-static int on_name(void *arg, const char *name)
+static int on_name(void *arg, const char *name, uint64_t size, int64_t mtime)
 {
+	(void)size;
+	(void)mtime;
 	struct seen *s = arg;
 	/* Only names directly under the prefix, never hidden ones or paths. */
 	FUZZ_ASSERT(name[0] && name[0] != '.' && !strchr(name, '/') && strlen(name) < 2048);

@@ -1001,7 +1001,7 @@ static void test_captured_point(void **state)
 	assert_int_equal(ut_write_file(src, f->img, IMG_SIZE), 0);
 	struct hs_store *st;
 	assert_int_equal(hs_store_open(f->store, &st), 0);
-	struct hs_capture_disk disk = { HS_DISK_DEFAULT, src };
+	struct hs_capture_disk disk = { .name = HS_DISK_DEFAULT, .source = src };
 	struct hs_capture_opts o = {
 		.store = st, .server = "cap01", .disks = &disk, .ndisks = 1, .kind = HS_KIND_SNAPSHOT, .threads = 2,
 	};

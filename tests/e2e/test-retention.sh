@@ -1,0 +1,173 @@
+#!/bin/bash
+# test-retention.sh KIND: prune, gc and du on a store of KIND (dir, or s3:
+# s3rver behind the SigV4-checking proxy, listings in pages of 3 keys).
+# - du: per server its bytes, what only it names, its dedup factor;
+# - bad input refused in one line with the store byte-identical: no rule, a
+#   rule of 0, a negative one, an unknown server; --dry-run of prune and gc
+#   changes nothing either;
+# - prune keeps what the rules say plus the newest snapshot, says why, names
+#   the drive no kept point needs; gc frees exactly the chunks only the pruned
+#   points named (du agrees), every kept point verifies and restores exactly;
+# - (dir) an encrypted store is pruned and collected without its key, a web
+#   server's store is refused in one line naming the directory to run on.
+. "$(dirname "$0")/../lib.sh"
+KIND=${1:-}
+CS=65536
+case $KIND in
+dir)
+	S=$T/store BACKING=$T/store ;;
+s3)
+	. "$(dirname "$0")/../http.sh"
+	s3rver_up
+	export HOTSPARE_S3_ENDPOINT=$S3_ENDPOINT AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
+	export AWS_REGION=us-east-1 HOTSPARE_S3_MAX_KEYS=3
+	unset AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 HOTSPARE_S3_PATH_STYLE
+	S=s3://hotspare-test/ret BACKING=$T/s3rver ;;
+*) fail "usage: test-retention.sh dir|s3" ;;
+esac
+sum() { tree_sum "$BACKING"; }
+# chunks: the chunk objects under the store (s3rver keeps each in a file NAME._S3rver_object).
+chunks() { find "$BACKING" -path '*/chunks/*' -not -path '*/trash/*' -type f \( -name '*.zst' -o -name '*.zst._S3rver_object' \) | wc -l; }
+
+# web01: 4 MiB, a snapshot shipped to a drive, then 5 days each rewriting
+# the same 1 MiB (16 chunks), so each day's chunks are its own. mail01 shares
+# web01's first MiB (dedup across servers) and has one point.
+head -c $((4 << 20)) /dev/urandom >"$T/web.img"
+cp "$T/web.img" "$T/mail.img"; head -c $((3 << 20)) /dev/urandom | dd of="$T/mail.img" bs=1M seek=1 conv=notrunc status=none
+"$HS" init "$S" --chunk-size 64K >/dev/null
+"$HS" snapshot "$S" web01 "$T/web.img" --ship "$T/usb" >/dev/null
+"$HS" snapshot "$S" mail01 "$T/mail.img" >/dev/null
+for d in 1 2 3 4 5; do
+	head -c $((1 << 20)) /dev/urandom | dd of="$T/web.img" bs=1M seek=2 conv=notrunc status=none
+	"$HS" backup "$S" web01 "$T/web.img" --json >"$T/b$d.json"
+	cp "$T/web.img" "$T/web-$(json_get "$T/b$d.json" point).img"
+	sleep 1
+done
+snap=$("$HS" points "$S" web01 --json | json_get - 0 id)
+[ "$("$HS" points "$S" web01 --json | json_get - 3 drive)" = "$snap" ] || fail "points does not name the drive a backup needs"
+"$HS" points "$S" web01 | grep -q "NEEDS DRIVE" || fail "points has no drive column"
+pass "points says which drive each point needs"
+
+"$HS" du "$S" --json >"$T/du0.json" || fail "du"
+python3 - "$T/du0.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+s = {x["server"]: x for x in d["servers"]}
+assert set(s) == {"mail01", "web01"}, s
+w, m = s["web01"], s["mail01"]
+assert w["points"] == 6 and m["points"] == 1, (w, m)
+assert w["image_bytes"] == 6 * 4 * 2**20 and m["image_bytes"] == 4 * 2**20, (w, m)
+# In the store, web01's points name its 5 days (80 chunks, its own) and its
+# first MiB (16 chunks: mail01's snapshot stored them; web01's snapshot went to
+# the drive, which holds the rest).
+assert w["chunks"] == 96 and w["unique_chunks"] == 80 and w["elsewhere_chunks"] > 0, w
+assert m["chunks"] == 64 and m["unique_chunks"] == 48, m
+assert 3.9 < w["dedup"] < 4.1, w   # 6 points of 4 MiB, 6 MiB stored
+assert d["unnamed_chunks"] == 0 and d["chunks"] == 144, d
+PY
+"$HS" du "$S" web01 | grep -Eq '^web01 ' || fail "du of one server"
+expect_fail "server nosuch has no points" "$HS" du "$S" nosuch
+pass "du: per server its points, stored and unique bytes, dedup"
+
+before=$(sum)
+expect_fail "no rule given" "$HS" prune "$S"
+expect_fail "--keep-daily '0' is not a number from 1 to" "$HS" prune "$S" --keep-daily 0
+expect_fail "--keep-last '-1' is not a number from 1 to" "$HS" prune "$S" --keep-last -1
+expect_fail "server nosuch has no points" "$HS" prune "$S" web01 nosuch --keep-last 1
+expect_fail "invalid|not a valid|server name" "$HS" prune "$S" ../x --keep-last 1
+expect_fail "--grace '1e3' is not a number" "$HS" gc "$S" --grace 1e3
+"$HS" prune "$S" --keep-last 2 --dry-run --json >"$T/dry.json" || fail "prune --dry-run"
+"$HS" prune "$S" --keep-last 2 --dry-run >"$T/dry.txt" || fail "prune --dry-run (text)"
+grep -q "would remove" "$T/dry.txt" || fail "the dry run does not say what would go: $(cat "$T/dry.txt")"
+"$HS" gc "$S" --dry-run --grace 0 --json >"$T/gcdry.json" || fail "gc --dry-run"
+[ "$before" = "$(sum)" ] || fail "a refusal or a dry run changed the store"
+[ "$(json_get "$T/gcdry.json" chunks_freed)" -eq 0 ] || fail "gc would free chunks every point names"
+pass "bad input refused in one line; prune and gc --dry-run leave the store byte-identical"
+
+"$HS" prune "$S" --keep-last 2 --json >"$T/prune.json" || fail "prune"
+cmp <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d.pop("seconds"); d.pop("dry_run"); print(json.dumps(d, sort_keys=True))' "$T/dry.json") \
+    <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d.pop("seconds"); d.pop("dry_run"); print(json.dumps(d, sort_keys=True))' "$T/prune.json") ||
+	fail "prune did otherwise than its dry run said"
+python3 - "$T/prune.json" "$snap" <<'PY'
+import json, sys
+d, snap = json.load(open(sys.argv[1])), sys.argv[2]
+s = {x["server"]: x for x in d["servers"]}
+w = s["web01"]["points"]
+keep = [p["id"] for p in w if p["keep"]]
+assert len(w) == 6 and len(keep) == 3 and keep[0] == snap, keep
+assert w[0]["reasons"] == ["newest snapshot"], w[0]
+assert w[5]["reasons"] == ["last", "newest"] and w[4]["reasons"] == ["last"], w
+assert all(p["drive"] == snap for p in w), w
+assert s["mail01"]["removed"] == 0 and s["mail01"]["points"][0]["reasons"] == ["last", "newest", "newest snapshot"]
+assert d["removed"] == 3 and d["kept"] == 4, d
+assert d["drives_freed"] == [], d   # the kept backups still need the drive
+PY
+[ "$("$HS" points "$S" web01 --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" -eq 3 ] ||
+	fail "points still lists the pruned points"
+pass "prune keeps the last 2 and the newest snapshot, says why, and did what its dry run said"
+
+n0=$(chunks)
+"$HS" gc "$S" --json >"$T/gc-young.json" || fail "gc"
+[ "$(json_get "$T/gc-young.json" chunks_freed)" -eq 0 ] || fail "gc took chunks younger than its grace"
+[ "$(json_get "$T/gc-young.json" points_deleted)" -eq 3 ] || fail "gc did not delete the pruned points"
+"$HS" gc "$S" --grace 0 --json >"$T/gc.json" || fail "gc --grace 0"
+freed=$(json_get "$T/gc.json" chunks_freed)
+[ "$freed" -eq 48 ] || fail "gc freed $freed chunks, not the 48 only the 3 pruned days named"
+[ "$(json_get "$T/gc.json" bytes_freed)" -gt $((48 * 60000)) ] || fail "gc's bytes freed: $(cat "$T/gc.json")"
+[ "$(chunks)" -eq $((n0 - 48)) ] || fail "$(chunks) chunk objects left of $n0, not $((n0 - 48))"
+"$HS" gc "$S" --grace 0 --json >"$T/gc2.json" || fail "gc again"
+[ "$(json_get "$T/gc2.json" chunks_freed)" -eq 0 ] || fail "a second gc found more to free"
+"$HS" du "$S" --json >"$T/du1.json"
+[ "$(json_get "$T/du1.json" unnamed_chunks)" -eq 0 ] && [ "$(json_get "$T/du1.json" trash_chunks)" -eq 0 ] ||
+	fail "du after gc: $(cat "$T/du1.json")"
+"$HS" verify "$S" --seed "$T/usb" >/dev/null || fail "verify after prune and gc"
+for id in $("$HS" points "$S" web01 --json | python3 -c 'import json,sys; print(" ".join(p["id"] for p in json.load(sys.stdin)[1:]))'); do
+	"$HS" restore "$S" "web01@$id" "$T/r.img" --seed "$T/usb" >/dev/null || fail "restore web01@$id"
+	cmp "$T/r.img" "$T/web-$id.img" || fail "web01@$id restores otherwise"
+	rm -f "$T/r.img"
+done
+"$HS" restore "$S" mail01 "$T/r.img" >/dev/null && cmp "$T/r.img" "$T/mail.img" || fail "mail01 restores otherwise"
+pass "gc frees the 48 chunks only the pruned points named (not before its grace), and nothing else: every kept point restores exactly"
+
+# The last snapshot's drive: freed once no kept backup needs it.
+"$HS" snapshot "$S" web01 "$T/web.img" >/dev/null
+sleep 1
+"$HS" backup "$S" web01 "$T/web.img" >/dev/null
+"$HS" prune "$S" web01 --keep-last 1 --json >"$T/prune2.json" || fail "prune after a new snapshot"
+[ "$(json_get "$T/prune2.json" drives_freed 0 drive)" = "$snap" ] || fail "prune does not say the old drive may be wiped: $(cat "$T/prune2.json")"
+"$HS" prune "$S" web01 --keep-last 1 | grep -q "no kept point needs drive" && fail "a second prune names the drive again"
+pass "prune says when an old drive is no longer needed by any kept point"
+
+if [ "$KIND" = dir ]; then
+	# No key needed: an encrypted store is pruned and collected as it is.
+	head -c 32 /dev/urandom >/dev/null
+	"$HS" key create "$T/k.key" >/dev/null
+	"$HS" init "$T/enc" --chunk-size 64K --encrypt "$T/k.key" >/dev/null
+	for d in 1 2 3; do
+		head -c $((1 << 20)) /dev/urandom | dd of="$T/web.img" bs=1M seek=2 conv=notrunc status=none
+		HOTSPARE_KEYFILE=$T/k.key "$HS" backup "$T/enc" web01 "$T/web.img" >/dev/null
+		sleep 1
+	done
+	"$HS" prune "$T/enc" --keep-last 1 >/dev/null || fail "prune of an encrypted store without its key"
+	"$HS" gc "$T/enc" --grace 0 --json >"$T/gce.json" || fail "gc of an encrypted store without its key"
+	[ "$(json_get "$T/gce.json" chunks_freed)" -eq 32 ] || fail "gc of the encrypted store: $(cat "$T/gce.json")"
+	HOTSPARE_KEYFILE=$T/k.key "$HS" restore "$T/enc" web01 "$T/r.img" >/dev/null && cmp "$T/r.img" "$T/web.img" ||
+		fail "the encrypted store's kept point"
+	pass "an encrypted store is pruned and collected without its key"
+
+	. "$(dirname "$0")/../http.sh"
+	PORT=$(free_port)
+	nginx_conf web "$T" "$PORT"
+	nginx_up web "$PORT"
+	before=$(sum)
+	expect_fail "run prune on the directory it serves" "$HS" prune "http://127.0.0.1:$PORT/store" --keep-last 1
+	expect_fail "run gc on the directory it serves" "$HS" gc "http://127.0.0.1:$PORT/store"
+	expect_fail "directory it serves" "$HS" du "http://127.0.0.1:$PORT/store"
+	[ "$before" = "$(sum)" ] || fail "a refusal over HTTP changed the store"
+	pass "prune, gc and du of a web server's store are refused, naming the directory to run them on"
+else
+	! grep -q REFUSED "$S3_LOG" || { grep REFUSED "$S3_LOG" | head -3; fail "the proxy refused a signature"; }
+	grep -q "continuation-token" "$S3_LOG" || fail "no listing was paginated"
+	grep -q "PUT .*/trash/chunks/" "$S3_LOG" || fail "gc did not move chunks to the trash"
+	pass "every request signed; listings paginated; moves are server-side copies"
+fi
