@@ -94,7 +94,8 @@ static inline int ut_write_file(const char *path, const void *p, size_t n)
 	return w == n && r == 0 ? 0 : -EIO;
 }
 
-/* Read a whole file into a malloc'ed buffer; NULL on failure. */
+/* Read a whole file into a malloc'ed buffer, NUL-terminated (callers search
+ * it with strstr); NULL on failure. */
 static inline unsigned char *ut_read_file(const char *path, size_t *n)
 {
 	*n = 0;
@@ -104,7 +105,7 @@ static inline unsigned char *ut_read_file(const char *path, size_t *n)
 	size_t cap = 4096, len = 0;
 	unsigned char *b = malloc(cap);
 	while (b) {
-		if (len == cap) {
+		if (len + 1 >= cap) {
 			unsigned char *nb = realloc(b, cap * 2);
 			if (!nb) {
 				free(b);
@@ -114,12 +115,14 @@ static inline unsigned char *ut_read_file(const char *path, size_t *n)
 			b = nb;
 			cap *= 2;
 		}
-		size_t r = fread(b + len, 1, cap - len, f);
+		size_t r = fread(b + len, 1, cap - len - 1, f);
 		if (r == 0)
 			break;
 		len += r;
 	}
 	fclose(f);
+	if (b)
+		b[len] = 0;
 	*n = len;
 	return b;
 }
