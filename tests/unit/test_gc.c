@@ -305,8 +305,10 @@ static void test_killed_run_completed(void **state)
 	hs_digest_hex(&ix1->digests[0], h1);
 	hs_digest_hex(&ix2->digests[0], h2);
 	snprintf(keys, sizeof keys, "%s\n%s\n", h1, h2);
-	char *p = ut_path(f->store, "trash/batches");
-	assert_int_equal(mkdir(ut_path(f->store, "trash"), 0755) == 0 || errno == EEXIST, 1);
+	char *p = ut_path(f->store, "trash");
+	assert_int_equal(mkdir(p, 0755) == 0 || errno == EEXIST, 1);
+	free(p);
+	p = ut_path(f->store, "trash/batches");
 	mkdir(p, 0755);
 	free(p);
 	p = ut_path(f->store, "trash/batches/20231114T000000Z-00000001.keys");
