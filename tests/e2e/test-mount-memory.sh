@@ -168,6 +168,28 @@ grep -q "digests is damaged (block 0 of its digests fails its checksum): 1 block
 [ "$("$HS" status "$T/mnt" --json | json_get - errors)" -eq 0 ] || fail "errors counted for a repaired table"
 "$HS" umount "$T/mnt"
 
+# The table cannot be written (a full disk, a failing sync or rename, by
+# the fault layer): the mount fails in one line and leaves neither the table
+# nor its temporary; the next mount makes it.
+if [ -n "${HSFAULT:-}" ]; then
+	for c in write:ENOSPC fsync:EIO rename:EIO; do
+		rm -f "$T/fault.log"
+		rc=0
+		env LD_PRELOAD="$HSFAULT" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+			HSFAULT_OPS="${c%%:*}" HSFAULT_PATH='*digests*' HSFAULT_NTH=1 HSFAULT_ERR="${c##*:}" \
+			HSFAULT_LOG="$T/fault.log" "$HS" mount "$T/store" "one@$id" "$T/mnt" --state "$T/fs-$c" \
+			--hydrate-threads 0 >/dev/null 2>"$T/err" || rc=$?
+		on_exit "'$HS' umount '$T/mnt' 2>/dev/null || umount -l '$T/mnt' 2>/dev/null || true"
+		[ -s "$T/fault.log" ] || fail "$c: the fault was never injected"
+		[ "$rc" -ne 0 ] || fail "$c: the mount succeeded without its table"
+		[ "$(wc -l <"$T/err")" -eq 1 ] && grep -q "cannot write .*digests" "$T/err" || { cat "$T/err"; fail "$c: not a one-line error"; }
+		! ls -a "$T/fs-$c" | grep -q digests || fail "$c: a table or its temporary was left"
+		hs_mount_at "$T/mnt" "$T/store" "one@$id" "$T/mnt" --state "$T/fs-$c" --hydrate-threads 0
+		cmp_at $((7 << 20)) $((4 << 20))
+		"$HS" umount "$T/mnt"
+	done
+fi
+
 # 3 TiB (12 Mi chunks): mounted, read at its far end, within the bound.
 truncate -s 3T "$T/three.img"
 printf 'the very end' | dd of="$T/three.img" bs=1 seek=$((3 * TIB - 12)) conv=notrunc status=none
