@@ -19,6 +19,14 @@ CS=$((256 << 10))
 # there, everything else is.
 sanitized=false
 case $(ldd "$HS" 2>/dev/null) in *libasan*) sanitized=true ;; esac
+# kill9 MNT: kill -9 the mount's daemon and wait until it is gone (a
+# process of an ASan build takes a while to die).
+kill9() {
+	local pid
+	pid=$("$HS" status "$1" --json | json_get - pid)
+	kill -9 "$pid"
+	wait_for 60 sh -c "! kill -0 $pid 2>/dev/null" || fail "daemon $pid did not die of kill -9"
+}
 # rss_ok MNT WHAT: the daemon's VmRSS is within the bound for its chunks.
 rss_ok() {
 	local pid size rss nchunks bound
@@ -88,8 +96,7 @@ PY
 
 # kill -9, then a remount checks what the state holds (after an unclean
 # stop) and hydrates: still within the bound, still the right bytes.
-pid=$("$HS" status "$T/mnt" --json | json_get - pid)
-kill -9 "$pid"
+kill9 "$T/mnt"
 hs_mount_at "$T/mnt" "$T/store" "one@$id" "$T/mnt" --state "$T/state" --hydrate-threads 2
 [ ! -f "$T/state/checkpoint.digests" ] || fail "a dead daemon's checkpoint base was kept"
 rss_ok "$T/mnt" "1 TiB, remounted after kill -9"
@@ -113,7 +120,7 @@ hs_mount_at "$T/mnt" "$T/store" "one@$id" "$T/mnt" --state "$T/state" --hydrate-
 for stop in clean kill; do
 	if [ $stop = kill ]; then
 		hs_mount_at "$T/mnt" "$T/store" "one@$id" "$T/mnt" --state "$T/state" --hydrate-threads 0
-		kill -9 "$("$HS" status "$T/mnt" --json | json_get - pid)"
+		kill9 "$T/mnt"
 		"$HS" umount "$T/mnt" 2>/dev/null || umount -l "$T/mnt"
 	fi
 	rm "$T/state/digests"
