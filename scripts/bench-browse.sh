@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # scripts/bench-browse.sh: the price of browsing safely, side by side in one run
-# (also run at the end of scripts/bench.sh). One point: an MBR disk with one
+# (run by scripts/bench.sh with BENCH_BROWSE=1; no ratio, so no rounds). One point: an MBR disk with one
 # ext4 partition holding a 100 MiB file and 1000 small ones in its root. For
 # each way of parsing it -- userspace (fuse2fs, the default), the host kernel
 # (--kernel-mount), a throw-away VM (--vm: libguestfs' appliance, TCG when KVM

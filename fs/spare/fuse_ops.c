@@ -396,10 +396,44 @@ static bool reader_pipe(struct reader *rd, size_t size)
 	return rd->pipe_cap >= size;
 }
 
+/* The largest reply worth splicing. libfuse splices a reply to the kernel
+ * only through a pipe holding the reply and three pages more, and copies
+ * one under two pages; otherwise it copies the data into a buffer it
+ * allocates (and the kernel maps and zeroes) for every reply. Where a
+ * process may not grow a pipe past pipe-max-size (1 MiB; no
+ * CAP_SYS_RESOURCE), a 1 MiB read is such a reply: reading into a buffer of
+ * our own, kept per thread, then costs one copy and no page faults. */
+static size_t splice_max;
+static pthread_once_t splice_once = PTHREAD_ONCE_INIT;
+
+static void splice_max_find(void)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return;
+	long page = sysconf(_SC_PAGESIZE);
+	int got = fcntl(p[0], F_SETPIPE_SZ, (1 << 20) + 4 * (int)page);
+	if (got < 0) {
+		char buf[32] = "";
+		int fd = open("/proc/sys/fs/pipe-max-size", O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		buf[n > 0 ? n : 0] = 0;
+		got = fcntl(p[0], F_SETPIPE_SZ, atoi(buf));
+	}
+	close(p[0]);
+	close(p[1]);
+	size_t room = 3 * (size_t)page + 16; /* and the reply header */
+	if (got > 0 && (size_t)got > room)
+		splice_max = (size_t)got - room;
+}
+
 /* Reply with size bytes of the image at off, all of them or an I/O error:
  * fewer bytes than asked (the image was cut under us) must never become a
- * short or zero-filled reply. Splices into a pipe of our own first, so the
- * count is known before anything is sent. */
+ * short or zero-filled reply. A reply libfuse can splice is spliced into a
+ * pipe of our own first, so the count is known before anything is sent;
+ * others are read into a buffer of our own. */
 static void reply_image(fuse_req_t req, struct hs_spare *sp, size_t size, off_t off)
 {
 	int fd = hs_spare_image_fd(sp);
@@ -408,7 +442,9 @@ static void reply_image(fuse_req_t req, struct hs_spare *sp, size_t size, off_t 
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	if (!rd->no_splice && reader_pipe(rd, size)) {
+	pthread_once(&splice_once, splice_max_find);
+	bool splice_ok = size >= 2 * 4096 && size <= splice_max;
+	if (splice_ok && !rd->no_splice && reader_pipe(rd, size)) {
 		size_t got = 0;
 		loff_t pos = off;
 		while (got < size) {

@@ -213,6 +213,8 @@ static int open_state(const char *dir, const struct hs_index *ix, const char *wh
 		return -ENOMEM;
 	s->dirfd = s->image_fd = s->map_fd = s->lock_fd = -1;
 	pthread_mutex_init(&s->map_lock, NULL);
+	hs_gsync_init(&s->image_sync, -1);
+	hs_gsync_init(&s->map_sync, -1);
 	pthread_mutex_init(&s->attr_lock, NULL);
 	pthread_mutex_init(&s->flush_lock, NULL);
 	s->dir = strdup(dir);
@@ -263,6 +265,8 @@ static int open_state(const char *dir, const struct hs_index *ix, const char *wh
 		goto fail;
 	s->image_fd = openat(s->dirfd, "disk.img", O_RDWR | O_CLOEXEC);
 	s->map_fd = openat(s->dirfd, "map", O_RDWR | O_CLOEXEC);
+	s->image_sync.fd = s->image_fd;
+	s->map_sync.fd = s->map_fd;
 	struct stat ist, mst;
 	if (s->image_fd < 0 || s->map_fd < 0 || fstat(s->image_fd, &ist) < 0 || fstat(s->map_fd, &mst) < 0) {
 		r = hs_err(errno, "cannot open the state files in %s: %s", dir, strerror(errno));
@@ -414,6 +418,8 @@ void hs_state_close(struct hs_state *s)
 	if (s->dirfd >= 0)
 		close(s->dirfd);
 	pthread_mutex_destroy(&s->map_lock);
+	hs_gsync_destroy(&s->image_sync);
+	hs_gsync_destroy(&s->map_sync);
 	pthread_mutex_destroy(&s->attr_lock);
 	pthread_mutex_destroy(&s->flush_lock);
 	free(s->store);
@@ -445,18 +451,40 @@ int hs_state_mark_written(struct hs_state *s, uint64_t i, bool nonzero_base)
 {
 	if (__atomic_load_n(&s->durable[i], __ATOMIC_ACQUIRE) == HS_WRITTEN)
 		return 0;
-	HS_LOCK_SCOPE(&s->map_lock);
-	if (s->durable[i] == HS_WRITTEN)
+	pthread_mutex_lock(&s->map_lock);
+	if (s->durable[i] == HS_WRITTEN) {
+		pthread_mutex_unlock(&s->map_lock);
 		return 0;
+	}
 	int changed = s->map[i] != HS_WRITTEN;
 	/* The written bit also says "present": the chunk's data must be durable
 	 * first unless it is a hole (zero chunk) or already durably present. */
-	if (s->durable[i] == HS_ABSENT && (nonzero_base || !changed) && fdatasync(s->image_fd) < 0)
-		return -errno;
-	uint8_t v = HS_WRITTEN;
-	if (pwrite(s->map_fd, &v, 1, (off_t)i) != 1 || fdatasync(s->map_fd) < 0)
-		return errno ? -errno : -EIO;
+	bool data_first = s->durable[i] == HS_ABSENT && (nonzero_base || !changed);
+	pthread_mutex_unlock(&s->map_lock);
+	int r = data_first ? hs_gsync(&s->image_sync) : 0;
+	if (r < 0)
+		return r;
+	/* The byte goes into the map file under map_lock, and durable[] says so
+	 * at once: a flush writing its neighbours then writes it too, never the
+	 * old value over it. It is relied on only once the sync below returns
+	 * (the chunk's claim keeps everyone else waiting until then). */
+	pthread_mutex_lock(&s->map_lock);
+	uint8_t was = s->durable[i], v = HS_WRITTEN;
+	if (pwrite(s->map_fd, &v, 1, (off_t)i) != 1) {
+		r = errno ? -errno : -EIO;
+		pthread_mutex_unlock(&s->map_lock);
+		return r;
+	}
 	__atomic_store_n(&s->durable[i], HS_WRITTEN, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&s->map_lock);
+	r = hs_gsync(&s->map_sync);
+	if (r < 0) {
+		/* Not durable: the next change of this chunk writes and syncs it again. */
+		HS_LOCK_SCOPE(&s->map_lock);
+		if (s->map[i] != HS_WRITTEN)
+			__atomic_store_n(&s->durable[i], was, __ATOMIC_RELEASE);
+		return r;
+	}
 	__atomic_store_n(&s->map[i], HS_WRITTEN, __ATOMIC_RELEASE);
 	return changed;
 }
@@ -482,13 +510,14 @@ int hs_state_flush(struct hs_state *s)
 	s->ndirty = s->capdirty = 0;
 	pthread_mutex_unlock(&s->map_lock);
 
-	int r = fdatasync(s->image_fd) < 0 ? -errno : 0;
-	HS_LOCK_SCOPE(&s->map_lock);
+	int r = hs_gsync(&s->image_sync);
+	pthread_mutex_lock(&s->map_lock);
 	if (r < 0) {
 		/* Still owed to the map: keep them for the next flush. */
 		for (size_t k = 0; k < n; k++)
 			if (dirty_push_locked(s, d[k].i, d[k].v) < 0)
 				break;
+		pthread_mutex_unlock(&s->map_lock);
 		free(d);
 		return r;
 	}
@@ -515,8 +544,12 @@ int hs_state_flush(struct hs_state *s)
 			r = errno ? -errno : -EIO;
 		k = e + 1;
 	}
-	if (r == 0 && n && fdatasync(s->map_fd) < 0)
-		r = -errno;
+	pthread_mutex_unlock(&s->map_lock);
+	/* The map's sync outside the lock: writers go on meanwhile, and syncs
+	 * asked for at once are shared (basics/gsync.h). */
+	if (r == 0 && n)
+		r = hs_gsync(&s->map_sync);
+	pthread_mutex_lock(&s->map_lock);
 	for (size_t k = 0; k < n; k++) {
 		if (r < 0) {
 			if (dirty_push_locked(s, d[k].i, d[k].v) < 0)
@@ -525,6 +558,7 @@ int hs_state_flush(struct hs_state *s)
 			__atomic_store_n(&s->durable[d[k].i], d[k].v, __ATOMIC_RELEASE);
 		}
 	}
+	pthread_mutex_unlock(&s->map_lock);
 	free(run);
 	free(d);
 	return r;

@@ -474,6 +474,10 @@ static int job_xml(struct live *l, bool incremental, struct hs_buf *bx, struct h
 	if (r < 0 || !bitmaps)
 		return r; /* no disk keeps bitmaps: no checkpoint */
 	checkpoint_name(l->o->cap.server, l->id, ck);
+	/* The new point's id is past the newest point's: a checkpoint of that
+	 * name was left by a capture killed within this same second. */
+	if ((r = delete_checkpoint(l, ck)) < 0)
+		return r;
 	r = xml_put(cx, "<domaincheckpoint>\n  <name>%s</name>\n  <description>hotspare point %s@%s</description>\n"
 			"  <disks>\n", ck, l->o->cap.server, l->id);
 	for (unsigned k = 0; r == 0 && k < l->nd; k++) {

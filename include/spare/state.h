@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "basics/gsync.h"
 #include "store/index.h"
 
 enum hs_chunk_state { HS_ABSENT = 0, HS_PRESENT = 1, HS_WRITTEN = 2 };
@@ -37,9 +38,13 @@ struct hs_state {
 	int lock_fd;
 	uint64_t nchunks;
 	uint8_t *map;      /* in memory: current state of each chunk (atomic bytes) */
-	uint8_t *durable;  /* what the map file holds */
+	uint8_t *durable;  /* what the map file holds (written to it; synced for
+			    * every byte a caller relies on) */
 	/* map_lock protects durable[], the dirty list and writes to the map file */
 	pthread_mutex_t map_lock;
+	/* Syncs of disk.img and of the map, shared by concurrent callers (a
+	 * guest writing into many chunks at once, a flush beside them). */
+	struct hs_gsync image_sync, map_sync;
 	struct hs_dirty *dirty; /* map changes not yet in the map file */
 	size_t ndirty, capdirty;
 	/* flush_lock serialises flushes, so a flush that returns covers every
@@ -136,7 +141,9 @@ int hs_state_set(struct hs_state *s, uint64_t i, uint8_t st);
 /* Chunk i (present or about to be made present) is about to be changed by
  * the guest: make "written" durable first (syncing the image before, if the
  * chunk's present bit is not durable yet). 1 if this call changed the chunk
- * to written, 0 if it already was, or -errno. */
+ * to written, 0 if it already was, or -errno. Calls for one chunk must not
+ * overlap (the spare claims the chunk around it); calls for different
+ * chunks share their syncs. */
 int hs_state_mark_written(struct hs_state *s, uint64_t i, bool nonzero_base);
 
 /* Make everything written so far durable: fdatasync the image, then write and
