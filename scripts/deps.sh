@@ -6,6 +6,7 @@ HS_PKGS=(meson ninja-build pkg-config gcc libzstd-dev libssl-dev libjson-c-dev l
 	 qemu-system-x86 libvirt-daemon-system libvirt-clients libvirt-dev libxml2-dev chromium python3-pil
 	 nginx-light curl nodejs
 	 qemu-utils ntfs-3g fuse2fs xfsprogs libguestfs-tools libguestfs-xfs
+	 libpng-dev faketime
 	 libinih-dev debhelper dpkg-dev scdoc man-db systemd
 	 clang libclang-rt-14-dev faketime
 	 libnbd-dev qemu-guest-agent lvm2)

@@ -16,7 +16,9 @@
 #   HOTSPARE-HTTP <if>:80 (busybox httpd at 10.0.2.15, QEMU user networking's guest address) or none
 #   HOTSPARE-DATADISK <device> <sha256 of its data.bin> (a data disk made by make-data-disk.sh) or none none
 #   HOTSPARE-HOOK <device> (a hook disk made by make-hook-disk.sh, whose /run it starts), if one is attached
-# and runs busybox init with a getty on ttyS0 (a "login:" prompt; root has no password).
+# and runs busybox init with a getty on ttyS0 (a "login:" prompt; root has no password). The VGA
+# console (tty1) shows a banner (HOTSPARE-SCREEN, the boot count and the data checksum) and a getty
+# of its own, for drills that take screenshots.
 # If no root disk shows up within 30 s it prints HOTSPARE-BOOT-FAILED and powers off.
 #
 # Prints the sha256 of /srv/data.bin on stdout. The image is cached in ${HS_CACHE:-/var/cache/
@@ -174,6 +176,7 @@ echo hotspare-test >"$IRD/etc/hostname"
 cat >"$IRD/etc/inittab" <<'EOF'
 ::sysinit:/bin/hostname -F /etc/hostname
 ttyS0::respawn:/bin/getty -L 115200 ttyS0 vt100
+tty1::respawn:/bin/getty 38400 tty1 linux
 ::ctrlaltdel:/bin/reboot
 ::shutdown:/bin/umount -a -r
 ::shutdown:/bin/sync
@@ -268,6 +271,11 @@ while [ "$ddisk" = none ] && [ $i -lt 20 ]; do
 done
 out 'HOTSPARE-BOOT-OK\nHOTSPARE-DATA-SHA256 %s\nHOTSPARE-BOOT-COUNT %s\nHOTSPARE-DEVICES root=%s nics=%s\nHOTSPARE-HTTP %s\nHOTSPARE-DATADISK %s %s\n' \
 	"$sum" "$n" "$root" "${nics:-none}" "$http" "$ddisk" "$dsum"
+# The screen (VGA text console) says the same, for a guest checked by its screen.
+if [ -c /dev/tty1 ]; then
+	printf '\033[2J\033[H\n  HOTSPARE-SCREEN hotspare test disk is up\n\n  boot %s, root %s\n  data %s\n\n' \
+		"$n" "$root" "$sum" >/dev/tty1
+fi
 # A hook disk (scripts/make-hook-disk.sh: ext4 on a whole virtio disk, with
 # /.hotspare-hook-disk): mounted read-write at /hook, its /hook/run started
 # in the background with its output on the console (what the live-capture

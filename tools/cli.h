@@ -158,6 +158,8 @@ struct hs_point;
 int cli_open_point(const char *where, const char *ref, struct hs_store **st, struct hs_point *p,
 		   char disk[33]);
 int cmd_scrub(int argc, char **argv);
+int cmd_fleet(int argc, char **argv);
+int cmd_metrics(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_du(int argc, char **argv);

@@ -48,6 +48,8 @@ static const struct {
 	{ "du", cmd_du, "show what each server takes in a store and what deleting it would free" },
 	{ "upgrade", cmd_upgrade, "convert a store or drive of format version 1 to version 2" },
 	{ "key", cmd_key, "create a key for an encrypted store, or recover one from its escrow copy" },
+	{ "fleet", cmd_fleet, "one row per server: newest point, last drill, spare; exit 1 if any needs attention" },
+	{ "metrics", cmd_metrics, "the fleet as Prometheus metrics (node_exporter's textfile collector)" },
 	{ "config", cmd_config, "show the effective settings (hotspare.conf, environment, defaults) and their sources" },
 };
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 /* Undo mountinfo's octal escapes (\040 for a space) in place. */
 static void unescape(char *s)
@@ -46,6 +47,24 @@ static int each_mount(int (*fn)(void *arg, const char *mnt, const char *fstype),
 			return r;
 	}
 	return 0;
+}
+
+int hs_mounts_each(int (*fn)(void *arg, const char *mnt, const char *fstype), void *arg)
+{
+	return each_mount(fn, arg);
+}
+
+int hs_fuse_conn_abort(dev_t dev)
+{
+	char path[96];
+	/* The connection's number is its device's minor number. */
+	snprintf(path, sizeof path, "/sys/fs/fuse/connections/%u/abort", minor(dev));
+	if (access("/sys/fs/fuse/connections", F_OK) == 0 && access(path, F_OK) < 0 && errno == ENOENT)
+		mount("fusectl", "/sys/fs/fuse/connections", "fusectl", 0, NULL); /* not mounted yet */
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	return write(fd, "1", 1) == 1 ? 0 : -errno;
 }
 
 struct type_at {

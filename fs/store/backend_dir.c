@@ -8,16 +8,22 @@
  * committed once it is a second old, so a writer killed mid-run loses at most
  * its last second of chunks (a rerun sends only those).
  *
- * Temporary names are ".tmp.PID-TAG.SEQ" (TAG: random, per open backend),
- * and a writer lock's file holds "PID-TAG" while it is held and is removed
+ * Temporary names are ".tmp.PID-TAG-HOST.SEQ" (TAG: random, per open
+ * backend; HOST: this host, boot and pid namespace, hashed), and a writer
+ * lock's file holds "PID-TAG-HOST" while it is held and is removed
  * when released: a lock file that still names an owner when taken was left
  * by a writer that was killed, and the temporaries with its name are its
- * leftovers, removed by the next writer of the same lock. */
+ * leftovers, removed by the next writer of the same lock. A sweep of every
+ * dead owner (gc, replicate) asks only about processes of this host: a
+ * store may be shared (NFS) and another host's writer is not ours to judge;
+ * its temporaries go once a day old (a live one is renamed within seconds). */
 #include "store/backend.h"
 #include "basics/cleanup.h"
 #include "basics/clock.h"
+#include "basics/digest.h"
 #include "basics/err.h"
 #include <dirent.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -523,14 +529,59 @@ static bool owner_dead(const char *owner)
 	return pid > 0 && kill(pid, 0) < 0 && errno == ESRCH;
 }
 
+static char host_tag[9];
+static pthread_once_t host_tag_once = PTHREAD_ONCE_INIT;
+
+/* Who may judge a pid: the host's name, its boot and the pid namespace
+ * (a container sharing the store has pids of its own). */
+static void host_tag_init(void)
+{
+	char id[512] = "", boot[64] = "", ns[64] = "";
+	gethostname(id, 256);
+	id[255] = 0;
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = read(fd, boot, sizeof boot - 1);
+		boot[n > 0 ? n : 0] = 0;
+		close(fd);
+	}
+	ssize_t n = readlink("/proc/self/ns/pid", ns, sizeof ns - 1);
+	ns[n > 0 ? n : 0] = 0;
+	size_t len = strlen(id);
+	snprintf(id + len, sizeof id - len, "\n%s\n%s", boot, ns);
+	struct hs_digest d;
+	hs_digest_compute(id, strlen(id), &d);
+	snprintf(host_tag, sizeof host_tag, "%02x%02x%02x%02x", d.b[0], d.b[1], d.b[2], d.b[3]);
+}
+
+const char *hs_backend_dir_host_tag(void)
+{
+	pthread_once(&host_tag_once, host_tag_init);
+	return host_tag;
+}
+
+/* A temporary file of a gone process, in a sweep of every owner:
+ * "PID-TAG-HOST" of this host, its pid dead; of another host (or boot, or
+ * pid namespace), a day old; "PID-TAG" and "PID" (from before host tags),
+ * its pid dead here, as then. */
+#define FOREIGN_TMP_SECONDS (24 * 3600)
+static bool owner_gone(const char *owner, time_t mtime)
+{
+	const char *dash = strchr(owner, '-');
+	const char *host = dash ? strchr(dash + 1, '-') : NULL;
+	if (!host || !strcmp(host + 1, hs_backend_dir_host_tag()))
+		return owner_dead(owner);
+	return time(NULL) - mtime > FOREIGN_TMP_SECONDS;
+}
+
 struct sweep {
 	const char *owner; /* NULL: every owner no longer running here */
 	bool remove;
 	uint64_t count, bytes;
 };
 
-/* Does the temporary name (after ".tmp.") belong to the sweep? */
-static bool sweep_wants(const struct sweep *s, const char *rest)
+/* Does the temporary name (after ".tmp."), last changed at mtime, belong to the sweep? */
+static bool sweep_wants(const struct sweep *s, const char *rest, time_t mtime)
 {
 	size_t n = strcspn(rest, ".");
 	if (!rest[n] || n >= 40)
@@ -539,7 +590,7 @@ static bool sweep_wants(const struct sweep *s, const char *rest)
 	memcpy(owner, rest, n);
 	owner[n] = 0;
 	if (!s->owner)
-		return owner_dead(owner);
+		return owner_gone(owner, mtime);
 	if (strcmp(owner, s->owner) != 0)
 		return false;
 	/* An owner without a tag (written before tags): only once it is gone. */
@@ -567,7 +618,7 @@ static int sweep_dir(struct sweep *s, int dirfd, int depth)
 				r = sweep_dir(s, sub, depth + 1);
 			continue;
 		}
-		if (!S_ISREG(st.st_mode) || strncmp(e->d_name, ".tmp.", 5) != 0 || !sweep_wants(s, e->d_name + 5))
+		if (!S_ISREG(st.st_mode) || strncmp(e->d_name, ".tmp.", 5) != 0 || !sweep_wants(s, e->d_name + 5, st.st_mtime))
 			continue;
 		if (s->remove && unlinkat(dirfd, e->d_name, 0) < 0 && errno != ENOENT)
 			continue;
@@ -769,7 +820,7 @@ int hs_backend_dir_open(const char *path, int create, struct hs_backend **out)
 	uint32_t tag = 0;
 	if (getrandom(&tag, sizeof tag, 0) != sizeof tag)
 		tag = (uint32_t)(hs_now_s() * 1e6) ^ (uint32_t)(uintptr_t)d;
-	snprintf(d->owner, sizeof d->owner, "%d-%08x", d->pid, tag);
+	snprintf(d->owner, sizeof d->owner, "%d-%08x-%s", d->pid, tag, hs_backend_dir_host_tag());
 	for (int k = 0; k < MAX_HELD; k++)
 		d->held[k].fd = -1;
 	pthread_mutex_init(&d->held_lock, NULL);

@@ -330,7 +330,10 @@ static int teardown(struct hs_browse *b)
 		/* A pid that is no longer the daemon is not waited for. */
 		long pid = same_process(b->slices_pid, b->slices_start) ? b->slices_pid : 0;
 		char type[64];
-		if (hs_mount_type(parts, type, sizeof type) == 1 && (r = hs_spare_unmount(parts, pid, 10000)) < 0)
+		/* Not waited for by the unmount: a mount namespace made meanwhile
+		 * (a QEMU libvirt started) may hold a copy of the mount and keep the
+		 * daemon serving it; it has nothing to flush, so it is stopped. */
+		if (hs_mount_type(parts, type, sizeof type) == 1 && (r = hs_spare_unmount(parts, 0, 10000)) < 0)
 			return r;
 		if (pid)
 			stop_driver(pid, b->slices_start, 5000);

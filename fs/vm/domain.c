@@ -102,7 +102,10 @@ int hs_domain_xml(const struct hs_domain_spec *s, struct hs_buf *b)
 	P("    <serial type='file'><source path='");
 	E(s->console_log);
 	P("'/><target port='0'/></serial>\n");
-	P("    <video><model type='none'/></video>\n    <memballoon model='none'/>\n  </devices>\n");
+	/* A screen only where screenshots are taken: no graphics element, so
+	 * QEMU listens nowhere (-display none) and libvirt reads the screen. */
+	P("    <video><model type='%s'/></video>\n    <memballoon model='none'/>\n  </devices>\n",
+	  s->video ? "vga" : "none");
 	if (s->isolated_net) {
 		/* QEMU's own user networking (on a PCI slot libvirt does not use):
 		 * restrict=on gives the guest no route to

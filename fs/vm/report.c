@@ -5,6 +5,7 @@
 #include "basics/err.h"
 #include "store/point.h"
 #include <json-c/json.h>
+#include <openssl/evp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
@@ -37,6 +38,8 @@ static json_object *report_json(const struct hs_report *r)
 #define S(k, v) json_object_object_add(o, k, json_object_new_string(v))
 #define D(k, v) json_object_object_add(o, k, json_object_new_double(v))
 #define I(k, v) json_object_object_add(o, k, json_object_new_int64((int64_t)(v)))
+	/* A time not reached is null. */
+#define T(k, v) json_object_object_add(o, k, (v) >= 0 ? json_object_new_double(v) : NULL)
 	S("server", r->server);
 	S("point", r->point);
 	S("point_time", when);
@@ -49,6 +52,11 @@ static json_object *report_json(const struct hs_report *r)
 		S("signal", signame(r->interrupted, sig));
 	S("accelerator", r->accelerator);
 	S("expect", r->expect);
+	json_object_object_add(o, "expect_screen", json_object_new_boolean(r->expect_screen));
+	I("rpo_seconds", r->started - (time_t)r->point_time);
+	T("startup_seconds", r->startup_seconds);
+	T("restore_seconds", r->restore_seconds);
+	T("online_seconds", r->online_seconds);
 	D("boot_seconds", r->boot_seconds);
 	D("verify_seconds", r->verify_seconds);
 	D("total_seconds", r->total_seconds);
@@ -68,10 +76,17 @@ static json_object *report_json(const struct hs_report *r)
 	json_object *checks = json_object_new_array();
 	for (size_t i = 0; i < r->nchecks; i++) {
 		json_object *c = json_object_new_object();
-		json_object_object_add(c, "name", json_object_new_string(r->checks[i].name));
-		json_object_object_add(c, "ok", json_object_new_boolean(r->checks[i].ok));
-		json_object_object_add(c, "seconds", json_object_new_double(r->checks[i].seconds));
-		json_object_object_add(c, "detail", json_object_new_string(r->checks[i].detail));
+		const struct hs_report_check *k = &r->checks[i];
+		json_object_object_add(c, "name", json_object_new_string(k->name));
+		json_object_object_add(c, "kind", json_object_new_string(k->kind));
+		json_object_object_add(c, "ok", json_object_new_boolean(k->ok));
+		json_object_object_add(c, "run", json_object_new_boolean(k->run));
+		json_object_object_add(c, "seconds", json_object_new_double(k->seconds));
+		json_object_object_add(c, "detail", json_object_new_string(k->detail));
+		if (k->sha256[0])
+			json_object_object_add(c, "sha256", json_object_new_string(k->sha256));
+		if (!strcmp(k->kind, "script"))
+			json_object_object_add(c, "output", json_object_new_string(k->output));
 		json_object_array_add(checks, c);
 	}
 	json_object_object_add(o, "checks", checks);
@@ -99,6 +114,22 @@ static json_object *report_json(const struct hs_report *r)
 	json_object_object_add(ver, "bytes", json_object_new_int64((int64_t)r->verify_bytes));
 	json_object_object_add(ver, "bad_chunks", json_object_new_int64((int64_t)r->verify_bad));
 	json_object_object_add(o, "verify", ver);
+	json_object *res = json_object_new_object();
+	json_object_object_add(res, "complete", json_object_new_boolean(r->restore_seconds >= 0));
+	json_object_object_add(res, "bytes_from_seed", json_object_new_int64((int64_t)r->restore_bytes_from_seed));
+	json_object_object_add(res, "bytes_from_store", json_object_new_int64((int64_t)r->restore_bytes_from_store));
+	json_object_object_add(o, "restore", res);
+	json_object *scr = NULL;
+	if (r->screen_len) {
+		scr = json_object_new_object();
+		json_object_object_add(scr, "file", json_object_new_string("screenshot.png"));
+		json_object_object_add(scr, "width", json_object_new_int64(r->screen_width));
+		json_object_object_add(scr, "height", json_object_new_int64(r->screen_height));
+		json_object_object_add(scr, "seconds", json_object_new_double(r->screen_seconds));
+	}
+	json_object_object_add(o, "screenshot", scr);
+	if (r->screen_note[0])
+		S("screenshot_note", r->screen_note);
 	json_object *errs = json_object_new_array();
 	for (size_t i = 0; i < r->nerrors; i++)
 		json_object_array_add(errs, json_object_new_string(r->errors[i]));
@@ -108,6 +139,7 @@ static json_object *report_json(const struct hs_report *r)
 #undef S
 #undef D
 #undef I
+#undef T
 	return o;
 }
 
@@ -149,6 +181,31 @@ static void age(char *out, size_t cap, int64_t secs)
 		snprintf(out, cap, "%.1f hours", (double)secs / 3600);
 	else
 		snprintf(out, cap, "%.1f days", (double)secs / 86400);
+}
+
+/* A duration as people read it: "45.2 s", "12 min 5 s", "3 h 12 min". */
+static void dur(char *out, size_t cap, double secs)
+{
+	if (secs < 0)
+		snprintf(out, cap, "not reached");
+	else if (secs < 120)
+		snprintf(out, cap, "%.1f s", secs);
+	else if (secs < 3600)
+		snprintf(out, cap, "%d min %d s", (int)secs / 60, (int)secs % 60);
+	else
+		snprintf(out, cap, "%d h %d min", (int)(secs / 3600), (int)secs % 3600 / 60);
+}
+
+/* The PNG inline, base64: the page needs no other file. */
+static void png_inline(FILE *f, const unsigned char *p, size_t n)
+{
+	unsigned char out[4 * 3072 / 3 + 4];
+	fputs("data:image/png;base64,", f);
+	for (size_t at = 0; at < n; at += 3072) {
+		size_t k = n - at < 3072 ? n - at : 3072;
+		int w = EVP_EncodeBlock(out, p + at, (int)k);
+		fwrite(out, 1, (size_t)w, f);
+	}
 }
 
 /* The steps as a horizontal timeline: one bar per step at its start. */
@@ -204,6 +261,12 @@ static void html(FILE *f, const struct hs_report *r)
 	      ".timeline .axis{stroke:#8c959f}\n"
 	      ".ok-t{color:#1a7f37;font-weight:600}.bad-t{color:#cf222e;font-weight:600}\n"
 	      "pre{background:#f6f8fa;border:1px solid #d0d7de;padding:12px;overflow:auto;font-size:12px}\n"
+	      ".times{display:flex;flex-wrap:wrap;gap:12px;margin:0 0 20px}\n"
+	      ".time{flex:1 1 150px;border:1px solid #d0d7de;border-radius:8px;padding:12px 16px}\n"
+	      ".time .v{font-size:26px;font-weight:600}.time .k{color:#57606a;font-size:13px}\n"
+	      ".time.missing .v{color:#cf222e}\n"
+	      "figure{margin:8px 0 20px}figure img{max-width:100%;border:1px solid #d0d7de;image-rendering:auto}\n"
+	      "figcaption{color:#57606a;font-size:13px}\n"
 	      "@media print{.verdict{-webkit-print-color-adjust:exact;print-color-adjust:exact}main{padding:0}}\n"
 	      "</style></head><body><main>\n", f);
 	fprintf(f, "<section class=\"verdict %s\" id=\"verdict\"><h1>%s</h1><p>",
@@ -220,20 +283,37 @@ static void html(FILE *f, const struct hs_report *r)
 		fputs("</b> did not pass: ", f);
 		h(f, r->nerrors ? r->errors[0] : "see the steps below");
 	}
-	fputs("</p></section>\n<table>\n<tr><th>Server</th><td>", f);
+	fputs("</p></section>\n", f);
+	/* The three times the service promises, and how old the data is. */
+	char t1[32], t2[32], t3[32];
+	dur(t1, sizeof t1, r->startup_seconds);
+	dur(t2, sizeof t2, r->restore_seconds);
+	dur(t3, sizeof t3, r->online_seconds);
+	fprintf(f, "<section class=\"times\">\n"
+		   "<div class=\"time%s\"><div class=\"k\">Time to start-up the server</div><div class=\"v\" id=\"startup\">%s</div></div>\n"
+		   "<div class=\"time%s\"><div class=\"k\">Time to restore the data</div><div class=\"v\" id=\"restore\">%s</div></div>\n"
+		   "<div class=\"time%s\"><div class=\"k\">Time to bring it back online</div><div class=\"v\" id=\"online\">%s</div></div>\n"
+		   "<div class=\"time\"><div class=\"k\">Age of the recovery point (RPO)</div><div class=\"v\" id=\"rpo\">%s</div></div>\n"
+		   "</section>\n",
+		r->startup_seconds < 0 ? " missing" : "", t1, r->restore_seconds < 0 ? " missing" : "", t2,
+		r->online_seconds < 0 ? " missing" : "", t3, agebuf);
+	fputs("<table>\n<tr><th>Server</th><td>", f);
 	h(f, r->server);
 	fprintf(f, "</td></tr>\n<tr><th>Recovery point</th><td>%s (point %s)</td></tr>\n", when, r->point);
 	fprintf(f, "<tr><th>Age of the recovery point</th><td>%s at the time of the drill</td></tr>\n", agebuf);
 	fprintf(f, "<tr><th>How the point was taken</th><td id=\"consistency\">%s</td></tr>\n", consistency_text(r->consistency));
 	fprintf(f, "<tr><th>Drill started</th><td>%s</td></tr>\n", started);
-	if (r->passed)
-		fprintf(f, "<tr><th>Time to a working server</th><td id=\"working\">%.1f s</td></tr>\n",
-			r->working_seconds);
-	else
-		fputs("<tr><th>Time to a working server</th><td id=\"working\">not reached</td></tr>\n", f);
-	fprintf(f, "<tr><th>Boot</th><td>%.1f s to \"", r->boot_seconds);
-	h(f, r->expect);
-	fprintf(f, "\" on the console (%s)</td></tr>\n", r->accelerator);
+	fprintf(f, "<tr><th>Boot</th><td>%.1f s to ", r->boot_seconds);
+	if (r->expect[0]) {
+		fputs("\"", f);
+		h(f, r->expect);
+		fputs("\" on the console", f);
+	}
+	if (r->expect_screen)
+		fputs(r->expect[0] ? " and a steady screen" : "a steady screen that is not blank", f);
+	if (!r->expect[0] && !r->expect_screen)
+		fputs("the screenshot", f);
+	fprintf(f, " (%s)</td></tr>\n", r->accelerator);
 	fprintf(f, "<tr><th>Data read by the boot</th><td>%.1f MiB in %llu chunks (%.1f MiB from the local copy, "
 		   "%.1f MiB over the network)</td></tr>\n", (double)r->boot_bytes / 1048576,
 		(unsigned long long)r->boot_chunks, (double)r->boot_from_seed / 1048576,
@@ -245,6 +325,11 @@ static void html(FILE *f, const struct hs_report *r)
 			(double)(r->disks[k].boot_from_seed + r->disks[k].boot_from_store) / 1048576,
 			(unsigned long long)r->disks[k].boot_chunks, (double)r->disks[k].size / 1048576);
 	}
+	char rt[32];
+	dur(rt, sizeof rt, r->restore_seconds);
+	fprintf(f, "<tr><th>Restore of the data</th><td>%s%s (%.1f MiB from the local copy, %.1f MiB over the "
+		   "network)</td></tr>\n", r->restore_seconds >= 0 ? "every block local after " : "", rt,
+		(double)r->restore_bytes_from_seed / 1048576, (double)r->restore_bytes_from_store / 1048576);
 	fputs("<tr><th>How the point was taken</th><td>", f);
 	h(f, hs_consistency_name(r->consistency));
 	fputs("</td></tr>\n", f);
@@ -252,15 +337,34 @@ static void html(FILE *f, const struct hs_report *r)
 		(unsigned long long)r->verify_chunks, (double)r->verify_bytes / 1048576,
 		(unsigned long long)r->verify_bad, r->verify_seconds);
 	fprintf(f, "<tr><th>Whole drill</th><td>%.1f s</td></tr>\n</table>\n", r->total_seconds);
+	if (r->screen_len) {
+		fputs("<h2>The server's screen</h2>\n<figure><img id=\"screen\" alt=\"the server's screen\" src=\"", f);
+		png_inline(f, r->screen_png, r->screen_len);
+		fprintf(f, "\" width=\"%u\" height=\"%u\" style=\"height:auto\"><figcaption>%u&times;%u, taken %.1f s after the "
+			   "drill began (<a href=\"screenshot.png\">screenshot.png</a>)</figcaption></figure>\n",
+			r->screen_width, r->screen_height, r->screen_width, r->screen_height, r->screen_seconds);
+	} else if (r->screen_note[0]) {
+		fputs("<h2>The server's screen</h2>\n<p>No screenshot: ", f);
+		h(f, r->screen_note);
+		fputs("</p>\n", f);
+	}
 	fputs("<h2>Timeline</h2>\n", f);
 	timeline(f, r);
 	fputs("<h2>Checks</h2>\n<table>\n", f);
 	for (size_t i = 0; i < r->nchecks; i++) {
 		fputs("<tr><th>", f);
 		h(f, r->checks[i].name);
-		fprintf(f, "</th><td><span class=\"%s\">%s</span> ", r->checks[i].ok ? "ok-t" : "bad-t",
-			r->checks[i].ok ? "passed" : "failed");
-		h(f, r->checks[i].detail);
+		const struct hs_report_check *k = &r->checks[i];
+		fprintf(f, "</th><td><span class=\"%s\">%s</span> ", k->ok ? "ok-t" : "bad-t",
+			k->ok ? "passed" : k->run ? "failed" : "not run");
+		h(f, k->detail);
+		if (k->run)
+			fprintf(f, " (%.1f s)", k->seconds);
+		if (k->output[0]) {
+			fputs("<pre>", f);
+			h(f, k->output);
+			fputs("</pre>", f);
+		}
 		fputs("</td></tr>\n", f);
 	}
 	fputs("</table>\n<h2>Steps</h2>\n<table>\n", f);
@@ -317,10 +421,26 @@ static void json_fn(FILE *f, const void *arg)
 
 static void html_fn(FILE *f, const void *arg) { html(f, arg); }
 
+static void png_fn(FILE *f, const void *arg)
+{
+	const struct hs_report *r = arg;
+	fwrite(r->screen_png, 1, r->screen_len, f);
+}
+
 int hs_report_write(const struct hs_report *r, const char *dir)
 {
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 		return hs_err(errno, "cannot create report directory %s: %s", dir, strerror(errno));
-	int e = write_atomic(dir, "report.json", json_fn, r);
+	/* The picture first: the pages that name it never point at nothing. */
+	int e = r->screen_len ? write_atomic(dir, "screenshot.png", png_fn, r) : 0;
+	if (e == 0)
+		e = write_atomic(dir, "report.json", json_fn, r);
 	return e < 0 ? e : write_atomic(dir, "report.html", html_fn, r);
+}
+
+void hs_report_release(struct hs_report *r)
+{
+	free(r->screen_png);
+	r->screen_png = NULL;
+	r->screen_len = 0;
 }

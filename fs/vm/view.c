@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int run_fusermount(const char *mnt)
@@ -37,8 +38,10 @@ int hs_spare_unmount(const char *mnt, long pid, int busy_ms)
 		return hs_err(EBUSY, "%s is busy (is a VM still using the image?)", mnt);
 	if (r < 0)
 		return hs_err(-r, "cannot unmount %s: %s", mnt, strerror(-r));
-	/* Wait for the daemon: it flushes the state after the mount goes away. */
-	for (int waited = 0; pid > 0 && kill((pid_t)pid, 0) == 0; waited += 20) {
+	/* Wait for the daemon: it flushes the state after the mount goes away.
+	 * A daemon this process forked (a drill's partition files) is its own
+	 * child: reaped here, or it would stay a zombie that kill() still finds. */
+	for (int waited = 0; pid > 0 && (waitpid((pid_t)pid, NULL, WNOHANG), kill((pid_t)pid, 0) == 0); waited += 20) {
 		if (waited >= 600000)
 			return hs_err(ETIMEDOUT, "the daemon (pid %ld) has not exited after 10 minutes", pid);
 		hs_sleep_ms(20);

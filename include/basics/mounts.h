@@ -4,6 +4,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /* The filesystem type mounted exactly at path ("fuse.hotspare", ...) into
  * type (cap bytes). 1 if path is a mount point, 0 if not, -errno. */
@@ -22,3 +23,14 @@ int hs_mount_check_free(const char *path);
 
 /* Detach the mount at path (lazily when its daemon is dead). 0 or -errno. */
 int hs_mount_detach(const char *path, bool lazy);
+
+/* Call fn(arg, mountpoint, fstype) for every mount this process sees, oldest
+ * first; a non-zero return stops the walk and is returned. 0 or -errno. */
+int hs_mounts_each(int (*fn)(void *arg, const char *mnt, const char *fstype), void *arg);
+
+/* Abort the FUSE connection of the filesystem whose device is dev (st_dev of
+ * its root): every request fails with ENOTCONN and its daemon's reads end.
+ * For a mount this process made and nobody may use any more, which a copy
+ * in another mount namespace (a QEMU started by libvirt meanwhile) would
+ * otherwise keep alive. 0, or -errno. */
+int hs_fuse_conn_abort(dev_t dev);

@@ -83,14 +83,18 @@ struct hs_backend {
  * missing. 0, -ENOENT (no such directory), -ENOTDIR, -errno. */
 int hs_backend_dir_open(const char *path, int create, struct hs_backend **out);
 
-/* Remove the temporary files (".tmp.PID-TAG.SEQ", or ".tmp.PID.SEQ" from
- * before tags) that writers which are no longer alive (kill -9, a crash) left
- * anywhere in a directory store (the leftovers op with no owner); files of
- * live processes stay. No-op (0) for other kinds. The number
- * removed, or -errno with a message. Pids are this host's: writers on other
- * hosts sharing the directory over a network filesystem would lose their
- * files in flight (such a store is better served over HTTP or S3). */
+/* Remove the temporary files (".tmp.PID-TAG-HOST.SEQ"; ".tmp.PID-TAG.SEQ" and
+ * ".tmp.PID.SEQ" from before host tags) that writers which are no longer
+ * alive (kill -9, a crash) left anywhere in a directory store (the leftovers
+ * op with no owner); files of live processes stay. Only this host's pids are
+ * judged (HOST: hs_backend_dir_host_tag); another host's files sharing the
+ * directory (NFS) go once a day old. No-op (0) for other kinds. The number
+ * removed, or -errno with a message. */
 int hs_backend_dir_clean_tmp(struct hs_backend *be);
+
+/* This host's tag in temporary names: 8 hex digits of the host's name, boot
+ * and pid namespace. */
+const char *hs_backend_dir_host_tag(void);
 
 /* Open a store on a web server: http://[user:password@]host[:port]/path or
  * https://... (credentials from the URL, else the file HOTSPARE_CREDENTIALS_FILE

@@ -16,6 +16,7 @@ struct hs_domain_spec {
 	const char *images[64];
 	unsigned nimages;
 	const char *console_log; /* serial console captured to this file */
+	bool video;              /* a VGA screen (for screenshots; no graphics listener), else none */
 	unsigned memory_mib;
 	unsigned vcpus;
 	bool windows;            /* SATA disk, e1000, localtime clock, Hyper-V enlightenments */

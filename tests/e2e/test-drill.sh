@@ -1,9 +1,12 @@
 #!/bin/bash
 # Drills: a good point passes with a report whose timings add up (drilled
-# with relative paths for the store, seed, report and work directory: libvirt
-# gets absolute ones), while an unbootable point (MBR boot code wiped by a
-# later backup) of another server is drilled at the same time and fails
-# within its timeout, naming the step.
+# with relative paths for the store, seed, drills directory and work
+# directory: libvirt gets absolute ones), the three times (start-up, restore,
+# online) and a screenshot of the guest's screen (a PNG that decodes and is
+# not blank), while an unbootable point (MBR boot code wiped by a later
+# backup) of another server is drilled at the same time and fails within its
+# timeout, naming the step. The good point is recorded as proved: a drill
+# with --skip-proved does not boot it again.
 # Neither leaves a domain, a mount or a work directory behind; store and seeds
 # are byte-for-byte unchanged; the boot trace makes the next mount hydrate
 # the boot's chunks first; the HTML report renders in headless Chromium.
@@ -27,7 +30,7 @@ before=$(sums)
 mkdir "$T/work"
 
 cd "$T"
-"$HS" drill store good01 --seed usb --report rgood --timeout 180 --check-tcp 80 \
+"$HS" drill store good01 --seed usb --drills drills --skip-proved --timeout 180 --check-tcp 80 \
 	--work-dir work >"$T/good.out" 2>&1 & pg=$!
 "$HS" drill "$T/store" bad02 --seed "$T/usb" --report "$T/rbad" --timeout 25 \
 	--work-dir "$T/work" >"$T/bad.out" 2>&1 & pb=$!
@@ -36,6 +39,9 @@ rg=0; wait $pg || rg=$?
 rb=0; wait $pb || rb=$?
 [ $rg -eq 0 ] || { cat "$T/good.out"; fail "the good drill failed"; }
 [ $rb -eq 1 ] || { cat "$T/bad.out"; fail "the unbootable drill exited $rb, not 1"; }
+gpoint=$("$HS" points "$T/store" good01 --json | json_get - 0 id)
+ln -s "drills/good01/$gpoint" "$T/rgood"
+[ -s "$T/drills/good01/$gpoint/report.json" ] || fail "no report in the drills directory"
 
 python3 - "$T/rgood/report.json" "$T/rbad/report.json" <<'PY'
 import json, sys
@@ -52,9 +58,19 @@ for r in (g, b):
     assert all(a <= s["start"] + 1e-6 for a, s in zip(ends, r["steps"][1:])), "steps overlap"
 assert g["passed"] is True and g["errors"] == [], g["errors"]
 assert g["consistency"] == "crash-consistent" and b["consistency"] == "crash-consistent", g["consistency"]
-assert [s["name"] for s in g["steps"]] == ["mount", "first byte", "boot", "checks", "shutdown", "verify", "teardown"], g["steps"]
+assert [s["name"] for s in g["steps"]] == ["mount", "first byte", "boot", "checks", "shutdown", "verify", "restore", "teardown"], g["steps"]
 assert all(s["ok"] for s in g["steps"])
-assert g["checks"][0]["ok"] and g["checks"][0]["name"] == "TCP port 80"
+assert g["checks"][0]["ok"] and g["checks"][0]["name"] == "TCP port 80" and g["checks"][0]["kind"] == "tcp"
+# The three times, in order: up, every check passed; the restore after the boot.
+st, rs, on = g["startup_seconds"], g["restore_seconds"], g["online_seconds"]
+assert 0 < st <= on <= g["total_seconds"], (st, on)
+assert st <= rs <= g["total_seconds"], (st, rs)
+assert abs(g["rpo_seconds"] - g["point_age_seconds"]) <= 1 and g["rpo_seconds"] >= 0
+assert g["restore"]["complete"] is True
+assert g["restore"]["bytes_from_seed"] + g["restore"]["bytes_from_store"] > g["boot_reads"]["bytes"]
+assert g["screenshot"]["file"] == "screenshot.png" and g["screenshot"]["width"] > 0, g["screenshot"]
+# The unbootable guest's screen is kept too (what its firmware said).
+assert b["screenshot"] is not None and b["startup_seconds"] is None and b["online_seconds"] is None
 assert g["boot_reads"]["bytes"] > 0 and g["boot_reads"]["chunks"] > 0
 assert g["verify"]["bad_chunks"] == 0 and g["verify"]["chunks"] > 0
 assert abs(g["boot_seconds"] - [s for s in g["steps"] if s["name"] == "boot"][0]["seconds"]) < 1e-6
@@ -65,10 +81,28 @@ assert failed == ["boot"], failed
 assert b["total_seconds"] < 25 + 20, b["total_seconds"]
 assert b["errors"] and b["errors"][0].startswith("boot: "), b["errors"]
 PY
-pass "a good drill passes (timings add up) while an unbootable one fails at its boot step, at once"
+/usr/bin/python3 -c 'import PIL' 2>/dev/null || apt-get install -y -qq --no-install-recommends python3-pil >/dev/null
+/usr/bin/python3 - "$T/rgood/screenshot.png" <<'PY'
+import sys
+from PIL import Image
+img = Image.open(sys.argv[1]).convert("RGB")
+img.load()
+hist = img.getcolors(1 << 24)
+top = max(c for c, _ in hist)
+ink = 1 - top / (img.width * img.height)
+assert ink > 0.001, ("the screenshot is blank", ink)
+PY
+pass "a good drill passes (timings add up, three times, a screenshot that is not blank) while an unbootable one fails at its boot step, at once"
 
-# (this test's drills only: the domain names carry the drill's pid)
-[ -z "$(virsh -c "$LIBVIRT_URI" list --all --name | grep -E "^hotspare-drill-(good01-$pg|bad02-$pb)$" || true)" ] ||
+# Proved: the next scheduled drill of the same point skips it without booting.
+"$HS" drill store good01 --seed usb --drills drills --skip-proved --work-dir work >"$T/skip.out" 2>&1 ||
+	{ cat "$T/skip.out"; fail "a drill of a proved point failed"; }
+grep -q "^drill good01@$gpoint: already proved by the drill of .*; skipped$" "$T/skip.out" || { cat "$T/skip.out"; fail "not skipped"; }
+grep -q "^$gpoint " "$T/drills/good01/proved" || fail "the point is not in the record of proved points"
+pass "a proved point is skipped by --skip-proved (recorded in DRILLS/SERVER/proved)"
+
+# Domains are named for the drill's pid: other work on this host drills too.
+[ -z "$(virsh -c "$LIBVIRT_URI" list --all --name | grep -E "^hotspare-drill-(good01-$pg|bad02-$pb)\$" || true)" ] ||
 	fail "a drill left a domain"
 ! grep -q "$T/work" /proc/mounts || fail "a drill left a mount"
 [ -z "$(ls -A "$T/work")" ] || fail "a drill left $(ls "$T/work")"
@@ -93,7 +127,7 @@ for which in good bad; do
 	chromium_run() {
 		timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
 			--disable-component-update --disable-sync --no-first-run --user-data-dir="$T/chrome-$which" \
-			--window-size=1000,900 "$@" "file://$T/r$which/report.html" 2>/dev/null
+			--window-size=1000,1400 "$@" "file://$T/r$which/report.html" 2>/dev/null
 	}
 	chromium_run --dump-dom >"$T/$which.dom"
 	chromium_run --screenshot="$T/$which.png" >/dev/null
@@ -107,6 +141,22 @@ r = json.load(open(rep))
 want = "Recovery drill passed" if which == "good" else "Recovery drill FAILED"
 assert want in html, "verdict missing"
 assert html.count('<rect class="step') == len(r["steps"]), "timeline bars"
+import re
+# The three times at the top, as numbers for the good drill.
+for k in ("startup", "restore", "online", "rpo"):
+    m = re.search('id="%s">([^<]*)<' % k, html)
+    assert m, k
+    if which == "good":
+        assert re.match(r"[0-9]", m.group(1)), (k, m.group(1))
+if which == "bad":
+    assert re.search('id="online">not reached<', html)
+assert html.index('id="startup"') < html.index("<table>"), "the times are not at the top"
+# The guest's screen, inline: the page needs no other file.
+m = re.search('<img id="screen"[^>]* src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+assert m, "no inline screenshot"
+import base64, io
+shot = Image.open(io.BytesIO(base64.b64decode(m.group(1))))
+assert shot.size[0] > 0
 img = Image.open(png).convert("RGB")
 px = img.getpixel((40, 40))  # inside the verdict banner
 green, red = (0x1a, 0x7f, 0x37), (0xcf, 0x22, 0x2e)
@@ -115,9 +165,12 @@ assert all(abs(a - b) < 40 for a, b in zip(px, exp)), ("banner colour", px)
 # The timeline was drawn: bar colours appear in the picture.
 colours = set(img.getdata())
 assert any(abs(c[0] - 0x2d) < 20 and abs(c[1] - 0xa4) < 20 and abs(c[2] - 0x4e) < 20 for c in colours), "no green bars"
+# The screenshot was drawn: a dark block (the guest's screen) in the white page.
+dark = sum(1 for p in img.getdata() if max(p) < 40)
+assert dark > 50000, ("no screenshot in the page", dark)
 PY
 done
-pass "both reports render in Chromium: verdict banner colour, one timeline bar per step"
+pass "both reports render in Chromium: verdict banner colour, the three times at the top, the screenshot, one timeline bar per step"
 
 # Ctrl-C (then SIGTERM) in the middle of the boot: everything is torn down,
 # the exit status is the signal's (128+N: no verdict), and the report says

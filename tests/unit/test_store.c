@@ -2,6 +2,9 @@
  * own mkdtemp directory, removed afterwards. */
 #include "fixture.h"
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
 #include "store/badlist.h"
 
 static struct hs_store *new_store(struct fx *c, uint32_t cs)
@@ -770,6 +773,34 @@ static void test_lock_file_and_leftovers(void **state)
 	assert_int_equal(hs_store_leftovers(st, false, &n, &bytes), 0);
 	assert_int_equal(n, 2); /* pid 9999999 is above any pid_max; pid 1 does */
 	assert_int_equal(bytes, 6);
+	/* With host tags: a dead pid of this host is judged, another host's
+	 * (a store shared over NFS) only once its file is a day old. */
+	const char *me = hs_backend_dir_host_tag();
+	char name[128], *mine, *theirs, *stale;
+	snprintf(name, sizeof name, "chunks/ab/.tmp.9999999-0badc0de-%s.5", me);
+	mine = ut_path(c->store, name);
+	snprintf(name, sizeof name, "chunks/ab/.tmp.9999999-0badc0de-%08x.6", strcmp(me, "00000000") ? 0u : 1u);
+	theirs = ut_path(c->store, name);
+	snprintf(name, sizeof name, "chunks/ab/.tmp.9999999-0badc0de-%08x.7", strcmp(me, "00000000") ? 0u : 1u);
+	stale = ut_path(c->store, name);
+	assert_int_equal(ut_write_file(mine, "m", 1), 0);
+	assert_int_equal(ut_write_file(theirs, "tt", 2), 0);
+	assert_int_equal(ut_write_file(stale, "sss", 3), 0);
+	struct timespec old[2] = { { .tv_sec = time(NULL) - 2 * 86400 }, { .tv_sec = time(NULL) - 2 * 86400 } };
+	assert_int_equal(utimensat(AT_FDCWD, stale, old, 0), 0);
+	assert_int_equal(hs_store_leftovers(st, false, &n, &bytes), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(bytes, 10);
+	assert_int_equal(hs_store_leftovers(st, true, &n, &bytes), 0);
+	assert_false(access(mine, F_OK) == 0);
+	assert_false(access(stale, F_OK) == 0);
+	assert_true(access(theirs, F_OK) == 0);
+	assert_int_equal(unlink(theirs), 0);
+	free(mine);
+	free(theirs);
+	free(stale);
+	assert_int_equal(ut_write_file(dead1, "xxxx", 4), 0);
+	assert_int_equal(ut_write_file(dead2, "yy", 2), 0);
 	assert_int_equal(hs_store_lock_server(st, "web02", &tok), 0); /* another server: nothing swept */
 	hs_store_unlock(st, tok);
 	assert_true(access(dead1, F_OK) == 0);

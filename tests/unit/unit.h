@@ -94,8 +94,8 @@ static inline int ut_write_file(const char *path, const void *p, size_t n)
 	return w == n && r == 0 ? 0 : -EIO;
 }
 
-/* Read a whole file into a malloc'ed buffer, NUL-terminated (callers search
- * it with strstr); NULL on failure. */
+/* Read a whole file into a malloc'ed buffer, NUL-terminated past its *n
+ * bytes (callers search it as text); NULL on failure. */
 static inline unsigned char *ut_read_file(const char *path, size_t *n)
 {
 	*n = 0;
@@ -120,9 +120,9 @@ static inline unsigned char *ut_read_file(const char *path, size_t *n)
 			break;
 		len += r;
 	}
-	fclose(f);
 	if (b)
 		b[len] = 0;
+	fclose(f);
 	*n = len;
 	return b;
 }

@@ -61,7 +61,7 @@ _hotspare() {
 	--connect) COMPREPLY=($(compgen -W $'qemu:///system\nqemu:///session' -- "$cur")); return ;;
 	--seed | --state | --report | --work-dir | --ship | --mountpoint | --keyfile | --passphrase-file | \
 		--credentials-file | --boot-trace | --store | --encrypt | --master-key | --master-pubkey | --html | \
-		--drills)
+		--drills | --check-script | --output)
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return
 		;;
