@@ -7,8 +7,10 @@
 #     second) against curl fetching the same chunk files in parallel (the same
 #     number of connections, output to /dev/null: the transfer limit of this
 #     machine; target >= 0.9), against curl writing them to files and syncing
-#     (information), and the same hydration from an encrypted store against
-#     the plain one (target >= 0.9)
+#     and against curl piping them through `openssl dgst -sha256`
+#     (information: the fetch plus the hash hydration checks on every chunk,
+#     with the same SHA-NI code the daemon uses), and the same hydration
+#     from an encrypted store against the plain one (target >= 0.9)
 #   readahead: a cold sequential read through a proxy adding 20 ms of round
 #     trip (tests/proxy.py; this machine has no netem), read-ahead on and off
 #   replicate: replication of the point to a second store on the same nginx
@@ -40,6 +42,7 @@ part() { [[ $PARTS == *" $1 "* ]]; }
 for v in MB RAMB P; do
 	[[ ${!v} =~ ^[0-9]+$ ]] && ((${!v} > 0)) || { log "$v must be a whole number > 0"; exit 1; }
 done
+part hydrate && hs_install_deps time
 part casync && hs_install_deps casync
 part boot && hs_install_deps nbdkit libnbd-bin
 
@@ -82,6 +85,18 @@ wait_hydrated() {
 }
 
 if part hydrate; then
+	# CPU seconds (user + sys) per step, which a loaded machine moves far less
+	# than wall time: the daemon's own (from /proc, before it unmounts) and
+	# curl's with all its processes (GNU time). nginx's is left out of both.
+	declare -A CPU
+	CPU_REC=0
+	TCK=$(getconf CLK_TCK)
+	cpu_add() { ((CPU_REC)) && CPU[$1]+=" $2" || true; }
+	timed() { # KEY CMD...: run CMD, recording its processes' CPU seconds under KEY
+		local key=$1; shift
+		/usr/bin/time -f '%U %S' -o "$T/cpu" "$@"
+		cpu_add "$key" "$(awk '{ print $1 + $2 }' "$T/cpu")"
+	}
 	hydrate() { # STORE_DIR
 		rm -rf "$T/state"
 		warm_www
@@ -90,7 +105,10 @@ if part hydrate; then
 		a=$(now_ns)
 		wait_hydrated
 		b=$(now_ns)
-		errors=$("$HS" status "$T/m" --json | json_get - errors)
+		"$HS" status "$T/m" --json >"$T/status.json"
+		errors=$(json_get "$T/status.json" errors)
+		cpu_add "$1" "$(sed 's/.*) //' "/proc/$(json_get "$T/status.json" pid)/stat" |
+			awk -v t="$TCK" '{ print ($12 + $13) / t }')"
 		hs_umount "$T/m"
 		[ "$errors" -eq 0 ] || { log "hydration had $errors errors"; exit 1; }
 		V=$(rate $IMGB "$a" "$b")
@@ -102,7 +120,18 @@ if part hydrate; then
 		warm_www
 		local a b
 		a=$(now_ns)
-		split -n r/"$P" --filter='xargs sh -c '\''a=; for u; do a="$a -o /dev/null $u"; done; exec curl -s -f $a'\'' sh' "$T/urls"
+		timed null split -n r/"$P" --filter='xargs sh -c '\''a=; for u; do a="$a -o /dev/null $u"; done; exec curl -s -f $a'\'' sh' "$T/urls"
+		b=$(now_ns)
+		V=$(rate $IMGB "$a" "$b")
+	}
+	# the same, each process's bodies through openssl's SHA-256 (the daemon's
+	# code; coreutils' sha256sum is a slower one): the fetch plus the hash a
+	# hydration must check on every chunk
+	curl_sha() {
+		warm_www
+		local a b
+		a=$(now_ns)
+		timed sha split -n r/"$P" --filter='xargs sh -c '\''a=; for u; do a="$a -o - $u"; done; curl -s -f $a | openssl dgst -sha256 >/dev/null'\'' sh' "$T/urls"
 		b=$(now_ns)
 		V=$(rate $IMGB "$a" "$b")
 	}
@@ -119,7 +148,9 @@ if part hydrate; then
 		[ "$(find "$T/cf" -type f | wc -l)" -eq "$NCHUNKS" ] || { log "curl fetched other files"; exit 1; }
 	}
 	log "hydration with $P threads, interleaved with curl (-P $P) and the encrypted store's hydration"
-	rounds hydrate write hyd_plain curl_null hyd_enc curl_files
+	CPU_REC=1
+	rounds hydrate write hyd_plain curl_null hyd_enc curl_files curl_sha
+	CPU_REC=0
 	hydrate store
 	cmp "$T/state/disk.img" "$T/img" || { log "the hydrated image differs"; exit 1; }
 	rm -rf "$T/state" "$T/cf"
@@ -303,8 +334,16 @@ table_head
 if part hydrate; then
 	pair_row "hydration over HTTP ($P threads)" hydrate 1 2 MB/s "curl -P $P to /dev/null" ">=" 0.9
 	pair_row "hydration over HTTP ($P threads)" hydrate 1 4 MB/s "curl -P $P to files + sync" - -
+	pair_row "hydration over HTTP ($P threads)" hydrate 1 5 MB/s "curl -P $P | openssl sha256" - -
 	pair_row "encrypted store: hydration" hydrate 3 1 MB/s "the plain store's" ">=" 0.9
 	echo "  (hydration also decompresses, checks SHA-256, writes the state and makes it durable every second)"
+	cpu_gib() { # KEY: the median over the rounds (the warm-up's dropped) of CPU seconds per GiB
+		local v
+		v=$(tr ' ' '\n' <<<"${CPU[$1]:-}" | awk 'NF' | tail -n +2 | tr '\n' ' ')
+		[[ -n $v ]] && fmt "$(awk -v c="$(median "$v")" -v m="$MB" 'BEGIN { print c * 1024 / m }')" || echo -
+	}
+	echo "  CPU seconds per GiB (user + sys, median; nginx not counted): hydration $(cpu_gib store)" \
+		"(encrypted $(cpu_gib estore)), curl to /dev/null $(cpu_gib null), curl | openssl sha256 $(cpu_gib sha)"
 fi
 if part replicate; then
 	pair_row "replication to nginx (PUT)" replicate 1 2 MB/s "curl -T -P $P" - -
@@ -332,7 +371,7 @@ fi
 echo
 echo "rounds:"
 for f in "hydrate 1 hydration" "hydrate 2 curl to /dev/null" "hydrate 3 encrypted hydration" \
-	"hydrate 4 curl to files + sync" "replicate 1 replicate" "replicate 2 curl -T" "casync 2 casync extract" \
+	"hydrate 4 curl to files + sync" "hydrate 5 curl | openssl sha256" "replicate 1 replicate" "replicate 2 curl -T" "casync 2 casync extract" \
 	"readahead 1 read-ahead on" "readahead 2 read-ahead off" "boot 1 boot, remote, loopback (s)" \
 	"boot 2 boot, local copy" "boot 3 boot, remote, 20 ms" "boot 4 peer, loopback" "boot 5 peer, 20 ms"; do
 	read -r key k label <<<"$f"

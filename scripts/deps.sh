@@ -9,7 +9,7 @@ HS_PKGS=(meson ninja-build pkg-config gcc libzstd-dev libssl-dev libjson-c-dev l
 	 libpng-dev faketime
 	 libinih-dev debhelper dpkg-dev scdoc man-db systemd
 	 clang libclang-rt-14-dev faketime
-	 libnbd-dev qemu-guest-agent lvm2)
+	 libnbd-dev qemu-guest-agent lvm2 strace)
 
 hs_install_deps() {
 	local missing=() p

@@ -90,14 +90,17 @@ static bool usage_word(const char *usage, int k, char *out, size_t cap)
 		size_t n = strcspn(p, " \n");
 		if (!n)
 			break;
+		/* "[SERVER]...": an optional positional word, named without brackets. */
+		bool optional = p[0] == '[' && p[1] != '-';
 		if (p[0] == '-')
 			after_option = true;
-		else if (after_option || p[0] == '[')
+		else if (after_option || p[0] == '|' || (p[0] == '[' && !optional))
 			after_option = false;
 		else if (seen++ == k) {
 			/* "TARGET|DISK=TARGET...": the first form names it. */
-			size_t w = strcspn(p, "|.[");
-			snprintf(out, cap, "%.*s", (int)(w < n ? w : n), p);
+			const char *w0 = p + optional;
+			size_t w = strcspn(w0, "|.[]");
+			snprintf(out, cap, "%.*s", (int)(w < n ? w : n), w0);
 			return true;
 		}
 		p += n;

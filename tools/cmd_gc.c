@@ -5,6 +5,7 @@
 #include "basics/err.h"
 #include "basics/progress.h"
 #include "jobs/gc.h"
+#include "store/lease.h"
 #include "store/store.h"
 #include <getopt.h>
 #include <json-c/json.h>
@@ -27,7 +28,7 @@ static void print_json(const struct hs_gc_stats *s)
 		{ "points_deleted", s->points_deleted }, { "points_in_use", s->points_in_use },
 		{ "tmp_files", s->tmp_files }, { "tmp_bytes", s->tmp_bytes }, { "writers_live", s->writers_live },
 		{ "writers_unregistered", s->writers_unregistered }, { "writers_removed", s->writers_removed },
-		{ "leases_removed", s->leases_removed },
+		{ "leases_removed", s->leases_removed }, { "writers_ahead", s->writers_ahead },
 	};
 	json_object_object_add(j, "dry_run", json_object_new_boolean(s->dry_run));
 	for (size_t i = 0; i < sizeof f / sizeof *f; i++)
@@ -61,6 +62,11 @@ static void print_text(const struct hs_gc_stats *s, const char *where)
 		printf("; %llu temporary files (%s) of killed runs %sremoved", (unsigned long long)s->tmp_files,
 		       hs_fmt_bytes(s->tmp_bytes, d), would);
 	printf("; %.1f s\n", s->seconds);
+	if (s->writers_ahead)
+		printf("warning: %llu live writer%s registered with a clock more than %d s ahead of this host's: "
+		       "the trash is kept until %s (set the hosts' clocks right, e.g. NTP)\n",
+		       (unsigned long long)s->writers_ahead, s->writers_ahead == 1 ? "" : "s", HS_CLOCK_SKEW_SECONDS,
+		       s->writers_ahead == 1 ? "it ends" : "they end");
 	if (s->writers_unregistered)
 		printf("note: %llu writer lock%s held without a registration (an older hotspare?): the trash is "
 		       "kept until it is released\n", (unsigned long long)s->writers_unregistered,

@@ -184,6 +184,10 @@ static int pruned_points(struct run *run, bool mark)
 			if (r == -ENOENT)
 				r = 0;
 		}
+		/* A prune killed between its moves and its manifest left the
+		 * manifest listing pruned points: it lists what is there now. */
+		if (r == 0 && n && !mark && !run->o->dry_run)
+			r = hs_store_points_manifest_update(run->st, servers[i], NULL, 0);
 	}
 	hs_leases_free(leases, nl);
 	if (r == 0 && !mark && !run->o->dry_run)
@@ -372,6 +376,14 @@ static int writers(struct run *run, bool *live, int64_t *first_start, bool count
 		*live = true;
 		if (w[i].started < *first_start)
 			*first_start = w[i].started;
+		/* A record from further ahead than hosts' clocks may differ: that
+		 * writer's start cannot be placed against the moves, so nothing
+		 * it may count on goes while it lives. */
+		if (w[i].started > run->now + HS_CLOCK_SKEW_SECONDS || w[i].renewed > run->now + HS_CLOCK_SKEW_SECONDS) {
+			*first_start = INT64_MIN + HS_CLOCK_SKEW_SECONDS;
+			if (count)
+				run->s->writers_ahead++;
+		}
 		if (count)
 			run->s->writers_live++;
 	}

@@ -268,12 +268,7 @@ static int drives_freed(struct hs_prune_server *s)
  * wrote meanwhile included). */
 static int write_manifest(struct hs_store *st, struct hs_prune_server *s)
 {
-	_cleanup_(hs_strv_free_p) char **ids = NULL;
-	size_t n;
-	int r = hs_store_points_list(st, s->name, &ids, &n);
-	if (r == 0)
-		r = hs_store_points_manifest(st, s->name, ids, n);
-	return r;
+	return hs_store_points_manifest_update(st, s->name, NULL, 0);
 }
 
 /* Decide for one server and, unless a dry run, remove what goes. Not under

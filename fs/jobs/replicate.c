@@ -316,13 +316,7 @@ static int server_flush(struct run *run, struct server *s)
 {
 	if (!s->nfresh)
 		return 0;
-	char **all = calloc(s->nids + s->nfresh + 1, sizeof *all);
-	if (!all)
-		return -ENOMEM;
-	memcpy(all, s->ids, s->nids * sizeof *all);
-	memcpy(all + s->nids, s->fresh, s->nfresh * sizeof *all);
-	int r = hs_store_points_manifest(run->o->dst, s->name, all, s->nids + s->nfresh);
-	free(all);
+	int r = hs_store_points_manifest_update(run->o->dst, s->name, s->fresh, s->nfresh);
 	for (size_t i = 0; r == 0 && i < s->nfresh; i++)
 		r = strv_push(&s->ids, &s->nids, &s->capids, s->fresh[i]);
 	if (r == 0) {

@@ -328,15 +328,32 @@ static int dir_put(struct hs_backend *be, const char *key, const void *p, size_t
 	return mark_dirty(d, dir);
 }
 
-static int dir_get(struct hs_backend *be, const char *key, struct hs_buf *out)
+/* Open key to read: a regular file only. O_NONBLOCK, so that a FIFO planted
+ * in the store is refused instead of blocking the open forever. */
+static int open_object(struct hs_backend *be, const char *key)
 {
-	struct dir_backend *d = D(be);
-	_cleanup_close_ int fd = openat(d->rootfd, key, O_RDONLY | O_CLOEXEC);
+	int fd = openat(D(be)->rootfd, key, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return -ENOENT;
 		return hs_err(errno, "cannot read %s/%s: %s", be->where, key, strerror(errno));
 	}
+	struct stat st;
+	int r = fstat(fd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -EINVAL;
+	if (r < 0) {
+		close(fd);
+		if (r == -EINVAL)
+			return hs_err(EINVAL, "%s/%s is not a regular file", be->where, key);
+		return hs_err(-r, "cannot read %s/%s: %s", be->where, key, strerror(-r));
+	}
+	return fd;
+}
+
+static int dir_get(struct hs_backend *be, const char *key, struct hs_buf *out)
+{
+	_cleanup_close_ int fd = open_object(be, key);
+	if (fd < 0)
+		return fd;
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return -errno;
@@ -372,13 +389,9 @@ static int dir_get(struct hs_backend *be, const char *key, struct hs_buf *out)
 static int dir_get_range(struct hs_backend *be, const char *key, uint64_t off, size_t len,
 			 struct hs_buf *out)
 {
-	struct dir_backend *d = D(be);
-	_cleanup_close_ int fd = openat(d->rootfd, key, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return -ENOENT;
-		return hs_err(errno, "cannot read %s/%s: %s", be->where, key, strerror(errno));
-	}
+	_cleanup_close_ int fd = open_object(be, key);
+	if (fd < 0)
+		return fd;
 	out->len = 0;
 	int r = hs_buf_reserve(out, len ? len : 1);
 	if (r < 0)

@@ -538,28 +538,6 @@ int hs_store_servers_list(struct hs_store *st, char ***names, size_t *n)
 	return list_names(st, "points", SERVERS_KEY, NULL, names, n);
 }
 
-/* Rewrite a manifest: its current names plus add, if missing. */
-static int manifest_add(struct hs_store *st, const char *key, char **have, const char *add)
-{
-	struct hs_buf b = { 0 };
-	int found = 0, r = 0;
-	for (char **p = have; *p && r == 0; p++) {
-		found |= strcmp(*p, add) == 0;
-		r = hs_buf_append(&b, *p, strlen(*p));
-		if (r == 0)
-			r = hs_buf_append(&b, "\n", 1);
-	}
-	if (r == 0 && !found) {
-		r = hs_buf_append(&b, add, strlen(add));
-		if (r == 0)
-			r = hs_buf_append(&b, "\n", 1);
-	}
-	if (r == 0)
-		r = st->be->ops->put(st->be, key, b.data, b.len, 0);
-	hs_buf_free(&b);
-	return r;
-}
-
 /* Write a manifest listing v's names, sorted, each once; then sync. */
 static int manifest_put(struct hs_store *st, const char *key, char *const *v, size_t n)
 {
@@ -587,11 +565,37 @@ static int manifest_put(struct hs_store *st, const char *key, char *const *v, si
 	return r;
 }
 
-int hs_store_points_manifest(struct hs_store *st, const char *server, char *const *ids, size_t n)
+int hs_store_points_manifest_update(struct hs_store *st, const char *server, char *const *add, size_t n)
 {
-	char manifest[160];
+	char manifest[160], lock[HS_SERVER_MAX + 16];
 	snprintf(manifest, sizeof manifest, "points/%s/.points", server);
-	return manifest_put(st, manifest, ids, n);
+	/* Not a server's writer lock (prune takes none): a short one of its own,
+	 * waited for; no server name starts with '.'. */
+	snprintf(lock, sizeof lock, ".points-%s", server);
+	int token = -1;
+	int r = st->be->ops->lock(st->be, lock, 1, &token);
+	if (r < 0)
+		return r;
+	char **ids = NULL, **all = NULL;
+	size_t ni = 0;
+	r = hs_store_points_list(st, server, &ids, &ni);
+	if (r == -ENOENT) {
+		hs_err_clear();
+		r = 0;
+	}
+	if (r == 0 && !(all = calloc(ni + n + 1, sizeof *all)))
+		r = -ENOMEM;
+	if (r == 0) {
+		if (ni)
+			memcpy(all, ids, ni * sizeof *all);
+		if (n)
+			memcpy(all + ni, add, n * sizeof *all);
+		r = manifest_put(st, manifest, all, ni + n);
+	}
+	free(all);
+	hs_strv_free(ids);
+	st->be->ops->unlock(st->be, token);
+	return r;
 }
 
 int hs_store_servers_add(struct hs_store *st, const char *const *names, size_t n)
@@ -684,15 +688,10 @@ int hs_store_point_put(struct hs_store *st, struct hs_point *p, struct hs_index 
 	int r = hs_store_point_write(st, p, disks);
 	if (r < 0)
 		return r;
-	/* Manifests: the server's own under its writer lock (held by the caller),
-	 * the list of servers under the store-wide lock. */
-	_cleanup_(hs_strv_free_p) char **ids = NULL;
-	size_t n;
-	char manifest[160];
-	snprintf(manifest, sizeof manifest, "points/%s/.points", p->server);
-	r = hs_store_points_list(st, p->server, &ids, &n);
-	if (r == 0)
-		r = manifest_add(st, manifest, ids, p->id);
+	/* Manifests: the server's own under its manifest lock, the list of
+	 * servers under the store-wide lock. */
+	char *id = p->id;
+	r = hs_store_points_manifest_update(st, p->server, &id, 1);
 	if (r < 0)
 		return r;
 	const char *server = p->server;

@@ -49,6 +49,7 @@ struct hs_gc_stats {
 	uint64_t points_in_use;              /* pruned points kept in the trash: a lease names them */
 	uint64_t tmp_files, tmp_bytes;       /* temporary files of killed runs, removed */
 	uint64_t writers_live, writers_unregistered, writers_removed, leases_removed;
+	uint64_t writers_ahead;              /* live writers whose records are ahead of this clock */
 	bool dry_run;
 	double seconds;
 };

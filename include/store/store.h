@@ -166,7 +166,7 @@ int hs_store_point_put(struct hs_store *st, struct hs_point *p, struct hs_index 
 
 /* Write a point durably without touching the manifests, for a writer adding
  * many points under one server lock: it then lists them with
- * hs_store_points_manifest and hs_store_servers_add, once for the lot (until
+ * hs_store_points_manifest_update and hs_store_servers_add, once for the lot (until
  * then kinds that cannot list do not see the point). 0, -EEXIST (message
  * names the point), -errno. */
 int hs_store_point_write(struct hs_store *st, struct hs_point *p, struct hs_index *const *disks);
@@ -177,10 +177,12 @@ int hs_store_point_write(struct hs_store *st, struct hs_point *p, struct hs_inde
 int hs_store_point_get_raw(struct hs_store *st, const char *server, const char *id, struct hs_buf *out);
 int hs_store_point_write_raw(struct hs_store *st, const struct hs_point *p, const void *obj, size_t n);
 
-/* Rewrite server's manifest of points to list exactly ids (every point of
- * server: under its writer lock, what hs_store_points_list said plus the
- * points written since), and sync. 0 or -errno. */
-int hs_store_points_manifest(struct hs_store *st, const char *server, char *const *ids, size_t n);
+/* Rewrite server's manifest of points from its points now (the listing, or
+ * where the store cannot list, the manifest itself) plus add (n ids just
+ * written), and sync; under the server's manifest lock, so that a capture,
+ * prune, gc and replicate never write a listing another one has outdated
+ * meanwhile. 0 or -errno. */
+int hs_store_points_manifest_update(struct hs_store *st, const char *server, char *const *add, size_t n);
 
 /* Make the list of servers name every one of names: one read when it does;
  * else one rewrite under the store-wide lock. 0 or -errno. */

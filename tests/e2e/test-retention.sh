@@ -165,6 +165,69 @@ if [ "$KIND" = dir ]; then
 	expect_fail "directory it serves" "$HS" du "http://127.0.0.1:$PORT/store"
 	[ "$before" = "$(sum)" ] || fail "a refusal over HTTP changed the store"
 	pass "prune, gc and du of a web server's store are refused, naming the directory to run them on"
+
+	# The manifest a web server lists points by. A prune killed between its
+	# moves and its manifest (a point moved to the trash by hand here): gc
+	# lists what is left. A backup beside a prune slowed in its manifest's
+	# rename (strace): both rewrite it under one lock, so neither undoes the
+	# other's point.
+	M=$T/man
+	"$HS" init "$M" --chunk-size 64K >/dev/null
+	for d in 1 2 3; do
+		head -c $((1 << 20)) /dev/urandom >"$T/m.img"
+		"$HS" backup "$M" man01 "$T/m.img" >/dev/null
+		sleep 1
+	done
+	first=$(head -1 "$M/points/man01/.points")
+	mkdir -p "$M/trash/points/man01"
+	mv "$M/points/man01/$first.idx" "$M/trash/points/man01/"
+	"$HS" gc "$M" --grace 0 >/dev/null || fail "gc after a killed prune"
+	[ "$(ls "$M/points/man01" | grep -c '\.idx$')" -eq 2 ] && [ "$(grep -c . "$M/points/man01/.points")" -eq 2 ] &&
+		! grep -q "$first" "$M/points/man01/.points" || fail "gc left the manifest listing a pruned point: $(cat "$M/points/man01/.points")"
+	"$HS" verify "http://127.0.0.1:$PORT/man" >/dev/null || fail "verify over http after gc"
+	strace -f -qq -o /dev/null -e trace=rename,renameat,renameat2 -e inject=rename,renameat,renameat2:delay_enter=700000 \
+		"$HS" prune "$M" --keep-last 1 >/dev/null &
+	p=$!
+	sleep 0.5
+	head -c $((1 << 20)) /dev/urandom >"$T/m.img"
+	"$HS" backup "$M" man01 "$T/m.img" --json >"$T/mb.json" || fail "a backup beside prune"
+	wait $p || fail "prune beside a backup"
+	new=$(json_get "$T/mb.json" point)
+	diff <(ls "$M/points/man01" | sed -n 's/\.idx$//p') "$M/points/man01/.points" >/dev/null ||
+		fail "the manifest is not the listing: $(cat "$M/points/man01/.points")"
+	"$HS" restore "http://127.0.0.1:$PORT/man" man01 "$T/mr.img" >/dev/null && cmp "$T/mr.img" "$T/m.img" ||
+		fail "the latest point over http is not the newest backup"
+	pass "the manifest a web server lists by: gc mends one a killed prune left, a backup beside prune keeps its point"
+
+	# A FIFO planted where records are read: one line, no hang.
+	mkdir -p "$M/leases"
+	mkfifo "$M/leases/planted.json"
+	expect_fail "leases/planted.json is not a regular file" timeout 20 "$HS" prune "$M" --keep-last 1 --dry-run
+	expect_fail "leases/planted.json is not a regular file" timeout 20 "$HS" gc "$M" --dry-run
+	rm "$M/leases/planted.json"
+	mkfifo "$M/points/man01/20200101T000000Z.idx"
+	rc=0; timeout 20 "$HS" points "$M" man01 >"$T/pts" 2>&1 || rc=$?
+	[ $rc -eq 1 ] && grep -q "not a regular file" "$T/pts" || fail "points over a FIFO: rc $rc, $(cat "$T/pts")"
+	rm "$M/points/man01/20200101T000000Z.idx"
+	pass "a FIFO in the store is refused in one line, never waited on"
+
+	# A live writer registered by a host whose clock is ahead (more than
+	# hosts may differ): its start cannot be placed against gc's moves, so
+	# gc keeps the trash while it lives, and says why.
+	"$HS" prune "$M" --keep-last 1 >/dev/null
+	ahead=$(($(date +%s) + 1000))
+	printf '{"format":"hotspare-writer","host":"elsewhere","pid":7,"what":"backup","started":%d,"renewed":%d}\n' \
+		"$ahead" "$ahead" >"$M/writers/elsewhere-7-1.json"
+	"$HS" gc "$M" --grace 0 >"$T/gc.txt" || fail "gc beside a writer from the future"
+	grep -q "1 live writer registered with a clock more than 300 s ahead" "$T/gc.txt" || fail "gc said: $(cat "$T/gc.txt")"
+	"$HS" gc "$M" --grace 0 --json >"$T/gc.json"
+	[ "$(json_get "$T/gc.json" chunks_freed)" -eq 0 ] && [ "$(json_get "$T/gc.json" writers_ahead)" -eq 1 ] &&
+		[ "$(json_get "$T/gc.json" chunks_waiting)" -gt 0 ] || fail "gc beside a writer from the future: $(cat "$T/gc.json")"
+	rm "$M/writers/elsewhere-7-1.json"
+	"$HS" gc "$M" --grace 0 --json >"$T/gc.json"
+	[ "$(json_get "$T/gc.json" chunks_freed)" -gt 0 ] || fail "gc once that writer is gone: $(cat "$T/gc.json")"
+	"$HS" verify "$M" >/dev/null || fail "verify after gc"
+	pass "a writer registered with a clock ahead keeps the trash, with a warning"
 else
 	! grep -q REFUSED "$S3_LOG" || { grep REFUSED "$S3_LOG" | head -3; fail "the proxy refused a signature"; }
 	grep -q "continuation-token" "$S3_LOG" || fail "no listing was paginated"
