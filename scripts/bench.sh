@@ -20,6 +20,7 @@
 #   then scripts/bench-live.sh: live capture of a running VM: incremental by dirty bitmap vs a
 #     whole read and vs reading the changed bytes, live vs image-file snapshot, --quiesce's freeze
 #     (BENCH_LIVE=0 skips)
+#   then scripts/bench-memory.sh: daemon RSS of a 1 TiB spare, fifty at once (BENCH_MEMORY=0 skips)
 # Each helper runs alone too, and names its own options (BENCH_BOOT=1 adds the
 # QEMU boots, BENCH_PEERS=1 the peers casync and nbdkit, and so on).
 #
@@ -226,7 +227,7 @@ fig_runs "encrypted restore" rest 3
 log "done in $(($(date +%s) - START_S)) s"
 
 # The helpers' figures, each its own table, in the same run.
-for part in spare:1 remote:1 failback:1 browse:0 disks:1 points:1 gc:1 live:1; do
+for part in spare:1 remote:1 failback:1 browse:0 disks:1 points:1 gc:1 live:1 memory:1; do
 	name=${part%:*}
 	var=BENCH_${name^^}
 	[[ ${!var:-${part#*:}} == 1 ]] || continue

@@ -12,7 +12,7 @@
 
 int cli_read_status(const char *cmd, const char *mountpoint, char *buf, size_t cap)
 {
-	struct hs_buf b = { .max = cap - 1 };
+	struct hs_buf b = { .max = cap }; /* the text and its NUL */
 	int r = hs_status_read(mountpoint, &b, NULL);
 	if (r < 0) {
 		hs_buf_free(&b);

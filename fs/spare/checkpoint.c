@@ -8,6 +8,7 @@
 #include "basics/err.h"
 #include "spare/set.h"
 #include "basics/workers.h"
+#include <malloc.h>
 #include <string.h>
 #include <time.h>
 
@@ -24,6 +25,7 @@ struct job {
 	struct item *todo;
 	size_t ntodo;
 	atomic_uint_fast64_t bytes, stored, fresh;
+	atomic_bool changed; /* a chunk read differs from its base */
 	atomic_uint_fast64_t disk_read[HS_DISKS_MAX], disk_bytes[HS_DISKS_MAX], disk_stored[HS_DISKS_MAX];
 	struct hs_dset bad;      /* known-bad chunks (badlist.h): stored again */
 	/* repaired_lock protects repaired: the bad chunks stored again so far */
@@ -58,12 +60,18 @@ static int read_one(void *arg, uint64_t n, void *plain, struct hs_buf *z)
 	atomic_fetch_add(&j->bytes, len);
 	atomic_fetch_add(&j->disk_read[k], 1);
 	atomic_fetch_add(&j->disk_bytes[k], len);
-	struct hs_digest *d = &j->ix[k]->digests[i];
-	if (hs_is_zero(plain, len)) {
-		memset(d, 0, sizeof *d);
-		return 0;
+	/* The new point's entry holds the base's digest until now. */
+	struct hs_digest *d = &j->ix[k]->digests[i], nd;
+	if (hs_is_zero(plain, len))
+		memset(&nd, 0, sizeof nd);
+	else
+		hs_store_chunk_id(j->store, plain, len, &nd);
+	if (!hs_digest_eq(&nd, d)) {
+		*d = nd;
+		atomic_store(&j->changed, true);
 	}
-	hs_store_chunk_id(j->store, plain, len, d);
+	if (hs_digest_is_zero(d))
+		return 0;
 	int repair = repair_due(j, d);
 	if (repair < 0)
 		return repair;
@@ -83,10 +91,28 @@ static int read_one(void *arg, uint64_t n, void *plain, struct hs_buf *z)
 	return 0;
 }
 
-/* The index a disk is at now: its last checkpoint, or the mounted point. */
-static const struct hs_index *base_of(const struct hs_spare *sp)
+/* The table a disk is at now: its last checkpoint's, or the mounted point's. */
+static struct hs_table *base_of(const struct hs_spare *sp)
 {
-	return sp->last_cp ? sp->last_cp : sp->ix;
+	return sp->cp_table ? sp->cp_table : sp->table;
+}
+
+/* Keep the new point's digests of sp (ix) in its state as the next
+ * checkpoint's base. Without it (no room, say), the next checkpoint reads
+ * every written chunk against the mounted point: slower, never wrong. */
+static void keep_base(struct hs_spare *sp, struct hs_store *st, const struct hs_index *ix)
+{
+	struct hs_table *t = NULL;
+	/* Not fsynced: a base is this daemon's own and gone at the next open. */
+	int r = hs_table_from_index(sp->state->dirfd, sp->state->dir, HS_TABLE_CHECKPOINT, ix, false, st, &t);
+	if (r < 0) {
+		fprintf(stderr, "hotspare: the next checkpoint of %s reads every written chunk: %s\n", sp->state->dir,
+			hs_err_msg() ? hs_err_msg() : strerror(-r));
+		hs_err_clear();
+		hs_table_forget(sp->state->dirfd, HS_TABLE_CHECKPOINT);
+	}
+	hs_table_close(sp->cp_table);
+	sp->cp_table = t;
 }
 
 /* Write the new point (every disk of the set) into the store. */
@@ -139,23 +165,30 @@ int hs_checkpoint(struct hs_spare_set *set, struct hs_checkpoint_result *res)
 	if (r < 0)
 		return r;
 	struct job j = { .set = set, .store = set->src.v[set->src.n - 1] };
-	res->incremental = set->disk[0]->last_cp != NULL;
+	/* Incremental for a disk with a base from the last checkpoint: only
+	 * what changed since is read; else every chunk the guest wrote. */
+	res->incremental = true;
 	uint64_t total = 0;
-	for (unsigned k = 0; r == 0 && k < set->n; k++) {
-		struct hs_spare *sp = set->disk[k];
-		total += sp->ix->nchunks;
-		r = hs_index_new(sp->ix->image_size, sp->ix->chunk_size, &j.ix[k]);
-		if (r == 0)
-			memcpy(j.ix[k]->digests, base_of(sp)->digests, sp->ix->nchunks * sizeof *j.ix[k]->digests);
+	for (unsigned k = 0; k < set->n; k++) {
+		res->incremental &= set->disk[k]->cp_table != NULL;
+		total += set->disk[k]->ix->nchunks;
 	}
-	if (r == 0 && !(j.todo = malloc((total ? total : 1) * sizeof *j.todo)))
+	if (!(j.todo = malloc((total ? total : 1) * sizeof *j.todo)))
 		r = -ENOMEM;
 	for (unsigned k = 0; r == 0 && k < set->n; k++) {
 		struct hs_spare *sp = set->disk[k];
 		for (uint64_t i = 0; i < sp->ix->nchunks; i++)
-			if (res->incremental ? __atomic_load_n(&sp->touched[i], __ATOMIC_ACQUIRE)
-					     : hs_state_get(sp->state, i) == HS_WRITTEN)
+			if (sp->cp_table ? __atomic_load_n(&sp->touched[i], __ATOMIC_ACQUIRE)
+					 : hs_state_get(sp->state, i) == HS_WRITTEN)
 				j.todo[j.ntodo++] = (struct item){ k, i };
+	}
+	/* The new point's tables start as their bases (in memory while the
+	 * checkpoint runs: the whole table is what the store is given). */
+	for (unsigned k = 0; r == 0 && j.ntodo && k < set->n; k++) {
+		struct hs_spare *sp = set->disk[k];
+		r = hs_index_new(sp->ix->image_size, sp->ix->chunk_size, &j.ix[k]);
+		if (r == 0)
+			r = hs_table_read_all(base_of(sp), j.ix[k]->digests);
 	}
 
 	/* Nothing written since the last point (or written back as it was): no
@@ -173,16 +206,17 @@ int hs_checkpoint(struct hs_spare_set *set, struct hs_checkpoint_result *res)
 	 * chunks may be gone, so they are not named unchecked; this one reads
 	 * every chunk the guest wrote, as a first checkpoint does. */
 	if (r == 0 && !same && res->incremental &&
-	    hs_store_point_exists(j.store, set->server, set->disk[0]->last_cp->id) != 1) {
+	    hs_store_point_exists(j.store, set->server, set->disk[0]->cp_table->id) != 1) {
 		hs_err_clear();
 		res->incremental = false;
 		j.ntodo = 0;
-		for (unsigned k = 0; k < set->n; k++) {
+		for (unsigned k = 0; r == 0 && k < set->n; k++) {
 			struct hs_spare *sp = set->disk[k];
-			hs_index_free(sp->last_cp);
-			sp->last_cp = NULL;
-			memcpy(j.ix[k]->digests, sp->ix->digests, sp->ix->nchunks * sizeof *j.ix[k]->digests);
-			for (uint64_t i = 0; i < sp->ix->nchunks; i++)
+			hs_table_close(sp->cp_table);
+			sp->cp_table = NULL;
+			hs_table_forget(sp->state->dirfd, HS_TABLE_CHECKPOINT);
+			r = hs_table_read_all(sp->table, j.ix[k]->digests);
+			for (uint64_t i = 0; r == 0 && i < sp->ix->nchunks; i++)
 				if (hs_state_get(sp->state, i) == HS_WRITTEN)
 					j.todo[j.ntodo++] = (struct item){ k, i };
 		}
@@ -192,10 +226,7 @@ int hs_checkpoint(struct hs_spare_set *set, struct hs_checkpoint_result *res)
 	if (r == 0 && !same)
 		r = hs_parallel_each(2 * hs_ncpu(), j.ntodo, set->disk[0]->ix->chunk_size, read_one, &j);
 	if (r == 0 && !same) {
-		same = true;
-		for (unsigned k = 0; k < set->n; k++)
-			same &= memcmp(j.ix[k]->digests, base_of(set->disk[k])->digests,
-				       set->disk[k]->ix->nchunks * sizeof *j.ix[k]->digests) == 0;
+		same = !atomic_load(&j.changed);
 		r = hs_store_sync(j.store); /* chunks queued for a base whose chunks were on a drive */
 	}
 	if (r == 0 && !same)
@@ -221,6 +252,7 @@ int hs_checkpoint(struct hs_spare_set *set, struct hs_checkpoint_result *res)
 		for (unsigned k = 0; k < set->n; k++)
 			hs_index_free(j.ix[k]);
 		free(j.todo);
+		malloc_trim(0);
 		return r;
 	}
 	res->added = !same;
@@ -236,14 +268,13 @@ int hs_checkpoint(struct hs_spare_set *set, struct hs_checkpoint_result *res)
 		res->disks[k].chunks_read = j.disk_read[k];
 		res->disks[k].bytes_read = j.disk_bytes[k];
 		res->disks[k].bytes_stored = j.disk_stored[k];
-		if (same) {
-			hs_index_free(j.ix[k]);
-		} else {
-			hs_index_free(sp->last_cp);
-			sp->last_cp = j.ix[k];
-		}
+		if (!same)
+			keep_base(sp, j.store, j.ix[k]);
+		hs_index_free(j.ix[k]);
 	}
 	free(j.todo);
+	/* The tables were in memory only while the checkpoint ran. */
+	malloc_trim(0);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	res->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	return 0;

@@ -16,23 +16,26 @@
 
 struct job {
 	struct hs_spare *sp;
-	uint64_t *todo; /* the chunks to check, in order */
+	/* Bit i: chunk i is to be checked (a bit, not a list of positions: a
+	 * scrub after an unclean stop checks every chunk a TiB state holds). */
+	uint64_t *todo;
 	atomic_int *stop;
 	struct hs_progress *progress;
 	atomic_uint_fast64_t bytes;
 };
 
-/* Check (and if need be fetch again) one suspect chunk: a fetch of a
+/* Check (and if need be fetch again) chunk i if it is to be checked: a fetch of a
  * suspect chunk checks it first (spare.c). A failure is counted afterwards
  * from what is still suspect, not an error of the scrub. */
-static int check_item(void *arg, uint64_t k, void *plain, struct hs_buf *z)
+static int check_item(void *arg, uint64_t i, void *plain, struct hs_buf *z)
 {
 	(void)plain;
 	(void)z;
 	struct job *j = arg;
 	if (j->stop && atomic_load(j->stop))
 		return -ECANCELED;
-	uint64_t i = j->todo[k];
+	if (!((j->todo[i / 64] >> (i % 64)) & 1))
+		return 0;
 	uint32_t len = hs_index_chunk_len(j->sp->ix, i);
 	hs_err_clear();
 	hs_spare_ensure_chunk(j->sp, i, HS_FETCH_SCRUB);
@@ -49,7 +52,7 @@ int hs_scrub(struct hs_spare *sp, bool all, unsigned threads, atomic_int *stop, 
 	double t0 = hs_now_s();
 	struct job j = { .sp = sp, .stop = stop, .progress = progress };
 	uint64_t n = sp->ix->nchunks, ntodo = 0, total = 0;
-	j.todo = malloc((n ? n : 1) * sizeof *j.todo);
+	j.todo = calloc((n + 63) / 64 ? (n + 63) / 64 : 1, sizeof *j.todo);
 	if (!j.todo)
 		return -ENOMEM;
 	uint64_t bad0 = atomic_load(&sp->nbad), repaired0 = atomic_load(&sp->nrepaired);
@@ -62,19 +65,21 @@ int hs_scrub(struct hs_spare *sp, bool all, unsigned threads, atomic_int *stop, 
 		/* Suspect from now on (or still, after an unclean stop): checked
 		 * before anyone reads it. Absent chunks are checked when fetched. */
 		if ((all && hs_spare_suspect(sp, i)) || __atomic_load_n(&sp->suspect[i], __ATOMIC_ACQUIRE)) {
-			j.todo[ntodo++] = i;
+			j.todo[i / 64] |= 1ull << (i % 64);
+			ntodo++;
 			total += hs_index_chunk_len(sp->ix, i);
-		} else if (s == HS_ABSENT && !hs_digest_is_zero(&sp->ix->digests[i])) {
+		} else if (s == HS_ABSENT && !hs_table_zero(sp->table, i)) {
 			st->chunks_absent++;
 		}
 	}
 	if (progress)
 		hs_progress_start(progress, "scrub", total, 0);
-	int r = hs_parallel_each(threads ? threads : hs_ncpu(), ntodo, 0, check_item, &j);
+	int r = hs_parallel_each(threads ? threads : hs_ncpu(), ntodo ? n : 0, 0, check_item, &j);
 	if (progress)
 		hs_progress_end(progress);
-	for (uint64_t k = 0; k < ntodo; k++)
-		st->chunks_failed += __atomic_load_n(&sp->suspect[j.todo[k]], __ATOMIC_ACQUIRE) != 0;
+	for (uint64_t i = 0; ntodo && i < n; i++)
+		if ((j.todo[i / 64] >> (i % 64)) & 1)
+			st->chunks_failed += __atomic_load_n(&sp->suspect[i], __ATOMIC_ACQUIRE) != 0;
 	free(j.todo);
 	/* The repaired bytes become durable with the map's next flush anyway;
 	 * flushing now makes the result hold once scrub returns. */

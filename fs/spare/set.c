@@ -56,13 +56,19 @@ int hs_spare_set_open(struct hs_sources *src, const struct hs_point *p, const ch
 	for (unsigned k = 0; r == 0 && k < p->ndisks; k++) {
 		struct hs_index *ix = NULL;
 		struct hs_state *state = NULL;
+		struct hs_table *table = NULL;
 		char dir[4200];
 		hs_spare_set_disk_dir(state_dir, p->ndisks, p->disks[k].name, dir, sizeof dir);
-		r = hs_store_point_disk(st, p, k, &ix);
+		/* The state first (a refused one is left as it was), then the
+		 * digests: its table, read from the store only when the state
+		 * does not hold it yet. */
+		r = hs_table_head_index(p, k, &ix);
 		if (r == 0)
 			r = repair ? hs_state_open_repair(dir, ix, where, &state) : hs_state_open(dir, ix, where, &state);
+		if (r == 0 && (r = hs_table_load(state->dirfd, state->dir, st, p, k, &table)) < 0)
+			hs_state_close(state);
 		if (r == 0)
-			r = hs_spare_open_shared(ix, &s->src, state, &s->disk[k]);
+			r = hs_spare_open_shared(ix, table, &s->src, state, &s->disk[k]);
 		else
 			hs_index_free(ix);
 		if (r < 0)

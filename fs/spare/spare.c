@@ -1,10 +1,12 @@
 /* The spare engine; see spare.h. */
 #include "spare/spare.h"
 #include "basics/cleanup.h"
+#include "basics/clock.h"
 #include "basics/deadline.h"
 #include "basics/device.h"
 #include "basics/err.h"
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -19,48 +21,95 @@ struct hs_inflight {
 	struct hs_inflight *next;
 };
 
-/* Per-thread buffers for fetching: one chunk of plain bytes and the stored form. */
-struct tl {
+/* Buffers for a fetch: one chunk of plain bytes and its stored form. They
+ * come from one pool for the process and go back after each fetch, so they
+ * number as many as fetches ran at once lately, not as many threads as ever
+ * fetched (16 read-ahead threads, FUSE's pool): a buffer idle for
+ * POOL_IDLE_S seconds is freed by the next trim (a flush or a fetch's end,
+ * at most once a second), which matters when fifty daemons share a host. */
+struct fbuf {
 	void *plain;
-	size_t cap; /* bytes at plain: spares of different chunk sizes share it */
+	size_t cap; /* bytes at plain: spares of different chunk sizes share the pool */
 	struct hs_buf z;
+	double idle_since;
+	struct fbuf *next;
 };
-static pthread_key_t tl_key;
-static pthread_once_t tl_once = PTHREAD_ONCE_INIT;
+#define POOL_IDLE_S 2.0
+/* pool_lock protects pool: the idle buffers, the most recently used first */
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fbuf *pool;
+static _Atomic double pool_trimmed; /* hs_now_s() of the last trim */
 
-static void tl_free(void *p)
+static void fbuf_free(struct fbuf *b)
 {
-	struct tl *t = p;
-	free(t->plain);
-	hs_buf_free(&t->z);
-	free(t);
+	free(b->plain);
+	hs_buf_free(&b->z);
+	free(b);
 }
-static void tl_make(void) { pthread_key_create(&tl_key, tl_free); }
 
-static struct tl *tl_get(size_t chunk_size)
+static struct fbuf *fbuf_get(size_t chunk_size)
 {
-	pthread_once(&tl_once, tl_make);
-	struct tl *t = pthread_getspecific(tl_key);
-	if (t && t->cap >= chunk_size)
-		return t;
-	if (!t) {
-		t = calloc(1, sizeof *t);
-		if (!t || pthread_setspecific(tl_key, t) != 0) {
-			free(t);
+	struct fbuf *b;
+	{
+		HS_LOCK_SCOPE(&pool_lock);
+		if ((b = pool))
+			pool = b->next;
+	}
+	if (!b && !(b = calloc(1, sizeof *b)))
+		return NULL;
+	if (b->cap < chunk_size) {
+		void *p = realloc(b->plain, chunk_size);
+		if (!p) {
+			fbuf_free(b);
 			return NULL;
 		}
+		b->plain = p;
+		b->cap = chunk_size;
 	}
-	void *p = realloc(t->plain, chunk_size);
-	if (!p)
-		return NULL;
-	t->plain = p;
-	t->cap = chunk_size;
-	return t;
+	return b;
+}
+
+/* Free the buffers idle for long enough (at most once a second). */
+static void pool_trim(void)
+{
+	double now = hs_now_s();
+	if (now - atomic_load(&pool_trimmed) < 1.0)
+		return;
+	atomic_store(&pool_trimmed, now);
+	struct fbuf *old;
+	{
+		HS_LOCK_SCOPE(&pool_lock);
+		struct fbuf **p = &pool;
+		while (*p && now - (*p)->idle_since < POOL_IDLE_S)
+			p = &(*p)->next;
+		old = *p; /* the rest were used before these: idle longer */
+		*p = NULL;
+	}
+	if (!old)
+		return;
+	while (old) {
+		struct fbuf *next = old->next;
+		fbuf_free(old);
+		old = next;
+	}
+	/* Freed chunks sit in malloc's arenas until trimmed. */
+	malloc_trim(0);
+}
+
+static void fbuf_put(struct fbuf *b)
+{
+	b->idle_since = hs_now_s();
+	{
+		HS_LOCK_SCOPE(&pool_lock);
+		b->next = pool;
+		pool = b;
+	}
+	pool_trim();
 }
 
 static bool zero_chunk(const struct hs_spare *sp, uint64_t i)
 {
-	return hs_digest_is_zero(&sp->ix->digests[i]);
+	return hs_table_zero(sp->table, i);
 }
 
 /* Held in the state by the map, trusted or not. */
@@ -122,36 +171,45 @@ int hs_spare_image_short(struct hs_spare *sp)
 
 int hs_spare_image_fd(const struct hs_spare *sp) { return sp->state->image_fd; }
 
-static int spare_open(struct hs_index *ix, struct hs_sources *src, bool borrow, struct hs_state *state,
-		      struct hs_spare **out)
+static int spare_open(struct hs_index *ix, struct hs_table *table, struct hs_sources *src, bool borrow,
+		      struct hs_state *state, struct hs_spare **out)
 {
+	int r = 0;
 	struct hs_spare *sp = calloc(1, sizeof *sp);
-	if (!sp) {
+	/* A checkpoint's base is this daemon's own: one left by another is stale. */
+	hs_table_forget(state->dirfd, HS_TABLE_CHECKPOINT);
+	if (sp && !table)
+		r = ix->digests ? hs_table_from_index(state->dirfd, state->dir, HS_TABLE_FILE, ix, true,
+						      src->v[src->n - 1], &table)
+				: hs_err(EINVAL, "no digests for disk %s of %s@%s", ix->disk, ix->server, ix->id);
+	if (sp && r == 0) {
+		sp->touched = calloc(ix->nchunks ? ix->nchunks : 1, 1);
+		sp->suspect = calloc(ix->nchunks ? ix->nchunks : 1, 1);
+	}
+	if (!sp || r < 0 || !sp->touched || !sp->suspect) {
+		if (sp) {
+			free(sp->touched);
+			free(sp->suspect);
+			free(sp);
+		}
+		hs_table_close(table);
 		hs_index_free(ix);
 		if (!borrow)
 			hs_sources_close(src);
 		hs_state_close(state);
-		return -ENOMEM;
+		return r < 0 ? r : -ENOMEM;
 	}
+	/* The table is the digests' one place now: none stay in the heap. */
+	free(ix->digests);
+	ix->digests = NULL;
 	sp->ix = ix;
+	sp->table = table;
 	sp->src = *src;
 	sp->src_borrowed = borrow;
 	sp->state = state;
 	sp->demand_deadline_ms = 120000;
 	sp->demand = &sp->demand_own;
 	sp->mark_clean = true;
-	sp->touched = calloc(ix->nchunks ? ix->nchunks : 1, 1);
-	sp->suspect = calloc(ix->nchunks ? ix->nchunks : 1, 1);
-	if (!sp->touched || !sp->suspect) {
-		free(sp->touched);
-		free(sp->suspect);
-		free(sp);
-		hs_index_free(ix);
-		if (!borrow)
-			hs_sources_close(src);
-		hs_state_close(state);
-		return -ENOMEM;
-	}
 	pthread_mutex_init(&sp->fetch_lock, NULL);
 	/* Waits for another's fetch end at the waiter's deadline (monotonic). */
 	pthread_condattr_t ca;
@@ -159,10 +217,8 @@ static int spare_open(struct hs_index *ix, struct hs_sources *src, bool borrow, 
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&sp->fetch_done, &ca);
 	pthread_condattr_destroy(&ca);
-	uint64_t local = 0, written = 0, nsuspect = 0, data = 0;
+	uint64_t local = 0, written = 0, nsuspect = 0;
 	for (uint64_t i = 0; i < ix->nchunks; i++) {
-		if (!zero_chunk(sp, i))
-			data += hs_index_chunk_len(ix, i);
 		/* After an unclean stop nothing the point vouches for is trusted
 		 * unchecked: readers and hydration check each chunk first. */
 		if (state->unclean && held(sp, i) && hs_state_get(state, i) != HS_WRITTEN) {
@@ -173,7 +229,7 @@ static int spare_open(struct hs_index *ix, struct hs_sources *src, bool borrow, 
 		written += hs_state_get(state, i) == HS_WRITTEN;
 	}
 	sp->nsuspect = nsuspect;
-	sp->data_bytes = data;
+	sp->data_bytes = table->data_bytes;
 	sp->nlocal = local;
 	sp->nwritten = written;
 	*out = sp;
@@ -183,14 +239,14 @@ static int spare_open(struct hs_index *ix, struct hs_sources *src, bool borrow, 
 int hs_spare_open(struct hs_index *ix, struct hs_sources *src, struct hs_state *state,
 		  struct hs_spare **out)
 {
-	return spare_open(ix, src, false, state, out);
+	return spare_open(ix, NULL, src, false, state, out);
 }
 
-int hs_spare_open_shared(struct hs_index *ix, const struct hs_sources *src, struct hs_state *state,
-			 struct hs_spare **out)
+int hs_spare_open_shared(struct hs_index *ix, struct hs_table *table, const struct hs_sources *src,
+			 struct hs_state *state, struct hs_spare **out)
 {
 	struct hs_sources copy = *src;
-	return spare_open(ix, &copy, true, state, out);
+	return spare_open(ix, table, &copy, true, state, out);
 }
 
 int hs_spare_close(struct hs_spare *sp)
@@ -213,7 +269,8 @@ int hs_spare_close(struct hs_spare *sp)
 	free(sp->trace);
 	free(sp->touched);
 	free(sp->suspect);
-	hs_index_free(sp->last_cp);
+	hs_table_close(sp->table);
+	hs_table_close(sp->cp_table);
 	free(sp);
 	return r;
 }
@@ -396,9 +453,12 @@ static int check_held(struct hs_spare *sp, uint64_t i, void *buf)
 		return hs_state_check_image(sp->state) < 0 ? -EIO : hs_err(EIO, "%s/disk.img is short", sp->state->dir);
 	if (zero)
 		return hs_is_zero(buf, len);
-	struct hs_digest d;
+	struct hs_digest want, d;
+	int r = hs_table_get(sp->table, i, &want);
+	if (r < 0)
+		return r;
 	hs_store_chunk_id(sp->src.v[sp->src.n - 1], buf, len, &d);
-	return hs_digest_eq(&d, &sp->ix->digests[i]);
+	return hs_digest_eq(&d, &want);
 }
 
 /* Suspect chunk i (claimed by the caller): 0 once its bytes are known good
@@ -442,12 +502,9 @@ static int settle_suspect(struct hs_spare *sp, uint64_t i, void *buf)
  * source errors are retried with backoff until then (demand); hydration and
  * read-ahead try once (hydration comes back to the chunk later by itself,
  * and a reader waiting for either tries again itself: see claim). */
-static int fetch(struct hs_spare *sp, uint64_t i, enum hs_fetch kind, int64_t deadline_at)
+static int fetch_into(struct hs_spare *sp, uint64_t i, enum hs_fetch kind, int64_t deadline_at, struct fbuf *t)
 {
 	bool demand = kind == HS_FETCH_DEMAND;
-	struct tl *t = tl_get(sp->ix->chunk_size);
-	if (!t)
-		return -ENOMEM;
 	uint32_t len = hs_index_chunk_len(sp->ix, i);
 	bool was_suspect = suspect(sp, i);
 	if (was_suspect) {
@@ -455,11 +512,15 @@ static int fetch(struct hs_spare *sp, uint64_t i, enum hs_fetch kind, int64_t de
 		if (sr <= 0)
 			return sr;
 	}
-	int delay = 50, r;
+	struct hs_digest want;
+	int r = hs_table_get(sp->table, i, &want);
+	if (r < 0)
+		return r;
+	int delay = 50;
 	size_t from = 0;
 	int64_t outer = hs_deadline_set(deadline_at);
 	for (;;) {
-		r = hs_sources_read(&sp->src, &sp->ix->digests[i], t->plain, len, &t->z, &from);
+		r = hs_sources_read(&sp->src, &want, t->plain, len, &t->z, &from);
 		if (r == 0 || !demand || !transient(r) || hs_mono_ms() + delay > deadline_at)
 			break;
 		usleep((useconds_t)delay * 1000);
@@ -488,6 +549,16 @@ static int fetch(struct hs_spare *sp, uint64_t i, enum hs_fetch kind, int64_t de
 	r = hs_state_set(sp->state, i, HS_PRESENT);
 	if (r == 0)
 		atomic_fetch_add(&sp->nlocal, 1);
+	return r;
+}
+
+static int fetch(struct hs_spare *sp, uint64_t i, enum hs_fetch kind, int64_t deadline_at)
+{
+	struct fbuf *b = fbuf_get(sp->ix->chunk_size);
+	if (!b)
+		return -ENOMEM;
+	int r = fetch_into(sp, i, kind, deadline_at, b);
+	fbuf_put(b);
 	return r;
 }
 
@@ -609,8 +680,10 @@ static int begin_change(struct hs_spare *sp, uint64_t i, uint32_t a, uint32_t b,
 		return r;
 	if (suspect(sp, i)) {
 		/* The base must be the point's before the guest's bytes join it. */
-		struct tl *t = tl_get(sp->ix->chunk_size);
+		struct fbuf *t = fbuf_get(sp->ix->chunk_size);
 		r = !t ? -ENOMEM : settle_suspect(sp, i, t->plain);
+		if (t)
+			fbuf_put(t);
 		if (r == 1) {
 			release(sp, own, 0, false);
 			atomic_fetch_add(sp->demand, 1);
@@ -704,6 +777,7 @@ int hs_spare_discard(struct hs_spare *sp, uint64_t off, uint64_t len)
 
 int hs_spare_flush(struct hs_spare *sp)
 {
+	pool_trim(); /* the flusher's tick frees what a burst of fetches left */
 	int r = hs_state_flush(sp->state);
 	if (r < 0)
 		return hs_err(-r, "cannot flush state %s: %s", sp->state->dir, strerror(-r));

@@ -131,7 +131,10 @@ int hs_status_read(const char *mountpoint, struct hs_buf *json, struct hs_status
 	json_object_put(o);
 	if (r == 0 && json) {
 		json->len = 0;
-		r = hs_buf_append(json, b.data, b.len - 1);
+		/* With its NUL past len: callers parse it as a string. */
+		r = hs_buf_append(json, b.data, b.len);
+		if (r == 0)
+			json->len--;
 		if (r == -EFBIG)
 			r = hs_err(EBADMSG, "the daemon at %s sent an oversized status", mountpoint);
 	}

@@ -12,6 +12,7 @@
 #include "store/index.h"
 #include "store/sources.h"
 #include "spare/state.h"
+#include "spare/table.h"
 
 struct hs_inflight;
 
@@ -29,7 +30,8 @@ struct hs_spare_helper {
 };
 
 struct hs_spare {
-	struct hs_index *ix;
+	struct hs_index *ix;        /* the disk's fields; its digests are in table */
+	struct hs_table *table;     /* the point's digests, kept in the state */
 	struct hs_sources src;
 	struct hs_state *state;
 	/* fetch_lock protects the in-flight list; fetch_done is signalled when
@@ -73,23 +75,28 @@ struct hs_spare {
 	size_t ntrace, captrace;
 	/* Chunks changed since the last checkpoint this daemon took (one byte
 	 * each, set before every change, cleared by the checkpoint that reads
-	 * them); valid only once a checkpoint was taken (last_cp). */
+	 * them); valid only once a checkpoint was taken (cp_table). */
 	uint8_t *touched;
-	struct hs_index *last_cp;
+	/* The last checkpoint's digests (STATE/checkpoint.digests), the base of
+	 * the next one, or NULL: none yet (or it could not be kept). */
+	struct hs_table *cp_table;
 	atomic_int open_writers;  /* open read-write handles of the image (FUSE) */
 	uint64_t data_bytes;      /* bytes of the point's non-zero chunks (st_blocks) */
 };
 
-/* Build a spare over an index, its sources and its state, taking ownership of
- * all three (also on failure). 0 or -errno. */
+/* Build a spare over an index with its digests, its sources and its state,
+ * taking ownership of all three (also on failure). The digests move to the
+ * state's table (STATE/digests, kept when it already holds them) and leave
+ * memory (ix->digests is freed). 0 or -errno. */
 int hs_spare_open(struct hs_index *ix, struct hs_sources *src, struct hs_state *state,
 		  struct hs_spare **out);
 
 /* The same over sources the caller keeps (several disks of a point share
  * one set of sources): they are neither closed on failure nor by
- * hs_spare_close. */
-int hs_spare_open_shared(struct hs_index *ix, const struct hs_sources *src, struct hs_state *state,
-			 struct hs_spare **out);
+ * hs_spare_close. With table (the disk's, from hs_table_load; taken over
+ * also on failure), ix needs no digests; without (NULL), as hs_spare_open. */
+int hs_spare_open_shared(struct hs_index *ix, struct hs_table *table, const struct hs_sources *src,
+			 struct hs_state *state, struct hs_spare **out);
 
 /* Stop hydration, flush the state and free everything. Returns the flush's
  * result. A clean stop (the flush worked, nothing is left suspect, the state

@@ -38,7 +38,8 @@ struct hs_status_brief {
 };
 
 /* Read the status the daemon at mountpoint serves: its JSON text into json
- * and the essentials into brief (either may be NULL). 0; -ENOENT "... is
+ * (json->len bytes, a NUL after them) and the essentials into brief (either
+ * may be NULL). 0; -ENOENT "... is
  * not a hotspare mount"; -ENOTCONN "... whose daemon died"; -EBADMSG; -errno;
  * each with a message (no command name: the caller's). */
 int hs_status_read(const char *mountpoint, struct hs_buf *json, struct hs_status_brief *brief);
