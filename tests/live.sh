@@ -60,6 +60,8 @@ live_start() {
 		if [ "$(LV domstate "$name")" != running ] ||
 			grep -q 'KVM internal error' "/var/log/libvirt/qemu/$name.log" 2>/dev/null; then
 			LV destroy "$name" >/dev/null 2>&1
+			# Defined again as TCG: a definition of the same name with another uuid is refused.
+			LV undefine "$name" --checkpoints-metadata >/dev/null 2>&1
 			echo "# KVM does not run guests here: TCG"
 			type=qemu
 			continue

@@ -1,5 +1,6 @@
 /* The morning view; see fleet.h. */
 #include "vm/fleet.h"
+#include "basics/atomicfile.h"
 #include "basics/buf.h"
 #include "basics/cleanup.h"
 #include "basics/clock.h"
@@ -555,23 +556,12 @@ void hs_fleet_html(FILE *out, const struct hs_fleet *f)
 	fputs("</tbody></table>\n</main></body></html>\n", out);
 }
 
+static void html_fill(FILE *out, const void *f)
+{
+	hs_fleet_html(out, f);
+}
+
 int hs_fleet_html_write(const struct hs_fleet *f, const char *path)
 {
-	char tmp[PATH_MAX + 32];
-	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= sizeof tmp)
-		return hs_err(ENAMETOOLONG, "--html %s: path too long", path);
-	FILE *out = fopen(tmp, "wxe");
-	if (!out)
-		return hs_err(errno, "cannot write %s: %s", path, strerror(errno));
-	hs_fleet_html(out, f);
-	int e = fflush(out) == 0 && fsync(fileno(out)) == 0 ? 0 : errno;
-	if (fclose(out) != 0 && !e)
-		e = errno;
-	if (!e && rename(tmp, path) < 0)
-		e = errno;
-	if (e) {
-		unlink(tmp);
-		return hs_err(e, "cannot write %s: %s", path, strerror(e));
-	}
-	return 0;
+	return hs_file_replace(path, "--html", html_fill, f);
 }

@@ -1,5 +1,6 @@
 /* Prometheus text exposition of a fleet; see metrics.h. */
 #include "vm/metrics.h"
+#include "basics/atomicfile.h"
 #include "basics/err.h"
 #include <errno.h>
 #include <limits.h>
@@ -131,23 +132,12 @@ void hs_metrics_write(FILE *out, const struct hs_fleet *f)
 		family(out, f, &families[i]);
 }
 
+static void metrics_fill(FILE *out, const void *f)
+{
+	hs_metrics_write(out, f);
+}
+
 int hs_metrics_write_file(const struct hs_fleet *f, const char *path)
 {
-	char tmp[PATH_MAX + 32];
-	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= sizeof tmp)
-		return hs_err(ENAMETOOLONG, "--output %s: path too long", path);
-	FILE *out = fopen(tmp, "wxe");
-	if (!out)
-		return hs_err(errno, "cannot write %s: %s", path, strerror(errno));
-	hs_metrics_write(out, f);
-	int e = fflush(out) == 0 && fsync(fileno(out)) == 0 ? 0 : errno;
-	if (fclose(out) != 0 && !e)
-		e = errno;
-	if (!e && rename(tmp, path) < 0)
-		e = errno;
-	if (e) {
-		unlink(tmp);
-		return hs_err(e, "cannot write %s: %s", path, strerror(e));
-	}
-	return 0;
+	return hs_file_replace(path, "--output", metrics_fill, f);
 }
