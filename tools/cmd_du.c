@@ -57,8 +57,10 @@ static void print_text(const struct hs_du_result *d, const char *where)
 		       hs_fmt_bytes(s->image_bytes, a), hs_fmt_bytes(s->data_bytes, b), hs_fmt_bytes(s->stored_bytes, c),
 		       hs_fmt_bytes(s->unique_bytes, e), s->dedup);
 	}
-	printf("store %s: %llu chunks, %s (dedup %.1fx); hotspare gc frees %llu chunks (%s) named by no point and "
-	       "%llu (%s) named only by pruned points; %s in the trash\n", where, (unsigned long long)d->chunks,
+	printf("store %s: %llu chunks, %s (dedup %.1fx); %llu chunks (%s) named by no point and "
+	       "%llu (%s) named only by pruned points (hotspare gc frees them once older than its grace); "
+	       "%s in the trash\n",
+	       where, (unsigned long long)d->chunks,
 	       hs_fmt_bytes(d->bytes, a), d->dedup, (unsigned long long)d->unnamed_chunks,
 	       hs_fmt_bytes(d->unnamed_bytes, b), (unsigned long long)d->pruned_chunks, hs_fmt_bytes(d->pruned_bytes, e),
 	       hs_fmt_bytes(d->trash_bytes, c));

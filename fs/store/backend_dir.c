@@ -299,6 +299,16 @@ static int dir_put(struct hs_backend *be, const char *key, const void *p, size_t
 		return hs_err(-r, "cannot create %s/%s: %s", be->where, dir, strerror(-r));
 	snprintf(tmp, sizeof tmp, "%s/.tmp.%s.%u", dir, d->owner, atomic_fetch_add(&d->tmp_seq, 1));
 	_cleanup_close_ int fd = openat(d->rootfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0 && errno == ENOENT) {
+		/* A directory made earlier was removed since (by hand, or a
+		 * lease directory cleaned out): forget what was made, make it again. */
+		pthread_mutex_lock(&d->dirs_lock);
+		strset_clear(&d->dirs);
+		pthread_mutex_unlock(&d->dirs_lock);
+		if ((r = make_dirs(d, dir)) < 0)
+			return hs_err(-r, "cannot create %s/%s: %s", be->where, dir, strerror(-r));
+		fd = openat(d->rootfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	}
 	if (fd < 0)
 		return hs_err(errno, "cannot write %s/%s: %s", be->where, key, strerror(errno));
 	r = write_all(fd, p, n);

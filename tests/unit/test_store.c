@@ -1057,6 +1057,28 @@ static void test_encrypted_store(void **state)
 }
 
 /* A drive or replica made like an encrypted store is the same store. */
+/* A directory the store made is removed under it (leases/ cleaned out by
+ * hand): the next put makes it again, for as long as the store is open. */
+static void test_put_after_dir_removed(void **state)
+{
+	struct fx *c = *state;
+	struct hs_store *st = new_store(c, CS);
+	/* The second put finds leases/ there: the store remembers it. */
+	assert_int_equal(st->be->ops->put(st->be, "leases/a.json", "{}\n", 3, 0), 0);
+	assert_int_equal(st->be->ops->put(st->be, "leases/b.json", "{}\n", 3, 0), 0);
+	char *a = ut_path(c->store, "leases/a.json"), *dir = ut_path(c->store, "leases");
+	assert_int_equal(unlink(a), 0);
+	free(a);
+	a = ut_path(c->store, "leases/b.json");
+	assert_int_equal(unlink(a), 0);
+	assert_int_equal(rmdir(dir), 0);
+	assert_int_equal(st->be->ops->put(st->be, "leases/c.json", "{}\n", 3, 0), 0);
+	assert_true(file_exists(c->store, "leases/c.json"));
+	free(a);
+	free(dir);
+	hs_store_close(st);
+}
+
 static void test_open_like(void **state)
 {
 	struct fx *c = *state;
@@ -1093,6 +1115,7 @@ int main(void)
 		T(test_point_several_disks),
 		T(test_encrypted_store),
 		T(test_open_like),
+		T(test_put_after_dir_removed),
 		T(test_init_bad_chunk_size),
 		T(test_init_twice),
 		T(test_open_missing_and_uninitialised),
