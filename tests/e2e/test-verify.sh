@@ -52,6 +52,6 @@ rc=0; "$HS" verify "$S" mail01@"${ids[2]}" >"$T/out" 2>"$T/err" || rc=$?
 [ $rc -ne 0 ] || fail "verify exited 0 with a corrupt chunk and a directory"
 [ "$(grep -c "$c0" "$T/err")" -eq 1 ] || { cat "$T/err"; fail "the corrupt chunk is not reported exactly once"; }
 grep -q "chunk $c0: corrupt in $S; breaks" "$T/err" || { cat "$T/err"; fail "the corrupt chunk's line"; }
-grep -q "chunk $c1: unreadable in $S (.*Is a directory); breaks" "$T/err" || { cat "$T/err"; fail "the directory is not reported as an unreadable chunk"; }
+grep -q "chunk $c1: unreadable in $S (.*is not a regular file); breaks" "$T/err" || { cat "$T/err"; fail "the directory is not reported as an unreadable chunk"; }
 grep -q "verify failed: 2 of [0-9]* chunks bad" "$T/err" || { cat "$T/err"; fail "verify's summary"; }
 pass "a corrupt chunk is reported once; a directory in a chunk's place is reported and the run goes on"
