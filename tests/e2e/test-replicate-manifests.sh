@@ -2,9 +2,11 @@
 # Replication's cost per point and its manifests (how kinds that cannot list
 # know their points):
 # - 20 one-chunk servers replicated to s3rver (behind the SigV4-checking
-#   proxy) take at most 13 requests a point (19 before) (manifests are rewritten once per
+#   proxy) take at most 19 requests a point (manifests are rewritten once per
 #   server and the list of servers once per run, not per point under a store
-#   lock); the manifests list every server and point;
+#   lock; each server's rewrite takes the short manifest lock that keeps a
+#   prune beside it from undoing it: about 18 a point here); the manifests
+#   list every server and point;
 # - to nginx through a proxy that refuses uploads half-way: the points that
 #   arrived are listed and verify, no point names a missing chunk; the rerun
 #   completes the lot;
@@ -37,7 +39,7 @@ unset AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 HOTSPARE_S3_PATH_ST
 "$HS" replicate "$T/store" s3://bkt/site2 $(for i in $(seq -w 1 20); do echo "srv$i"; done) --json >"$T/s3.json"
 [ "$(json_get "$T/s3.json" points)" -eq 20 ] || fail "replicated $(json_get "$T/s3.json" points) points"
 n=$(wc -l <"$S3_LOG")
-[ "$n" -le $((13 * 20)) ] || { awk '{ print $2 }' "$S3_LOG" | sort | uniq -c >&2; fail "$n requests for 20 one-chunk points"; }
+[ "$n" -le $((19 * 20)) ] || { awk '{ print $2 }' "$S3_LOG" | sort | uniq -c >&2; fail "$n requests for 20 one-chunk points"; }
 ! grep -q REFUSED "$S3_LOG" || fail "a request was refused"
 "$HS" replicate "$T/store" s3://bkt/site2 multi >/dev/null
 B=$T/s3rver/bkt/site2/points
