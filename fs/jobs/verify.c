@@ -114,7 +114,8 @@ static int collect(struct job *j, struct entry **out, size_t *n)
 		free(c.e);
 		return r;
 	}
-	qsort(c.e, c.k, sizeof *c.e, cmp_entry);
+	if (c.k)
+		qsort(c.e, c.k, sizeof *c.e, cmp_entry); /* none: c.e is NULL */
 	*out = c.e;
 	*n = c.k;
 	return 0;

@@ -457,7 +457,8 @@ static int read_table(struct hs_browse *b, uint64_t image_size)
 		}
 	}
 	json_object_put(o);
-	qsort(b->parts, b->n, sizeof *b->parts, cmp_part);
+	if (b->n)
+		qsort(b->parts, b->n, sizeof *b->parts, cmp_part);
 	return 0;
 }
 
@@ -578,7 +579,8 @@ static size_t list_loop_parts(struct hs_browse *b)
 	}
 	if (d)
 		closedir(d);
-	qsort(b->parts, b->n, sizeof *b->parts, cmp_part);
+	if (b->n)
+		qsort(b->parts, b->n, sizeof *b->parts, cmp_part);
 	return b->n;
 }
 
