@@ -338,9 +338,10 @@ static int dir_put(struct hs_backend *be, const char *key, const void *p, size_t
 	return mark_dirty(d, dir);
 }
 
-/* Open key to read: a regular file only. O_NONBLOCK, so that a FIFO planted
- * in the store is refused instead of blocking the open forever. */
-static int open_object(struct hs_backend *be, const char *key)
+/* Open key to read (its status into *st): a regular file only. O_NONBLOCK,
+ * so that a FIFO planted in the store is refused instead of blocking the
+ * open forever. */
+static int open_object(struct hs_backend *be, const char *key, struct stat *st)
 {
 	int fd = openat(D(be)->rootfd, key, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
@@ -348,8 +349,7 @@ static int open_object(struct hs_backend *be, const char *key)
 			return -ENOENT;
 		return hs_err(errno, "cannot read %s/%s: %s", be->where, key, strerror(errno));
 	}
-	struct stat st;
-	int r = fstat(fd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -EINVAL;
+	int r = fstat(fd, st) < 0 ? -errno : S_ISREG(st->st_mode) ? 0 : -EINVAL;
 	if (r < 0) {
 		close(fd);
 		if (r == -EINVAL)
@@ -361,12 +361,10 @@ static int open_object(struct hs_backend *be, const char *key)
 
 static int dir_get(struct hs_backend *be, const char *key, struct hs_buf *out)
 {
-	_cleanup_close_ int fd = open_object(be, key);
+	struct stat st;
+	_cleanup_close_ int fd = open_object(be, key, &st);
 	if (fd < 0)
 		return fd;
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return -errno;
 	out->len = 0;
 	/* Never more than the object can be (out's limit), checked as it is read. */
 	size_t max = hs_buf_limit(out);
@@ -399,7 +397,8 @@ static int dir_get(struct hs_backend *be, const char *key, struct hs_buf *out)
 static int dir_get_range(struct hs_backend *be, const char *key, uint64_t off, size_t len,
 			 struct hs_buf *out)
 {
-	_cleanup_close_ int fd = open_object(be, key);
+	struct stat st;
+	_cleanup_close_ int fd = open_object(be, key, &st);
 	if (fd < 0)
 		return fd;
 	out->len = 0;
