@@ -356,19 +356,10 @@ int hs_table_head_index(const struct hs_point *p, unsigned k, struct hs_index **
 	struct hs_index *ix = calloc(1, sizeof *ix);
 	if (!ix)
 		return -ENOMEM;
-	snprintf(ix->server, sizeof ix->server, "%s", p->server);
-	snprintf(ix->disk, sizeof ix->disk, "%s", d->name);
-	snprintf(ix->id, sizeof ix->id, "%s", p->id);
-	snprintf(ix->base, sizeof ix->base, "%s", p->base);
-	ix->kind = p->kind;
-	ix->consistency = p->consistency;
-	ix->time = p->time;
+	hs_point_disk_fields(p, k, ix);
 	ix->chunk_size = p->chunk_size;
 	ix->image_size = d->size;
 	ix->nchunks = (d->size + p->chunk_size - 1) / p->chunk_size;
-	ix->new_bytes = d->new_bytes;
-	ix->ship_bytes = d->ship_bytes;
-	ix->read_bytes = d->read_bytes;
 	*out = ix;
 	return 0;
 }

@@ -324,6 +324,21 @@ int hs_point_decode_head(const void *buf, size_t n, const char *what, struct hs_
 	return 0;
 }
 
+void hs_point_disk_fields(const struct hs_point *p, unsigned k, struct hs_index *ix)
+{
+	const struct hs_point_disk *d = &p->disks[k];
+	snprintf(ix->server, sizeof ix->server, "%s", p->server);
+	snprintf(ix->disk, sizeof ix->disk, "%s", d->name);
+	snprintf(ix->id, sizeof ix->id, "%s", p->id);
+	snprintf(ix->base, sizeof ix->base, "%s", p->base);
+	ix->kind = p->kind;
+	ix->consistency = p->consistency;
+	ix->time = p->time;
+	ix->new_bytes = d->new_bytes;
+	ix->ship_bytes = d->ship_bytes;
+	ix->read_bytes = d->read_bytes;
+}
+
 int hs_point_decode_disk(const struct hs_key *key, const struct hs_point *p, unsigned k, const void *t,
 			 size_t n, const char *what, struct hs_index **out)
 {
@@ -362,16 +377,7 @@ int hs_point_decode_disk(const struct hs_key *key, const struct hs_point *p, uns
 	size_t got = ZSTD_decompress(ix->digests, tlen ? tlen : 1, z, zn);
 	if (ZSTD_isError(got) || got != tlen)
 		return hs_err(EBADMSG, "%s is corrupt (disk %s's digest table does not decompress)", what, d->name);
-	snprintf(ix->server, sizeof ix->server, "%s", p->server);
-	snprintf(ix->disk, sizeof ix->disk, "%s", d->name);
-	snprintf(ix->id, sizeof ix->id, "%s", p->id);
-	snprintf(ix->base, sizeof ix->base, "%s", p->base);
-	ix->kind = p->kind;
-	ix->consistency = p->consistency;
-	ix->time = p->time;
-	ix->new_bytes = d->new_bytes;
-	ix->ship_bytes = d->ship_bytes;
-	ix->read_bytes = d->read_bytes;
+	hs_point_disk_fields(p, k, ix);
 	*out = HS_TAKE(ix);
 	return 0;
 }

@@ -89,6 +89,11 @@ int hs_point_rewrite_head(void *obj, size_t n, const struct hs_point *p);
  * wrong magic, absurd values) / -EPROTONOSUPPORT (another version). */
 int hs_point_decode_head(const void *p, size_t n, const char *what, struct hs_point *out);
 
+/* Fill ix's naming fields from point p's header and its disk k (server,
+ * disk, id, base, kind, consistency, time, new/ship/read bytes); not its
+ * sizes or digests. */
+void hs_point_disk_fields(const struct hs_point *p, unsigned k, struct hs_index *ix);
+
 /* Decode disk k's table (n bytes at t, read from its offset) into an index
  * carrying the point's fields. With key, an encrypted point's table is
  * authenticated; without, only checksummed (for keyless work). 0, -EBADMSG. */
