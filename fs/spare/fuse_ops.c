@@ -9,6 +9,8 @@
 #include "spare/set.h"
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include "basics/device.h"
@@ -258,7 +260,19 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			fuse_reply_err(req, EACCES);
 			return;
 		}
-		fi->direct_io = 1; /* a fresh status on every read */
+		/* A fresh status for every open, taken once: reads at growing
+		 * offsets must see one document, not the tail of a newer one. */
+		struct hs_buf *b = calloc(1, sizeof *b);
+		int r = b ? hs_status_json(F(req)->set, &F(req)->info, b) : -ENOMEM;
+		if (r < 0) {
+			if (b)
+				hs_buf_free(b);
+			free(b);
+			fuse_reply_err(req, -r);
+			return;
+		}
+		fi->fh = (uint64_t)(uintptr_t)b;
+		fi->direct_io = 1;
 		fuse_reply_open(req, fi);
 		return;
 	}
@@ -285,26 +299,28 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	if (ino == INO_STATUS) {
+		struct hs_buf *b = (struct hs_buf *)(uintptr_t)fi->fh;
+		if (b)
+			hs_buf_free(b);
+		free(b);
+		fuse_reply_err(req, 0);
+		return;
+	}
 	struct hs_spare *sp = disk_of(F(req), ino);
 	if (sp && fi->fh)
 		atomic_fetch_sub(&sp->open_writers, 1);
 	fuse_reply_err(req, 0);
 }
 
-static void read_status(fuse_req_t req, size_t size, off_t off)
+static void read_status(fuse_req_t req, const struct hs_buf *b, size_t size, off_t off)
 {
-	struct hs_fuse *f = F(req);
-	struct hs_buf b = { 0 };
-	int r = hs_status_json(f->set, &f->info, &b);
-	if (r < 0) {
-		fuse_reply_err(req, -r);
-	} else if ((size_t)off >= b.len) {
+	if (off < 0 || (size_t)off >= b->len) {
 		fuse_reply_buf(req, NULL, 0);
 	} else {
-		size_t n = b.len - (size_t)off < size ? b.len - (size_t)off : size;
-		fuse_reply_buf(req, (const char *)b.data + off, n);
+		size_t n = b->len - (size_t)off < size ? b->len - (size_t)off : size;
+		fuse_reply_buf(req, (const char *)b->data + off, n);
 	}
-	hs_buf_free(&b);
 }
 
 /* Remember a buffered read of [off, end) that failed. */
@@ -505,7 +521,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 {
 	struct hs_fuse *f = F(req);
 	if (ino == INO_STATUS) {
-		read_status(req, size, off);
+		read_status(req, (const struct hs_buf *)(uintptr_t)fi->fh, size, off);
 		return;
 	}
 	struct hs_spare *sp = disk_of(f, ino);

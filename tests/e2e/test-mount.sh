@@ -81,6 +81,29 @@ pid=$("$HS" status "$T/mnt" --json | json_get - pid)
 "$HS" umount "$T/mnt"
 ! kill -0 "$pid" 2>/dev/null || fail "umount returned before the daemon exited"
 ! mountpoint -q "$T/mnt" || fail "still mounted after umount"
+hs_mount_at "$T/mnt" "$T/store" mail01 "$T/mnt" --state "$T/state" --seed "$T/usb" --hydrate-threads 0
+# One open of the status file reads one document, however the spare moves
+# between its reads: here the image is opened for writing in the middle.
+python3 - "$T/mnt" <<'PY' || fail "a status read in pieces is not one document"
+import json, os, sys
+mnt = sys.argv[1]
+fd = os.open(mnt + "/.hotspare-status", os.O_RDONLY)
+head = os.read(fd, 40)
+img = os.open(mnt + "/mail01.img", os.O_RDWR)
+rest = b""
+while True:
+    b = os.read(fd, 40)
+    if not b:
+        break
+    rest += b
+os.close(fd)
+doc = json.loads(head + rest)
+assert doc["open_writers"] == 0, "the status read in pieces mixes two moments"
+fd = os.open(mnt + "/.hotspare-status", os.O_RDONLY)
+assert json.loads(os.read(fd, 65536))["open_writers"] == 1, "a new open does not see the writer"
+os.close(img)
+PY
+"$HS" umount "$T/mnt"
 hs_mount_at "$T/mnt" "$T/store" mail01 "$T/mnt" --state "$T/state" --seed "$T/usb"
 [ "$(stat -c '%u:%g %a' "$T/mnt/mail01.img")" = "4242:4343 640" ] || fail "owner/mode after remount: $(stat -c '%u:%g %a' "$T/mnt/mail01.img")"
 cmp "$T/mnt/mail01.img" "$T/expected.img" || fail "the image changed across a remount"
