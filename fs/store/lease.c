@@ -69,12 +69,27 @@ static double boot_s(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-static unsigned lease_ttl(void)
+/* A lease's life: HOTSPARE_LEASE_SECONDS (2..86400) or the default; a
+ * value out of range is refused where a lease is taken. */
+static int lease_ttl_env(unsigned *ttl)
 {
 	const char *v = getenv("HOTSPARE_LEASE_SECONDS");
+	*ttl = HS_LEASE_SECONDS;
+	if (!v || !*v)
+		return 0;
 	char *end;
-	unsigned long n = v && *v ? strtoul(v, &end, 10) : 0;
-	return v && *v && !*end && n >= 2 && n <= 86400 ? (unsigned)n : HS_LEASE_SECONDS;
+	errno = 0;
+	unsigned long n = strtoul(v, &end, 10);
+	if (errno || *end || v[0] < '0' || v[0] > '9' || n < 2 || n > 86400)
+		return -EINVAL;
+	*ttl = (unsigned)n;
+	return 0;
+}
+
+static unsigned lease_ttl(void)
+{
+	unsigned ttl;
+	return lease_ttl_env(&ttl) == 0 ? ttl : HS_LEASE_SECONDS;
 }
 
 /* The object's text as of now. */
@@ -217,6 +232,10 @@ int hs_lease_take(struct hs_store *st, const struct hs_point_ref *points, size_t
 		  bool *gone, struct hs_lease **out)
 {
 	*out = NULL;
+	unsigned ttl;
+	if (lease_ttl_env(&ttl) < 0)
+		return hs_err(EINVAL, "HOTSPARE_LEASE_SECONDS=%s: not a whole number of seconds from 2 to 86400",
+			      getenv("HOTSPARE_LEASE_SECONDS"));
 	struct hs_lease *l = calloc(1, sizeof *l);
 	if (!l)
 		return -ENOMEM;

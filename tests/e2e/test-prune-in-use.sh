@@ -67,6 +67,14 @@ sleep 4
 [ "$(json_get "$T/gc3.json" leases_removed)" -eq 0 ] || true # expired only 4 s ago: left for later
 pass "a killed spare's lease expires by itself; then the point is pruned"
 
+# A lease's life out of range is named, not replaced by the default.
+for v in abc 1 86401 -5; do
+	HOTSPARE_LEASE_SECONDS=$v expect_fail "HOTSPARE_LEASE_SECONDS=$v: not a whole number of seconds from 2 to 86400" \
+		"$HS" restore "$S" web01 "$T/lease.img"
+	[ ! -e "$T/lease.img" ] || fail "a refused restore made its target"
+done
+pass "HOTSPARE_LEASE_SECONDS out of range is refused in one line"
+
 # A backup of the same server beside prune and gc (a large one: 256 MiB).
 truncate -s 256M "$T/big.img"; head -c $((64 << 20)) /dev/urandom | dd of="$T/big.img" conv=notrunc status=none
 "$HS" backup "$S" web01 "$T/big.img" >/dev/null 2>"$T/bk.err" &
