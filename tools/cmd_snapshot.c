@@ -44,6 +44,12 @@ static void print_summary(const struct hs_capture_stats *s, const struct hs_live
 			json_object_object_add(o, "frozen_filesystems", json_object_new_int64(live->frozen));
 			json_object_object_add(o, "freeze_seconds", json_object_new_double(live->freeze_seconds));
 			json_object_object_add(o, "begin_seconds", json_object_new_double(live->begin_seconds));
+			json_object *ph = json_object_new_object();
+			json_object_object_add(ph, "setup", json_object_new_double(live->setup_seconds));
+			json_object_object_add(ph, "start", json_object_new_double(live->start_seconds));
+			json_object_object_add(ph, "capture", json_object_new_double(live->capture_seconds));
+			json_object_object_add(ph, "finish", json_object_new_double(live->finish_seconds));
+			json_object_object_add(o, "phase_seconds", ph);
 			json_object_object_add(o, "checkpoint",
 					       live->checkpoint[0] ? json_object_new_string(live->checkpoint) : NULL);
 		}

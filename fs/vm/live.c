@@ -684,6 +684,7 @@ static int points(struct live *l, struct hs_point *newest, bool *have)
 
 int hs_live_capture(const struct hs_live_opts *o, struct hs_live_stats *s)
 {
+	double t0 = hs_now_s();
 	memset(s, 0, sizeof *s);
 	struct live l = { .o = o, .s = s, .lock = -1 };
 	struct hs_point *newest = malloc(sizeof *newest);
@@ -708,6 +709,8 @@ int hs_live_capture(const struct hs_live_opts *o, struct hs_live_stats *s)
 		r = plan_incremental(&l, have ? newest : NULL);
 	if (r == 0)
 		r = make_dir(&l);
+	double t = hs_now_s();
+	s->setup_seconds = t - t0;
 	if (r == 0 && (r = begin(&l, l.ck_base[0] != 0)) < 0 && l.ck_base[0] && !l.job && !l.no_agent &&
 	    !hs_interrupted()) {
 		/* A bitmap QEMU calls inconsistent (the guest crashed), or gone
@@ -723,8 +726,12 @@ int hs_live_capture(const struct hs_live_opts *o, struct hs_live_stats *s)
 		r = hs_err(EINTR, "interrupted by SIG%s", sigabbrev_np(hs_interrupted()));
 	if (r == 0)
 		r = open_exports(&l);
+	s->start_seconds = hs_now_s() - t;
+	t = hs_now_s();
 	if (r == 0)
 		r = capture(&l);
+	s->capture_seconds = hs_now_s() - t;
+	t = hs_now_s();
 	if (l.conn) {
 		/* The message of the failure survives the clean-up's calls. */
 		char keep[1024] = "";
@@ -737,6 +744,7 @@ int hs_live_capture(const struct hs_live_opts *o, struct hs_live_stats *s)
 			hs_err(-r, "%s", keep);
 		}
 	}
+	s->finish_seconds = hs_now_s() - t;
 	if (r == 0)
 		snprintf(s->checkpoint, sizeof s->checkpoint, "%s", l.ck_new);
 	if (l.lock >= 0)

@@ -32,6 +32,11 @@ struct hs_live_stats {
 	unsigned frozen;        /* filesystems the agent froze */
 	double freeze_seconds;  /* from the agent's freeze answer to its thaw answer */
 	double begin_seconds;   /* starting the backup job */
+	/* Where the time went: libvirt, the store's points and the plan up to
+	 * the job; the job started and its exports opened; the capture (read,
+	 * hash, compress, store, the point written); the job ended and old
+	 * checkpoints deleted. */
+	double setup_seconds, start_seconds, capture_seconds, finish_seconds;
 	char checkpoint[96];    /* the checkpoint left for the next backup, or "" */
 };
 
