@@ -27,6 +27,13 @@ struct image {
 	struct timespec atime, mtime, ctime; /* guarded by times_lock */
 };
 
+/* The status as one open of the status file took it. */
+struct status_copy {
+	uint64_t id;
+	struct hs_buf text;
+	struct status_copy *next;
+};
+
 struct hs_fuse {
 	struct hs_spare_set *set;
 	struct hs_status_info info;
@@ -45,6 +52,13 @@ struct hs_fuse {
 		uint64_t off, end;
 		int64_t at; /* hs_mono_ms; 0: unused */
 	} failed[RECENT_FAILURES];
+	/* Each open status file's copy, by the id in its file handle (guarded
+	 * by status_lock): a release may run beside a read of the same open
+	 * when its reader was killed, so a read finds its copy by id, under
+	 * the lock, or finds it gone. */
+	pthread_mutex_t status_lock;
+	struct status_copy *status;
+	uint64_t status_next;
 };
 
 static struct hs_fuse *F(fuse_req_t req) { return fuse_req_userdata(req); }
@@ -262,16 +276,22 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		}
 		/* A fresh status for every open, taken once: reads at growing
 		 * offsets must see one document, not the tail of a newer one. */
-		struct hs_buf *b = calloc(1, sizeof *b);
-		int r = b ? hs_status_json(F(req)->set, &F(req)->info, b) : -ENOMEM;
+		struct hs_fuse *f = F(req);
+		struct status_copy *c = calloc(1, sizeof *c);
+		int r = c ? hs_status_json(f->set, &f->info, &c->text) : -ENOMEM;
 		if (r < 0) {
-			if (b)
-				hs_buf_free(b);
-			free(b);
+			if (c)
+				hs_buf_free(&c->text);
+			free(c);
 			fuse_reply_err(req, -r);
 			return;
 		}
-		fi->fh = (uint64_t)(uintptr_t)b;
+		pthread_mutex_lock(&f->status_lock);
+		c->id = ++f->status_next;
+		c->next = f->status;
+		f->status = c;
+		pthread_mutex_unlock(&f->status_lock);
+		fi->fh = c->id;
 		fi->direct_io = 1;
 		fuse_reply_open(req, fi);
 		return;
@@ -300,10 +320,19 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	if (ino == INO_STATUS) {
-		struct hs_buf *b = (struct hs_buf *)(uintptr_t)fi->fh;
-		if (b)
-			hs_buf_free(b);
-		free(b);
+		struct hs_fuse *f = F(req);
+		struct status_copy *c = NULL;
+		pthread_mutex_lock(&f->status_lock);
+		for (struct status_copy **p = &f->status; *p; p = &(*p)->next)
+			if ((*p)->id == fi->fh) {
+				c = *p;
+				*p = c->next;
+				break;
+			}
+		pthread_mutex_unlock(&f->status_lock);
+		if (c)
+			hs_buf_free(&c->text);
+		free(c);
 		fuse_reply_err(req, 0);
 		return;
 	}
@@ -313,13 +342,20 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_err(req, 0);
 }
 
-static void read_status(fuse_req_t req, const struct hs_buf *b, size_t size, off_t off)
+static void read_status(fuse_req_t req, uint64_t id, size_t size, off_t off)
 {
-	if (off < 0 || (size_t)off >= b->len) {
+	struct hs_fuse *f = F(req);
+	HS_LOCK_SCOPE(&f->status_lock);
+	struct status_copy *c = f->status;
+	while (c && c->id != id)
+		c = c->next;
+	if (!c)
+		fuse_reply_err(req, EBADF); /* released: its reader is gone */
+	else if (off < 0 || (size_t)off >= c->text.len)
 		fuse_reply_buf(req, NULL, 0);
-	} else {
-		size_t n = b->len - (size_t)off < size ? b->len - (size_t)off : size;
-		fuse_reply_buf(req, (const char *)b->data + off, n);
+	else {
+		size_t n = c->text.len - (size_t)off < size ? c->text.len - (size_t)off : size;
+		fuse_reply_buf(req, (const char *)c->text.data + off, n);
 	}
 }
 
@@ -521,7 +557,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 {
 	struct hs_fuse *f = F(req);
 	if (ino == INO_STATUS) {
-		read_status(req, (const struct hs_buf *)(uintptr_t)fi->fh, size, off);
+		read_status(req, fi->fh, size, off);
 		return;
 	}
 	struct hs_spare *sp = disk_of(f, ino);
@@ -698,6 +734,7 @@ int hs_fuse_mount(struct hs_spare_set *set, const struct hs_status_info *info, s
 	}
 	pthread_mutex_init(&f->times_lock, NULL);
 	pthread_mutex_init(&f->failed_lock, NULL);
+	pthread_mutex_init(&f->status_lock, NULL);
 	clock_gettime(CLOCK_REALTIME, &f->born);
 	for (unsigned k = 0; k < set->n; k++) {
 		struct image *im = &f->img[k];
@@ -763,6 +800,13 @@ void hs_fuse_destroy(struct hs_fuse *f)
 	fuse_session_destroy(f->se);
 	pthread_mutex_destroy(&f->times_lock);
 	pthread_mutex_destroy(&f->failed_lock);
+	while (f->status) {
+		struct status_copy *c = f->status;
+		f->status = c->next;
+		hs_buf_free(&c->text);
+		free(c);
+	}
+	pthread_mutex_destroy(&f->status_lock);
 	hs_fuse_free_strings(f);
 	free(f);
 }

@@ -103,6 +103,24 @@ fd = os.open(mnt + "/.hotspare-status", os.O_RDONLY)
 assert json.loads(os.read(fd, 65536))["open_writers"] == 1, "a new open does not see the writer"
 os.close(img)
 PY
+# Readers of the status file killed mid-read: the daemon's copy of a closed
+# open is gone when a late read of it runs, and it stays up.
+for i in $(seq 40); do
+	pids=
+	for k in 1 2 3 4; do
+		python3 -c '
+import os, sys
+while True:
+    fd = os.open(sys.argv[1], os.O_RDONLY)
+    while os.read(fd, 1):
+        pass
+    os.close(fd)' "$T/mnt/.hotspare-status" &
+		pids+=" $!"
+	done
+	sleep 0.$((RANDOM % 3 + 1))
+	kill -9 $pids; wait $pids 2>/dev/null || true
+	"$HS" status "$T/mnt" >/dev/null || fail "the daemon died after a status reader was killed (round $i)"
+done
 "$HS" umount "$T/mnt"
 hs_mount_at "$T/mnt" "$T/store" mail01 "$T/mnt" --state "$T/state" --seed "$T/usb"
 [ "$(stat -c '%u:%g %a' "$T/mnt/mail01.img")" = "4242:4343 640" ] || fail "owner/mode after remount: $(stat -c '%u:%g %a' "$T/mnt/mail01.img")"
