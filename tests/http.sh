@@ -113,8 +113,11 @@ s3rver_up() {
 	command -v npm >/dev/null || apt-get install -y -qq --no-install-recommends npm >/dev/null
 	if [ ! -e "$cache/node_modules/s3rver/package.json" ]; then
 		mkdir -p "$cache"
-		(cd "$cache" && timeout 300 npm install --no-audit --no-fund --silent s3rver@3.7.1 >/dev/null 2>&1) ||
-			fail "npm install s3rver failed"
+		# Tests run side by side: one installs, the others wait for it.
+		(flock -w 400 9 || exit 1
+		 [ -e "$cache/node_modules/s3rver/package.json" ] ||
+			(cd "$cache" && timeout 300 npm install --no-audit --no-fund --silent s3rver@3.7.1 >/dev/null 2>&1)
+		) 9>"$cache.lock" || fail "npm install s3rver failed"
 	fi
 	sport=$(free_port)
 	mkdir -p "$T/s3rver"
