@@ -4,7 +4,7 @@ HS_PKGS=(meson ninja-build pkg-config gcc libzstd-dev libssl-dev libjson-c-dev l
 	 libfuse3-dev libcurl4-openssl-dev fuse3 zstd e2fsprogs fdisk util-linux mount python3 openssl fio
 	 linux-image-amd64 busybox-static extlinux syslinux-common kmod cpio gzip
 	 qemu-system-x86 libvirt-daemon-system libvirt-clients libvirt-dev libxml2-dev chromium python3-pil
-	 nginx-light curl nodejs npm
+	 nginx-light curl nodejs
 	 qemu-utils ntfs-3g fuse2fs xfsprogs libguestfs-tools libguestfs-xfs
 	 libpng-dev faketime
 	 libinih-dev debhelper dpkg-dev scdoc man-db systemd

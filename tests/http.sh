@@ -109,12 +109,12 @@ nginx_down() {
 s3rver_up() {
 	local cache=${HS_CACHE:-/var/cache/hotspare-test}/s3rver sport pport
 	export DEBIAN_FRONTEND=noninteractive
-	command -v node >/dev/null || apt-get install -y -qq --no-install-recommends nodejs >/dev/null
-	command -v npm >/dev/null || apt-get install -y -qq --no-install-recommends npm >/dev/null
 	if [ ! -e "$cache/node_modules/s3rver/package.json" ]; then
 		mkdir -p "$cache"
 		# Tests run side by side: one installs, the others wait for it.
 		(flock -w 400 9 || exit 1
+		 command -v node >/dev/null || apt-get install -y -qq --no-install-recommends nodejs >/dev/null
+		 command -v npm >/dev/null || apt-get install -y -qq --no-install-recommends npm >/dev/null
 		 [ -e "$cache/node_modules/s3rver/package.json" ] ||
 			(cd "$cache" && timeout 300 npm install --no-audit --no-fund --silent s3rver@3.7.1 >/dev/null 2>&1)
 		) 9>"$cache.lock" || fail "npm install s3rver failed"
