@@ -147,6 +147,19 @@ pair_row() {
 		"$ref: $(fmt "$(median "${FIG[$key.$b]}")" "$p") $unit" "$(fmt "$m")" \
 		"$(fmt "$(lo "$r")")-$(fmt "$(hi "$r")")" "$([[ $op == - ]] && echo - || echo "$op $target")" "$res"
 }
+# speedup_row LABEL KEY A B UNIT REFERENCE OP TARGET [DECIMALS] [SUFFIX]: like pair_row for
+# figures that are times, with the ratio the other way up: step B's time over step A's (how many
+# times faster A is), its median and min-max, the verdict on that median, "noisy" as above.
+speedup_row() {
+	local label=$1 key=$2 a=$3 b=$4 unit=$5 ref=$6 op=$7 target=$8 p=${9:-0} x=${10:-} r m res
+	r=$(ratios "$key" "$b" "$a")
+	m=$(median "$r")
+	res=$(verdict "$m" "$op" "$target")
+	if noisy "$r" "$m"; then res+=" noisy"; fi
+	row "$label" "$(fmt "$(median "${FIG[$key.$a]}")" "$p") $unit" \
+		"$ref: $(fmt "$(median "${FIG[$key.$b]}")" "$p") $unit" "$(fmt "$m")$x" \
+		"$(fmt "$(lo "$r")")-$(fmt "$(hi "$r")")" "$op $target$x" "$res"
+}
 # fig_runs LABEL KEY K: step K's figures, for the record below a table
 fig_runs() { printf '  %-34s%s\n' "$1" "${FIG[$2.$3]}"; }
 # A row for a figure that is not a ratio (a time, a size, a count).
