@@ -102,13 +102,8 @@ static int convert(struct hs_store *st, const char *server, const char *id)
 	struct hs_point *p = calloc(1, sizeof *p);
 	if (!p)
 		return -ENOMEM;
-	snprintf(p->server, sizeof p->server, "%s", ix->server);
-	snprintf(p->id, sizeof p->id, "%s", ix->id);
-	snprintf(p->base, sizeof p->base, "%s", ix->base);
-	p->kind = ix->kind;
-	p->time = ix->time;
-	p->chunk_size = st->chunk_size;
-	p->ndisks = 1;
+	hs_point_of_index(ix, p);
+	p->chunk_size = st->chunk_size; /* an index of another chunk size is refused by the encoder */
 	r = hs_point_encode(NULL, p, &ix, &b);
 	free(p);
 	/* Replaced atomically: a reader sees the old object or the new one. */

@@ -339,6 +339,19 @@ void hs_point_disk_fields(const struct hs_point *p, unsigned k, struct hs_index 
 	ix->read_bytes = d->read_bytes;
 }
 
+void hs_point_of_index(const struct hs_index *ix, struct hs_point *p)
+{
+	memset(p, 0, sizeof *p);
+	snprintf(p->server, sizeof p->server, "%s", ix->server);
+	snprintf(p->id, sizeof p->id, "%s", ix->id);
+	snprintf(p->base, sizeof p->base, "%s", ix->base);
+	p->kind = ix->kind;
+	p->time = ix->time;
+	p->consistency = ix->consistency;
+	p->chunk_size = ix->chunk_size;
+	p->ndisks = 1;
+}
+
 int hs_point_decode_disk(const struct hs_key *key, const struct hs_point *p, unsigned k, const void *t,
 			 size_t n, const char *what, struct hs_index **out)
 {

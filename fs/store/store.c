@@ -703,13 +703,7 @@ int hs_store_point_put1(struct hs_store *st, const struct hs_index *ix)
 	struct hs_point *p = calloc(1, sizeof *p);
 	if (!p)
 		return -ENOMEM;
-	snprintf(p->server, sizeof p->server, "%s", ix->server);
-	snprintf(p->id, sizeof p->id, "%s", ix->id);
-	snprintf(p->base, sizeof p->base, "%s", ix->base);
-	p->kind = ix->kind;
-	p->time = ix->time;
-	p->consistency = ix->consistency;
-	p->ndisks = 1;
+	hs_point_of_index(ix, p);
 	struct hs_index *one = (struct hs_index *)ix;
 	int r = hs_store_point_put(st, p, &one);
 	free(p);

@@ -94,6 +94,10 @@ int hs_point_decode_head(const void *p, size_t n, const char *what, struct hs_po
  * sizes or digests. */
 void hs_point_disk_fields(const struct hs_point *p, unsigned k, struct hs_index *ix);
 
+/* The reverse for a one-disk point: p's header (server, id, base, kind,
+ * time, consistency, chunk size, one disk) from index ix; p is zeroed first. */
+void hs_point_of_index(const struct hs_index *ix, struct hs_point *p);
+
 /* Decode disk k's table (n bytes at t, read from its offset) into an index
  * carrying the point's fields. With key, an encrypted point's table is
  * authenticated; without, only checksummed (for keyless work). 0, -EBADMSG. */
