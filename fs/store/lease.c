@@ -158,13 +158,13 @@ static void *renew_main(void *arg)
 	return NULL;
 }
 
-static int holder_init(struct holder *h, struct hs_store *st, bool writer, const char *what)
+static int holder_init(struct holder *h, struct hs_store *st, bool writer, const char *what, unsigned ttl)
 {
 	h->st = st;
 	h->writer = writer;
 	snprintf(h->what, sizeof h->what, "%s", what);
 	h->started = (int64_t)time(NULL);
-	h->ttl = lease_ttl();
+	h->ttl = ttl;
 	h->every = writer ? HS_WRITER_RENEW_SECONDS : h->ttl / 5.0;
 	if (h->every < 0.5)
 		h->every = 0.5;
@@ -240,7 +240,7 @@ int hs_lease_take(struct hs_store *st, const struct hs_point_ref *points, size_t
 	if (!l)
 		return -ENOMEM;
 	struct holder *h = &l->h;
-	holder_init(h, st, false, what);
+	holder_init(h, st, false, what, ttl);
 	h->points = calloc(n ? n : 1, sizeof *h->points);
 	int r = h->points ? 0 : -ENOMEM;
 	for (size_t i = 0; r == 0 && i < n; i++, h->npoints++)
@@ -338,7 +338,7 @@ int hs_writer_register(struct hs_store *st, const char *what, struct hs_writer *
 	if (!w)
 		return -ENOMEM;
 	struct holder *h = &w->h;
-	holder_init(h, st, true, what);
+	holder_init(h, st, true, what, lease_ttl());
 	/* Visible and durable before the first question about a chunk. */
 	int r = holder_put(h);
 	if (r == 0)
