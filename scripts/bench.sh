@@ -29,6 +29,7 @@
 #   BENCH_SIZE_MB=512       image size in MiB (at least 64)
 #   BENCH_PAIRS=5           interleaved rounds per figure (at least 5)
 #   BENCH_SETTLE=1          seconds of pause after writeback drains, between steps that write
+#   BENCH_DROP=1            0 keeps the page cache between steps that write (bench-lib.sh: why)
 #   BENCH_SWEEP=0           1 adds the chunk-size sweep
 #   BENCH_SWEEP_SIZES="64K 256K 1M 4M"
 #   BENCH_SEED=1            the image's seed (same seed, same image)
@@ -108,6 +109,7 @@ OUT=$T/restored.img
 rest() { # STORE
 	local a b
 	rm -f "$OUT"
+	find "$1" -type f -exec cat {} + >/dev/null # the store from the page cache, as cp's image is
 	a=$(now_ns)
 	hs restore "$1" bench "$OUT" >/dev/null
 	b=$(now_ns)
