@@ -42,6 +42,7 @@ struct pending {
 
 #define BATCH_BYTES (128u << 20) /* commit a batch once this much is written */
 #define BATCH_SECONDS 1.0        /* ... or once its first object is this old */
+#define DIRS_ONE_BY_ONE 16       /* more directories to sync than this: one syncfs */
 
 /* A set of strings (open addressing), for directory names. */
 struct strset {
@@ -520,6 +521,15 @@ static int dir_sync(struct hs_backend *be)
 	struct dir_backend *d = D(be);
 	int r = commit(d);
 	HS_LOCK_SCOPE(&d->dirty_lock);
+	/* Many directories (a backup's new chunks land in up to 256): one
+	 * syncfs commits every rename at once, where each directory's fsync
+	 * costs a cache flush of its own (0.01-0.1 s for 220, 3-19 ms as one). */
+	if (d->dirty.n > DIRS_ONE_BY_ONE) {
+		if (syncfs(d->rootfd) < 0 && r == 0)
+			r = hs_err(errno, "cannot sync %s: %s", be->where, strerror(errno));
+		strset_clear(&d->dirty);
+		return r;
+	}
 	for (size_t i = 0; i < d->dirty.cap; i++) {
 		const char *name = d->dirty.slot[i];
 		if (!name)
