@@ -226,13 +226,16 @@ static int end_job(struct live *l)
 {
 	if (virDomainAbortJob(l->dom) < 0 && has_job(l))
 		return hs_err(EIO, "cannot end the backup job of domain %s: %s", l->name, hs_virt_msg());
-	/* The job's description goes first, its block jobs a moment later. */
-	for (int i = 0; i < 200; i++) {
+	/* The job's description goes first, its block jobs a moment later:
+	 * asked again after 2, 4, 8 ... ms (it is usually gone within a few),
+	 * then every 50 ms, for 10 s in all. */
+	double until = hs_now_s() + 10;
+	for (unsigned ms = 2;; ms = ms < 25 ? ms * 2 : 50) {
 		virDomainJobInfo info;
 		int busy = virDomainGetJobInfo(l->dom, &info) == 0 && info.type != VIR_DOMAIN_JOB_NONE;
-		if (!has_job(l) && !busy)
+		if ((!has_job(l) && !busy) || hs_now_s() > until)
 			break;
-		hs_sleep_ms(50);
+		hs_sleep_ms(ms);
 	}
 	virResetLastError();
 	return has_job(l) ? hs_err(ETIMEDOUT, "the backup job of domain %s did not end", l->name) : 0;
