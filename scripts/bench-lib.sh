@@ -145,33 +145,28 @@ fmt() { awk -v v="$1" -v p="${2:-2}" 'BEGIN { printf "%.*f", p, v }'; }
 # The table: one row per figure.
 row() { printf '%-34s %-15s %-40s %-6s %-11s %-8s %s\n' "$@"; }
 table_head() { row figure value reference ratio "pairs" target result; }
-# pair_row LABEL KEY A B UNIT REFERENCE OP TARGET [DECIMALS]: the row of the
-# ratio of step A to step B of KEY: their median figures, the median of the
-# rounds' ratios and their min-max, the verdict on that median (OP TARGET;
-# OP "-": information only), and "noisy" as above.
-pair_row() {
-	local label=$1 key=$2 a=$3 b=$4 unit=$5 ref=$6 op=$7 target=$8 p=${9:-0} r m res
-	r=$(ratios "$key" "$a" "$b")
+# ratio_row LABEL KEY A B N D UNIT REFERENCE OP TARGET DECIMALS SUFFIX: the row
+# of steps A (value) and B (reference) of KEY: their median figures, the
+# median of the rounds' ratios of step N to step D and their min-max, the
+# verdict on that median (OP TARGET; OP "-": information only), and "noisy"
+# as above; SUFFIX follows the ratio and the target.
+ratio_row() {
+	local label=$1 key=$2 a=$3 b=$4 n=$5 d=$6 unit=$7 ref=$8 op=$9 target=${10} p=${11} x=${12} r m res
+	r=$(ratios "$key" "$n" "$d")
 	m=$(median "$r")
 	if [[ $op == - ]]; then res=info; else res=$(verdict "$m" "$op" "$target"); fi
 	if noisy "$r" "$m"; then res+=" noisy"; fi
 	row "$label" "$(fmt "$(median "${FIG[$key.$a]}")" "$p") $unit" \
-		"$ref: $(fmt "$(median "${FIG[$key.$b]}")" "$p") $unit" "$(fmt "$m")" \
-		"$(fmt "$(lo "$r")")-$(fmt "$(hi "$r")")" "$([[ $op == - ]] && echo - || echo "$op $target")" "$res"
-}
-# speedup_row LABEL KEY A B UNIT REFERENCE OP TARGET [DECIMALS] [SUFFIX]: like pair_row for
-# figures that are times, with the ratio the other way up: step B's time over step A's (how many
-# times faster A is), its median and min-max, the verdict on that median, "noisy" as above.
-speedup_row() {
-	local label=$1 key=$2 a=$3 b=$4 unit=$5 ref=$6 op=$7 target=$8 p=${9:-0} x=${10:-} r m res
-	r=$(ratios "$key" "$b" "$a")
-	m=$(median "$r")
-	res=$(verdict "$m" "$op" "$target")
-	if noisy "$r" "$m"; then res+=" noisy"; fi
-	row "$label" "$(fmt "$(median "${FIG[$key.$a]}")" "$p") $unit" \
 		"$ref: $(fmt "$(median "${FIG[$key.$b]}")" "$p") $unit" "$(fmt "$m")$x" \
-		"$(fmt "$(lo "$r")")-$(fmt "$(hi "$r")")" "$op $target$x" "$res"
+		"$(fmt "$(lo "$r")")-$(fmt "$(hi "$r")")" "$([[ $op == - ]] && echo - || echo "$op $target$x")" "$res"
 }
+# pair_row LABEL KEY A B UNIT REFERENCE OP TARGET [DECIMALS]: the ratio of
+# step A to step B (rates: how A compares with its reference).
+pair_row() { ratio_row "$1" "$2" "$3" "$4" "$3" "$4" "$5" "$6" "$7" "$8" "${9:-0}" ""; }
+# speedup_row LABEL KEY A B UNIT REFERENCE OP TARGET [DECIMALS] [SUFFIX]: for
+# figures that are times, the ratio the other way up: step B's time over step
+# A's (how many times faster A is).
+speedup_row() { ratio_row "$1" "$2" "$3" "$4" "$4" "$3" "$5" "$6" "$7" "$8" "${9:-0}" "${10:-}"; }
 # fig_runs LABEL KEY K: step K's figures, for the record below a table
 fig_runs() { printf '  %-34s%s\n' "$1" "${FIG[$2.$3]}"; }
 # A row for a figure that is not a ratio (a time, a size, a count).
