@@ -29,6 +29,7 @@ static void print_json(const struct hs_gc_stats *s)
 		{ "tmp_files", s->tmp_files }, { "tmp_bytes", s->tmp_bytes }, { "writers_live", s->writers_live },
 		{ "writers_unregistered", s->writers_unregistered }, { "writers_removed", s->writers_removed },
 		{ "leases_removed", s->leases_removed }, { "writers_ahead", s->writers_ahead },
+		{ "leases_unreadable", s->leases_unreadable },
 	};
 	json_object_object_add(j, "dry_run", json_object_new_boolean(s->dry_run));
 	for (size_t i = 0; i < sizeof f / sizeof *f; i++)
@@ -67,6 +68,10 @@ static void print_text(const struct hs_gc_stats *s, const char *where)
 		       "the trash is kept until %s (set the hosts' clocks right, e.g. NTP)\n",
 		       (unsigned long long)s->writers_ahead, s->writers_ahead == 1 ? "" : "s", HS_CLOCK_SKEW_SECONDS,
 		       s->writers_ahead == 1 ? "it ends" : "they end");
+	if (s->leases_unreadable)
+		printf("note: %llu object%s under leases/ not a lease (damaged, or another program's): it keeps "
+		       "no point, and gc removes it a day after its last write\n",
+		       (unsigned long long)s->leases_unreadable, s->leases_unreadable == 1 ? "" : "s");
 	if (s->writers_unregistered)
 		printf("note: %llu writer lock%s held without a registration (an older hotspare?): the trash is "
 		       "kept until it is released\n", (unsigned long long)s->writers_unregistered,

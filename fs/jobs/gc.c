@@ -646,8 +646,10 @@ static int cleanup(struct run *run)
 		r = hs_leases_list(run->st, &l, &nl);
 	for (size_t i = 0; r == 0 && i < nl; i++) {
 		/* Expired, and by more than clocks may disagree. */
-		if (l[i].expires + HS_CLOCK_SKEW_SECONDS > run->now)
+		if (l[i].expires + HS_CLOCK_SKEW_SECONDS > run->now) {
+			s->leases_unreadable += l[i].unreadable;
 			continue;
+		}
 		s->leases_removed++;
 		if (!run->o->dry_run && (r = hs_lease_remove(run->st, l[i].name)) == -ENOENT)
 			r = 0;

@@ -80,7 +80,7 @@ static int lease_ttl_env(unsigned *ttl)
 	char *end;
 	errno = 0;
 	unsigned long n = strtoul(v, &end, 10);
-	if (errno || *end || v[0] < '0' || v[0] > '9' || n < 2 || n > 86400)
+	if (errno || *end || v[0] < '0' || v[0] > '9' || n < 2 || n > HS_LEASE_MAX_SECONDS)
 		return -EINVAL;
 	*ttl = (unsigned)n;
 	return 0;
@@ -378,19 +378,32 @@ void hs_writer_done(struct hs_writer *w)
 
 struct names {
 	char **v;
-	size_t n, cap;
+	int64_t *mtime; /* each object's last write (the store's clock), 0 if unknown */
+	size_t n, cap, mcap;
 };
 
-static int add_json_name(void *arg, const char *name)
+static int add_name(struct names *ns, const char *name, int64_t mtime)
 {
-	struct names *ns = arg;
 	size_t len = strlen(name);
 	if (len <= 5 || len - 5 >= 96 || strcmp(name + len - 5, ".json") != 0)
 		return 0;
-	if (hs_grow(&ns->v, &ns->cap, ns->n + 1, sizeof *ns->v) < 0 || !(ns->v[ns->n] = strndup(name, len - 5)))
+	if (hs_grow(&ns->v, &ns->cap, ns->n + 1, sizeof *ns->v) < 0 ||
+	    hs_grow(&ns->mtime, &ns->mcap, ns->n + 1, sizeof *ns->mtime) < 0 ||
+	    !(ns->v[ns->n] = strndup(name, len - 5)))
 		return -ENOMEM;
-	ns->n++;
+	ns->mtime[ns->n++] = mtime;
 	return 0;
+}
+
+static int add_json_name(void *arg, const char *name)
+{
+	return add_name(arg, name, 0);
+}
+
+static int add_json_name_sized(void *arg, const char *name, uint64_t size, int64_t mtime)
+{
+	(void)size;
+	return add_name(arg, name, mtime);
 }
 
 static void names_free(struct names *ns)
@@ -398,33 +411,51 @@ static void names_free(struct names *ns)
 	for (size_t i = 0; i < ns->n; i++)
 		free(ns->v[i]);
 	free(ns->v);
+	free(ns->mtime);
 }
 
-/* The names (without ".json") of the objects under dir. */
+/* The names (without ".json") of the objects under dir, with their times
+ * where the kind tells them. */
 static int list_json(struct hs_store *st, const char *dir, struct names *ns)
 {
-	int r = st->be->ops->list(st->be, dir, add_json_name, ns);
+	const struct hs_backend_ops *ops = st->be->ops;
+	int r = ops->list_sized ? ops->list_sized(st->be, dir, add_json_name_sized, ns)
+				: ops->list(st->be, dir, add_json_name, ns);
 	if (r == -ENOTSUP)
 		return hs_err(ENOTSUP, "%s cannot list its objects (a web server): run this on the directory it serves",
 			      st->be->where);
 	return r == -ENOENT ? 0 : r;
 }
 
-/* Read and parse dir/name.json; NULL (no error) when it is gone or not ours. */
-static int read_json(struct hs_store *st, const char *dir, const char *name, const char *format, json_object **out)
+/* Read and parse dir/name.json; NULL (no error) when it is gone or not ours
+ * (then *foreign is set: there, but not a FORMAT object). */
+static int read_json(struct hs_store *st, const char *dir, const char *name, const char *format, json_object **out,
+		     bool *foreign)
 {
 	*out = NULL;
+	*foreign = false;
 	char key[160];
 	snprintf(key, sizeof key, "%s/%s.json", dir, name);
 	struct hs_buf b = { .max = OBJECT_MAX };
 	int r = st->be->ops->get(st->be, key, &b);
-	if (r == -ENOENT || r == -EFBIG) {
+	if (r == -ENOENT) {
 		hs_err_clear();
-		r = 0;
+		return 0;
 	}
-	if (r < 0 || !b.len) {
+	if (r == -EFBIG) { /* far larger than any holder writes */
+		hs_err_clear();
+		hs_buf_free(&b);
+		*foreign = true;
+		return 0;
+	}
+	if (r < 0) {
 		hs_buf_free(&b);
 		return r;
+	}
+	if (!b.len) {
+		hs_buf_free(&b);
+		*foreign = true;
+		return 0;
 	}
 	json_tokener *tok = json_tokener_new();
 	json_object *o = tok ? json_tokener_parse_ex(tok, (const char *)b.data, (int)b.len) : NULL;
@@ -437,6 +468,7 @@ static int read_json(struct hs_store *st, const char *dir, const char *name, con
 		*out = o;
 	else
 		json_object_put(o);
+	*foreign = !*out;
 	return 0;
 }
 
@@ -472,8 +504,9 @@ int hs_leases_list(struct hs_store *st, struct hs_lease_info **out, size_t *n)
 	size_t m = 0, cap = 0;
 	for (size_t i = 0; r == 0 && i < ns.n; i++) {
 		json_object *o;
-		r = read_json(st, "leases", ns.v[i], "hotspare-lease", &o);
-		if (r < 0 || !o)
+		bool foreign;
+		r = read_json(st, "leases", ns.v[i], "hotspare-lease", &o, &foreign);
+		if (r < 0 || (!o && !foreign))
 			continue;
 		if ((r = hs_grow(&v, &cap, m + 1, sizeof *v)) < 0) {
 			json_object_put(o);
@@ -482,11 +515,27 @@ int hs_leases_list(struct hs_store *st, struct hs_lease_info **out, size_t *n)
 		struct hs_lease_info *l = &v[m++];
 		memset(l, 0, sizeof *l);
 		snprintf(l->name, sizeof l->name, "%s", ns.v[i]);
+		l->written = ns.mtime[i];
+		if (!o) {
+			/* Damaged or another program's: it names nothing, and goes
+			 * a day after its write (a holder rewrites its lease far
+			 * more often than that). */
+			l->unreadable = true;
+			l->expires = l->written ? l->written + HS_LEASE_MAX_SECONDS : 0;
+			continue;
+		}
 		jcopy(o, "host", l->host, sizeof l->host);
 		jcopy(o, "what", l->what, sizeof l->what);
 		l->pid = (int)jint(o, "pid");
 		l->started = jint(o, "started");
 		l->expires = jint(o, "expires");
+		/* No holder gives its lease more than a day, and each renews it
+		 * long before the end: a claim further out than that from the
+		 * last write is a clock far ahead or a hand-made object, and
+		 * must not keep a point forever. */
+		int64_t latest = l->written + HS_LEASE_MAX_SECONDS + HS_CLOCK_SKEW_SECONDS;
+		if (l->written && l->expires > latest)
+			l->expires = latest;
 		json_object *a;
 		if (json_object_object_get_ex(o, "points", &a) && json_object_is_type(a, json_type_array)) {
 			size_t k = json_object_array_length(a);
@@ -543,7 +592,8 @@ int hs_writers_list(struct hs_store *st, struct hs_writer_info **out, size_t *n)
 	size_t m = 0, cap = 0;
 	for (size_t i = 0; r == 0 && i < ns.n; i++) {
 		json_object *o;
-		r = read_json(st, "writers", ns.v[i], "hotspare-writer", &o);
+		bool foreign;
+		r = read_json(st, "writers", ns.v[i], "hotspare-writer", &o, &foreign);
 		if (r < 0 || !o)
 			continue;
 		if ((r = hs_grow(&v, &cap, m + 1, sizeof *v)) < 0) {

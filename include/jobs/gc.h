@@ -50,6 +50,7 @@ struct hs_gc_stats {
 	uint64_t tmp_files, tmp_bytes;       /* temporary files of killed runs, removed */
 	uint64_t writers_live, writers_unregistered, writers_removed, leases_removed;
 	uint64_t writers_ahead;              /* live writers whose records are ahead of this clock */
+	uint64_t leases_unreadable;          /* objects under leases/ that are not leases, kept for now */
 	bool dry_run;
 	double seconds;
 };

@@ -22,6 +22,7 @@
 #include "store/store.h"
 
 #define HS_LEASE_SECONDS 300        /* a lease's life without renewal (HOTSPARE_LEASE_SECONDS: 2-86400) */
+#define HS_LEASE_MAX_SECONDS 86400  /* the longest life a holder gives its lease */
 #define HS_WRITER_RENEW_SECONDS 60  /* a writer renews its registration this often */
 #define HS_WRITER_DEAD_SECONDS 900  /* not renewed for this long: the writer is dead */
 #define HS_WRITER_STALE_SECONDS 300 /* a writer not renewed for this long writes no point */
@@ -73,12 +74,19 @@ struct hs_lease_info {
 	int pid;
 	char what[32];
 	int64_t started, expires;
+	int64_t written;    /* the object's last write by the store's clock, or 0 */
+	bool unreadable;    /* not a lease (damaged, foreign): names no point */
 	struct hs_point_ref *points;
 	size_t npoints;
 };
 
-/* Every lease in st (expired ones too; unreadable objects are skipped).
- * Free with hs_leases_free. 0, -ENOTSUP (a kind that cannot list), -errno. */
+/* Every lease in st, expired ones too. A lease's expires is its holder's
+ * claim, but no later than HS_LEASE_MAX_SECONDS + HS_CLOCK_SKEW_SECONDS past
+ * its last write in the store: a lease nobody renewed for a day names
+ * nothing, whatever time it claims. An object under leases/ that is not a
+ * lease is listed unreadable, expiring HS_LEASE_MAX_SECONDS after its write
+ * (then gc removes it). Free with hs_leases_free. 0, -ENOTSUP (a kind that
+ * cannot list), -errno. */
 int hs_leases_list(struct hs_store *st, struct hs_lease_info **out, size_t *n);
 void hs_leases_free(struct hs_lease_info *v, size_t n);
 

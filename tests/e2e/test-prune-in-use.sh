@@ -64,8 +64,50 @@ sleep 4
 [ "$(json_get "$T/prune4.json" removed)" -eq 1 ] || fail "the point of the dead spare was kept after its lease expired"
 "$HS" umount "$T/mnt2" >/dev/null 2>&1 || umount -l "$T/mnt2"
 "$HS" gc "$S" --grace 0 --json >"$T/gc3.json"
-[ "$(json_get "$T/gc3.json" leases_removed)" -eq 0 ] || true # expired only 4 s ago: left for later
+[ "$(json_get "$T/gc3.json" leases_removed)" -eq 0 ] || fail "gc removed a lease expired only 4 s ago (clocks may disagree by minutes)"
 pass "a killed spare's lease expires by itself; then the point is pruned"
+
+# A lease claiming a time ten years away (a clock far ahead, a hand-made
+# object) keeps its point only while it is being rewritten: a day after its
+# last write it names nothing. Objects under leases/ that are not leases
+# keep nothing, gc names them and removes them a day after their write.
+sleep 1
+"$HS" backup "$S" web01 "$T/disk.img" --json >"$T/b6.json"
+sleep 1
+"$HS" backup "$S" web01 "$T/disk.img" >/dev/null
+p6=$(json_get "$T/b6.json" point)
+now=$(date +%s)
+printf '{"format":"hotspare-lease","host":"elsewhere","pid":7,"what":"drill","started":%d,"expires":%d,"points":["web01@%s"]}' \
+	"$now" $((now + 10 * 365 * 86400)) "$p6" >"$S/leases/elsewhere-7-far.json"
+"$HS" prune "$S" --keep-last 1 --dry-run --json >"$T/prune5.json" || fail "prune beside a far lease"
+python3 - "$T/prune5.json" "$p6" <<'PY'
+import json, sys
+d, p6 = json.load(open(sys.argv[1])), sys.argv[2]
+pts = {p["id"]: p for p in d["servers"][0]["points"]}
+assert pts[p6]["keep"] and pts[p6]["in_use_by"] == "drill on elsewhere (pid 7)", pts[p6]
+PY
+touch -d '2 days ago' "$S/leases/elsewhere-7-far.json"
+"$HS" prune "$S" --keep-last 1 --json >"$T/prune6.json" || fail "prune beside a far lease not rewritten for 2 days"
+python3 - "$T/prune6.json" "$p6" <<'PY'
+import json, sys
+d, p6 = json.load(open(sys.argv[1])), sys.argv[2]
+pts = {p["id"]: p for p in d["servers"][0]["points"]}
+assert not pts[p6]["keep"], pts[p6]
+PY
+rm "$S/leases/elsewhere-7-far.json"
+pass "a lease claiming ten years keeps its point while rewritten, and names nothing a day after its last write"
+
+printf 'not a lease' >"$S/leases/junk.json"
+: >"$S/leases/empty.json"
+"$HS" gc "$S" --grace 0 >"$T/gc4.txt" || fail "gc beside objects that are not leases"
+grep -q "^note: 2 objects under leases/ not a lease" "$T/gc4.txt" || fail "gc does not name the objects that are not leases: $(cat "$T/gc4.txt")"
+[ -e "$S/leases/junk.json" ] && [ -e "$S/leases/empty.json" ] || fail "gc removed a fresh object under leases/"
+touch -d '2 days ago' "$S/leases/junk.json" "$S/leases/empty.json"
+"$HS" gc "$S" --grace 0 --json >"$T/gc5.json" || fail "gc of old objects that are not leases"
+[ "$(json_get "$T/gc5.json" leases_removed)" -eq 2 ] && [ "$(json_get "$T/gc5.json" leases_unreadable)" -eq 0 ] ||
+	fail "gc of objects under leases/ written 2 days ago: $(cat "$T/gc5.json")"
+[ ! -e "$S/leases/junk.json" ] && [ ! -e "$S/leases/empty.json" ] || fail "left under leases/: $(ls "$S/leases")"
+pass "objects under leases/ that are not leases are named by gc, and removed a day after their write"
 
 # A lease's life out of range is named, not replaced by the default.
 for v in abc 1 86401 -5; do
