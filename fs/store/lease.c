@@ -4,6 +4,8 @@
 #include "store/lease.h"
 #include "basics/cleanup.h"
 #include "basics/err.h"
+#include "basics/run.h"
+#include "store/backend.h"
 #include <json-c/json.h>
 #include <pthread.h>
 #include <signal.h>
@@ -106,6 +108,9 @@ static int holder_text(const struct holder *h, char **text)
 	json_object_object_add(o, "started", json_object_new_int64(h->started));
 	if (h->writer) {
 		json_object_object_add(o, "renewed", json_object_new_int64(now));
+		/* What lets a gc on this host tell the process is gone. */
+		json_object_object_add(o, "tag", json_object_new_string(hs_backend_dir_host_tag()));
+		json_object_object_add(o, "pid_start", json_object_new_int64((int64_t)hs_proc_start((long)getpid())));
 	} else {
 		json_object_object_add(o, "expires", json_object_new_int64(now + h->ttl));
 		json_object *a = json_object_new_array();
@@ -608,6 +613,9 @@ int hs_writers_list(struct hs_store *st, struct hs_writer_info **out, size_t *n)
 		w->pid = (int)jint(o, "pid");
 		w->started = jint(o, "started");
 		w->renewed = jint(o, "renewed");
+		jcopy(o, "tag", w->tag, sizeof w->tag);
+		int64_t ps = jint(o, "pid_start");
+		w->pid_start = ps > 0 ? (uint64_t)ps : 0;
 		json_object_put(o);
 	}
 	names_free(&ns);
@@ -622,7 +630,17 @@ int hs_writers_list(struct hs_store *st, struct hs_writer_info **out, size_t *n)
 
 bool hs_writer_alive(const struct hs_writer_info *w, int64_t now)
 {
-	return now - w->renewed < HS_WRITER_DEAD_SECONDS;
+	if (now - w->renewed >= HS_WRITER_DEAD_SECONDS)
+		return false;
+	/* Another host's (or an older hotspare's) cannot be asked. Here, a pid
+	 * whose process started at another time is a reused pid; none at all
+	 * (kill: ESRCH) is a writer killed. /proc unreadable: cannot tell. */
+	if (!w->tag[0] || !w->pid_start || w->pid <= 0 || strcmp(w->tag, hs_backend_dir_host_tag()) != 0)
+		return true;
+	if (kill(w->pid, 0) < 0 && errno == ESRCH)
+		return false;
+	unsigned long long start = hs_proc_start(w->pid);
+	return !start || start == w->pid_start;
 }
 
 static int remove_named(struct hs_store *st, const char *dir, const char *name)

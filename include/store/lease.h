@@ -102,12 +102,17 @@ struct hs_writer_info {
 	int pid;
 	char what[32];
 	int64_t started, renewed;
+	char tag[16];        /* the holder's host tag (hs_backend_dir_host_tag), or "" */
+	uint64_t pid_start;  /* its process's start (hs_proc_start), or 0 */
 };
 
 /* Every writer registration in st. 0, -ENOTSUP, -errno. */
 int hs_writers_list(struct hs_store *st, struct hs_writer_info **out, size_t *n);
 
-/* True if w is alive at now (renewed within HS_WRITER_DEAD_SECONDS). */
+/* True if w is alive at now: renewed within HS_WRITER_DEAD_SECONDS and, when
+ * it runs on this host (the same host tag: name, boot and pid namespace),
+ * its process still the one that registered (a writer killed here is dead at
+ * once, not 15 minutes later). */
 bool hs_writer_alive(const struct hs_writer_info *w, int64_t now);
 
 /* Remove a lease or a registration by its listed name (gc: expired and

@@ -229,6 +229,57 @@ if [ "$KIND" = dir ]; then
 	[ "$(json_get "$T/gc.json" chunks_freed)" -gt 0 ] || fail "gc once that writer is gone: $(cat "$T/gc.json")"
 	"$HS" verify "$M" >/dev/null || fail "verify after gc"
 	pass "a writer registered with a clock ahead keeps the trash, with a warning"
+
+	# A writer killed on this host (kill -9: its registration is left) is dead
+	# at once for gc, not 15 minutes later; so is one whose pid now names
+	# another process. A live one here still keeps the trash.
+	truncate -s 512M "$T/kw.img"
+	head -c $((256 << 20)) /dev/urandom | dd of="$T/kw.img" conv=notrunc status=none
+	"$HS" snapshot "$M" kw01 "$T/kw.img" >/dev/null 2>&1 &
+	kw=$!
+	for i in $(seq 200); do ls "$M/writers/"*.json >/dev/null 2>&1 && break; sleep 0.05; done
+	kill -9 $kw
+	wait $kw 2>/dev/null || true
+	ls "$M/writers/"*.json >/dev/null 2>&1 || fail "the killed snapshot left no registration (it ended first?)"
+	cp "$M/writers/"*.json "$T/killed.json"
+	sleep 300 &
+	sl=$!
+	on_exit "kill $sl 2>/dev/null"
+	sl_start=$(awk '{ print $22 }' "/proc/$sl/stat")
+	# rec FILE PID [START]: the killed writer's record as another pid's
+	rec() { python3 - "$T/killed.json" "$2" "${3:-}" >"$M/writers/$1.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d.get("tag") and d.get("pid_start"), d
+d["pid"] = int(sys.argv[2])
+if sys.argv[3]:
+    d["pid_start"] = int(sys.argv[3])
+print(json.dumps(d))
+PY
+	}
+	rec reused "$sl"
+	trash() { # a pruned point's chunks for gc to take
+		head -c $((1 << 20)) /dev/urandom >"$T/kt.img"
+		"$HS" snapshot "$M" kt01 "$T/kt.img" >/dev/null
+		"$HS" prune "$M" kt01 --keep-last 1 >/dev/null
+	}
+	trash; sleep 1; trash
+	"$HS" gc "$M" --grace 0 --json >"$T/gc.json" || fail "gc beside a killed writer"
+	[ "$(json_get "$T/gc.json" writers_live)" -eq 0 ] && [ "$(json_get "$T/gc.json" writers_removed)" -eq 2 ] &&
+		[ "$(json_get "$T/gc.json" chunks_waiting)" -eq 0 ] && [ "$(json_get "$T/gc.json" chunks_freed)" -gt 0 ] ||
+		fail "gc beside a writer killed here and one whose pid was reused: $(cat "$T/gc.json")"
+	rec alive "$sl" "$sl_start"
+	sleep 1; trash
+	"$HS" gc "$M" --grace 0 --json >"$T/gc.json"
+	[ "$(json_get "$T/gc.json" writers_live)" -eq 1 ] && [ "$(json_get "$T/gc.json" chunks_waiting)" -gt 0 ] ||
+		fail "gc beside a live writer of this host: $(cat "$T/gc.json")"
+	kill $sl
+	wait $sl 2>/dev/null || true
+	"$HS" gc "$M" --grace 0 --json >"$T/gc.json"
+	[ "$(json_get "$T/gc.json" writers_removed)" -eq 1 ] && [ "$(json_get "$T/gc.json" chunks_freed)" -gt 0 ] ||
+		fail "gc once that writer's process ended: $(cat "$T/gc.json")"
+	"$HS" verify "$M" >/dev/null || fail "verify after gc"
+	pass "a writer killed here, or whose pid was reused, is dead for gc at once; a live one keeps the trash"
 else
 	! grep -q REFUSED "$S3_LOG" || { grep REFUSED "$S3_LOG" | head -3; fail "the proxy refused a signature"; }
 	grep -q "continuation-token" "$S3_LOG" || fail "no listing was paginated"
