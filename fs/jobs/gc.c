@@ -646,7 +646,7 @@ static int cleanup(struct run *run)
 		r = hs_leases_list(run->st, &l, &nl);
 	for (size_t i = 0; r == 0 && i < nl; i++) {
 		/* Expired, and by more than clocks may disagree. */
-		if (l[i].expires + HS_CLOCK_SKEW_SECONDS > run->now) {
+		if (l[i].expires > run->now - HS_CLOCK_SKEW_SECONDS) {
 			s->leases_unreadable += l[i].unreadable;
 			continue;
 		}

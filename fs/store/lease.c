@@ -5,7 +5,8 @@
 #include "basics/cleanup.h"
 #include "basics/err.h"
 #include "basics/run.h"
-#include "store/backend.h"
+#include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <pthread.h>
 #include <signal.h>
@@ -94,6 +95,43 @@ static unsigned lease_ttl(void)
 	return lease_ttl_env(&ttl) == 0 ? ttl : HS_LEASE_SECONDS;
 }
 
+/* What lets another process here judge this one's pid: the boot (its whole
+ * random id), the pid namespace and the time namespace (start times in
+ * /proc/PID/stat count from its boot time). "" when /proc cannot tell them
+ * all, or is another pid namespace's (its /proc/self is not getpid()). */
+static char proc_id[200];
+static pthread_once_t proc_id_once = PTHREAD_ONCE_INIT;
+
+static void proc_id_init(void)
+{
+	char boot[64] = "", self[32] = "", want[32], pidns[64] = "", timens[64] = "";
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = read(fd, boot, sizeof boot - 1);
+		boot[n > 0 ? n : 0] = 0;
+		close(fd);
+	}
+	boot[strcspn(boot, "\n")] = 0;
+	ssize_t n = readlink("/proc/self", self, sizeof self - 1);
+	self[n > 0 ? n : 0] = 0;
+	snprintf(want, sizeof want, "%ld", (long)getpid());
+	n = readlink("/proc/self/ns/pid", pidns, sizeof pidns - 1);
+	pidns[n > 0 ? n : 0] = 0;
+	n = readlink("/proc/self/ns/time", timens, sizeof timens - 1);
+	if (n < 0 && errno == ENOENT)
+		snprintf(timens, sizeof timens, "time:none"); /* a kernel without time namespaces */
+	else
+		timens[n > 0 ? n : 0] = 0;
+	if (strlen(boot) == 36 && !strcmp(self, want) && pidns[0] && timens[0])
+		snprintf(proc_id, sizeof proc_id, "%.36s/%.63s/%.63s", boot, pidns, timens);
+}
+
+static const char *proc_identity(void)
+{
+	pthread_once(&proc_id_once, proc_id_init);
+	return proc_id;
+}
+
 /* The object's text as of now. */
 static int holder_text(const struct holder *h, char **text)
 {
@@ -109,8 +147,11 @@ static int holder_text(const struct holder *h, char **text)
 	if (h->writer) {
 		json_object_object_add(o, "renewed", json_object_new_int64(now));
 		/* What lets a gc on this host tell the process is gone. */
-		json_object_object_add(o, "tag", json_object_new_string(hs_backend_dir_host_tag()));
-		json_object_object_add(o, "pid_start", json_object_new_int64((int64_t)hs_proc_start((long)getpid())));
+		unsigned long long start = hs_proc_start((long)getpid());
+		if (proc_identity()[0] && start) {
+			json_object_object_add(o, "proc", json_object_new_string(proc_identity()));
+			json_object_object_add(o, "pid_start", json_object_new_int64((int64_t)start));
+		}
 	} else {
 		json_object_object_add(o, "expires", json_object_new_int64(now + h->ttl));
 		json_object *a = json_object_new_array();
@@ -499,8 +540,20 @@ void hs_leases_free(struct hs_lease_info *v, size_t n)
 	free(v);
 }
 
+/* How long a lease last written at written (the store's clock; 0: not
+ * known) may be believed: a day past that write. A write time not known, or
+ * not yet come (beyond what clocks may disagree by), leaves its claim. */
+static int64_t believe_until(int64_t written, int64_t now)
+{
+	const int64_t day = HS_LEASE_MAX_SECONDS + HS_CLOCK_SKEW_SECONDS;
+	if (!written || written > now + HS_CLOCK_SKEW_SECONDS)
+		return INT64_MAX;
+	return written < now - 2 * day ? now - day : written + day;
+}
+
 int hs_leases_list(struct hs_store *st, struct hs_lease_info **out, size_t *n)
 {
+	int64_t now = (int64_t)time(NULL);
 	*out = NULL;
 	*n = 0;
 	struct names ns = { 0 };
@@ -526,7 +579,7 @@ int hs_leases_list(struct hs_store *st, struct hs_lease_info **out, size_t *n)
 			 * a day after its write (a holder rewrites its lease far
 			 * more often than that). */
 			l->unreadable = true;
-			l->expires = l->written ? l->written + HS_LEASE_MAX_SECONDS : 0;
+			l->expires = believe_until(l->written, now);
 			continue;
 		}
 		jcopy(o, "host", l->host, sizeof l->host);
@@ -538,9 +591,9 @@ int hs_leases_list(struct hs_store *st, struct hs_lease_info **out, size_t *n)
 		 * long before the end: a claim further out than that from the
 		 * last write is a clock far ahead or a hand-made object, and
 		 * must not keep a point forever. */
-		int64_t latest = l->written + HS_LEASE_MAX_SECONDS + HS_CLOCK_SKEW_SECONDS;
-		if (l->written && l->expires > latest)
-			l->expires = latest;
+		int64_t until = believe_until(l->written, now);
+		if (l->expires > until)
+			l->expires = until;
 		json_object *a;
 		if (json_object_object_get_ex(o, "points", &a) && json_object_is_type(a, json_type_array)) {
 			size_t k = json_object_array_length(a);
@@ -599,7 +652,7 @@ int hs_writers_list(struct hs_store *st, struct hs_writer_info **out, size_t *n)
 		json_object *o;
 		bool foreign;
 		r = read_json(st, "writers", ns.v[i], "hotspare-writer", &o, &foreign);
-		if (r < 0 || !o)
+		if (r < 0 || (!o && !foreign))
 			continue;
 		if ((r = hs_grow(&v, &cap, m + 1, sizeof *v)) < 0) {
 			json_object_put(o);
@@ -608,12 +661,20 @@ int hs_writers_list(struct hs_store *st, struct hs_writer_info **out, size_t *n)
 		struct hs_writer_info *w = &v[m++];
 		memset(w, 0, sizeof *w);
 		snprintf(w->name, sizeof w->name, "%s", ns.v[i]);
+		if (!o) {
+			/* Damaged: it may be a live writer's, whose start is not
+			 * known (0: before every move in the trash). Alive until
+			 * it goes a writer's dead time unrewritten. */
+			w->unreadable = true;
+			w->renewed = ns.mtime[i];
+			continue;
+		}
 		jcopy(o, "host", w->host, sizeof w->host);
 		jcopy(o, "what", w->what, sizeof w->what);
 		w->pid = (int)jint(o, "pid");
 		w->started = jint(o, "started");
 		w->renewed = jint(o, "renewed");
-		jcopy(o, "tag", w->tag, sizeof w->tag);
+		jcopy(o, "proc", w->proc, sizeof w->proc);
 		int64_t ps = jint(o, "pid_start");
 		w->pid_start = ps > 0 ? (uint64_t)ps : 0;
 		json_object_put(o);
@@ -630,12 +691,12 @@ int hs_writers_list(struct hs_store *st, struct hs_writer_info **out, size_t *n)
 
 bool hs_writer_alive(const struct hs_writer_info *w, int64_t now)
 {
-	if (now - w->renewed >= HS_WRITER_DEAD_SECONDS)
+	if (w->renewed <= now - HS_WRITER_DEAD_SECONDS)
 		return false;
-	/* Another host's (or an older hotspare's) cannot be asked. Here, a pid
-	 * whose process started at another time is a reused pid; none at all
-	 * (kill: ESRCH) is a writer killed. /proc unreadable: cannot tell. */
-	if (!w->tag[0] || !w->pid_start || w->pid <= 0 || strcmp(w->tag, hs_backend_dir_host_tag()) != 0)
+	/* Another host's, boot's or namespace's (or an older hotspare's)
+	 * cannot be asked. Here, a pid whose process started at another time
+	 * is a reused pid; none at all (kill: ESRCH) is a writer killed. */
+	if (!w->proc[0] || !w->pid_start || w->pid <= 0 || !proc_identity()[0] || strcmp(w->proc, proc_identity()) != 0)
 		return true;
 	if (kill(w->pid, 0) < 0 && errno == ESRCH)
 		return false;

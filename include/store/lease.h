@@ -82,11 +82,11 @@ struct hs_lease_info {
 
 /* Every lease in st, expired ones too. A lease's expires is its holder's
  * claim, but no later than HS_LEASE_MAX_SECONDS + HS_CLOCK_SKEW_SECONDS past
- * its last write in the store: a lease nobody renewed for a day names
- * nothing, whatever time it claims. An object under leases/ that is not a
- * lease is listed unreadable, expiring HS_LEASE_MAX_SECONDS after its write
- * (then gc removes it). Free with hs_leases_free. 0, -ENOTSUP (a kind that
- * cannot list), -errno. */
+ * its last write in the store (by the store's clock, where the kind tells
+ * it): a lease nobody rewrote for a day names nothing, whatever time it
+ * claims. An object under leases/ that is not a lease is listed unreadable,
+ * naming nothing and expiring as long after its write (then gc removes it).
+ * Free with hs_leases_free. 0, -ENOTSUP (a kind that cannot list), -errno. */
 int hs_leases_list(struct hs_store *st, struct hs_lease_info **out, size_t *n);
 void hs_leases_free(struct hs_lease_info *v, size_t n);
 
@@ -102,17 +102,19 @@ struct hs_writer_info {
 	int pid;
 	char what[32];
 	int64_t started, renewed;
-	char tag[16];        /* the holder's host tag (hs_backend_dir_host_tag), or "" */
+	char proc[200];      /* the holder's boot and pid and time namespaces, or "" */
+	bool unreadable;     /* damaged: judged by its last write (renewed) alone */
 	uint64_t pid_start;  /* its process's start (hs_proc_start), or 0 */
 };
 
-/* Every writer registration in st. 0, -ENOTSUP, -errno. */
+/* Every writer registration in st, damaged ones too (started 0, renewed
+ * their last write by the store's clock). 0, -ENOTSUP, -errno. */
 int hs_writers_list(struct hs_store *st, struct hs_writer_info **out, size_t *n);
 
 /* True if w is alive at now: renewed within HS_WRITER_DEAD_SECONDS and, when
- * it runs on this host (the same host tag: name, boot and pid namespace),
- * its process still the one that registered (a writer killed here is dead at
- * once, not 15 minutes later). */
+ * it runs where this process can see its pid (the same boot, pid namespace
+ * and time namespace), its process still the one that registered (a writer
+ * killed here is dead at once, not 15 minutes later). */
 bool hs_writer_alive(const struct hs_writer_info *w, int64_t now);
 
 /* Remove a lease or a registration by its listed name (gc: expired and

@@ -63,8 +63,10 @@ sleep 4
 "$HS" prune "$S" --keep-last 1 --json >"$T/prune4.json" || fail "prune after the lease expired"
 [ "$(json_get "$T/prune4.json" removed)" -eq 1 ] || fail "the point of the dead spare was kept after its lease expired"
 "$HS" umount "$T/mnt2" >/dev/null 2>&1 || umount -l "$T/mnt2"
+lease2=$(grep -l "\"pid\":$pid," "$S/leases/"*.json) || fail "the killed spare's lease is gone"
 "$HS" gc "$S" --grace 0 --json >"$T/gc3.json"
-[ "$(json_get "$T/gc3.json" leases_removed)" -eq 0 ] || fail "gc removed a lease expired only 4 s ago (clocks may disagree by minutes)"
+[ "$(json_get "$T/gc3.json" leases_removed)" -eq 0 ] && [ -e "$lease2" ] ||
+	fail "gc removed a lease expired only 4 s ago (clocks may disagree by minutes)"
 pass "a killed spare's lease expires by itself; then the point is pruned"
 
 # A lease claiming a time ten years away (a clock far ahead, a hand-made
@@ -104,7 +106,7 @@ grep -q "^note: 2 objects under leases/ not a lease" "$T/gc4.txt" || fail "gc do
 [ -e "$S/leases/junk.json" ] && [ -e "$S/leases/empty.json" ] || fail "gc removed a fresh object under leases/"
 touch -d '2 days ago' "$S/leases/junk.json" "$S/leases/empty.json"
 "$HS" gc "$S" --grace 0 --json >"$T/gc5.json" || fail "gc of old objects that are not leases"
-[ "$(json_get "$T/gc5.json" leases_removed)" -eq 2 ] && [ "$(json_get "$T/gc5.json" leases_unreadable)" -eq 0 ] ||
+[ "$(json_get "$T/gc5.json" leases_removed)" -ge 2 ] && [ "$(json_get "$T/gc5.json" leases_unreadable)" -eq 0 ] ||
 	fail "gc of objects under leases/ written 2 days ago: $(cat "$T/gc5.json")"
 [ ! -e "$S/leases/junk.json" ] && [ ! -e "$S/leases/empty.json" ] || fail "left under leases/: $(ls "$S/leases")"
 pass "objects under leases/ that are not leases are named by gc, and removed a day after their write"

@@ -250,7 +250,7 @@ if [ "$KIND" = dir ]; then
 	rec() { python3 - "$T/killed.json" "$2" "${3:-}" >"$M/writers/$1.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert d.get("tag") and d.get("pid_start"), d
+assert d.get("proc") and d.get("pid_start"), d
 d["pid"] = int(sys.argv[2])
 if sys.argv[3]:
     d["pid_start"] = int(sys.argv[3])
@@ -280,6 +280,19 @@ PY
 		fail "gc once that writer's process ended: $(cat "$T/gc.json")"
 	"$HS" verify "$M" >/dev/null || fail "verify after gc"
 	pass "a writer killed here, or whose pid was reused, is dead for gc at once; a live one keeps the trash"
+
+	# A damaged registration may be a live writer's: it keeps the trash until
+	# it has gone a writer's dead time (15 minutes) unrewritten, then goes.
+	printf '{"format":"hotspare-wri' >"$M/writers/torn.json"
+	sleep 1; trash
+	"$HS" gc "$M" --grace 0 --json >"$T/gc.json"
+	[ "$(json_get "$T/gc.json" writers_live)" -eq 1 ] && [ "$(json_get "$T/gc.json" chunks_waiting)" -gt 0 ] &&
+		[ -e "$M/writers/torn.json" ] || fail "gc beside a damaged registration: $(cat "$T/gc.json")"
+	touch -d '20 minutes ago' "$M/writers/torn.json"
+	"$HS" gc "$M" --grace 0 --json >"$T/gc.json"
+	[ "$(json_get "$T/gc.json" writers_removed)" -eq 1 ] && [ "$(json_get "$T/gc.json" chunks_freed)" -gt 0 ] &&
+		[ ! -e "$M/writers/torn.json" ] || fail "gc once the damaged registration is 20 minutes old: $(cat "$T/gc.json")"
+	pass "a damaged registration keeps the trash as a live writer's would, until 15 minutes unrewritten"
 else
 	! grep -q REFUSED "$S3_LOG" || { grep REFUSED "$S3_LOG" | head -3; fail "the proxy refused a signature"; }
 	grep -q "continuation-token" "$S3_LOG" || fail "no listing was paginated"
