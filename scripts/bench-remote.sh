@@ -92,6 +92,15 @@ if part hydrate; then
 	CPU_REC=0
 	TCK=$(getconf CLK_TCK)
 	cpu_add() { ((CPU_REC)) && CPU[$1]+=" $2" || true; }
+	# nginx's workers' CPU seconds so far: the server's share of the same two cores
+	nginx_cpu() {
+		local p t=0
+		for p in $(pgrep -P "$(cat "$T/web/nginx.pid")"); do
+			t=$(sed 's/.*) //' "/proc/$p/stat" | awk -v t="$t" -v k="$TCK" '{ print t + ($12 + $13) / k }')
+		done
+		echo "$t"
+	}
+	ng_add() { cpu_add "ng_$1" "$(awk -v a="$2" -v b="$(nginx_cpu)" 'BEGIN { print b - a }')"; }
 	timed() { # KEY CMD...: run CMD, recording its processes' CPU seconds under KEY
 		local key=$1; shift
 		/usr/bin/time -f '%U %S' -o "$T/cpu" "$@"
@@ -100,11 +109,13 @@ if part hydrate; then
 	hydrate() { # STORE_DIR
 		rm -rf "$T/state"
 		warm_www
+		local a b errors n0
+		n0=$(nginx_cpu)
 		"$HS" mount "$URL/$1" bench "$T/m" --state "$T/state" --hydrate-threads "$P" >/dev/null
-		local a b errors
 		a=$(now_ns)
 		wait_hydrated
 		b=$(now_ns)
+		ng_add "$1" "$n0"
 		"$HS" status "$T/m" --json >"$T/status.json"
 		errors=$(json_get "$T/status.json" errors)
 		cpu_add "$1" "$(sed 's/.*) //' "/proc/$(json_get "$T/status.json" pid)/stat" |
@@ -118,10 +129,12 @@ if part hydrate; then
 	# curl: P processes, each fetching its share of the URLs over one kept-alive connection
 	curl_null() {
 		warm_www
-		local a b
+		local a b n0
+		n0=$(nginx_cpu)
 		a=$(now_ns)
 		timed null split -n r/"$P" --filter='xargs sh -c '\''a=; for u; do a="$a -o /dev/null $u"; done; exec curl -s -f $a'\'' sh' "$T/urls"
 		b=$(now_ns)
+		ng_add null "$n0"
 		V=$(rate $IMGB "$a" "$b")
 	}
 	# the same, each process's bodies through openssl's SHA-256 (the daemon's
@@ -348,6 +361,8 @@ if part hydrate; then
 	}
 	echo "  CPU seconds per GiB (user + sys, median; nginx not counted): hydration $(cpu_gib store)" \
 		"(encrypted $(cpu_gib estore)), curl to /dev/null $(cpu_gib null), curl | openssl sha256 $(cpu_gib sha)"
+	echo "  nginx's CPU seconds per GiB, same two cores: during hydration $(cpu_gib ng_store), during curl to" \
+		"/dev/null $(cpu_gib ng_null)"
 fi
 if part replicate; then
 	pair_row "replication to nginx (PUT)" replicate 1 2 MB/s "curl -T -P $P" - -
