@@ -488,7 +488,7 @@ static int read_json(struct hs_store *st, const char *dir, const char *name, con
 		hs_err_clear();
 		return 0;
 	}
-	if (r == -EFBIG) { /* far larger than any holder writes */
+	if (r == -EFBIG) { /* over OBJECT_MAX: read as not a record */
 		hs_err_clear();
 		hs_buf_free(&b);
 		*foreign = true;
