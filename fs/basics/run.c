@@ -92,6 +92,23 @@ int hs_rm_tree(const char *path)
 	return 0;
 }
 
+void hs_proc_text(const char *path, char *out, size_t cap)
+{
+	ssize_t n = -1;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, out, cap - 1);
+		close(fd);
+	}
+	out[n > 0 ? n : 0] = 0;
+}
+
+void hs_proc_link(const char *path, char *out, size_t cap)
+{
+	ssize_t n = readlink(path, out, cap - 1);
+	out[n > 0 ? n : 0] = 0;
+}
+
 unsigned long long hs_proc_start(long pid)
 {
 	char path[64], buf[1024];

@@ -22,6 +22,7 @@
 #include "basics/clock.h"
 #include "basics/digest.h"
 #include "basics/err.h"
+#include "basics/run.h"
 #include <dirent.h>
 #include <pthread.h>
 #include <fcntl.h>
@@ -571,14 +572,8 @@ static void host_tag_init(void)
 	char id[512] = "", boot[64] = "", ns[64] = "";
 	gethostname(id, 256);
 	id[255] = 0;
-	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		ssize_t n = read(fd, boot, sizeof boot - 1);
-		boot[n > 0 ? n : 0] = 0;
-		close(fd);
-	}
-	ssize_t n = readlink("/proc/self/ns/pid", ns, sizeof ns - 1);
-	ns[n > 0 ? n : 0] = 0;
+	hs_proc_text("/proc/sys/kernel/random/boot_id", boot, sizeof boot);
+	hs_proc_link("/proc/self/ns/pid", ns, sizeof ns);
 	size_t len = strlen(id);
 	snprintf(id + len, sizeof id - len, "\n%s\n%s", boot, ns);
 	struct hs_digest d;

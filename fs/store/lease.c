@@ -6,7 +6,6 @@
 #include "basics/err.h"
 #include "basics/run.h"
 #include <errno.h>
-#include <fcntl.h>
 #include <json-c/json.h>
 #include <pthread.h>
 #include <signal.h>
@@ -104,24 +103,16 @@ static pthread_once_t proc_id_once = PTHREAD_ONCE_INIT;
 
 static void proc_id_init(void)
 {
-	char boot[64] = "", self[32] = "", want[32], pidns[64] = "", timens[64] = "";
-	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		ssize_t n = read(fd, boot, sizeof boot - 1);
-		boot[n > 0 ? n : 0] = 0;
-		close(fd);
-	}
+	char boot[64], self[32], want[32], pidns[64], timens[64];
+	hs_proc_text("/proc/sys/kernel/random/boot_id", boot, sizeof boot);
 	boot[strcspn(boot, "\n")] = 0;
-	ssize_t n = readlink("/proc/self", self, sizeof self - 1);
-	self[n > 0 ? n : 0] = 0;
+	hs_proc_link("/proc/self", self, sizeof self);
 	snprintf(want, sizeof want, "%ld", (long)getpid());
-	n = readlink("/proc/self/ns/pid", pidns, sizeof pidns - 1);
-	pidns[n > 0 ? n : 0] = 0;
-	n = readlink("/proc/self/ns/time", timens, sizeof timens - 1);
-	if (n < 0 && errno == ENOENT)
+	hs_proc_link("/proc/self/ns/pid", pidns, sizeof pidns);
+	errno = 0;
+	hs_proc_link("/proc/self/ns/time", timens, sizeof timens);
+	if (!timens[0] && errno == ENOENT)
 		snprintf(timens, sizeof timens, "time:none"); /* a kernel without time namespaces */
-	else
-		timens[n > 0 ? n : 0] = 0;
 	if (strlen(boot) == 36 && !strcmp(self, want) && pidns[0] && timens[0])
 		snprintf(proc_id, sizeof proc_id, "%.36s/%.63s/%.63s", boot, pidns, timens);
 }

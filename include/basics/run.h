@@ -20,6 +20,12 @@ char *hs_first_line(char *text);
 /* Remove a directory tree without crossing into mounts. 0 or -errno. */
 int hs_rm_tree(const char *path);
 
+/* What the kernel tells of this process in small files and links under
+ * /proc: up to cap - 1 bytes of a file (boot_id: its newline kept) or of a
+ * link's target (ns/pid), NUL-terminated; "" when it cannot be read. */
+void hs_proc_text(const char *path, char *out, size_t cap);
+void hs_proc_link(const char *path, char *out, size_t cap);
+
 /* A process's start time (clock ticks since boot, /proc/PID/stat), 0 if it
  * is gone: a pid and its start time name one process, never a reused pid. */
 unsigned long long hs_proc_start(long pid);
