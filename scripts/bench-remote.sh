@@ -92,11 +92,13 @@ if part hydrate; then
 	CPU_REC=0
 	TCK=$(getconf CLK_TCK)
 	cpu_add() { ((CPU_REC)) && CPU[$1]+=" $2" || true; }
+	# proc_cpu PID: the process's CPU seconds so far (user + sys, from /proc)
+	proc_cpu() { sed 's/.*) //' "/proc/$1/stat" | awk -v t="$TCK" '{ print ($12 + $13) / t }'; }
 	# nginx's workers' CPU seconds so far: the server's share of the same two cores
 	nginx_cpu() {
 		local p t=0
 		for p in $(pgrep -P "$(cat "$T/web/nginx.pid")"); do
-			t=$(sed 's/.*) //' "/proc/$p/stat" | awk -v t="$t" -v k="$TCK" '{ print t + ($12 + $13) / k }')
+			t=$(awk -v a="$t" -v b="$(proc_cpu "$p")" 'BEGIN { print a + b }')
 		done
 		echo "$t"
 	}
@@ -118,8 +120,7 @@ if part hydrate; then
 		ng_add "$1" "$n0"
 		"$HS" status "$T/m" --json >"$T/status.json"
 		errors=$(json_get "$T/status.json" errors)
-		cpu_add "$1" "$(sed 's/.*) //' "/proc/$(json_get "$T/status.json" pid)/stat" |
-			awk -v t="$TCK" '{ print ($12 + $13) / t }')"
+		cpu_add "$1" "$(proc_cpu "$(json_get "$T/status.json" pid)")"
 		hs_umount "$T/m"
 		[ "$errors" -eq 0 ] || { log "hydration had $errors errors"; exit 1; }
 		V=$(rate $IMGB "$a" "$b")
