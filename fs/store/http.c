@@ -6,7 +6,10 @@
  * that is keeps the last response's header state, and libcurl 7.88 then
  * reads a freed header when the next response begins with a folded line (a
  * server can make it; curl fixed it in 8.1.0). DNS results and TLS sessions
- * are shared too. */
+ * are shared too. Each attempt runs in a multi handle taken from the
+ * client's pool rather than through curl_easy_perform, which makes and
+ * destroys a multi handle of its own every time (a socketpair, its two
+ * closes, fcntls and SIGPIPE sigactions: a dozen system calls a chunk). */
 #include "store/http.h"
 #include "basics/cleanup.h"
 #include "basics/deadline.h"
@@ -21,6 +24,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
+/* Idle multi handles a client keeps (one per worker that ran at once). */
+#define POOL_MAX 64
+
 struct hs_http {
 	char *where;
 	char *user, *password;
@@ -30,6 +36,10 @@ struct hs_http {
 	long connect_ms, stall_s;
 	CURLSH *share;
 	pthread_mutex_t share_lock[CURL_LOCK_DATA_LAST]; /* one per kind of shared data */
+	/* pool_lock protects the idle multi handles */
+	pthread_mutex_t pool_lock;
+	CURLM *idle[POOL_MAX];
+	size_t nidle;
 };
 
 /* Kept-alive connections the cache holds (past it, the oldest idle one is
@@ -95,6 +105,7 @@ int hs_http_new(const char *where, const char *user, const char *password, struc
 	h->stall_s = env_long("HOTSPARE_HTTP_STALL_TIMEOUT", 30, 1, 3600);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&h->share_lock[i], NULL);
+	pthread_mutex_init(&h->pool_lock, NULL);
 	h->share = curl_share_init();
 	if (!h->where || (user && !h->user) || (password && !h->password) || (ca && *ca && !h->ca_file) ||
 	    !h->share) {
@@ -115,6 +126,9 @@ void hs_http_free(struct hs_http *h)
 {
 	if (!h)
 		return;
+	for (size_t i = 0; i < h->nidle; i++)
+		curl_multi_cleanup(h->idle[i]);
+	pthread_mutex_destroy(&h->pool_lock);
 	if (h->share)
 		curl_share_cleanup(h->share); /* closes the kept-alive connections */
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
@@ -200,6 +214,74 @@ static size_t write_cb(char *src, size_t size, size_t nmemb, void *arg)
 	return r < 0 ? 0 : n;
 }
 
+/* A multi handle from the pool, or a new one (NULL: out of memory). */
+static CURLM *multi_get(struct hs_http *h)
+{
+	pthread_mutex_lock(&h->pool_lock);
+	CURLM *m = h->nidle ? h->idle[--h->nidle] : NULL;
+	pthread_mutex_unlock(&h->pool_lock);
+	if (m || !(m = curl_multi_init()))
+		return m;
+	/* The share's cache holds every thread's connections; the limit is the
+	 * multi handle's (by default four per easy handle in it: one here). */
+	curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, CONNECTIONS_MAX);
+	return m;
+}
+
+static void multi_put(struct hs_http *h, CURLM *m)
+{
+	pthread_mutex_lock(&h->pool_lock);
+	if (h->nidle < POOL_MAX) {
+		h->idle[h->nidle++] = m;
+		m = NULL;
+	}
+	pthread_mutex_unlock(&h->pool_lock);
+	curl_multi_cleanup(m);
+}
+
+/* curl_easy_perform's work on a pooled multi handle: run c's transfer to its
+ * end (the easy handle's own timeouts end it) and return its result. */
+static CURLcode perform(struct hs_http *h, CURL *c)
+{
+	CURLM *m = multi_get(h);
+	if (!m)
+		return CURLE_OUT_OF_MEMORY;
+	if (curl_multi_add_handle(m, c) != CURLM_OK) {
+		multi_put(h, m);
+		return CURLE_OUT_OF_MEMORY;
+	}
+	CURLcode cc = CURLE_OK;
+	int running = 1;
+	for (;;) {
+		CURLMcode mc = curl_multi_perform(m, &running);
+		if (mc == CURLM_OK && running)
+			mc = curl_multi_poll(m, NULL, 0, 1000, NULL);
+		if (mc != CURLM_OK) {
+			cc = mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT;
+			break;
+		}
+		if (!running)
+			break;
+	}
+	int left;
+	bool done = false;
+	CURLMsg *msg;
+	while ((msg = curl_multi_info_read(m, &left)))
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == c && !done) {
+			done = true;
+			if (cc == CURLE_OK)
+				cc = msg->data.result;
+		}
+	if (!done && cc == CURLE_OK)
+		cc = CURLE_FAILED_INIT; /* ended without a result: not to be trusted */
+	/* A handle that cannot let go of c is not used again. */
+	if (curl_multi_remove_handle(m, c) == CURLM_OK)
+		multi_put(h, m);
+	else
+		curl_multi_cleanup(m);
+	return cc;
+}
+
 /* One attempt on c, a fresh handle, cut to left ms when the thread has a
  * deadline (left >= 0). Returns the CURLcode; *status is the HTTP status
  * when there was a response. */
@@ -260,7 +342,7 @@ static CURLcode attempt(struct hs_http *h, CURL *c, const struct hs_http_req *re
 	} else if (strcmp(req->method, "GET") != 0) {
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
 	}
-	CURLcode cc = curl_easy_perform(c);
+	CURLcode cc = perform(h, c);
 	*status = 0;
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
 	*oom = down.failed;

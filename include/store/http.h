@@ -1,6 +1,6 @@
 /* The HTTP client shared by the remote store kinds (HTTP(S) and S3), over
- * libcurl: a pool of easy handles that keep their connections alive, so each
- * worker thread reuses one connection; TLS verification always on; timeouts;
+ * libcurl: a connection cache shared by its threads keeps connections alive,
+ * so each worker thread reuses one connection; TLS verification always on; timeouts;
  * transient failures (refused, reset, timeout, 5xx, short body) retried with
  * backoff, then reported as the errno the spare's retry loop understands. */
 #pragma once
