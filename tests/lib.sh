@@ -80,6 +80,15 @@ wait_for() {
 	return 1
 }
 
+# proc_running PID: the process runs: neither gone nor exited (a zombie its
+# parent, maybe an init that reaps a second later, has not reaped yet).
+proc_running() {
+	local st f
+	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	read -r -a f <<<"${st##*) }"
+	! [[ (${f[0]} == Z || ${f[0]} == X) && ${f[17]} -le 1 ]]
+}
+
 # fuse_abort MOUNTPOINT: abort the FUSE connection mounted there (a daemon
 # stuck on its own mount is freed: its requests fail) and detach the mount.
 # For clean-ups after a hang; never waits on the mount itself.

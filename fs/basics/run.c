@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -109,23 +110,42 @@ void hs_proc_link(const char *path, char *out, size_t cap)
 	out[n > 0 ? n : 0] = 0;
 }
 
-unsigned long long hs_proc_start(long pid)
+int hs_proc_get(long pid, struct hs_proc *out)
 {
 	char path[64], buf[1024];
 	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return 0;
+		return -ENOENT;
 	ssize_t n = read(fd, buf, sizeof buf - 1);
 	close(fd);
 	if (n <= 0)
-		return 0;
+		return -ENOENT;
 	buf[n] = 0;
-	/* pid (comm) state ... field 22 is starttime; comm may hold anything. */
+	/* pid (comm) state ppid pgrp ... num_threads (20) ... starttime (22);
+	 * comm may hold anything, ')' included. */
 	char *s = strrchr(buf, ')');
-	unsigned long long start = 0;
-	if (!s || sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-			 &start) != 1)
-		return 0;
-	return start;
+	if (!s || s[1] != ' ' ||
+	    sscanf(s + 2, "%c %*d %ld %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %ld %*d %llu",
+		   &out->state, &out->pgrp, &out->threads, &out->start) != 4)
+		return -ENOENT;
+	return 0;
+}
+
+unsigned long long hs_proc_start(long pid)
+{
+	struct hs_proc p;
+	return hs_proc_get(pid, &p) == 0 ? p.start : 0;
+}
+
+bool hs_proc_running(long pid)
+{
+	if (pid <= 0)
+		return false;
+	struct hs_proc p;
+	/* A leader that left by pthread_exit is a zombie too while its other
+	 * threads run: the process is done when it alone is left. */
+	if (hs_proc_get(pid, &p) == 0)
+		return !((p.state == 'Z' || p.state == 'X') && p.threads <= 1);
+	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
 }

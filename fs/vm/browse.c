@@ -189,35 +189,10 @@ static int load(const char *dir, struct hs_browse *b)
 
 /* ---- processes ----------------------------------------------------------- */
 
-/* A process's start time (clock ticks since boot), 0 if it is gone. */
-static unsigned long long proc_start(long pid, long *pgrp)
-{
-	char path[64], buf[1024];
-	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	/* pid (comm) state ppid pgrp ... field 22 starttime; comm may hold anything. */
-	char *s = strrchr(buf, ')');
-	unsigned long long start = 0;
-	long pg = 0;
-	if (!s || sscanf(s + 2, "%*c %*d %ld %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &pg,
-			 &start) != 2)
-		return 0;
-	if (pgrp)
-		*pgrp = pg;
-	return start;
-}
-
 /* Whether pid is still the process that was started at start. */
 static bool same_process(long pid, unsigned long long start)
 {
-	return pid > 0 && start && proc_start(pid, NULL) == start;
+	return pid > 0 && start && hs_proc_start(pid) == start;
 }
 
 /* SIGKILL what is left of a driver's process group: its members that
@@ -231,11 +206,10 @@ static void kill_group(long pid, unsigned long long start)
 	while (d && (e = readdir(d))) {
 		char *end;
 		long q = strtol(e->d_name, &end, 10);
-		long pg = 0;
-		if (*end || q <= 0)
+		struct hs_proc p;
+		if (*end || q <= 0 || hs_proc_get(q, &p) < 0)
 			continue;
-		unsigned long long s = proc_start(q, &pg);
-		if (pg == pid && s >= start)
+		if (p.pgrp == pid && p.start >= start)
 			kill((pid_t)q, SIGKILL);
 	}
 	if (d)
@@ -245,7 +219,8 @@ static void kill_group(long pid, unsigned long long start)
 /* Wait up to ms for a driver to exit, then kill its group. */
 static void stop_driver(long pid, unsigned long long start, int ms)
 {
-	for (int t = 0; t < ms && same_process(pid, start); t += 50) {
+	/* Exited is enough: not our child, it may wait for init to reap it. */
+	for (int t = 0; t < ms && same_process(pid, start) && hs_proc_running(pid); t += 50) {
 		waitpid((pid_t)pid, NULL, WNOHANG); /* our child while browse runs */
 		hs_sleep_ms(50);
 	}
@@ -808,7 +783,7 @@ static void start_driver(struct hs_browse *b, struct hs_browse_part *p, bool tcg
 		return;
 	}
 	p->pid = pid;
-	p->pid_start = proc_start(pid, NULL);
+	p->pid_start = hs_proc_start(pid);
 }
 
 /* Wait for p's driver to mount (or fail, or time out), then make sure the
@@ -921,7 +896,7 @@ static void list_lvm(struct hs_browse *b, struct hs_browse_part *p, bool *tcg)
 			snprintf(p->note, sizeof p->note, "cannot start virt-filesystems: %s", strerror((int)-pid));
 			return;
 		}
-		unsigned long long st = proc_start(pid, NULL);
+		unsigned long long st = hs_proc_start(pid);
 		int seconds = *tcg ? vm_timeout() : 120, status = 0;
 		double deadline = hs_now_s() + seconds;
 		bool done = false;
@@ -1041,7 +1016,7 @@ static int attach_safe(struct hs_browse *b)
 		if (r == 0)
 			r = hs_slices_mount(b->image, sl, ns, parts, &b->slices_pid);
 		if (r == 0)
-			b->slices_start = proc_start(b->slices_pid, NULL);
+			b->slices_start = hs_proc_start(b->slices_pid);
 	}
 	free(sl);
 	if (r == 0)

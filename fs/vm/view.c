@@ -40,8 +40,9 @@ int hs_spare_unmount(const char *mnt, long pid, int busy_ms)
 		return hs_err(-r, "cannot unmount %s: %s", mnt, strerror(-r));
 	/* Wait for the daemon: it flushes the state after the mount goes away.
 	 * A daemon this process forked (a drill's partition files) is its own
-	 * child: reaped here, or it would stay a zombie that kill() still finds. */
-	for (int waited = 0; pid > 0 && (waitpid((pid_t)pid, NULL, WNOHANG), kill((pid_t)pid, 0) == 0); waited += 20) {
+	 * child: reaped here. Any other is done once a zombie: its parent (init)
+	 * may take a second or more to reap it. */
+	for (int waited = 0; pid > 0 && (waitpid((pid_t)pid, NULL, WNOHANG), hs_proc_running(pid)); waited += 20) {
 		if (waited >= 600000)
 			return hs_err(ETIMEDOUT, "the daemon (pid %ld) has not exited after 10 minutes", pid);
 		hs_sleep_ms(20);

@@ -1,6 +1,7 @@
 /* Running helper programs (losetup, mount, qemu-img, ...) and removing the
  * work trees they leave. */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Run argv[0] (found on PATH) with stdin from /dev/null; its stdout and
@@ -26,6 +27,22 @@ int hs_rm_tree(const char *path);
 void hs_proc_text(const char *path, char *out, size_t cap);
 void hs_proc_link(const char *path, char *out, size_t cap);
 
-/* A process's start time (clock ticks since boot, /proc/PID/stat), 0 if it
- * is gone: a pid and its start time name one process, never a reused pid. */
+/* What /proc/PID/stat tells of a process. */
+struct hs_proc {
+	char state;               /* 'R', 'S', 'Z' (exited, not reaped) ... */
+	long pgrp;                /* its process group */
+	long threads;             /* threads, an exited leader counted */
+	unsigned long long start; /* clock ticks since boot */
+};
+
+/* Read it. 0, or -ENOENT when the process is gone or /proc does not show it. */
+int hs_proc_get(long pid, struct hs_proc *out);
+
+/* A process's start time, 0 if it is gone: a pid and its start time name
+ * one process, never a reused pid. */
 unsigned long long hs_proc_start(long pid);
+
+/* Whether process pid still runs: false once it is gone or a zombie (it has
+ * exited, closed its files and waits only for its parent, maybe an init that
+ * reaps late). Where /proc does not show it, kill(pid, 0) decides. */
+bool hs_proc_running(long pid);

@@ -81,7 +81,7 @@ no_kernel_fs() {
 # gone RECORD: the record's driver processes, the view's daemon, mounts and work are gone.
 gone() {
 	local pid
-	for pid in "$@"; do ! kill -0 "$pid" 2>/dev/null || fail "process $pid ($(cat /proc/$pid/comm 2>/dev/null)) is left"; done
+	for pid in "$@"; do ! proc_running "$pid" || fail "process $pid ($(cat /proc/$pid/comm 2>/dev/null)) is left"; done
 	! grep -q "$T/" /proc/self/mountinfo || fail "mounts left: $(grep "$T/" /proc/self/mountinfo)"
 	[[ "$(losetup -a)" != *"$T/"* ]] || fail "loop device left"
 	[ -z "$(ls -A "$T/work")" ] || fail "work files left: $(ls -A "$T/work")"

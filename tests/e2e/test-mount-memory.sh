@@ -25,7 +25,7 @@ kill9() {
 	local pid
 	pid=$("$HS" status "$1" --json | json_get - pid)
 	kill -9 "$pid"
-	wait_for 60 sh -c "! kill -0 $pid 2>/dev/null" || fail "daemon $pid did not die of kill -9"
+	wait_for 60 eval "! proc_running $pid" || fail "daemon $pid did not die of kill -9"
 }
 # rss_ok MNT WHAT: the daemon's VmRSS is within the bound for its chunks.
 rss_ok() {

@@ -79,7 +79,7 @@ chmod 0640 "$T/mnt/mail01.img"
 cp --sparse=always "$T/mnt/mail01.img" "$T/expected.img"
 pid=$("$HS" status "$T/mnt" --json | json_get - pid)
 "$HS" umount "$T/mnt"
-! kill -0 "$pid" 2>/dev/null || fail "umount returned before the daemon exited"
+! proc_running "$pid" || fail "umount returned before the daemon exited"
 ! mountpoint -q "$T/mnt" || fail "still mounted after umount"
 hs_mount_at "$T/mnt" "$T/store" mail01 "$T/mnt" --state "$T/state" --seed "$T/usb" --hydrate-threads 0
 # One open of the status file reads one document, however the spare moves

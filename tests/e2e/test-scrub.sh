@@ -70,7 +70,7 @@ pass "damage done while unmounted (overwrite, hole, garbage in a zero chunk) is 
 # 3. An unclean stop: the next mount checks every chunk before it is read.
 pid=$(status pid)
 kill -9 "$pid"
-wait_for 10 sh -c "! kill -0 $pid 2>/dev/null" || fail "the daemon did not die"
+wait_for 10 eval "! proc_running $pid" || fail "the daemon did not die"
 dd if=/dev/urandom of="$ST/disk.img" bs=4K count=1 seek=$((5 * 16)) conv=notrunc status=none
 fallocate -p -o $((9 * 65536)) -l 65536 "$ST/disk.img"
 hs_mount_at "$T/mnt" "$S" mail01 "$T/mnt" --state "$ST" --hydrate-threads 0
