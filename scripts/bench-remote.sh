@@ -10,7 +10,10 @@
 #     and against curl piping them through `openssl dgst -sha256`
 #     (information: the fetch plus the hash hydration checks on every chunk,
 #     with the same SHA-NI code the daemon uses), and the same hydration
-#     from an encrypted store against the plain one (target >= 0.9)
+#     from an encrypted store against the plain one (target >= 0.9); below the
+#     table, the ceiling of any client that fetches like curl, checks SHA-256
+#     and writes every byte: the cores over the sum of those CPU seconds per
+#     GiB, each measured here
 #   readahead: a cold sequential read through a proxy adding 20 ms of round
 #     trip (tests/proxy.py; this machine has no netem), read-ahead on and off
 #   replicate: replication of the point to a second store on the same nginx
@@ -169,6 +172,21 @@ if part hydrate; then
 	DROP_WAS=$DROP DROP=0
 	rounds hydrate write hyd_plain curl_null hyd_enc curl_files curl_sha
 	DROP=$DROP_WAS CPU_REC=0
+	# The work no client that checks and stores every chunk can skip, in CPU
+	# seconds per GiB on this machine, for the ceiling below the table:
+	# SHA-256 of every byte (openssl's code, the daemon's), and writing the
+	# bytes to a new file in chunk-sized writes with an fdatasync at the end.
+	SHA_GIB=$(openssl speed -evp sha256 -bytes $((CSK * 1024)) -seconds 2 2>/dev/null |
+		awk '$1 == "sha256" { v = $NF; sub("k", "", v); if (v > 0) printf "%.4f", 1073741824 / (v * 1000) }')
+	WR=
+	for _ in 1 2 3; do
+		rm -f "$T/wr"
+		/usr/bin/time -f '%U %S' -o "$T/cpu" dd if=/dev/zero of="$T/wr" bs="${CSK}k" count="$NCHUNKS" \
+			conv=fdatasync status=none
+		WR+=" $(awk -v m="$MB" '{ print ($1 + $2) * 1024 / m }' "$T/cpu")"
+	done
+	rm -f "$T/wr"
+	WR_GIB=$(median "$WR")
 	hydrate store
 	cmp "$T/state/disk.img" "$T/img" || { log "the hydrated image differs"; exit 1; }
 	rm -rf "$T/state" "$T/cf"
@@ -364,6 +382,17 @@ if part hydrate; then
 		"(encrypted $(cpu_gib estore)), curl to /dev/null $(cpu_gib null), curl | openssl sha256 $(cpu_gib sha)"
 	echo "  nginx's CPU seconds per GiB, same two cores: during hydration $(cpu_gib ng_store), during curl to" \
 		"/dev/null $(cpu_gib ng_null)"
+	# The most any client could reach that fetches like curl, checks every
+	# byte and stores it, if it kept every core busy with nothing else.
+	NCPU=$(nproc)
+	if [[ -n $SHA_GIB ]] && [[ $(cpu_gib null) != - ]] && [[ $(cpu_gib ng_null) != - ]]; then
+		CEIL=$(awk -v n="$NCPU" -v a="$(cpu_gib null)" -v b="$(cpu_gib ng_null)" -v c="$SHA_GIB" -v d="$WR_GIB" \
+			'BEGIN { printf "%.1f", n / (a + b + c + d) * 1073.741824 }')
+		echo "  ceiling of a client that checks and stores every byte on these $NCPU cores: $NCPU / (curl" \
+			"$(cpu_gib null) + nginx $(cpu_gib ng_null) + SHA-256 $(fmt "$SHA_GIB") + writing $(fmt "$WR_GIB")" \
+			"CPU s/GiB) = $(fmt "$CEIL" 0) MB/s, $(ratio "$CEIL" "$(median "${FIG[hydrate.2]}")") of curl's;" \
+			"hydration reached $(ratio "$(median "${FIG[hydrate.1]}")" "$CEIL") of it"
+	fi
 fi
 if part replicate; then
 	pair_row "replication to nginx (PUT)" replicate 1 2 MB/s "curl -T -P $P" - -
