@@ -25,8 +25,20 @@ static int run_fusermount(const char *mnt)
 	return r < 0 ? r : r == 0 ? 0 : -EBUSY;
 }
 
+/* Whether the daemon pid, started at start (0: unknown), still runs. */
+static bool daemon_runs(long pid, unsigned long long start)
+{
+	if (pid <= 0)
+		return false;
+	waitpid((pid_t)pid, NULL, WNOHANG); /* our own child: reaped here */
+	return hs_proc_running(pid) && (!start || hs_proc_start(pid) == start);
+}
+
 int hs_spare_unmount(const char *mnt, long pid, int busy_ms)
 {
+	/* The daemon is this pid started at this time: a pid reused after it
+	 * is reaped names another process, not one to wait for. */
+	unsigned long long start = pid > 0 ? hs_proc_start(pid) : 0;
 	int r;
 	for (int waited = 0;; waited += 100) {
 		r = geteuid() == 0 ? hs_mount_detach(mnt, false) : run_fusermount(mnt);
@@ -40,9 +52,9 @@ int hs_spare_unmount(const char *mnt, long pid, int busy_ms)
 		return hs_err(-r, "cannot unmount %s: %s", mnt, strerror(-r));
 	/* Wait for the daemon: it flushes the state after the mount goes away.
 	 * A daemon this process forked (a drill's partition files) is its own
-	 * child: reaped here. Any other is done once a zombie: its parent (init)
-	 * may take a second or more to reap it. */
-	for (int waited = 0; pid > 0 && (waitpid((pid_t)pid, NULL, WNOHANG), hs_proc_running(pid)); waited += 20) {
+	 * child, reaped as it ends; any other is done once a zombie: its parent
+	 * (init) may take a second or more to reap it. */
+	for (int waited = 0; daemon_runs(pid, start); waited += 20) {
 		if (waited >= 600000)
 			return hs_err(ETIMEDOUT, "the daemon (pid %ld) has not exited after 10 minutes", pid);
 		hs_sleep_ms(20);
