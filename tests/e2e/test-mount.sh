@@ -80,6 +80,7 @@ cp --sparse=always "$T/mnt/mail01.img" "$T/expected.img"
 pid=$("$HS" status "$T/mnt" --json | json_get - pid)
 "$HS" umount "$T/mnt"
 ! proc_running "$pid" || fail "umount returned before the daemon exited"
+[ -e "$T/state/clean" ] || fail "umount returned before the daemon had flushed its state (no clean mark)"
 ! mountpoint -q "$T/mnt" || fail "still mounted after umount"
 hs_mount_at "$T/mnt" "$T/store" mail01 "$T/mnt" --state "$T/state" --seed "$T/usb" --hydrate-threads 0
 # One open of the status file reads one document, however the spare moves
