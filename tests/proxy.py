@@ -25,6 +25,8 @@ description, manifest, lock, or any):
   endless KIND         200 and a body with no length and no end (until the
                        client goes away)
   huge KIND            the same with Content-Length: 3999999999
+  fold KIND            200 whose first header line is folded (" x: folded"), then close
+  fold-once KIND       the same for a path's first GET only; later ones pass
 LOG_FILE gets one line per request: METHOD PATH STATUS ACTION. Lives an hour.
 
 sigv4: an S3 front that checks every request's Signature Version 4 (s3rver
@@ -144,6 +146,8 @@ class Fault(Forwarder):
     counters = {"put": 0}
     seen = {}  # chunk path -> [its ordinal among chunks first asked for, GETs answered]
     seen_mode = [None]  # the mode seen counts for: a new mode starts afresh
+    folded = set()  # paths answered with a folded header once (fold-once)
+    lock = threading.Lock()
 
     def mode(self):
         try:
@@ -175,10 +179,25 @@ class Fault(Forwarder):
 
     def misbehave(self, m, what):
         """Answer a GET of a targeted kind badly (True), or not at all here."""
-        if self.command != "GET" or m not in ("stall", "trickle", "endless", "huge"):
+        if self.command != "GET" or m not in ("stall", "trickle", "endless", "huge", "fold", "fold-once"):
             return False
         if what != "any" and what != self.kind():
             return False
+        if m in ("fold", "fold-once"):
+            # A reply whose first header line is folded (libcurl 7.88 fails the
+            # transfer): every time, or only a path's first GET.
+            if m == "fold-once":
+                with Fault.lock:
+                    if self.path in Fault.folded:
+                        return False
+                    Fault.folded.add(self.path)
+            log_to(self.LOG_FILE, f"{self.command} {self.path} - {m}")
+            self.close_connection = True
+            try:
+                self.wfile.write(b"HTTP/1.1 200 OK\r\n x: folded\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            except OSError:
+                pass
+            return True
         log_to(self.LOG_FILE, f"{self.command} {self.path} - {m}")
         self.close_connection = True
         still = lambda: self.mode() == (m, what)

@@ -366,6 +366,10 @@ static int curl_err(CURL *c, CURLcode cc, bool *transient)
 		return -EHOSTUNREACH;
 	case CURLE_OPERATION_TIMEDOUT:
 		return -ETIMEDOUT;
+	case CURLE_WEIRD_SERVER_REPLY:
+	case CURLE_BAD_FUNCTION_ARGUMENT: /* 7.88's answer to a reply that begins with a folded header */
+		/* A garbled reply says nothing of the object: like a cut one, try again. */
+		return -ECONNRESET;
 	case CURLE_PARTIAL_FILE:
 	case CURLE_RECV_ERROR:
 	case CURLE_SEND_ERROR:
@@ -447,6 +451,9 @@ int hs_http_do(struct hs_http *h, const struct hs_http_req *req, long *status)
 			transient = status_transient(*status);
 		} else {
 			r = curl_err(c, cc, &transient);
+			if (cc == CURLE_BAD_FUNCTION_ARGUMENT)
+				snprintf(errbuf, sizeof errbuf, "the server's reply is malformed (a header line "
+					 "libcurl cannot parse)");
 			if (!errbuf[0])
 				snprintf(errbuf, sizeof errbuf, "%s", curl_easy_strerror(cc));
 		}
