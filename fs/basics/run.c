@@ -104,10 +104,12 @@ void hs_proc_text(const char *path, char *out, size_t cap)
 	out[n > 0 ? n : 0] = 0;
 }
 
-void hs_proc_link(const char *path, char *out, size_t cap)
+int hs_proc_link(const char *path, char *out, size_t cap)
 {
 	ssize_t n = readlink(path, out, cap - 1);
+	int r = n < 0 ? -errno : 0;
 	out[n > 0 ? n : 0] = 0;
+	return r;
 }
 
 int hs_proc_get(long pid, struct hs_proc *out)
@@ -138,7 +140,7 @@ unsigned long long hs_proc_start(long pid)
 	return hs_proc_get(pid, &p) == 0 ? p.start : 0;
 }
 
-bool hs_proc_running(long pid)
+bool hs_proc_running(long pid, unsigned long long start)
 {
 	if (pid <= 0)
 		return false;
@@ -146,6 +148,6 @@ bool hs_proc_running(long pid)
 	/* A leader that left by pthread_exit is a zombie too while its other
 	 * threads run: the process is done when it alone is left. */
 	if (hs_proc_get(pid, &p) == 0)
-		return !((p.state == 'Z' || p.state == 'X') && p.threads <= 1);
+		return !((p.state == 'Z' || p.state == 'X') && p.threads <= 1) && (!start || p.start == start);
 	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
 }

@@ -109,9 +109,7 @@ static void proc_id_init(void)
 	hs_proc_link("/proc/self", self, sizeof self);
 	snprintf(want, sizeof want, "%ld", (long)getpid());
 	hs_proc_link("/proc/self/ns/pid", pidns, sizeof pidns);
-	errno = 0;
-	hs_proc_link("/proc/self/ns/time", timens, sizeof timens);
-	if (!timens[0] && errno == ENOENT)
+	if (hs_proc_link("/proc/self/ns/time", timens, sizeof timens) == -ENOENT)
 		snprintf(timens, sizeof timens, "time:none"); /* a kernel without time namespaces */
 	if (strlen(boot) == 36 && !strcmp(self, want) && pidns[0] && timens[0])
 		snprintf(proc_id, sizeof proc_id, "%.36s/%.63s/%.63s", boot, pidns, timens);

@@ -220,7 +220,7 @@ static void kill_group(long pid, unsigned long long start)
 static void stop_driver(long pid, unsigned long long start, int ms)
 {
 	/* Exited is enough: not our child, it may wait for init to reap it. */
-	for (int t = 0; t < ms && same_process(pid, start) && hs_proc_running(pid); t += 50) {
+	for (int t = 0; t < ms && start && hs_proc_running(pid, start); t += 50) {
 		waitpid((pid_t)pid, NULL, WNOHANG); /* our child while browse runs */
 		hs_sleep_ms(50);
 	}

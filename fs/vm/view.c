@@ -31,7 +31,7 @@ static bool daemon_runs(long pid, unsigned long long start)
 	if (pid <= 0)
 		return false;
 	waitpid((pid_t)pid, NULL, WNOHANG); /* our own child: reaped here */
-	return hs_proc_running(pid) && (!start || hs_proc_start(pid) == start);
+	return hs_proc_running(pid, start);
 }
 
 int hs_spare_unmount(const char *mnt, long pid, int busy_ms)

@@ -25,7 +25,8 @@ int hs_rm_tree(const char *path);
  * /proc: up to cap - 1 bytes of a file (boot_id: its newline kept) or of a
  * link's target (ns/pid), NUL-terminated; "" when it cannot be read. */
 void hs_proc_text(const char *path, char *out, size_t cap);
-void hs_proc_link(const char *path, char *out, size_t cap);
+/* hs_proc_link returns 0, or -errno when the link cannot be read. */
+int hs_proc_link(const char *path, char *out, size_t cap);
 
 /* What /proc/PID/stat tells of a process. */
 struct hs_proc {
@@ -42,7 +43,8 @@ int hs_proc_get(long pid, struct hs_proc *out);
  * one process, never a reused pid. */
 unsigned long long hs_proc_start(long pid);
 
-/* Whether process pid still runs: false once it is gone or a zombie (it has
- * exited, closed its files and waits only for its parent, maybe an init that
- * reaps late). Where /proc does not show it, kill(pid, 0) decides. */
-bool hs_proc_running(long pid);
+/* Whether process pid, started at start (0: whenever), still runs: false
+ * once it is gone, a zombie (it has exited, closed its files and waits only
+ * for its parent, maybe an init that reaps late) or another process that took
+ * the pid. Where /proc does not show it, kill(pid, 0) decides. */
+bool hs_proc_running(long pid, unsigned long long start);

@@ -27,9 +27,11 @@ static void test_self(void **state)
 	assert_true(p.threads >= 1);
 	assert_true(p.start > 0);
 	assert_true(hs_proc_start(getpid()) == p.start);
-	assert_true(hs_proc_running(getpid()));
-	assert_false(hs_proc_running(0));
-	assert_false(hs_proc_running(-1));
+	assert_true(hs_proc_running(getpid(), 0));
+	assert_true(hs_proc_running(getpid(), p.start));
+	assert_false(hs_proc_running(getpid(), p.start + 1)); /* another process with this pid */
+	assert_false(hs_proc_running(0, 0));
+	assert_false(hs_proc_running(-1, 0));
 }
 
 /* An exited child is done before its parent reaps it, and gone after. */
@@ -41,10 +43,10 @@ static void test_zombie_is_not_running(void **state)
 	if (c == 0)
 		_exit(0);
 	wait_state(c, 'Z');
-	assert_false(hs_proc_running(c));
+	assert_false(hs_proc_running(c, 0));
 	assert_true(hs_proc_start(c) > 0); /* still its pid until reaped */
 	assert_int_equal(waitpid(c, NULL, 0), c);
-	assert_false(hs_proc_running(c));
+	assert_false(hs_proc_running(c, 0));
 	assert_int_equal(hs_proc_start(c), 0);
 	struct hs_proc p;
 	assert_int_equal(hs_proc_get(c, &p), -ENOENT);
@@ -80,12 +82,12 @@ static void test_exited_leader_still_running(void **state)
 	struct hs_proc p;
 	assert_int_equal(hs_proc_get(c, &p), 0);
 	assert_int_equal(p.threads, 2);
-	assert_true(hs_proc_running(c));
+	assert_true(hs_proc_running(c, 0));
 	close(wake[1]); /* the thread returns: the process exits */
 	int st;
-	for (int i = 0; i < 500 && hs_proc_running(c); i++)
+	for (int i = 0; i < 500 && hs_proc_running(c, 0); i++)
 		usleep(10000);
-	assert_false(hs_proc_running(c));
+	assert_false(hs_proc_running(c, 0));
 	assert_int_equal(waitpid(c, &st, 0), c);
 }
 
