@@ -108,7 +108,11 @@ static int connect_one(struct hs_nbd_disk *d, const char *bitmap, bool maps, str
 	struct nbd_handle *h = nbd_create();
 	if (!h)
 		return nbd_fail(d, "start an NBD client");
-	int r = nbd_set_export_name(h, d->export);
+	/* libnbd zeroes each read's buffer first unless told not to: a
+	 * successful read fills it whole, and a failed one is never used. */
+	int r = nbd_set_pread_initialize(h, false);
+	if (r == 0)
+		r = nbd_set_export_name(h, d->export);
 	if (r == 0 && maps)
 		r = nbd_add_meta_context(h, LIBNBD_CONTEXT_BASE_ALLOCATION);
 	if (r == 0 && maps && bitmap)

@@ -50,8 +50,9 @@ static int extent(void *u, const char *ctx, uint64_t off, uint32_t *e, size_t ne
 static struct nbd_handle *open_export(const char *ctx)
 {
 	struct nbd_handle *h = nbd_create();
-	if (!h || nbd_set_export_name(h, export) < 0 || (ctx && nbd_add_meta_context(h, ctx) < 0) ||
-	    nbd_connect_unix(h, sock) < 0) {
+	/* No zeroing of each buffer before its read: hotspare does none. */
+	if (!h || nbd_set_pread_initialize(h, false) < 0 || nbd_set_export_name(h, export) < 0 ||
+	    (ctx && nbd_add_meta_context(h, ctx) < 0) || nbd_connect_unix(h, sock) < 0) {
 		fprintf(stderr, "hs-nbdread: %s\n", nbd_get_error());
 		exit(1);
 	}
