@@ -40,7 +40,7 @@ struct mount_args {
 
 /* Serve until unmounted; report readiness (or the error) on ready_fd. */
 static int serve(struct hs_spare_set *set, const struct hs_status_info *info, const struct mount_args *a,
-		 int ready_fd)
+		 int ready_fd, bool *served)
 {
 	struct hs_fuse *f;
 	/* The point is in use while this daemon serves it: prune keeps it. */
@@ -57,6 +57,7 @@ static int serve(struct hs_spare_set *set, const struct hs_status_info *info, co
 		hs_lease_release(lease);
 		return r;
 	}
+	*served = true;
 	hs_spare_set_start(set, a->hydrate_threads, (uint64_t)a->readahead_mib << 20, a->boot_trace);
 	/* After an unclean stop, nothing the state holds is trusted unchecked:
 	 * readers check what they read, and a scrub goes through the rest. */
@@ -94,6 +95,14 @@ static int serve(struct hs_spare_set *set, const struct hs_status_info *info, co
 	hs_lease_release(lease);
 	fprintf(stderr, "hotspare: unmounted %s; state flushed%s\n", info->mountpoint, fr < 0 ? " FAILED" : "");
 	return r < 0 ? r : fr;
+}
+
+/* The last thing a daemon that served does: umount, waiting for it to
+ * end, learns from this record whether the state was closed cleanly. */
+static void said_goodbye(const char *state_dir, int result)
+{
+	if (hs_status_exit_write(state_dir, result) < 0)
+		fprintf(stderr, "hotspare: %s\n", hs_err_msg());
 }
 
 static int parse(int argc, char **argv, struct mount_args *a)
@@ -238,8 +247,11 @@ int cmd_mount(int argc, char **argv)
 		printf("%s %s ready\n", images, set->n > 1 ? "are" : "is");
 		fflush(stdout);
 		free(images);
-		r = serve(set, &info, &a, -1);
+		bool served = false;
+		r = serve(set, &info, &a, -1, &served);
 		int cr = hs_spare_set_close(set);
+		if (served)
+			said_goodbye(state_dir, r < 0 ? r : cr);
 		return r < 0 || cr < 0 ? cli_fail("mount", r < 0 ? r : cr) : 0;
 	}
 
@@ -269,8 +281,11 @@ int cmd_mount(int argc, char **argv)
 			if (hs_state_own(set->disk[k]->state) < 0)
 				fprintf(stderr, "hotspare: cannot record pid %d in %s/lock\n", info.pid,
 					set->disk[k]->state->dir);
-		r = serve(set, &info, &a, pipefd[1]);
+		bool served = false;
+		r = serve(set, &info, &a, pipefd[1], &served);
 		int cr = hs_spare_set_close(set);
+		if (served)
+			said_goodbye(state_dir, r < 0 ? r : cr);
 		_exit(r < 0 || cr < 0 ? 1 : 0);
 	}
 	close(pipefd[1]);

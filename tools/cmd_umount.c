@@ -4,11 +4,12 @@
 #include "cli.h"
 #include "basics/err.h"
 #include "basics/mounts.h"
+#include "basics/run.h"
+#include "spare/status.h"
 #include "vm/browse.h"
 #include "vm/view.h"
 #include <errno.h>
 #include <getopt.h>
-#include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,14 +39,8 @@ int cmd_umount(int argc, char **argv)
 	if (strcmp(type, "fuse.hotspare") != 0)
 		return cli_failf("umount", "%s is a %s mount, not a hotspare one", mnt, type);
 
-	static char buf[65536];
-	long pid = 0;
-	if ((r = cli_read_status(NULL, mnt, buf, sizeof buf)) == 0) {
-		json_object *o = json_tokener_parse(buf), *v;
-		if (o && json_object_object_get_ex(o, "pid", &v))
-			pid = (long)json_object_get_int64(v);
-		json_object_put(o);
-	} else {
+	struct hs_status_brief st;
+	if ((r = hs_status_read(mnt, NULL, &st)) < 0) {
 		/* The daemon is gone: nothing to flush, only a dead endpoint to clear. */
 		bool dead = r == -ENOTCONN;
 		r = hs_mount_detach(mnt, true);
@@ -55,8 +50,13 @@ int cmd_umount(int argc, char **argv)
 						       : "its daemon did not answer");
 		return 0;
 	}
-	/* Waits for the daemon too: it flushes the state after the mount goes away. */
+	/* Waits for the daemon too: it flushes the state after the mount goes
+	 * away, then leaves its last word on how that went. */
+	long pid = st.pid;
+	unsigned long long start = pid > 0 ? hs_proc_start(pid) : 0;
 	r = hs_spare_unmount(mnt, pid, 0);
+	if (r == 0 && st.exit_record && pid > 0 && start)
+		r = hs_status_exit_check(st.state_dir, pid, start);
 	if (r < 0)
 		return cli_fail("umount", r);
 	return 0;

@@ -115,7 +115,7 @@ static int dir_empty(int dirfd)
 			close(fd);
 		return -errno;
 	}
-	static const char *const ours[] = { "disk.img", "map", ".state.json.tmp", "daemon.log", "clean" };
+	static const char *const ours[] = { "disk.img", "map", ".state.json.tmp", "daemon.log", "daemon.exit", "clean" };
 	struct dirent *de;
 	bool lock = false, others = false, foreign = false;
 	while ((de = readdir(d))) {

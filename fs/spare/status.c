@@ -4,10 +4,13 @@
 #include "basics/err.h"
 #include "spare/set.h"
 #include "basics/mem.h"
+#include "basics/atomicfile.h"
+#include "basics/run.h"
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* One spare's counters (a disk, or the whole point) into o. */
 static void counters(json_object *o, const struct hs_spare_status *st, int open_writers)
@@ -49,6 +52,9 @@ int hs_status_json(struct hs_spare_set *set, const struct hs_status_info *info, 
 	S("store", info->store);
 	S("state", info->state_dir);
 	json_object_object_add(o, "pid", json_object_new_int64(info->pid));
+	/* Where this daemon leaves its last word (a daemon of an older
+	 * version, still serving after an upgrade, leaves none). */
+	S("exit_record", HS_EXIT_FILE);
 	json_object_object_add(o, "read_only", json_object_new_boolean(info->read_only));
 	json_object_object_add(o, "rss_bytes", json_object_new_int64((int64_t)hs_self_rss()));
 #undef S
@@ -120,6 +126,7 @@ int hs_status_read(const char *mountpoint, struct hs_buf *json, struct hs_status
 		brief->read_only = json_object_object_get_ex(o, "read_only", &v) && json_object_get_boolean(v);
 		brief->open_writers = json_object_object_get_ex(o, "open_writers", &v) ? json_object_get_int(v) : -1;
 		brief->pid = json_object_object_get_ex(o, "pid", &v) ? json_object_get_int(v) : 0;
+		brief->exit_record = !strcmp(S("exit_record"), HS_EXIT_FILE);
 		brief->ndisks = json_object_object_get_ex(o, "disks", &v) && json_object_is_type(v, json_type_array)
 					? (unsigned)json_object_array_length(v)
 					: 1;
@@ -139,5 +146,55 @@ int hs_status_read(const char *mountpoint, struct hs_buf *json, struct hs_status
 			r = hs_err(EBADMSG, "the daemon at %s sent an oversized status", mountpoint);
 	}
 	hs_buf_free(&b);
+	return r;
+}
+
+struct exit_record {
+	long pid;
+	unsigned long long start;
+	const char *error; /* NULL: closed cleanly */
+};
+
+static void fill_exit(FILE *out, const void *arg)
+{
+	const struct exit_record *e = arg;
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "pid", json_object_new_int64(e->pid));
+	json_object_object_add(o, "start", json_object_new_uint64(e->start));
+	json_object_object_add(o, "ok", json_object_new_boolean(!e->error));
+	if (e->error)
+		json_object_object_add(o, "error", json_object_new_string(e->error));
+	fprintf(out, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+}
+
+int hs_status_exit_write(const char *state_dir, int result)
+{
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof path, "%s/" HS_EXIT_FILE, state_dir);
+	const char *m = result < 0 ? hs_err_msg() : NULL;
+	struct exit_record e = {
+		.pid = (long)getpid(),
+		.start = hs_proc_start((long)getpid()),
+		.error = result >= 0 ? NULL : m ? m : strerror(-result),
+	};
+	return hs_file_replace(path, "exit record", fill_exit, &e);
+}
+
+int hs_status_exit_check(const char *state_dir, long pid, unsigned long long start)
+{
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof path, "%s/" HS_EXIT_FILE, state_dir);
+	json_object *o = json_object_from_file(path), *v;
+	bool ours = o && json_object_object_get_ex(o, "pid", &v) && json_object_get_int64(v) == pid &&
+		    json_object_object_get_ex(o, "start", &v) && json_object_get_uint64(v) == start;
+	int r = 0;
+	if (!ours)
+		r = hs_err(EIO, "the daemon (pid %ld) ended without saying it closed the state (killed?): if it "
+				"did not, the next mount checks %s against its point", pid, state_dir);
+	else if (!json_object_object_get_ex(o, "ok", &v) || !json_object_get_boolean(v))
+		r = hs_err(EIO, "the daemon could not close its state cleanly: %s",
+			   json_object_object_get_ex(o, "error", &v) ? json_object_get_string(v) : "no reason given");
+	json_object_put(o);
 	return r;
 }

@@ -35,6 +35,7 @@ struct hs_status_brief {
 	bool read_only;
 	int open_writers;         /* open read-write handles of the image; -1: not told */
 	int pid;
+	bool exit_record;         /* the daemon leaves STATE/daemon.exit as it ends */
 };
 
 /* Read the status the daemon at mountpoint serves: its JSON text into json
@@ -43,3 +44,15 @@ struct hs_status_brief {
  * not a hotspare mount"; -ENOTCONN "... whose daemon died"; -EBADMSG; -errno;
  * each with a message (no command name: the caller's). */
 int hs_status_read(const char *mountpoint, struct hs_buf *json, struct hs_status_brief *brief);
+
+#define HS_EXIT_FILE "daemon.exit"
+
+/* The daemon's last word, in STATE_DIR/daemon.exit as it ends: its pid and
+ * start time, and whether it flushed and closed the state (result 0) or
+ * not (the message of the failure). 0 or -errno with a message. */
+int hs_status_exit_write(const char *state_dir, int result);
+
+/* After the daemon pid (started at start, see hs_proc_start) is gone: 0 if
+ * it left a record of a clean close; else -EIO with a message that says
+ * why not (it failed, or it died before it could say). */
+int hs_status_exit_check(const char *state_dir, long pid, unsigned long long start);

@@ -35,14 +35,19 @@ except OSError:
 PY
 }
 
+: >"$T/acked"
 for round in 1 2 3; do
 	hs_mount_at "$T/mnt" "$T/store" mail01 "$T/mnt" --state "$T/state" --hydrate-threads 2
 	pid=$("$HS" status "$T/mnt" --json | json_get - pid)
+	before=$(wc -l <"$T/acked")
 	writer $round & wpid=$!
-	sleep 0.$((3 + RANDOM % 6))
+	# Killed at a random moment once the writer got going (python starts
+	# slowly on a loaded machine).
+	wait_for 20 sh -c "[ \$(wc -l <'$T/acked') -gt $before ]" ||
+		fail "round $round: the writer acknowledged nothing in 20 s"
+	sleep 0.$((1 + RANDOM % 6))
 	kill -9 "$pid"
 	wait $wpid || true
-	[ -s "$T/acked" ] || fail "round $round: the writer acknowledged nothing before the kill"
 	"$HS" status "$T/mnt" >/dev/null 2>&1 && fail "status answered from a killed daemon"
 done
 
@@ -74,3 +79,41 @@ print("checked %d acknowledged blocks" % touched)
 PY
 [ "$("$HS" status "$T/mnt" --json | json_get - errors)" -eq 0 ] || fail "errors after remount"
 pass "three kill -9 rounds during writes: every acknowledged block survived, the rest reads as the point"
+
+# A daemon killed while umount waits for its flush: umount says so, in one
+# line, and fails. The fault layer stalls each sync of the image for 5 s, so
+# the kill lands inside the flush.
+LIB=${HSFAULT:-$(dirname "$HS")/../tests/hsfault.so}
+[ -f "$LIB" ] || fail "the fault layer is not built ($LIB; set HSFAULT)"
+"$HS" umount "$T/mnt"
+on_exit "umount -l '$T/mnt' 2>/dev/null"
+env LD_PRELOAD="$LIB" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" HSFAULT_OPS=fsync \
+	HSFAULT_PATH="$T/state/disk.img" HSFAULT_NTH=1 HSFAULT_TIMES=0 HSFAULT_ERR=stall HSFAULT_STALL_MS=5000 \
+	HSFAULT_LOG="$T/stall.log" "$HS" mount "$T/store" mail01 "$T/mnt" --state "$T/state" >/dev/null
+pid=$("$HS" status "$T/mnt" --json | json_get - pid)
+on_exit "kill -9 $pid 2>/dev/null"
+dd if=/dev/urandom of="$T/mnt/mail01.img" bs=64K count=16 conv=notrunc status=none
+"$HS" umount "$T/mnt" >"$T/umount.out" 2>&1 &
+upid=$!
+# Neither check touches the mount: a stat of it would wait for the daemon.
+wait_for 20 sh -c "! grep -q ' $T/mnt ' /proc/self/mountinfo" || fail "umount did not detach the mount"
+wait_for 20 grep -q stall "$T/stall.log" || fail "the flush did not reach the stalled fsync"
+proc_running "$upid" || fail "umount did not wait for the daemon's flush: $(cat "$T/umount.out")"
+kill -9 "$pid"
+if wait "$upid"; then fail "umount exited 0 after its daemon was killed in its flush"; fi
+grep -q "ended without saying it closed the state" "$T/umount.out" || fail "umount's message: $(cat "$T/umount.out")"
+[ "$(wc -l <"$T/umount.out")" = 1 ] || fail "umount said more than one line: $(cat "$T/umount.out")"
+seen=$(wc -l <"$T/state/daemon.log")
+hs_mount_at "$T/mnt" "$T/store" mail01 "$T/mnt" --state "$T/state"
+wait_for 10 sh -c "tail -n +$((seen + 1)) '$T/state/daemon.log' | grep -q 'was not closed cleanly'" ||
+	fail "the next mount did not check the state"
+"$HS" umount "$T/mnt" || fail "umount of a daemon that closed its state cleanly failed"
+# A flush that fails (the image's sync: EIO): umount says what the daemon said.
+env LD_PRELOAD="$LIB" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" HSFAULT_OPS=fsync \
+	HSFAULT_PATH="$T/state/disk.img" HSFAULT_NTH=1 HSFAULT_TIMES=0 HSFAULT_ERR=EIO \
+	"$HS" mount "$T/store" mail01 "$T/mnt" --state "$T/state" >/dev/null
+dd if=/dev/urandom of="$T/mnt/mail01.img" bs=64K count=16 conv=notrunc status=none
+if "$HS" umount "$T/mnt" >"$T/umount.out" 2>&1; then fail "umount exited 0 after its daemon's flush failed"; fi
+grep -q "could not close its state cleanly: .*Input/output error" "$T/umount.out" || fail "umount's message: $(cat "$T/umount.out")"
+[ "$(wc -l <"$T/umount.out")" = 1 ] || fail "umount said more than one line: $(cat "$T/umount.out")"
+pass "umount fails, in one line, when its daemon is killed in its flush or its flush fails"

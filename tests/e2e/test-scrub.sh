@@ -42,7 +42,9 @@ except OSError:
 PY
 [ "$(status errors)" -ge 2 ] || fail "the failed reads were not counted"
 status last_error | grep -q "disk.img was cut to 0 of" || fail "last_error: $(status last_error)"
-"$HS" umount "$T/mnt"
+# umount unmounts, and says (failing) that the state could not be closed cleanly.
+expect_fail "could not close its state cleanly: .*disk.img was cut to 0 of .*hotspare scrub" "$HS" umount "$T/mnt"
+! grep -q " $T/mnt " /proc/self/mountinfo || fail "umount of a damaged state left it mounted"
 [ ! -e "$ST/clean" ] || fail "a damaged state was marked as cleanly closed"
 expect_fail "state .* is damaged: disk.img is 0 bytes.*hotspare scrub" "$HS" mount "$S" mail01 "$T/mnt" --state "$ST"
 "$HS" scrub "$ST" --json >"$T/scrub.json" || fail "scrub of the cut state"

@@ -15,7 +15,9 @@
  *   HSFAULT_ERR    ENOSPC, EIO, EDQUOT, EROFS or EFBIG; or "short": a write
  *                  writes half of what it was given (at least one byte
  *                  less) and says so, as a full disk may (a sync or a
- *                  rename then fails with EIO)
+ *                  rename then fails with EIO); or "stall": the call waits
+ *                  HSFAULT_STALL_MS (default 5000) ms, then runs as asked
+ *                  (a disk that hangs: a test kills the process meanwhile)
  *   HSFAULT_LOG    a file to which each injected fault appends one line
  *                  ("write /path ENOSPC call 3"), so a test knows it fired
  *
@@ -33,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -44,6 +47,7 @@ static struct {
 	const char *pattern;
 	unsigned long nth, times;
 	int err; /* 0: short */
+	long stall_ms; /* > 0: stall instead of failing */
 	const char *log;
 } cfg;
 static atomic_ulong calls; /* matching calls so far */
@@ -76,6 +80,10 @@ __attribute__((constructor)) static void setup(void)
 	for (size_t i = 0; e && i < sizeof errs / sizeof *errs; i++)
 		if (!strcmp(e, errs[i].name))
 			cfg.err = errs[i].err;
+	if (e && !strcmp(e, "stall")) {
+		const char *ms = getenv("HSFAULT_STALL_MS");
+		cfg.stall_ms = ms && *ms ? strtol(ms, NULL, 10) : 5000;
+	}
 	cfg.on = cfg.nth > 0;
 }
 
@@ -127,8 +135,8 @@ static int fires(unsigned op, const char *what, const char *path)
 		int fd = open(cfg.log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 		if (fd >= 0) {
 			char line[PATH_MAX + 96];
-			const char *e = "short";
-			for (size_t i = 0; i < sizeof errs / sizeof *errs; i++)
+			const char *e = cfg.stall_ms > 0 ? "stall" : "short";
+			for (size_t i = 0; cfg.stall_ms <= 0 && i < sizeof errs / sizeof *errs; i++)
 				if (errs[i].err == cfg.err)
 					e = errs[i].name;
 			int len = snprintf(line, sizeof line, "%s %.*s %s call %lu pid %d\n", what, PATH_MAX - 1, path, e, n,
@@ -139,6 +147,14 @@ static int fires(unsigned op, const char *what, const char *path)
 			close(fd);
 		}
 		errno = saved;
+	}
+	if (cfg.stall_ms > 0) {
+		int saved = errno;
+		struct timespec ts = { cfg.stall_ms / 1000, (cfg.stall_ms % 1000) * 1000000 };
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		errno = saved;
+		return 0;
 	}
 	return 1;
 }
