@@ -41,6 +41,9 @@ int cmd_umount(int argc, char **argv)
 
 	struct hs_status_brief st;
 	if ((r = hs_status_read(mnt, NULL, &st)) < 0) {
+		/* Unmounted meanwhile (another umount of it at the same moment). */
+		if (hs_mount_type(mnt, type, sizeof type) == 0)
+			return cli_failf("umount", "%s is not mounted", mnt);
 		/* The daemon is gone: nothing to flush, only a dead endpoint to clear. */
 		bool dead = r == -ENOTCONN;
 		r = hs_mount_detach(mnt, true);

@@ -34,6 +34,17 @@ static bool daemon_runs(long pid, unsigned long long start)
 	return hs_proc_running(pid, start);
 }
 
+/* Whether mnt is still a hotspare mount (after a pause, when asked: an
+ * unmount under way elsewhere ends within it). */
+static bool still_mounted(const char *mnt, bool pause)
+{
+	char type[64];
+	if (pause)
+		hs_sleep_ms(100);
+	int r = hs_mount_type(mnt, type, sizeof type);
+	return r != 0 && !(r == 1 && strcmp(type, "fuse.hotspare") != 0);
+}
+
 int hs_spare_unmount(const char *mnt, long pid, int busy_ms)
 {
 	/* The daemon is this pid started at this time: a pid reused after it
@@ -42,6 +53,13 @@ int hs_spare_unmount(const char *mnt, long pid, int busy_ms)
 	int r;
 	for (int waited = 0;; waited += 100) {
 		r = geteuid() == 0 ? hs_mount_detach(mnt, false) : run_fusermount(mnt);
+		/* Another umount of it at the same moment: EINVAL once it is gone,
+		 * EBUSY while it goes. Gone is what was asked; its daemon is still
+		 * waited for below. */
+		if ((r == -EINVAL || r == -EBUSY) && !still_mounted(mnt, r == -EBUSY)) {
+			r = 0;
+			break;
+		}
 		if (r != -EBUSY || waited >= busy_ms)
 			break;
 		hs_sleep_ms(100);

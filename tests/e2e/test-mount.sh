@@ -123,6 +123,23 @@ while True:
 	"$HS" status "$T/mnt" >/dev/null || fail "the daemon died after a status reader was killed (round $i)"
 done
 "$HS" umount "$T/mnt"
+# Two umounts at once: each one either waits for the daemon like the other
+# and succeeds, or finds nothing mounted; neither reports a busy mount or a
+# failed detach.
+for i in $(seq 8); do
+	hs_mount_at "$T/mnt" "$T/store" mail01 "$T/mnt" --state "$T/state" --seed "$T/usb" --hydrate-threads 0
+	"$HS" umount "$T/mnt" >"$T/u1" 2>&1 & u1=$!
+	"$HS" umount "$T/mnt" >"$T/u2" 2>&1 & u2=$!
+	rc1=0 rc2=0
+	wait $u1 || rc1=$?
+	wait $u2 || rc2=$?
+	for k in 1 2; do
+		rc=rc$k
+		[ "${!rc}" = 0 ] || grep -q "is not mounted$" "$T/u$k" || fail "concurrent umount (round $i): $(cat "$T/u$k")"
+	done
+	[ "$rc1" = 0 ] || [ "$rc2" = 0 ] || fail "neither of two concurrent umounts succeeded (round $i)"
+	! grep -q " $T/mnt " /proc/self/mountinfo || fail "still mounted after two umounts (round $i)"
+done
 hs_mount_at "$T/mnt" "$T/store" mail01 "$T/mnt" --state "$T/state" --seed "$T/usb"
 [ "$(stat -c '%u:%g %a' "$T/mnt/mail01.img")" = "4242:4343 640" ] || fail "owner/mode after remount: $(stat -c '%u:%g %a' "$T/mnt/mail01.img")"
 cmp "$T/mnt/mail01.img" "$T/expected.img" || fail "the image changed across a remount"
