@@ -2,6 +2,7 @@
  * Loads the index and the state here, so bad input is reported by this
  * command; then a daemon mounts the image, signals readiness and serves. */
 #include "cli.h"
+#include "basics/run.h"
 #include "config.h"
 #include "basics/cleanup.h"
 #include "spare/control.h"
@@ -244,6 +245,7 @@ int cmd_mount(int argc, char **argv)
 
 	if (a.foreground) {
 		info.pid = (int)getpid();
+		info.pid_start = hs_proc_start(info.pid);
 		printf("%s %s ready\n", images, set->n > 1 ? "are" : "is");
 		fflush(stdout);
 		free(images);
@@ -275,6 +277,7 @@ int cmd_mount(int argc, char **argv)
 		if (chdir("/") < 0)
 			_exit(1);
 		info.pid = (int)getpid();
+		info.pid_start = hs_proc_start(info.pid);
 		free(images);
 		/* The locks are ours now (inherited); the parent that wrote its pid exits. */
 		for (unsigned k = 0; k < set->n; k++)

@@ -56,8 +56,10 @@ int cmd_umount(int argc, char **argv)
 	/* Waits for the daemon too: it flushes the state after the mount goes
 	 * away, then leaves its last word on how that went. */
 	long pid = st.pid;
-	unsigned long long start = pid > 0 ? hs_proc_start(pid) : 0;
-	r = hs_spare_unmount(mnt, pid, 0);
+	/* The daemon's own word on its start time: read from /proc here, a
+	 * daemon reaped meanwhile would have none. */
+	unsigned long long start = st.pid_start ? st.pid_start : pid > 0 ? hs_proc_start(pid) : 0;
+	r = hs_spare_unmount(mnt, pid, start, 0);
 	if (r == 0 && st.exit_record && pid > 0 && start)
 		r = hs_status_exit_check(st.state_dir, pid, start);
 	if (r < 0)

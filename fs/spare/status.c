@@ -5,11 +5,14 @@
 #include "spare/set.h"
 #include "basics/mem.h"
 #include "basics/atomicfile.h"
+#include "basics/path.h"
 #include "basics/run.h"
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* One spare's counters (a disk, or the whole point) into o. */
@@ -52,6 +55,7 @@ int hs_status_json(struct hs_spare_set *set, const struct hs_status_info *info, 
 	S("store", info->store);
 	S("state", info->state_dir);
 	json_object_object_add(o, "pid", json_object_new_int64(info->pid));
+	json_object_object_add(o, "pid_start", json_object_new_uint64(info->pid_start));
 	/* Where this daemon leaves its last word (a daemon of an older
 	 * version, still serving after an upgrade, leaves none). */
 	S("exit_record", HS_EXIT_FILE);
@@ -127,6 +131,9 @@ int hs_status_read(const char *mountpoint, struct hs_buf *json, struct hs_status
 		brief->open_writers = json_object_object_get_ex(o, "open_writers", &v) ? json_object_get_int(v) : -1;
 		brief->pid = json_object_object_get_ex(o, "pid", &v) ? json_object_get_int(v) : 0;
 		brief->exit_record = !strcmp(S("exit_record"), HS_EXIT_FILE);
+		brief->pid_start = json_object_object_get_ex(o, "pid_start", &v) && json_object_is_type(v, json_type_int)
+					   ? json_object_get_uint64(v)
+					   : 0;
 		brief->ndisks = json_object_object_get_ex(o, "disks", &v) && json_object_is_type(v, json_type_array)
 					? (unsigned)json_object_array_length(v)
 					: 1;
@@ -164,6 +171,7 @@ static void fill_exit(FILE *out, const void *arg)
 	json_object_object_add(o, "ok", json_object_new_boolean(!e->error));
 	if (e->error)
 		json_object_object_add(o, "error", json_object_new_string(e->error));
+	fchmod(fileno(out), 0600); /* like the state's other files */
 	fprintf(out, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
 }
@@ -181,20 +189,54 @@ int hs_status_exit_write(const char *state_dir, int result)
 	return hs_file_replace(path, "exit record", fill_exit, &e);
 }
 
+#define EXIT_MAX 4096 /* a record is a line of JSON: anything longer is not one */
+
+/* The record at path, parsed: NULL unless it is a regular file of at most
+ * EXIT_MAX bytes holding a JSON object (no FIFO, device or symlink planted
+ * in its place is opened for long, or followed). */
+static json_object *exit_read(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	char buf[EXIT_MAX + 1];
+	ssize_t n = -1;
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= EXIT_MAX)
+		n = read(fd, buf, EXIT_MAX + 1);
+	if (fd >= 0)
+		close(fd);
+	if (n < 0 || n > EXIT_MAX)
+		return NULL;
+	buf[n] = 0;
+	json_object *o = json_tokener_parse(buf);
+	if (o && !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		o = NULL;
+	}
+	return o;
+}
+
+/* The field key of o when it has type t. */
+static json_object *field(json_object *o, const char *key, json_type t)
+{
+	json_object *v;
+	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, t) ? v : NULL;
+}
+
 int hs_status_exit_check(const char *state_dir, long pid, unsigned long long start)
 {
-	char path[PATH_MAX + 32];
+	char path[PATH_MAX + 32], dir[512], why[1024];
 	snprintf(path, sizeof path, "%s/" HS_EXIT_FILE, state_dir);
-	json_object *o = json_object_from_file(path), *v;
-	bool ours = o && json_object_object_get_ex(o, "pid", &v) && json_object_get_int64(v) == pid &&
-		    json_object_object_get_ex(o, "start", &v) && json_object_get_uint64(v) == start;
+	hs_escape(state_dir, dir, sizeof dir);
+	json_object *o = exit_read(path), *p = o ? field(o, "pid", json_type_int) : NULL;
+	json_object *s = o ? field(o, "start", json_type_int) : NULL, *ok = o ? field(o, "ok", json_type_boolean) : NULL;
+	json_object *e = o ? field(o, "error", json_type_string) : NULL;
 	int r = 0;
-	if (!ours)
-		r = hs_err(EIO, "the daemon (pid %ld) ended without saying it closed the state (killed?): if it "
-				"did not, the next mount checks %s against its point", pid, state_dir);
-	else if (!json_object_object_get_ex(o, "ok", &v) || !json_object_get_boolean(v))
+	if (!p || json_object_get_int64(p) != pid || !s || json_object_get_uint64(s) != start || !ok)
+		r = hs_err(EIO, "the daemon (pid %ld) left no record that it closed the state (killed? see %s/daemon.log); "
+				"a state not closed is checked at the next mount", pid, dir);
+	else if (!json_object_get_boolean(ok))
 		r = hs_err(EIO, "the daemon could not close its state cleanly: %s",
-			   json_object_object_get_ex(o, "error", &v) ? json_object_get_string(v) : "no reason given");
+			   hs_escape(e ? json_object_get_string(e) : "no reason given", why, sizeof why));
 	json_object_put(o);
 	return r;
 }

@@ -308,7 +308,7 @@ static int teardown(struct hs_browse *b)
 		/* Not waited for by the unmount: a mount namespace made meanwhile
 		 * (a QEMU libvirt started) may hold a copy of the mount and keep the
 		 * daemon serving it; it has nothing to flush, so it is stopped. */
-		if (hs_mount_type(parts, type, sizeof type) == 1 && (r = hs_spare_unmount(parts, 0, 10000)) < 0)
+		if (hs_mount_type(parts, type, sizeof type) == 1 && (r = hs_spare_unmount(parts, 0, 0, 10000)) < 0)
 			return r;
 		if (pid)
 			stop_driver(pid, b->slices_start, 5000);

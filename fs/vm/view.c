@@ -45,11 +45,12 @@ static bool still_mounted(const char *mnt, bool pause)
 	return r != 0 && !(r == 1 && strcmp(type, "fuse.hotspare") != 0);
 }
 
-int hs_spare_unmount(const char *mnt, long pid, int busy_ms)
+int hs_spare_unmount(const char *mnt, long pid, unsigned long long start, int busy_ms)
 {
 	/* The daemon is this pid started at this time: a pid reused after it
 	 * is reaped names another process, not one to wait for. */
-	unsigned long long start = pid > 0 ? hs_proc_start(pid) : 0;
+	if (!start && pid > 0)
+		start = hs_proc_start(pid);
 	int r;
 	for (int waited = 0;; waited += 100) {
 		r = geteuid() == 0 ? hs_mount_detach(mnt, false) : run_fusermount(mnt);
@@ -208,7 +209,7 @@ int hs_view_close(struct hs_view *v)
 	char type[64];
 	if (hs_mount_type(v->mnt, type, sizeof type) == 1) {
 		/* A loop device just detached lets go of the image a moment later. */
-		int r = hs_spare_unmount(v->mnt, v->pid, 10000);
+		int r = hs_spare_unmount(v->mnt, v->pid, 0, 10000);
 		if (r < 0)
 			return r;
 	}

@@ -14,6 +14,7 @@ struct hs_status_info {
 	const char *state_dir;
 	const char *mountpoint;
 	int pid;
+	unsigned long long pid_start; /* its start time (hs_proc_start): pid's process, not a later one */
 	bool read_only;   /* the FUSE layer refuses every change (EROFS), mounted ro */
 };
 
@@ -35,6 +36,7 @@ struct hs_status_brief {
 	bool read_only;
 	int open_writers;         /* open read-write handles of the image; -1: not told */
 	int pid;
+	unsigned long long pid_start; /* 0: not told */
 	bool exit_record;         /* the daemon leaves STATE/daemon.exit as it ends */
 };
 

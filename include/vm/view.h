@@ -32,6 +32,7 @@ int hs_view_open_all(const char *store, const char *ref, char **seeds, size_t ns
 int hs_view_close(struct hs_view *v);
 
 /* Unmount a hotspare mount (fusermount3 when not root) and wait for its
- * daemon (pid, if > 0) to exit; a busy mount is retried busy_ms first.
- * 0, or -errno with a message. Shared with `hotspare umount`. */
-int hs_spare_unmount(const char *mnt, long pid, int busy_ms);
+ * daemon (pid, if > 0, started at start: see hs_proc_start; 0: read now) to
+ * exit; a busy mount is retried busy_ms first. 0, or -errno with a message.
+ * Shared with `hotspare umount`. */
+int hs_spare_unmount(const char *mnt, long pid, unsigned long long start, int busy_ms);
