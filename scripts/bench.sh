@@ -5,6 +5,8 @@
 #
 #   snapshot MB/s      vs  zstd -T0 -3 of the image (target >= 1.0)
 #   restore MB/s       vs  cp + sync of the image (target >= 1.0; restore fsyncs too)
+#   restore's ceiling: the cores over the CPU that decoding, hashing and writing this image take
+#     (informational: what any restore that checks every byte could reach here)
 #   encrypted store    vs  the plain one, same image: snapshot and restore (>= 0.9),
 #                          with `openssl speed -evp aes-256-gcm` printed as the ceiling
 #   store size         vs  zstd -3 of the whole image
@@ -150,6 +152,31 @@ speed() { openssl speed -evp "$1" -bytes 262144 -seconds 1 2>/dev/null | awk 'EN
 AES_MBS=$(speed aes-256-gcm)
 SHA_MBS=$(speed sha256)
 
+# Restore's ceiling: the work no restore that checks every byte can skip, in
+# CPU seconds for this image, over the cores: decoding every stored chunk
+# once (zstd -t of all chunk files), SHA-256 of every byte decoded (one core's
+# rate, above), and writing the image's non-zero bytes to a new file with an
+# fdatasync (dd, its user + sys). Optimistic: a chunk that occurs twice is
+# decoded and hashed once, and the cores are taken to be busy with nothing else.
+find "$LAST_PLAIN/chunks" -type f -exec cat {} + >"$T/allz"
+PLAIN=$(zstd -q -d -c "$T/allz" | wc -c)
+/usr/bin/time -f '%U %S' -o "$T/cpu" zstd -q -t "$T/allz" # decodes, writes nothing
+DEC_S=$(awk '{ printf "%.4f", $1 + $2 }' "$T/cpu")
+rm -f "$T/allz"
+SHA_S=$(awk -v n="$PLAIN" -v r="$SHA_MBS" 'BEGIN { printf "%.4f", n / (r * 1e6) }')
+WR=
+for _ in 1 2 3; do
+	rm -f "$T/wr"
+	/usr/bin/time -f '%U %S' -o "$T/cpu" dd if=/dev/zero of="$T/wr" bs=256K \
+		count="$(awk -v z="$SIZE" -v p="$P_ZERO" 'BEGIN { printf "%d", z * (100 - p) / 100 / 262144 }')" \
+		conv=fdatasync status=none
+	WR+=" $(awk '{ printf "%.4f", $1 + $2 }' "$T/cpu")"
+done
+rm -f "$T/wr"
+WR_S=$(median "$WR")
+REST_CEIL=$(awk -v n="$(nproc)" -v a="$DEC_S" -v b="$SHA_S" -v c="$WR_S" -v z="$SIZE" \
+	'BEGIN { printf "%.1f", z / ((a + b + c) / n) / 1e6 }')
+
 # --- the chunk-size sweep (BENCH_SWEEP=1) ----------------------------------------------
 declare -A SW_APP SW_BK
 SW_STEPS=()
@@ -193,6 +220,8 @@ pair_row "encrypted snapshot" snap 3 1 MB/s "the plain snapshot" ">=" 0.9
 pair_row "encrypted restore" rest 3 1 MB/s "the plain restore" ">=" 0.9
 value_row "AES-256-GCM, one core (ceiling)" "$AES_MBS MB/s" "openssl speed -evp aes-256-gcm, 256 KiB" - -
 value_row "SHA-256, one core" "$SHA_MBS MB/s" "openssl speed -evp sha256, 256 KiB" - -
+row "restore's ceiling" "$(fmt "$REST_CEIL" 0) MB/s" "cp + sync $(fmt "$(median "${FIG[rest.2]}")" 0) MB/s" \
+	"$(ratio "$REST_CEIL" "$(median "${FIG[rest.2]}")")" - - info
 row "store size (apparent)" "$(mib "$ST_APP") MiB" "zstd -3 of the image: $(mib "$ZSIZE") MiB" \
 	"$(ratio "$ST_APP" "$ZSIZE")" - - info
 row "store size (du, disk blocks)" "$(mib "$ST_DU") MiB" "$NCHUNKS chunk files" "$(ratio "$ST_DU" "$ZSIZE")" - - info
@@ -218,6 +247,9 @@ if ((${#SW_STEPS[@]})); then
 			"$(awk -v a="${SW_BK[$c]}" -v b="$SIZE" 'BEGIN { printf "%.2f", 100 * a / b }')"
 	done
 fi
+echo "  restore's ceiling: $(nproc) cores / (zstd -t $(fmt "$DEC_S") + SHA-256 $(fmt "$SHA_S") + writing" \
+	"$(fmt "$WR_S") CPU s for this image) = $(fmt "$REST_CEIL" 0) MB/s, $(ratio "$REST_CEIL" "$(median "${FIG[rest.2]}")")" \
+	"of cp + sync's; the restore reached $(ratio "$(median "${FIG[rest.1]}")" "$REST_CEIL") of it"
 echo
 echo "rounds (MB/s):"
 fig_runs "snapshot" snap 1
