@@ -104,10 +104,15 @@ while not os.path.exists(out + ".stop"):
             if b"hotspare" in c and b"python3" not in c:
                 seen += 1
                 hits += pw in c
+    if not os.path.exists(out + ".ready"):
+        open(out + ".ready", "w").close()
 open(out, "w").write(f"{seen} {hits}\n")
 PY
 POLLER=$!
 on_exit "touch '$T/poll.stop'; kill $POLLER"
+# The commands start once the poller has gone through /proc once (python
+# starts slowly on a loaded machine: it once saw none of them).
+wait_for 60 test -e "$T/poll.ready" || fail "the poller did not start"
 rm -rf "$T/r.img" "$T/state"
 "$HS" points "$CLEAN" mail01 --credentials-file "$T/cred" >/dev/null || fail "points with --credentials-file"
 "$HS" --credentials-file="$T/cred" restore "$CLEAN" mail01 "$T/r.img" --seed "$T/usb" >/dev/null || fail "restore with --credentials-file"
