@@ -98,12 +98,20 @@ static int serve(struct hs_spare_set *set, const struct hs_status_info *info, co
 	return r < 0 ? r : fr;
 }
 
-/* The last thing a daemon that served does: umount, waiting for it to
- * end, learns from this record whether the state was closed cleanly. */
-static void said_goodbye(const char *state_dir, int result)
+/* Serve, close the spare, and (a daemon that served) leave the record from
+ * which umount, waiting for this process to end, learns whether the state
+ * was closed cleanly. 0 or the first failure. */
+static int serve_then_close(struct hs_spare_set *set, const struct hs_status_info *info,
+			    const struct mount_args *a, int ready_fd)
 {
-	if (hs_status_exit_write(state_dir, result) < 0)
+	bool served = false;
+	int r = serve(set, info, a, ready_fd, &served);
+	int cr = hs_spare_set_close(set);
+	if (r == 0)
+		r = cr;
+	if (served && hs_status_exit_write(info, r) < 0)
 		fprintf(stderr, "hotspare: %s\n", hs_err_msg());
+	return r;
 }
 
 static int parse(int argc, char **argv, struct mount_args *a)
@@ -249,12 +257,8 @@ int cmd_mount(int argc, char **argv)
 		printf("%s %s ready\n", images, set->n > 1 ? "are" : "is");
 		fflush(stdout);
 		free(images);
-		bool served = false;
-		r = serve(set, &info, &a, -1, &served);
-		int cr = hs_spare_set_close(set);
-		if (served)
-			said_goodbye(state_dir, r < 0 ? r : cr);
-		return r < 0 || cr < 0 ? cli_fail("mount", r < 0 ? r : cr) : 0;
+		r = serve_then_close(set, &info, &a, -1);
+		return r < 0 ? cli_fail("mount", r) : 0;
 	}
 
 	int pipefd[2];
@@ -284,12 +288,7 @@ int cmd_mount(int argc, char **argv)
 			if (hs_state_own(set->disk[k]->state) < 0)
 				fprintf(stderr, "hotspare: cannot record pid %d in %s/lock\n", info.pid,
 					set->disk[k]->state->dir);
-		bool served = false;
-		r = serve(set, &info, &a, pipefd[1], &served);
-		int cr = hs_spare_set_close(set);
-		if (served)
-			said_goodbye(state_dir, r < 0 ? r : cr);
-		_exit(r < 0 || cr < 0 ? 1 : 0);
+		_exit(serve_then_close(set, &info, &a, pipefd[1]) < 0 ? 1 : 0);
 	}
 	close(pipefd[1]);
 	char msg[600];

@@ -4,7 +4,6 @@
 #include "cli.h"
 #include "basics/err.h"
 #include "basics/mounts.h"
-#include "basics/run.h"
 #include "spare/status.h"
 #include "vm/browse.h"
 #include "vm/view.h"
@@ -55,13 +54,12 @@ int cmd_umount(int argc, char **argv)
 	}
 	/* Waits for the daemon too: it flushes the state after the mount goes
 	 * away, then leaves its last word on how that went. */
-	long pid = st.pid;
-	/* The daemon's own word on its start time: read from /proc here, a
-	 * daemon reaped meanwhile would have none. */
-	unsigned long long start = st.pid_start ? st.pid_start : pid > 0 ? hs_proc_start(pid) : 0;
-	r = hs_spare_unmount(mnt, pid, start, 0);
-	if (r == 0 && st.exit_record && pid > 0 && start)
-		r = hs_status_exit_check(st.state_dir, pid, start);
+	/* The daemon's own word on its start time (read from /proc here, a
+	 * daemon reaped meanwhile would have none). A daemon that leaves a
+	 * record gives it; an older one does not, and is not asked for one. */
+	r = hs_spare_unmount(mnt, st.pid, st.pid_start, 0);
+	if (r == 0 && st.exit_record && st.pid > 0 && st.pid_start)
+		r = hs_status_exit_check(st.state_dir, st.pid, st.pid_start);
 	if (r < 0)
 		return cli_fail("umount", r);
 	return 0;

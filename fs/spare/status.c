@@ -6,7 +6,6 @@
 #include "basics/mem.h"
 #include "basics/atomicfile.h"
 #include "basics/path.h"
-#include "basics/run.h"
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -176,14 +175,14 @@ static void fill_exit(FILE *out, const void *arg)
 	json_object_put(o);
 }
 
-int hs_status_exit_write(const char *state_dir, int result)
+int hs_status_exit_write(const struct hs_status_info *info, int result)
 {
 	char path[PATH_MAX + 32];
-	snprintf(path, sizeof path, "%s/" HS_EXIT_FILE, state_dir);
+	snprintf(path, sizeof path, "%s/" HS_EXIT_FILE, info->state_dir);
 	const char *m = result < 0 ? hs_err_msg() : NULL;
 	struct exit_record e = {
-		.pid = (long)getpid(),
-		.start = hs_proc_start((long)getpid()),
+		.pid = info->pid,
+		.start = info->pid_start,
 		.error = result >= 0 ? NULL : m ? m : strerror(-result),
 	};
 	return hs_file_replace(path, "exit record", fill_exit, &e);

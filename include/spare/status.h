@@ -50,9 +50,10 @@ int hs_status_read(const char *mountpoint, struct hs_buf *json, struct hs_status
 #define HS_EXIT_FILE "daemon.exit"
 
 /* The daemon's last word, in STATE_DIR/daemon.exit as it ends: its pid and
- * start time, and whether it flushed and closed the state (result 0) or
- * not (the message of the failure). 0 or -errno with a message. */
-int hs_status_exit_write(const char *state_dir, int result);
+ * start time as its status gave them, and whether it flushed and closed the
+ * state (result 0) or not (the message of the failure). 0 or -errno with a
+ * message. */
+int hs_status_exit_write(const struct hs_status_info *info, int result);
 
 /* After the daemon pid (started at start, see hs_proc_start) is gone: 0 if
  * it left a record of a clean close; else -EIO with a message that says

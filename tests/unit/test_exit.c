@@ -41,7 +41,9 @@ static void plant(const char *text)
 static void test_written_then_read(void **state)
 {
 	(void)state;
-	assert_int_equal(hs_status_exit_write(dir, 0), 0);
+	/* The pid and start time the daemon's status gave. */
+	struct hs_status_info info = { .state_dir = dir, .pid = (int)me, .pid_start = born };
+	assert_int_equal(hs_status_exit_write(&info, 0), 0);
 	assert_int_equal(hs_status_exit_check(dir, me, born), 0);
 	/* Another process (or this pid started at another time) left it. */
 	assert_int_equal(hs_status_exit_check(dir, me + 1, born), -EIO);
@@ -54,7 +56,7 @@ static void test_written_then_read(void **state)
 	free(p);
 	/* A failed close says why, on one line. */
 	hs_err(EIO, "cannot flush state %s/x\ny: Input/output error", dir);
-	assert_int_equal(hs_status_exit_write(dir, -EIO), 0);
+	assert_int_equal(hs_status_exit_write(&info, -EIO), 0);
 	assert_int_equal(hs_status_exit_check(dir, me, born), -EIO);
 	assert_err_mentions("could not close its state cleanly: cannot flush state");
 	assert_null(strchr(hs_err_msg(), '\n'));
