@@ -453,6 +453,8 @@ int hs_capture(const struct hs_capture_opts *o, struct hs_capture_stats *stats)
 	if (o->progress)
 		hs_progress_start(o->progress, hs_kind_name(o->kind), total, 0);
 	r = hs_parallel_each(threads, items, o->store->chunk_size, capture_item, &j);
+	if (r == 0 && o->read_all)
+		o->read_all(o->read_all_ctx);
 	if (r == 0)
 		r = hs_store_sync(j.dest);
 	if (r < 0) {

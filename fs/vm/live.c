@@ -11,6 +11,7 @@
 #include "store/point.h"
 #include <dirent.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,6 +53,10 @@ struct live {
 	char ck_base[96];        /* the checkpoint an incremental read starts from, or "" */
 	char ck_new[96];         /* the checkpoint this capture made, or "" */
 	bool job;                /* a backup job of ours runs */
+	bool ending;             /* ender runs end_job, beside the store's final sync */
+	pthread_t ender;
+	int end_r;               /* ender's result, and its message */
+	char end_msg[512];
 	bool no_agent;           /* --quiesce found no guest agent answering */
 };
 
@@ -600,6 +605,36 @@ static int open_exports(struct live *l)
 	return 0;
 }
 
+/* The exports' connections closed, their bytes counted. */
+static void close_exports(struct live *l)
+{
+	for (unsigned k = 0; k < l->nd; k++)
+		if (l->d[k].nbd) {
+			l->s->nbd_bytes += hs_nbd_bytes_read(l->d[k].nbd);
+			hs_nbd_close(l->d[k].nbd);
+			l->d[k].nbd = NULL;
+		}
+}
+
+static void *ender(void *arg)
+{
+	struct live *l = arg;
+	if ((l->end_r = end_job(l)) < 0)
+		snprintf(l->end_msg, sizeof l->end_msg, "%s", hs_err_msg());
+	return NULL;
+}
+
+/* Every chunk is read: the job has nothing left to give, so it ends in a
+ * thread of its own while the store makes the point durable (libvirt's
+ * and QEMU's round trips beside the store's sync); finish() waits for it. */
+static void read_all(void *arg)
+{
+	struct live *l = arg;
+	close_exports(l);
+	if (l->job && pthread_create(&l->ender, NULL, ender, l) == 0)
+		l->ending = true;
+}
+
 static int capture(struct live *l)
 {
 	struct hs_capture_disk disks[HS_DISKS_MAX];
@@ -620,19 +655,21 @@ static int capture(struct live *l)
 	c.id = l->id;
 	c.since = l->ck_base[0] ? l->newest : NULL;
 	c.locked = true;
-	int r = hs_capture(&c, &l->s->cap);
-	for (unsigned k = 0; k < l->nd; k++)
-		if (l->d[k].nbd)
-			l->s->nbd_bytes += hs_nbd_bytes_read(l->d[k].nbd);
-	return r;
+	c.read_all = read_all;
+	c.read_all_ctx = l;
+	return hs_capture(&c, &l->s->cap);
 }
 
 /* End the job, and undo what a failed capture made. */
 static void finish(struct live *l, bool ok)
 {
-	for (unsigned k = 0; k < l->nd; k++) {
-		hs_nbd_close(l->d[k].nbd);
-		l->d[k].nbd = NULL;
+	close_exports(l);
+	if (l->ending) {
+		pthread_join(l->ender, NULL);
+		l->ending = false;
+		l->job = false;
+		if (l->end_r < 0)
+			warn(l, "%s (the next capture ends it)", l->end_msg);
 	}
 	/* A pull-mode backup ends when its client says so, a moment after. */
 	if (l->job && end_job(l) < 0)

@@ -55,6 +55,11 @@ struct hs_capture_opts {
 	 * same size); NULL: every disk is read whole. */
 	const char *since;
 	bool locked;            /* the caller holds the server's lock in store */
+	/* Called once every chunk has been read, before the store's final
+	 * sync (NULL: nothing): a live capture lets its backup job go there,
+	 * beside the sync, rather than after it. */
+	void (*read_all)(void *ctx);
+	void *read_all_ctx;
 };
 
 struct hs_capture_disk_stats {

@@ -149,6 +149,29 @@ backup >"$T/p6.json" 2>"$T/p6.err" || { cat "$T/p6.err" >&2; fail "the capture a
 [ "$(checkpoints)" = "hotspare-live-$(field "$T/p6.json" point) " ] || fail "checkpoints left: $(checkpoints)"
 pass "after kill -9 the next capture ends the stale job and keeps only the newest point's checkpoint"
 
+# --- a store that fails once every disk is read -----------------------------------------------
+# The job ends beside the store's final sync: when that sync fails, the capture still ends its
+# job, deletes the checkpoint it made and keeps the previous point's, so the next backup is
+# incremental from there.
+LIB=${HSFAULT:-$(dirname "$HS")/../tests/hsfault.so}
+[ -f "$LIB" ] || fail "the fault layer is not built ($LIB; set HSFAULT)"
+cks=$(checkpoints)
+newest=$("$HS" points "$T/store" live --json | json_get - -1 id)
+rm -f "$T/fault.log"
+env LD_PRELOAD="$LIB" HSFAULT_OPS=fsync HSFAULT_PATH="$T/store" HSFAULT_NTH=1 HSFAULT_ERR=EIO \
+	HSFAULT_LOG="$T/fault.log" "$HS" backup "$T/store" live --domain "$DOM" >/dev/null 2>"$T/sync.err" &&
+	fail "a backup whose store could not sync succeeded"
+grep -Eq "^(fsync|syncfs) $T/store EIO" "$T/fault.log" || fail "the fault did not fire: $(cat "$T/fault.log" 2>/dev/null)"
+[ "$(wc -l <"$T/sync.err")" = 1 ] && grep -q "cannot sync $T/store: Input/output error" "$T/sync.err" ||
+	{ cat "$T/sync.err" >&2; fail "the failed sync is not said in one line"; }
+[ "$(job)" = None ] || fail "a failed sync left a backup job"
+[ "$(checkpoints)" = "$cks" ] || fail "a failed sync changed the checkpoints: $cks -> $(checkpoints)"
+[ "$("$HS" points "$T/store" live --json | json_get - -1 id)" = "$newest" ] || fail "a failed sync left a point"
+[ -z "$(ls -A "$HOTSPARE_WORK_DIR")" ] || fail "a failed sync left $(ls "$HOTSPARE_WORK_DIR")"
+backup >"$T/p7.json" || fail "the backup after a failed sync"
+[ "$(field "$T/p7.json" since)" = "$(field "$T/p6.json" point)" ] || fail "the backup after a failed sync was not incremental"
+pass "a store failing after the reads: one line, the job ended, the previous checkpoint kept, no point"
+
 # --- --quiesce without an agent ---------------------------------------------------------------
 V qemu-agent-command "$DOM" '{"execute":"guest-exec","arguments":{"path":"/bin/sh","arg":["-c","sleep 1; kill $(cat /tmp/qga/pid)"]}}' >/dev/null
 wait_for 30 sh -c "! virsh -c '$LIBVIRT_URI' qemu-agent-command $DOM '{\"execute\":\"guest-ping\"}' >/dev/null 2>&1" ||
