@@ -56,7 +56,7 @@ rm -rf "$T/fstore" "$T/lstore" "$T/data.img" "$T/root.img" "$T/hook.img"
 "$HS" snapshot "$T/store" live --domain "$DOM" >/dev/null
 CS=$(json_get "$T/store/hotspare-store.json" chunk_size)
 region=$(((MB << 20) * 3 / 100 / REGIONS / 4096))
-threads=$((8 * $(nproc) < 64 ? 8 * $(nproc) : 64))
+threads=$((2 * $(nproc)))
 pid=$(pgrep -f "guest=$DOM," | head -n1)
 mkdir "$T/nbd"
 chown "$(stat -c %u:%g "/proc/$pid")" "$T/nbd"
