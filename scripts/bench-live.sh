@@ -6,7 +6,8 @@
 #   daily backup after 3% of the data disk changed, each round a new 3% with the guest suspended
 #   for the three reads of that moment:
 #     the changed bytes over the NBD socket alone: starting libvirt's backup job, reading its dirty
-#       ranges (tests/bench/nbdread.c, as many connections as hotspare reads with), ending it
+#       ranges (tests/bench/nbdread.c, 8 connections per CPU, at most 64: hotspare reads with 2
+#       per CPU, and never with more than this), ending it
 #     hotspare backup: incremental (dirty bitmap); target <= 1.1x the NBD read
 #     hotspare backup with the checkpoint deleted: a whole live read; target >= 10x slower
 #   a live full snapshot through libvirt and NBD against hotspare snapshot of the same disks as
@@ -56,7 +57,7 @@ rm -rf "$T/fstore" "$T/lstore" "$T/data.img" "$T/root.img" "$T/hook.img"
 "$HS" snapshot "$T/store" live --domain "$DOM" >/dev/null
 CS=$(json_get "$T/store/hotspare-store.json" chunk_size)
 region=$(((MB << 20) * 3 / 100 / REGIONS / 4096))
-threads=$((2 * $(nproc)))
+threads=$((8 * $(nproc) < 64 ? 8 * $(nproc) : 64))
 pid=$(pgrep -f "guest=$DOM," | head -n1)
 mkdir "$T/nbd"
 chown "$(stat -c %u:%g "/proc/$pid")" "$T/nbd"
