@@ -25,8 +25,18 @@ static int check_top(const char *state, const struct hs_point *p)
 {
 	char path[4200];
 	snprintf(path, sizeof path, "%s/disks", state);
-	if ((mkdir(state, 0700) < 0 && errno != EEXIST) || (mkdir(path, 0700) < 0 && errno != EEXIST))
-		return hs_err(errno, "cannot create state directory %s: %s", path, strerror(errno));
+	/* Each disk's directory is checked as it opens; these hold them, and
+	 * each is checked before anything is made in it. */
+	const char *dirs[] = { state, path };
+	for (size_t k = 0; k < 2; k++) {
+		if (mkdir(dirs[k], 0700) < 0 && errno != EEXIST)
+			return hs_err(errno, "cannot create state directory %s: %s", dirs[k], strerror(errno));
+		_cleanup_close_ int fd = open(dirs[k], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int r = fd < 0 ? hs_err(errno, "cannot open state directory %s: %s", dirs[k], strerror(errno))
+			       : hs_state_dir_check(fd, dirs[k]);
+		if (r < 0)
+			return r;
+	}
 	snprintf(path, sizeof path, "%s/state.json", state);
 	if (access(path, F_OK) == 0)
 		return hs_err(EINVAL, "state %s holds a point of one disk, not %s@%s of %u disks", state, p->server,

@@ -239,6 +239,8 @@ static int open_state(const char *dir, const struct hs_index *ix, const char *wh
 		r = hs_err(errno, "cannot open state directory %s: %s", dir, strerror(errno));
 		goto fail;
 	}
+	if ((r = hs_state_dir_check(s->dirfd, dir)) < 0)
+		goto fail;
 	/* Refuse a directory that is neither a state nor empty before
 	 * creating anything in it (not even the lock). */
 	if (faccessat(s->dirfd, "state.json", F_OK, 0) < 0) {
@@ -335,6 +337,19 @@ static int open_state(const char *dir, const struct hs_index *ix, const char *wh
 fail:
 	hs_state_close(s);
 	return r;
+}
+
+/* A directory others may write to lets them replace the image a VM boots
+ * (or plant the files the daemon and umount read): refused. */
+int hs_state_dir_check(int dirfd, const char *dir)
+{
+	struct stat st;
+	if (fstat(dirfd, &st) < 0)
+		return hs_err(errno, "cannot stat state directory %s: %s", dir, strerror(errno));
+	if (st.st_mode & S_IWOTH)
+		return hs_err(EPERM, "state directory %s is writable by every user: anyone could replace the "
+				     "spare's files (chmod o-w it)", dir);
+	return 0;
 }
 
 int hs_state_open(const char *dir, const struct hs_index *ix, const char *where, struct hs_state **out)

@@ -81,6 +81,10 @@ struct hs_place;
 int hs_state_check_place(const char *what, const char *dir, const char *mountpoint,
 			 const struct hs_place *reads, size_t n);
 
+/* Refuse (-EPERM, one line) the state directory dir, open as dirfd, when
+ * every user may write to it. */
+int hs_state_dir_check(int dirfd, const char *dir);
+
 /* Open the state directory for the point ix, creating it if empty or missing.
  * Refuses (-EINVAL, one line) a state of another server or point or with
  * different sizes, and (-EBUSY) one in use by another daemon; a refused

@@ -56,6 +56,17 @@ expect_fail "--readahead '4096' is not a number" "$HS" mount "$S" mail01 "$T/mnt
 mkdir "$T/user"; cp "$T/a.img" "$T/user/disk.img"
 expect_fail "is not empty and holds no hotspare state" "$HS" mount "$S" mail01 "$T/mnt" --state "$T/user"
 cmp "$T/user/disk.img" "$T/a.img" && [ "$(ls -A "$T/user")" = disk.img ] || fail "a refused mount touched a user's directory"
+# A state directory every user may write to: anyone could swap the image a VM boots.
+mkdir "$T/open"; chmod 777 "$T/open"
+expect_fail "state directory .*/open is writable by every user" "$HS" mount "$S" mail01 "$T/mnt" --state "$T/open"
+[ -z "$(ls -A "$T/open")" ] || fail "a refused mount wrote into a world-writable directory: $(ls -A "$T/open")"
+truncate -s 8M "$T/d1.img" "$T/d2.img"
+"$HS" snapshot "$S" two vda="$T/d1.img" vdb="$T/d2.img" >/dev/null || fail "snapshot of two disks"
+expect_fail "state directory .*/open is writable by every user" "$HS" mount "$S" two "$T/mnt" --state "$T/open"
+[ -z "$(ls -A "$T/open")" ] || fail "a refused mount of two disks wrote into a world-writable directory"
+mkdir -p "$T/two/disks"; chmod 777 "$T/two/disks"
+expect_fail "state directory .*/two/disks is writable by every user" "$HS" mount "$S" two "$T/mnt" --state "$T/two"
+[ -z "$(ls -A "$T/two/disks")" ] || fail "a refused mount wrote into a world-writable disks/"
 expect_fail "point mail01@20200101T000000Z does not exist" "$HS" mount "$S" mail01@20200101T000000Z "$T/mnt" --state "$T/s2"
 expect_fail "mountpoint .*/nomnt: No such file" "$HS" mount "$S" mail01 "$T/nomnt" --state "$T/s2"
 idx=$(ls "$S/points/web02/"*.idx)
