@@ -158,10 +158,11 @@ LIB=${HSFAULT:-$(dirname "$HS")/../tests/hsfault.so}
 cks=$(checkpoints)
 newest=$("$HS" points "$T/store" live --json | json_get - -1 id)
 rm -f "$T/fault.log"
-env LD_PRELOAD="$LIB" HSFAULT_OPS=fsync HSFAULT_PATH="$T/store" HSFAULT_NTH=1 HSFAULT_ERR=EIO \
+env LD_PRELOAD="$LIB" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+	HSFAULT_OPS=fsync HSFAULT_PATH="$T/store" HSFAULT_NTH=1 HSFAULT_ERR=EIO \
 	HSFAULT_LOG="$T/fault.log" "$HS" backup "$T/store" live --domain "$DOM" >/dev/null 2>"$T/sync.err" &&
 	fail "a backup whose store could not sync succeeded"
-grep -Eq "^(fsync|syncfs) $T/store EIO" "$T/fault.log" || fail "the fault did not fire: $(cat "$T/fault.log" 2>/dev/null)"
+grep -Eq "^(fsync|syncfs) $T/store EIO" "$T/fault.log" || { cat "$T/sync.err" >&2; fail "the fault did not fire: $(cat "$T/fault.log" 2>/dev/null)"; }
 [ "$(wc -l <"$T/sync.err")" = 1 ] && grep -q "cannot sync $T/store: Input/output error" "$T/sync.err" ||
 	{ cat "$T/sync.err" >&2; fail "the failed sync is not said in one line"; }
 [ "$(job)" = None ] || fail "a failed sync left a backup job"
