@@ -778,6 +778,13 @@ int hs_fuse_serve(struct hs_fuse *f, bool signals)
 	fuse_loop_cfg_destroy(cfg);
 	if (signals)
 		fuse_remove_signal_handlers(f->se);
+	/* A connection aborted (through fusectl, or by the kernel as the mount
+	 * went) ends the serving like an unmount: the state is flushed and
+	 * closed after this all the same, and that is what the caller reports. */
+	if (r == -ECONNABORTED) {
+		fprintf(stderr, "hotspare: the FUSE connection was aborted\n");
+		r = 0;
+	}
 	return r < 0 ? r : 0;
 }
 
