@@ -778,9 +778,10 @@ int hs_fuse_serve(struct hs_fuse *f, bool signals)
 	fuse_loop_cfg_destroy(cfg);
 	if (signals)
 		fuse_remove_signal_handlers(f->se);
-	/* A connection aborted (through fusectl, or by the kernel as the mount
-	 * went) ends the serving like an unmount: the state is flushed and
-	 * closed after this all the same, and that is what the caller reports. */
+	/* A connection aborted (through fusectl; once also seen as an umount
+	 * ran, cause unknown) ends the serving like an unmount: the state is
+	 * flushed and closed after this all the same, and that is what the
+	 * caller reports. */
 	if (r == -ECONNABORTED) {
 		fprintf(stderr, "hotspare: the FUSE connection was aborted\n");
 		r = 0;
