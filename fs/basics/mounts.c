@@ -27,26 +27,54 @@ static void unescape(char *s)
 	*o = 0;
 }
 
+/* The n-th space-separated field of line (0 first) copied into out, or NULL
+ * when the line has fewer fields. */
+static char *field(const char *line, int n, char *out, size_t cap)
+{
+	const char *p = line;
+	for (int k = 0; k < n; k++) {
+		p = strchr(p, ' ');
+		if (!p)
+			return NULL;
+		p++;
+	}
+	size_t len = strcspn(p, " \n");
+	if (len >= cap)
+		return NULL;
+	memcpy(out, p, len);
+	out[len] = 0;
+	return out;
+}
+
 /* Call fn(arg, mountpoint, fstype) for every line of /proc/self/mountinfo,
- * oldest mount first; a non-zero return stops the walk and is returned. */
+ * oldest mount first; a non-zero return stops the walk and is returned.
+ * Lines are read whole: a mount point near PATH_MAX makes a line longer than
+ * any fixed buffer, and a line cut in two would parse as two wrong mounts. */
 static int each_mount(int (*fn)(void *arg, const char *mnt, const char *fstype), void *arg)
 {
 	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
 	if (!f)
 		return -errno;
-	char line[4096], mnt[4096], fstype[256];
-	while (fgets(line, sizeof line, f)) {
+	_cleanup_free_ char *line = NULL, *mnt = NULL;
+	size_t cap = 0, mcap = 0;
+	char fstype[256];
+	ssize_t n;
+	while ((n = getline(&line, &cap, f)) > 0) {
 		/* id parent major:minor root MOUNTPOINT options [optional...] - FSTYPE source ... */
 		const char *sep = strstr(line, " - ");
-		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
-		    sscanf(sep + 3, "%255s", fstype) != 1)
+		if ((size_t)n > mcap) {
+			free(mnt);
+			if (!(mnt = malloc(mcap = (size_t)n)))
+				return -ENOMEM;
+		}
+		if (!sep || !field(line, 4, mnt, mcap) || !field(sep + 3, 0, fstype, sizeof fstype))
 			continue;
 		unescape(mnt);
 		int r = fn(arg, mnt, fstype);
 		if (r)
 			return r;
 	}
-	return 0;
+	return ferror(f) ? -EIO : 0;
 }
 
 int hs_mounts_each(int (*fn)(void *arg, const char *mnt, const char *fstype), void *arg)
