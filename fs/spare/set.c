@@ -29,11 +29,14 @@ static int check_top(const char *state, const struct hs_point *p)
 	 * each is checked before anything is made in it. */
 	const char *dirs[] = { state, path };
 	for (size_t k = 0; k < 2; k++) {
-		if (mkdir(dirs[k], 0700) < 0 && errno != EEXIST)
+		bool made = mkdir(dirs[k], 0700) == 0;
+		if (!made && errno != EEXIST)
 			return hs_err(errno, "cannot create state directory %s: %s", dirs[k], strerror(errno));
 		_cleanup_close_ int fd = open(dirs[k], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		int r = fd < 0 ? hs_err(errno, "cannot open state directory %s: %s", dirs[k], strerror(errno))
 			       : hs_state_dir_check(fd, dirs[k]);
+		if (r < 0 && made)
+			rmdir(dirs[k]); /* a refusal leaves nothing behind */
 		if (r < 0)
 			return r;
 	}

@@ -230,7 +230,8 @@ static int open_state(const char *dir, const struct hs_index *ix, const char *wh
 		r = -ENOMEM;
 		goto fail;
 	}
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+	bool made = mkdir(dir, 0700) == 0;
+	if (!made && errno != EEXIST) {
 		r = hs_err(errno, "cannot create state directory %s: %s", dir, strerror(errno));
 		goto fail;
 	}
@@ -239,8 +240,11 @@ static int open_state(const char *dir, const struct hs_index *ix, const char *wh
 		r = hs_err(errno, "cannot open state directory %s: %s", dir, strerror(errno));
 		goto fail;
 	}
-	if ((r = hs_state_dir_check(s->dirfd, dir)) < 0)
+	if ((r = hs_state_dir_check(s->dirfd, dir)) < 0) {
+		if (made)
+			rmdir(dir); /* a refusal leaves nothing behind */
 		goto fail;
+	}
 	/* Refuse a directory that is neither a state nor empty before
 	 * creating anything in it (not even the lock). */
 	if (faccessat(s->dirfd, "state.json", F_OK, 0) < 0) {
@@ -339,8 +343,30 @@ fail:
 	return r;
 }
 
+/* The first directory above path (by its name, p holding it) that every
+ * user may write to without the sticky bit: its owner cannot keep anyone
+ * from renaming what it holds. 1 with its name in p, 0 if none, -errno. */
+static int loose_ancestor(char *p)
+{
+	char *slash;
+	while ((slash = strrchr(p, '/')) != NULL) {
+		slash[slash == p] = 0; /* "/a/b" -> "/a"; "/a" -> "/" */
+		struct stat st;
+		if (stat(p, &st) < 0)
+			return -errno;
+		if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
+			return 1;
+		if (p[1] == 0)
+			return 0;
+	}
+	return 0;
+}
+
 /* A directory others may write to lets them replace the image a VM boots
- * (or plant the files the daemon and umount read): refused. */
+ * (or plant the files the daemon and umount read): refused. So is one in a
+ * directory anyone may write to without the sticky bit (/tmp has it): they
+ * could move the whole state away and put their own in its place. Both the
+ * path as given (its symlinks' directories) and the one it resolves to. */
 int hs_state_dir_check(int dirfd, const char *dir)
 {
 	struct stat st;
@@ -349,6 +375,19 @@ int hs_state_dir_check(int dirfd, const char *dir)
 	if (st.st_mode & S_IWOTH)
 		return hs_err(EPERM, "state directory %s is writable by every user: anyone could replace the "
 				     "spare's files (chmod o-w it)", dir);
+	char p[PATH_MAX];
+	for (int pass = 0; pass < 2; pass++) {
+		int r = pass == 0 ? hs_path_lexical(dir, p, sizeof p) : hs_path_canon(dir, p, sizeof p);
+		if (r == 0)
+			r = loose_ancestor(p);
+		if (r < 0)
+			return hs_err(-r, "cannot check the directories above state directory %s: %s", dir,
+				      strerror(-r));
+		if (r == 1)
+			return hs_err(EPERM, "state directory %s lies in %s, which every user may write to: anyone "
+					     "could move the state away and put another in its place (chmod o-w %s, "
+					     "or chmod +t %s)", dir, p, p, p);
+	}
 	return 0;
 }
 

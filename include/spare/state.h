@@ -82,7 +82,8 @@ int hs_state_check_place(const char *what, const char *dir, const char *mountpoi
 			 const struct hs_place *reads, size_t n);
 
 /* Refuse (-EPERM, one line) the state directory dir, open as dirfd, when
- * every user may write to it. */
+ * every user may write to it, or to a directory above it that has no sticky
+ * bit (by its name as given and as resolved). */
 int hs_state_dir_check(int dirfd, const char *dir);
 
 /* Open the state directory for the point ix, creating it if empty or missing.

@@ -60,6 +60,17 @@ cmp "$T/user/disk.img" "$T/a.img" && [ "$(ls -A "$T/user")" = disk.img ] || fail
 mkdir "$T/open"; chmod 777 "$T/open"
 expect_fail "state directory .*/open is writable by every user" "$HS" mount "$S" mail01 "$T/mnt" --state "$T/open"
 [ -z "$(ls -A "$T/open")" ] || fail "a refused mount wrote into a world-writable directory: $(ls -A "$T/open")"
+# One in a directory every user may write to without the sticky bit: anyone
+# could move the state away and put theirs in its place. By its name too (a
+# symlink in such a directory), and not at all with the sticky bit (/tmp's).
+mkdir "$T/loose" "$T/real"; chmod 777 "$T/loose"; ln -s "$T/real" "$T/loose/link"
+expect_fail "state directory .*/loose/st lies in .*/loose, which every user may write to" "$HS" mount "$S" mail01 "$T/mnt" --state "$T/loose/st"
+[ ! -e "$T/loose/st" ] || fail "a refused mount left the state directory it made"
+expect_fail "state directory .*/loose/link/st lies in .*/loose, which every user may write to" "$HS" mount "$S" mail01 "$T/mnt" --state "$T/loose/link/st"
+[ -z "$(ls -A "$T/real")" ] || fail "a refused mount through a symlink made $(ls -A "$T/real")"
+chmod 1777 "$T/loose"
+"$HS" mount "$S" mail01 "$T/mnt" --state "$T/loose/st" --hydrate-threads 0 >/dev/null || fail "a state in a sticky directory was refused"
+"$HS" umount "$T/mnt" || fail "umount of the state in a sticky directory"
 truncate -s 8M "$T/d1.img" "$T/d2.img"
 "$HS" snapshot "$S" two vda="$T/d1.img" vdb="$T/d2.img" >/dev/null || fail "snapshot of two disks"
 expect_fail "state directory .*/open is writable by every user" "$HS" mount "$S" two "$T/mnt" --state "$T/open"
