@@ -18,11 +18,24 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int run_fusermount(const char *mnt)
+/* Unmount as a user: fusermount3 does what the kernel lets only root do.
+ * -EBUSY when it says the mount is in use; any other refusal (not this
+ * user's mount, ...) is -EPERM with its first line in why. */
+static int run_fusermount(const char *mnt, char *why, size_t cap)
 {
 	char *argv[] = { "fusermount3", "-u", (char *)mnt, NULL };
-	int r = hs_run(argv, NULL, 0);
-	return r < 0 ? r : r == 0 ? 0 : -EBUSY;
+	char out[1024] = "";
+	int r = hs_run(argv, out, sizeof out);
+	if (r <= 0)
+		return r;
+	if (r == 127) {
+		snprintf(why, cap, "fusermount3 could not be run (is fuse3 installed?)");
+		return -ENOENT;
+	}
+	if (strstr(out, "busy"))
+		return -EBUSY;
+	snprintf(why, cap, "%s", *hs_first_line(out) ? out : "fusermount3 failed");
+	return -EPERM;
 }
 
 /* Whether the daemon pid, started at start (0: unknown), still runs. */
@@ -52,12 +65,13 @@ int hs_spare_unmount(const char *mnt, long pid, unsigned long long start, int bu
 	if (!start && pid > 0)
 		start = hs_proc_start(pid);
 	int r;
+	char why[1024] = "";
 	for (int waited = 0;; waited += 100) {
-		r = geteuid() == 0 ? hs_mount_detach(mnt, false) : run_fusermount(mnt);
+		r = geteuid() == 0 ? hs_mount_detach(mnt, false) : run_fusermount(mnt, why, sizeof why);
 		/* Another umount of it at the same moment: EINVAL once it is gone,
-		 * EBUSY while it goes. Gone is what was asked; its daemon is still
-		 * waited for below. */
-		if ((r == -EINVAL || r == -EBUSY) && !still_mounted(mnt, r == -EBUSY)) {
+		 * EBUSY while it goes (fusermount3: any refusal). Gone is what was
+		 * asked; its daemon is still waited for below. */
+		if ((r == -EINVAL || r == -EBUSY || (r < 0 && why[0])) && !still_mounted(mnt, r == -EBUSY)) {
 			r = 0;
 			break;
 		}
@@ -67,6 +81,8 @@ int hs_spare_unmount(const char *mnt, long pid, unsigned long long start, int bu
 	}
 	if (r == -EBUSY)
 		return hs_err(EBUSY, "%s is busy (is a VM still using the image?)", mnt);
+	if (r < 0 && why[0])
+		return hs_err(-r, "cannot unmount %s: %s", mnt, why);
 	if (r < 0)
 		return hs_err(-r, "cannot unmount %s: %s", mnt, strerror(-r));
 	/* Wait for the daemon: it flushes the state after the mount goes away.

@@ -27,6 +27,14 @@ grep -q "daemon pid $pid," "$T/mount.out" || fail "mount printed another pid tha
 expect_fail "state .* is in use by another hotspare daemon \(pid $pid\)" "$HS" mount "$S" mail01 "$T/mnt2" --state "$T/state"
 expect_fail "mountpoint .*/mnt is in use" "$HS" mount "$S" web02 "$T/mnt" --state "$T/state-web"
 [ ! -e "$T/state-web" ] || fail "a refused mount created a state"
+# A user may not unmount root's spare: fusermount3's reason, not "busy".
+if command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
+	chmod 711 "$T"
+	expect_fail "cannot unmount .*/mnt: fusermount3: entry for .*/mnt not found" \
+		setpriv --reuid=nobody --regid=nogroup --clear-groups "$HS" umount "$T/mnt"
+	mountpoint -q "$T/mnt" || fail "a user's refused umount unmounted root's spare"
+	chmod 700 "$T"
+fi
 "$HS" umount "$T/mnt"
 before=$(snap "$T/state")
 expect_fail "state .*/state belongs to mail01@.*, not mail01@$first" "$HS" mount "$S" "mail01@$first" "$T/mnt" --state "$T/state"
