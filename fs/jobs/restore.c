@@ -12,6 +12,13 @@
 /* Bytes of the image whose writeback is started at once (items are handed
  * out in order: the window's other chunks are written or being written). */
 #define WRITEBACK_WINDOW ((uint64_t)8 << 20)
+/* Bytes of the image after which the device is told to make what it holds
+ * durable (fdatasync). The device's cache (a virtual disk's host, a disk's
+ * volatile cache) empties in steps while later chunks decode, instead of all
+ * at once in the final fsync (a VM whose host took 0.2 s for that flush:
+ * 512 MiB restored in 0.48 s instead of 0.66, as fast as cp + sync; every
+ * 16 or 32 MiB gained the same, every 128 MiB less). */
+#define FLUSH_WINDOW ((uint64_t)64 << 20)
 
 struct job {
 	const struct hs_restore_opts *o;
@@ -74,9 +81,14 @@ static int restore_one(struct job *j, uint64_t i, void *plain, struct hs_buf *z)
 			 * a window at a time: one request per chunk kept the disk
 			 * less busy (restore 7% slower at 256 KiB chunks). */
 			uint64_t w = WRITEBACK_WINDOW / ix->chunk_size ? WRITEBACK_WINDOW / ix->chunk_size : 1;
+			uint64_t f = FLUSH_WINDOW / ix->chunk_size ? FLUSH_WINDOW / ix->chunk_size : 1;
 			if ((i + 1) % w == 0)
 				sync_file_range(j->fd, (off_t)((i + 1 - w) * ix->chunk_size),
 						(off_t)(w * ix->chunk_size), SYNC_FILE_RANGE_WRITE);
+			/* An error here is the restore's: the final fsync would
+			 * not report it again (it is reported once per file). */
+			if ((i + 1) % f == 0 && fdatasync(j->fd) < 0)
+				return hs_err(errno, "cannot flush %s: %s", j->o->target, strerror(errno));
 		}
 	}
 	if (r < 0)

@@ -114,6 +114,18 @@ for c in "pwrite 1 0 ENOSPC" "pwrite 30 1 EIO" "pwrite 1 0 short" "fsync 1 1 EIO
 	cmp "$T/new.img" "$T/a.img" || fail "restore after '$c' is not the image"
 	rm "$T/new.img"
 done
+# A flush restore makes every 64 MiB on the way fails: its error is the
+# restore's (the final fsync would not report it again).
+truncate -s 72M "$T/big.img"
+head -c 2M /dev/urandom | dd of="$T/big.img" bs=1M seek=63 conv=notrunc status=none
+"$HS" snapshot "$S" big "$T/big.img" >/dev/null
+faulty sync "$T/new.img" 1 1 EIO "$HS" restore "$S" big "$T/new.img"
+fired "restore whose first flush on the way fails" EIO
+grep -q "cannot flush" "$T/err" || fail "restore's failed flush on the way: $(cat "$T/err")"
+grep -q "^fdatasync " "$T/fault.log" || fail "the failed flush was not the one on the way: $(cat "$T/fault.log")"
+[ ! -e "$T/new.img" ] || fail "a restore whose flush failed left its new target"
+"$HS" restore "$S" big "$T/new.img" >/dev/null && cmp "$T/new.img" "$T/big.img" || fail "restore of big after a failed flush"
+rm "$T/new.img" "$T/big.img"
 # An existing target (the server's own disk, stale): EIO mid-way; the rerun finishes it.
 cp "$T/a2.img" "$T/old.img"
 faulty write "$T/old.img" 3 1 EIO "$HS" restore "$S" mail01 "$T/old.img"
