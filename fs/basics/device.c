@@ -67,6 +67,12 @@ int hs_dev_open_target(const char *path, uint64_t size, int *fdp, bool *created,
 	*is_blk = S_ISBLK(st.st_mode);
 	if (!S_ISREG(st.st_mode) && !*is_blk)
 		return hs_err(EINVAL, "%s is not a regular file or a block device", path);
+	/* Another name of the file may be anything, a store's file among them:
+	 * writing through this one would change it there too. */
+	if (S_ISREG(st.st_mode) && st.st_nlink > 1)
+		return hs_err(EINVAL, "%s has %llu names (hard links): writing it would change the file under "
+				      "each of them; write to a file of its own", path,
+			      (unsigned long long)st.st_nlink);
 	uint64_t have = 0;
 	int r = fd_size(fd, &st, &have);
 	if (r < 0)

@@ -1,7 +1,9 @@
 /* Path resolution and comparison; see path.h. */
 #include "basics/path.h"
 #include "basics/cleanup.h"
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -151,6 +153,70 @@ int hs_path_has_prefix(const char *path, const char *dir)
 	return strncmp(path, dir, n) == 0 && (path[n] == 0 || path[n] == '/');
 }
 
+/* The directories a bind mount may show elsewhere: dir and those below it,
+ * two levels down (a store's chunks/ab and points/SERVER, a state's
+ * disks/NAME), by device and inode; at most MAX_TREE of them. */
+#define TREE_DEPTH 2
+#define MAX_TREE 65536
+
+struct tree {
+	struct { dev_t dev; ino_t ino; } *v;
+	size_t n, cap;
+};
+
+static int tree_add(struct tree *t, const struct stat *st)
+{
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 64;
+		void *v = realloc(t->v, cap * sizeof *t->v);
+		if (!v)
+			return -ENOMEM;
+		t->v = v;
+		t->cap = cap;
+	}
+	t->v[t->n].dev = st->st_dev;
+	t->v[t->n].ino = st->st_ino;
+	t->n++;
+	return 0;
+}
+
+static bool tree_has(const struct tree *t, const struct stat *st)
+{
+	for (size_t k = 0; k < t->n; k++)
+		if (t->v[k].dev == st->st_dev && t->v[k].ino == st->st_ino)
+			return true;
+	return false;
+}
+
+/* Add the directories under the open directory fd (which it closes), down
+ * to depth more levels; symlinks are not followed. */
+static int tree_walk(struct tree *t, int fd, int depth)
+{
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return 0; /* unreadable: nothing to add */
+	}
+	struct dirent *e;
+	int r = 0;
+	while (r == 0 && t->n < MAX_TREE && (e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+		    (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN))
+			continue;
+		struct stat st;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		r = tree_add(t, &st);
+		if (r == 0 && depth > 1) {
+			int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub >= 0)
+				r = tree_walk(t, sub, depth - 1);
+		}
+	}
+	closedir(d);
+	return r;
+}
+
 int hs_path_inside(const char *path, const char *dir)
 {
 	_cleanup_free_ char *p = malloc(PATH_MAX), *d = malloc(PATH_MAX);
@@ -164,18 +230,30 @@ int hs_path_inside(const char *path, const char *dir)
 	if (hs_path_has_prefix(p, d))
 		return 1;
 	struct stat ds, st;
-	if (stat(d, &ds) < 0)
+	int fd = open(d, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &ds) < 0) {
+		if (fd >= 0)
+			close(fd);
 		return 0;
-	/* The same directory reached another way (a bind mount, a hard link). */
-	for (;;) {
-		if (stat(p, &st) == 0 && st.st_dev == ds.st_dev && st.st_ino == ds.st_ino)
-			return 1;
-		if (!strcmp(p, "/"))
-			return 0;
+	}
+	/* dir, or a directory in it, reached another way (a bind mount). */
+	struct tree t = { 0 };
+	r = tree_add(&t, &ds);
+	if (r == 0 && S_ISDIR(ds.st_mode))
+		r = tree_walk(&t, fd, TREE_DEPTH);
+	else
+		close(fd);
+	while (r == 0) {
+		if (stat(p, &st) == 0 && tree_has(&t, &st))
+			r = 1;
+		else if (!strcmp(p, "/"))
+			break;
 		pop(p);
 		if (!p[0])
 			strcpy(p, "/");
 	}
+	free(t.v);
+	return r;
 }
 
 const char *hs_escape(const char *s, char *out, size_t cap)

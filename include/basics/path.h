@@ -12,8 +12,9 @@ int hs_path_canon(const char *path, char *out, size_t cap);
 
 /* 1 if path is dir or lies under it, 0 if not, -errno. Both are resolved as
  * by hs_path_canon; besides the names, every existing ancestor of path is
- * compared with dir by device and inode, so a bind mount of dir counts too.
- * A dir that does not exist holds nothing. */
+ * compared by device and inode with dir and the directories two levels
+ * below it, so a bind mount of dir or of one of those (a store's points/ or
+ * chunks/ab) counts too. A dir that does not exist holds nothing. */
 int hs_path_inside(const char *path, const char *dir);
 
 /* Lexically fold path into an absolute one (relative to the current

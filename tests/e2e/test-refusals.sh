@@ -27,7 +27,23 @@ if mount --bind "$S" "$T/bind" 2>/dev/null; then
 	on_exit umount "$T/bind"
 	expect_fail "TARGET .*/bind/x.img is inside the store" "$HS" restore "$S" mail01 "$T/bind/x.img"
 	umount "$T/bind"
+	# A bind mount of a directory in the store: its points/, a chunk directory.
+	mount --bind "$S/points" "$T/bind"
+	expect_fail "TARGET .*/bind/x.img is inside the store" "$HS" restore "$S" mail01 "$T/bind/x.img"
+	expect_fail "FILE .*/bind/x.img is inside the store" "$HS" export "$S" mail01 "$T/bind/x.img"
+	expect_fail "DEST .*/bind/rep is inside the store" "$HS" replicate "$S" "$T/bind/rep"
+	expect_fail "--ship .*/bind/usb2 is inside the store" "$HS" snapshot "$S" mail02 "$T/a.img" --ship "$T/bind/usb2"
+	expect_fail "state .*/bind/st is inside the store" "$HS" mount "$S" mail01 "$T/mnt" --state "$T/bind/st"
+	umount "$T/bind"
+	sub=$(find "$T/usb/chunks" -mindepth 1 -maxdepth 1 -type d | head -1)
+	mount --bind "$sub" "$T/bind"
+	expect_fail "TARGET .*/bind/x.img is inside the seed" "$HS" restore "$S" mail01 "$T/bind/x.img" --seed "$T/usb"
+	umount "$T/bind"
 fi
+# A hard link to a file of the store: a restore would write through it.
+ln "$S/points/mail01/$id.idx" "$T/hl"
+expect_fail "/hl has 2 names \(hard links\)" "$HS" restore "$S" mail01 "$T/hl"
+rm "$T/hl"
 # Block devices: one carrying the store's filesystem, a loop device whose file is in the store.
 if losetup -f >/dev/null 2>&1 && command -v mkfs.ext4 >/dev/null; then
 	truncate -s 64M "$T/fs.img"; mkfs.ext4 -q "$T/fs.img"
