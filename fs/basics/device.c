@@ -29,7 +29,8 @@ static int fd_size(int fd, const struct stat *st, uint64_t *size)
 
 int hs_dev_open_read(const char *path, int *fdp, uint64_t *size)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO's open would wait for a writer for ever. */
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return hs_err(errno, "cannot read %s: %s", path, strerror(errno));
 	struct stat st;
@@ -37,6 +38,9 @@ int hs_dev_open_read(const char *path, int *fdp, uint64_t *size)
 		return hs_err(errno, "cannot stat %s: %s", path, strerror(errno));
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
 		return hs_err(EINVAL, "%s is not a raw image file or a block device", path);
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+		return hs_err(errno, "cannot read %s: %s", path, strerror(errno));
 	int r = fd_size(fd, &st, size);
 	if (r < 0)
 		return hs_err(-r, "cannot get the size of %s: %s", path, strerror(-r));

@@ -38,6 +38,11 @@ expect_fail "cannot read .*/missing.img: No such file" "$HS" snapshot "$S" mail0
 : >"$T/zero.img"
 expect_fail "zero.img is empty" "$HS" snapshot "$S" mail01 "$T/zero.img"
 expect_fail "not a raw image file or a block device" "$HS" snapshot "$S" mail01 "$T"
+# A FIFO: refused at once, not waited on for a writer that never comes.
+mkfifo "$T/fifo"
+expect_fail "fifo is not a raw image file or a block device" timeout 20 "$HS" backup "$S" mail01 "$T/fifo"
+expect_fail "fifo is not a raw image file or a block device" timeout 20 "$HS" snapshot "$S" two vda="$T/disk.img" vdb="$T/fifo"
+rm "$T/fifo"
 if [ "$(id -u)" -ne 0 ]; then
 	cp "$T/disk.img" "$T/noread.img"; chmod 000 "$T/noread.img"
 	expect_fail "cannot read .*noread.img" "$HS" snapshot "$S" mail01 "$T/noread.img"
