@@ -96,7 +96,7 @@ static int http_get_range(struct hs_backend *be, const char *key, uint64_t off, 
 	if (!h)
 		return -ENOMEM;
 	struct target t;
-	struct hs_http_req req = { .method = "GET", .out = out, .headers = h };
+	struct hs_http_req req = { .method = "GET", .out = out, .headers = h, .prefix_ok = true };
 	int r = target(H(be), key, &t);
 	long status = 0;
 	if (r == 0) {

@@ -176,7 +176,18 @@ struct download {
 	struct hs_buf *out;
 	bool failed;    /* out of memory */
 	size_t too_big; /* the limit the body went past, or 0 */
+	bool prefix_ok; /* the request's: a whole body (200) may be cut at the limit */
+	bool cut;       /* it was: the transfer stopped there on purpose */
 };
+
+/* Whether this response's body may be cut at the limit: a 200 to a request
+ * that needs only the body's start (a range the server did not honour). */
+static bool may_cut(struct download *d)
+{
+	long status = 0;
+	return d->prefix_ok && curl_easy_getinfo(d->c, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
+	       status == 200;
+}
 
 static size_t write_cb(char *src, size_t size, size_t nmemb, void *arg)
 {
@@ -194,8 +205,11 @@ static size_t write_cb(char *src, size_t size, size_t nmemb, void *arg)
 		curl_off_t cl = -1;
 		curl_easy_getinfo(d->c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
 		if (cl > 0 && (uint64_t)cl > max) {
-			d->too_big = max;
-			return 0;
+			if (!may_cut(d)) {
+				d->too_big = max;
+				return 0;
+			}
+			cl = (curl_off_t)max;
 		}
 		if (cl > 0 && hs_buf_reserve(d->out, (size_t)(cl < RESERVE_MAX ? cl : RESERVE_MAX) + 1) < 0) {
 			d->failed = true;
@@ -203,6 +217,14 @@ static size_t write_cb(char *src, size_t size, size_t nmemb, void *arg)
 		}
 	}
 	if (d->out->len > max || n > max - d->out->len) {
+		if (d->out->len <= max && may_cut(d)) {
+			/* What is needed, then stop the transfer. */
+			if (hs_buf_append(d->out, src, max - d->out->len) < 0)
+				d->failed = true;
+			else
+				d->cut = true;
+			return 0;
+		}
 		d->too_big = max;
 		return 0;
 	}
@@ -291,7 +313,7 @@ static CURLcode attempt(struct hs_http *h, CURL *c, const struct hs_http_req *re
 {
 	errbuf[0] = 0;
 	struct upload up = { req->body, req->body_len, 0 };
-	struct download down = { c, req->out, false, 0 };
+	struct download down = { c, req->out, false, 0, req->prefix_ok, false };
 	if (req->out)
 		req->out->len = 0;
 	curl_easy_setopt(c, CURLOPT_URL, req->url);
@@ -343,6 +365,8 @@ static CURLcode attempt(struct hs_http *h, CURL *c, const struct hs_http_req *re
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
 	}
 	CURLcode cc = perform(h, c);
+	if (down.cut && cc == CURLE_WRITE_ERROR)
+		cc = CURLE_OK; /* stopped on purpose, with all that was needed */
 	*status = 0;
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
 	*oom = down.failed;
@@ -404,7 +428,12 @@ static int curl_err(CURL *c, CURLcode cc, bool *transient)
 	}
 }
 
-static bool status_transient(long s) { return s >= 500 || s == 429 || s == 408; }
+/* Worth another try: a server error, but not one saying the server never
+ * does this (501 Not Implemented: a static server asked to PUT; 505). */
+static bool status_transient(long s)
+{
+	return (s >= 500 && s != 501 && s != 505) || s == 429 || s == 408;
+}
 
 /* Sleep ms milliseconds, give or take a quarter (so retrying workers spread out). */
 static void backoff_sleep(int ms)

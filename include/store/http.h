@@ -43,6 +43,8 @@ struct hs_http_req {
 	size_t body_len;
 	struct hs_buf *out;          /* the response body (GET, and error bodies), or NULL;
 				      * its limit (hs_buf_limit, else HS_HTTP_BODY_MAX) caps it */
+	bool prefix_ok;              /* a whole body (200) longer than that limit is cut there,
+				      * not refused: the caller needs only its start (a range) */
 };
 
 /* Perform req, retrying transient failures with backoff. With a deadline
