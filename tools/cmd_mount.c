@@ -5,6 +5,7 @@
 #include "basics/run.h"
 #include "config.h"
 #include "basics/cleanup.h"
+#include "basics/clock.h"
 #include "spare/control.h"
 #include "basics/err.h"
 #include "spare/fuse_ops.h"
@@ -21,6 +22,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #define USAGE "STORE SERVER[@POINT] MOUNTPOINT --state DIR [--seed SEED]... [--foreground]\n" \
@@ -37,7 +39,35 @@ struct mount_args {
 	unsigned hydrate_threads;
 	unsigned readahead_mib;
 	int deadline_s;
+	int mnt_lock; /* the mountpoint's directory, locked until the mount is made, or -1 */
 };
+
+/* Two mounts at one mountpoint at once would both find it free and stack
+ * one over the other: the check and the mount happen under a lock on the
+ * directory (a later mount opens the mounted root instead, and finds it in
+ * use). The lock goes with the mount, or with the process. 0 or -errno. */
+static int lock_mountpoint(const char *path, int *fd)
+{
+	*fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*fd < 0)
+		return 0; /* a dead mount, say: the check that follows says what is wrong */
+	for (int waited = 0; flock(*fd, LOCK_EX | LOCK_NB) < 0; waited += 100) {
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return 0; /* a filesystem without locks: checked without */
+		if (waited >= 30000)
+			return hs_err(EBUSY, "mountpoint %s is being mounted by another process", path);
+		hs_sleep_ms(100);
+	}
+	return 0;
+}
+
+static void unlock_mountpoint(const struct mount_args *a)
+{
+	if (a->mnt_lock >= 0) {
+		flock(a->mnt_lock, LOCK_UN);
+		close(a->mnt_lock);
+	}
+}
 
 /* Serve until unmounted; report readiness (or the error) on ready_fd. */
 static int serve(struct hs_spare_set *set, const struct hs_status_info *info, const struct mount_args *a,
@@ -59,6 +89,7 @@ static int serve(struct hs_spare_set *set, const struct hs_status_info *info, co
 		return r;
 	}
 	*served = true;
+	unlock_mountpoint(a);
 	hs_spare_set_start(set, a->hydrate_threads, (uint64_t)a->readahead_mib << 20, a->boot_trace);
 	/* After an unclean stop, nothing the state holds is trusted unchecked:
 	 * readers check what they read, and a scrub goes through the rest. */
@@ -185,7 +216,7 @@ static int parse(int argc, char **argv, struct mount_args *a)
 
 int cmd_mount(int argc, char **argv)
 {
-	struct mount_args a = { 0 };
+	struct mount_args a = { .mnt_lock = -1 };
 	int r = parse(argc, argv, &a);
 	if (r != 0) {
 		cli_list_free(&a.seeds);
@@ -206,6 +237,8 @@ int cmd_mount(int argc, char **argv)
 	free(places);
 	if (r == 0 && (r = cfg_make_dirs(a.state, false)) == 0)
 		r = cfg_make_dirs(a.mountpoint, true);
+	if (r == 0)
+		r = lock_mountpoint(a.mountpoint, &a.mnt_lock);
 	if (r == 0)
 		r = hs_mount_check_free(a.mountpoint);
 	if (r == 0 && !realpath(a.mountpoint, mnt))
@@ -291,6 +324,8 @@ int cmd_mount(int argc, char **argv)
 		_exit(serve_then_close(set, &info, &a, pipefd[1]) < 0 ? 1 : 0);
 	}
 	close(pipefd[1]);
+	if (a.mnt_lock >= 0)
+		close(a.mnt_lock); /* the daemon's copy holds the lock until it has mounted */
 	char msg[600];
 	size_t n = 0;
 	ssize_t k;

@@ -94,3 +94,23 @@ expect_fail "point web02@.* is corrupt" "$HS" mount "$S" web02 "$T/mnt" --state 
 [ ! -e "$T/s2" ] || fail "a refused mount created a state"
 ! mountpoint -q "$T/mnt" || fail "a refused mount left a mount"
 pass "a seed that is not a store, a non-state directory, missing and corrupt indexes"
+
+# Two mounts at one mountpoint at the same moment: one is made, the other is
+# refused (before, both found it free and were stacked one over the other).
+for round in 1 2 3; do
+	rm -rf "$T/c1" "$T/c2"
+	for k in 1 2; do
+		(rc=0; "$HS" mount "$S" mail01 "$T/mnt" --state "$T/c$k" --hydrate-threads 0 >"$T/c$k.out" 2>&1 || rc=$?
+		 echo $rc >"$T/c$k.rc") &
+	done
+	wait
+	ok=0
+	for k in 1 2; do [ "$(cat "$T/c$k.rc")" != 0 ] || ok=$((ok + 1)); done
+	[ "$ok" -eq 1 ] || fail "round $round: $ok of two concurrent mounts at one mountpoint were made: $(cat "$T/c1.out" "$T/c2.out")"
+	grep -q "mountpoint .*/mnt is in use" "$T/c1.out" "$T/c2.out" || fail "round $round: the refused mount said: $(cat "$T/c1.out" "$T/c2.out")"
+	n=$(awk -v m="$T/mnt" '$5 == m' /proc/self/mountinfo | wc -l)
+	[ "$n" -eq 1 ] || fail "round $round: $n mounts at the mountpoint"
+	"$HS" umount "$T/mnt" || fail "round $round: umount"
+	! mountpoint -q "$T/mnt" || fail "round $round: a second mount was hidden under the first"
+done
+pass "two mounts at one mountpoint at once: one is made, the other refused"
