@@ -728,6 +728,14 @@ static int dir_lock(struct hs_backend *be, const char *name, int wait, int *toke
 	}
 	char prev[64];
 	read_owner(fd, prev, sizeof prev);
+	/* A writer's lock left with an owner in it: that writer was killed; its
+	 * temporary files go now (a short critical section does not wait for
+	 * this), before the lock names this writer: killed meanwhile, it leaves
+	 * the name for the next one to sweep. */
+	if (!wait && prev[0] && strcmp(prev, d->owner) != 0) {
+		uint64_t n, bytes;
+		dir_leftovers(be, prev, true, &n, &bytes);
+	}
 	char own[64];
 	int len = snprintf(own, sizeof own, "%s\n", d->owner);
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, own, (size_t)len, 0) < 0)
@@ -745,12 +753,6 @@ static int dir_lock(struct hs_backend *be, const char *name, int wait, int *toke
 	if (slot < 0) {
 		unlinkat(d->rootfd, path, 0);
 		return hs_err(EMFILE, "cannot take lock %s/%s: too many locks held", be->where, path);
-	}
-	/* A writer's lock left with an owner in it: that writer was killed; its
-	 * temporary files go now (a short critical section does not wait for this). */
-	if (!wait && prev[0] && strcmp(prev, d->owner) != 0) {
-		uint64_t n, bytes;
-		dir_leftovers(be, prev, true, &n, &bytes);
 	}
 	*token = HS_TAKE_FD(fd);
 	return 0;

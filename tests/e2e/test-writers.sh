@@ -73,3 +73,23 @@ bytes=$(find "$T/store" -name '.tmp.*' -printf '%s\n' | awk '{ s += $1 } END { p
 [ -z "$(find "$T/store" -name '.tmp.*')" ] || fail "the next capture of the server left its killed capture's files"
 [ "$("$HS" verify "$T/store" --json | json_get - leftover_files)" -eq 0 ] || fail "verify still reports leftovers"
 pass "a killed capture's $n temporary files ($bytes bytes): reported by verify, removed by its server's next capture"
+
+# The next capture killed while it removes them: the lock still names the
+# first killed writer, so the capture after it removes the rest (before, the
+# lock named the second one, and the rest stayed for good).
+"$HS" snapshot "$T/store" big04 "$T/big.img" >/dev/null 2>&1 & pk=$!
+wait_for 30 sh -c "[ \$(find '$T/store/chunks' -name '.tmp.*' | wc -l) -ge 20 ]" || fail "no temporary files appeared"
+kill -9 $pk; wait $pk 2>/dev/null || true
+owner=$(head -n 1 "$T/store/locks/big04.lock")
+[ -n "$owner" ] || fail "the killed capture's lock names no owner"
+dir=$(find "$T/store/chunks" -mindepth 1 -maxdepth 1 -type d -print -quit)
+(cd "$dir" && seq -f ".tmp.$owner.planted%g" 40000 | xargs touch)
+"$HS" snapshot "$T/store" big04 "$T/a.img" >/dev/null 2>&1 & pk=$!
+wait_for 30 sh -c "[ \$(find '$dir' -name '.tmp.*.planted*' | wc -l) -lt 40000 ]" || fail "the sweep did not start"
+kill -9 $pk; wait $pk 2>/dev/null || true
+left=$(find "$dir" -name '.tmp.*.planted*' | wc -l)
+[ "$left" -eq 0 ] || [ "$(head -n 1 "$T/store/locks/big04.lock")" = "$owner" ] ||
+	fail "a capture killed while sweeping put its own name in the lock ($left files of the first left)"
+"$HS" snapshot "$T/store" big04 "$T/a.img" >/dev/null || fail "the capture after one killed while sweeping"
+[ -z "$(find "$T/store" -name '.tmp.*')" ] || fail "$(find "$T/store" -name '.tmp.*' | wc -l) temporaries outlived the capture after a sweep was killed ($left planted ones were left by it)"
+pass "a capture killed while sweeping a killed one's files ($left of 40000 left): the next capture removes the rest"
