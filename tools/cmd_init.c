@@ -12,8 +12,31 @@
 #include "store/store.h"
 #include <stdio.h>
 #include <getopt.h>
+#include <limits.h>
+#include <string.h>
+#include <unistd.h>
+#include "basics/err.h"
 
 #define USAGE "STORE [--chunk-size SIZE] [--encrypt KEYFILE]"
+
+/* A store made inside another (in its points/ or chunks/) would read to
+ * the outer one as a server or a damaged chunk directory: refused. */
+static int check_not_nested(const char *store)
+{
+	if (strstr(store, "://"))
+		return 0;
+	char p[PATH_MAX], desc[PATH_MAX + 32];
+	int r = hs_path_canon(store, p, sizeof p);
+	if (r < 0)
+		return 0; /* the store's creation says what is wrong with the path */
+	for (char *slash; (slash = strrchr(p, '/')) != NULL && p[1];) {
+		slash[slash == p] = 0; /* the parent: "/a/b" -> "/a", "/a" -> "/" */
+		snprintf(desc, sizeof desc, "%s%shotspare-store.json", p, p[1] ? "/" : "");
+		if (access(desc, F_OK) == 0)
+			return hs_err(EINVAL, "%s would lie inside the store %s", store, p);
+	}
+	return 0;
+}
 
 int cmd_init(int argc, char **argv)
 {
@@ -60,6 +83,8 @@ int cmd_init(int argc, char **argv)
 			r = hs_key_escrow_of_file(keyfile, &escrow);
 		cli_free_passphrase(pass);
 	}
+	if (r == 0)
+		r = check_not_nested(argv[optind]);
 	if (r == 0)
 		r = hs_store_create(argv[optind], (uint32_t)cs, key, escrow);
 	char fpr[HS_KEY_FPR_HEX] = "";

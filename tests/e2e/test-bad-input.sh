@@ -13,6 +13,8 @@ expect_fail "store .*/nope does not exist" "$HS" snapshot "$T/nope" mail01 "$T/d
 mkdir "$T/empty"
 expect_fail "is not a hotspare store" "$HS" points "$T/empty" mail01
 expect_fail "already a hotspare store" "$HS" init "$S"
+expect_fail "store/points/inner would lie inside the store .*/store$" "$HS" init "$S/points/inner"
+[ ! -e "$S/points/inner" ] || fail "a refused init made a store inside the store"
 mkdir "$T/future" && printf '{"format":"hotspare-store","version":99,"chunk_size":65536,"compression":"zstd"}' >"$T/future/hotspare-store.json"
 expect_fail "store format version 99" "$HS" points "$T/future" mail01
 printf '{"format":"hotspare-store",' >"$T/empty/hotspare-store.json"
