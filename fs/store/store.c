@@ -100,6 +100,15 @@ int hs_store_desc_parse(struct hs_store *st, unsigned flags)
 	struct hs_backend *be = st->be;
 	json_tokener *tok = json_tokener_new();
 	json_object *o = tok ? json_tokener_parse_ex(tok, (const char *)st->desc.data, (int)st->desc.len) : NULL;
+	/* One JSON object and nothing after it but white space: a description
+	 * with more is not one hotspare wrote. */
+	size_t end = tok && o ? json_tokener_get_parse_end(tok) : 0;
+	while (o && end < st->desc.len && strchr(" \t\r\n", st->desc.data[end]) && st->desc.data[end])
+		end++;
+	if (o && end != st->desc.len) {
+		json_object_put(o);
+		o = NULL;
+	}
 	if (tok)
 		json_tokener_free(tok);
 	json_object *v;
@@ -108,8 +117,12 @@ int hs_store_desc_parse(struct hs_store *st, unsigned flags)
 		json_object_put(o);
 		return hs_err(EBADMSG, "%s/%s is not a valid store description", be->where, DESC_KEY);
 	}
-	int version = json_object_object_get_ex(o, "version", &v) ? json_object_get_int(v) : -1;
-	int64_t cs = json_object_object_get_ex(o, "chunk_size", &v) ? json_object_get_int64(v) : 0;
+	int version = json_object_object_get_ex(o, "version", &v) && json_object_is_type(v, json_type_int)
+			      ? json_object_get_int(v)
+			      : -1;
+	int64_t cs = json_object_object_get_ex(o, "chunk_size", &v) && json_object_is_type(v, json_type_int)
+			     ? json_object_get_int64(v)
+			     : 0;
 	const char *comp = jstr(o, "compression"), *digest = jstr(o, "digest"), *enc = jstr(o, "encryption");
 	const char *fpr = jstr(o, "key_fingerprint"), *escrow = jstr(o, "escrow"), *mac = jstr(o, "mac");
 	char e1[64], e2[64]; /* what the description says, quoted in a one-line message */

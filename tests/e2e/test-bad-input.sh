@@ -19,6 +19,13 @@ mkdir "$T/future" && printf '{"format":"hotspare-store","version":99,"chunk_size
 expect_fail "store format version 99" "$HS" points "$T/future" mail01
 printf '{"format":"hotspare-store",' >"$T/empty/hotspare-store.json"
 expect_fail "not a valid store description" "$HS" points "$T/empty" mail01
+# A valid description with something after it, and a chunk size that is not a whole number.
+{ cat "$S/hotspare-store.json"; echo ' {"chunk_size":1048576}'; } >"$T/empty/hotspare-store.json"
+expect_fail "not a valid store description" "$HS" points "$T/empty" mail01
+sed 's/"chunk_size":65536/"chunk_size":65536.5/' "$S/hotspare-store.json" >"$T/empty/hotspare-store.json"
+grep -q '65536.5' "$T/empty/hotspare-store.json" || fail "the test could not write a fractional chunk size"
+expect_fail "invalid chunk size" "$HS" points "$T/empty" mail01
+rm "$T/empty/hotspare-store.json"
 pass "missing, uninitialised, future-version and corrupt stores"
 
 # Chunk sizes.
