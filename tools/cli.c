@@ -13,21 +13,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Every error is one line, whatever the paths and names it echoes hold. */
 int cli_fail(const char *cmd, int r)
 {
 	const char *m = hs_err_msg();
-	fprintf(stderr, "hotspare %s: %s\n", cmd, m ? m : strerror(r < 0 ? -r : r));
+	fprintf(stderr, "hotspare %s: ", cmd);
+	hs_fput_line(m ? m : strerror(r < 0 ? -r : r), stderr);
+	fputc('\n', stderr);
 	return 1;
 }
 
 int cli_failf(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
-	fprintf(stderr, "hotspare %s: ", cmd);
+	char *m = NULL;
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	int n = vasprintf(&m, fmt, ap);
 	va_end(ap);
+	fprintf(stderr, "hotspare %s: ", cmd);
+	hs_fput_line(n >= 0 ? m : "out of memory", stderr);
 	fputc('\n', stderr);
+	free(m);
 	return 1;
 }
 

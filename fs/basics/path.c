@@ -277,3 +277,32 @@ const char *hs_escape(const char *s, char *out, size_t cap)
 	out[o < cap ? o : cap - 1] = 0;
 	return out;
 }
+
+/* The length of the valid UTF-8 sequence of 2 to 4 bytes at s, or 0. */
+static int utf8_len(const unsigned char *s)
+{
+	int n = s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+		: s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+	for (int k = 1; k < n; k++)
+		if (s[k] < 0x80 || s[k] > 0xbf)
+			return 0;
+	/* Overlong forms, surrogates and code points past U+10FFFF. */
+	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) || (s[0] == 0xf0 && s[1] < 0x90) ||
+	    (s[0] == 0xf4 && s[1] > 0x8f))
+		return 0;
+	return n;
+}
+
+void hs_fput_line(const char *text, FILE *f)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	while (*s) {
+		int n = *s >= 0x80 ? utf8_len(s) : (*s >= 0x20 && *s != 0x7f);
+		if (n) {
+			fwrite(s, 1, (size_t)n, f);
+			s += n;
+		} else {
+			fprintf(f, "\\x%02x", *s++);
+		}
+	}
+}

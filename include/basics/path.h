@@ -3,6 +3,7 @@
  * and whether text meant for a message is safe to echo. */
 #pragma once
 #include <stddef.h>
+#include <stdio.h>
 
 /* The canonical absolute form of path into out (cap bytes): the part that
  * exists resolved as the kernel would (symlinks, ".", ".."), the rest (a
@@ -29,3 +30,8 @@ int hs_path_has_prefix(const char *path, const char *dir);
  * user typed, echoed in a one-line message): at most cap - 1 bytes, cut
  * short with "..." when it does not fit. Returns out. */
 const char *hs_escape(const char *s, char *out, size_t cap);
+
+/* Write text to f as one line of readable text: control bytes (a newline
+ * in a path) and bytes that are not valid UTF-8 as \xNN. For messages that
+ * echo paths and names as given. */
+void hs_fput_line(const char *text, FILE *f);

@@ -26,6 +26,8 @@ sed 's/"chunk_size":65536/"chunk_size":65536.5/' "$S/hotspare-store.json" >"$T/e
 grep -q '65536.5' "$T/empty/hotspare-store.json" || fail "the test could not write a fractional chunk size"
 expect_fail "invalid chunk size" "$HS" points "$T/empty" mail01
 rm "$T/empty/hotspare-store.json"
+# A path with a newline and a byte that is not UTF-8: still one line, shown escaped.
+expect_fail 'store .*/x\\x0aFAKE: fine\\xff does not exist' "$HS" points "$T/x"$'\nFAKE: fine\xff' mail01
 pass "missing, uninitialised, future-version and corrupt stores"
 
 # Chunk sizes.
