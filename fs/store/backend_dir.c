@@ -41,7 +41,11 @@ struct pending {
 	char *tmp, *key;
 };
 
-#define BATCH_BYTES (128u << 20) /* commit a batch once this much is written */
+/* Commit a batch once this much is written: each commit's syncfs makes the
+ * device flush what it was sent, and smaller steps overlap that with the
+ * compression of the next chunks (a 512 MiB snapshot: 0.91 s at 32 MiB,
+ * 0.96 s at 128 MiB, zstd -T0 -3 alone 0.90 s; 16 MiB gained no more). */
+#define BATCH_BYTES (32u << 20)
 #define BATCH_SECONDS 1.0        /* ... or once its first object is this old */
 #define DIRS_ONE_BY_ONE 16       /* more directories to sync than this: one syncfs */
 
