@@ -230,19 +230,15 @@ int hs_path_inside(const char *path, const char *dir)
 	if (hs_path_has_prefix(p, d))
 		return 1;
 	struct stat ds, st;
-	int fd = open(d, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &ds) < 0) {
-		if (fd >= 0)
-			close(fd);
+	if (stat(d, &ds) < 0)
 		return 0;
-	}
-	/* dir, or a directory in it, reached another way (a bind mount). */
+	/* dir, or a directory in it, reached another way (a bind mount). Only a
+	 * directory is opened: a FIFO's open would wait for a writer. */
 	struct tree t = { 0 };
 	r = tree_add(&t, &ds);
-	if (r == 0 && S_ISDIR(ds.st_mode))
+	int fd = r == 0 && S_ISDIR(ds.st_mode) ? open(d, O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC) : -1;
+	if (fd >= 0)
 		r = tree_walk(&t, fd, TREE_DEPTH);
-	else
-		close(fd);
 	while (r == 0) {
 		if (stat(p, &st) == 0 && tree_has(&t, &st))
 			r = 1;
@@ -293,11 +289,31 @@ static int utf8_len(const unsigned char *s)
 	return n;
 }
 
+/* Whether the valid UTF-8 sequence of n bytes at s is a character that
+ * acts on the terminal or the text's direction rather than showing: C1
+ * controls (U+0080-U+009F: NEL breaks a line, CSI starts an escape) and the
+ * bidirectional overrides and isolates (U+202A-U+202E, U+2066-U+2069). */
+static bool utf8_control(const unsigned char *s, int n)
+{
+	if (n == 2)
+		return s[0] == 0xc2 && s[1] <= 0x9f;
+	if (n == 3 && s[0] == 0xe2 && s[1] == 0x80)
+		return s[2] >= 0xaa && s[2] <= 0xae;
+	if (n == 3 && s[0] == 0xe2 && s[1] == 0x81)
+		return s[2] >= 0xa6 && s[2] <= 0xa9;
+	return false;
+}
+
 void hs_fput_line(const char *text, FILE *f)
 {
 	const unsigned char *s = (const unsigned char *)text;
 	while (*s) {
 		int n = *s >= 0x80 ? utf8_len(s) : (*s >= 0x20 && *s != 0x7f);
+		if (n > 1 && utf8_control(s, n)) {
+			for (int k = 0; k < n; k++)
+				fprintf(f, "\\x%02x", *s++);
+			continue;
+		}
 		if (n) {
 			fwrite(s, 1, (size_t)n, f);
 			s += n;
