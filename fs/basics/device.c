@@ -2,6 +2,7 @@
 #include "basics/device.h"
 #include "basics/cleanup.h"
 #include "basics/err.h"
+#include "basics/mounts.h"
 #include "basics/path.h"
 #include <dirent.h>
 #include <fcntl.h>
@@ -55,8 +56,39 @@ int hs_dev_open_read(const char *path, int *fdp, uint64_t *size)
 	return 0;
 }
 
+/* A file with other names (hard links) or mounted at its path from
+ * elsewhere (a bind mount of one file) is shared with whatever those are;
+ * for a loop device, its backing file. 0, or -EINVAL with a message naming
+ * what (the TARGET as given). file: the regular file's path, or NULL for a
+ * device (st is its stat). */
+static int shared_file(const char *file, const struct stat *st, const char *what)
+{
+	char backing[PATH_MAX], type[64];
+	struct stat bs;
+	if (!file) {
+		if (hs_dev_loop_file(what, backing, sizeof backing) != 1 || stat(backing, &bs) < 0)
+			return 0;
+		file = backing;
+		st = &bs;
+	}
+	/* "TARGET has ..." or "TARGET writes to FILE, which has ..." */
+	char who[2 * PATH_MAX + 32];
+	if (file == what)
+		snprintf(who, sizeof who, "%s", what);
+	else
+		snprintf(who, sizeof who, "%s writes to %s, which", what, file);
+	if (S_ISREG(st->st_mode) && st->st_nlink > 1)
+		return hs_err(EINVAL, "%s has %llu names (hard links): writing it would change the file under each "
+				      "of them; write to a file of its own", who, (unsigned long long)st->st_nlink);
+	if (hs_mount_type(file, type, sizeof type) == 1)
+		return hs_err(EINVAL, "%s is a mount point (a file mounted there from elsewhere): write to a file "
+				      "of its own", who);
+	return 0;
+}
+
 int hs_dev_open_target(const char *path, uint64_t size, int *fdp, bool *created, bool *is_blk)
 {
+	int r0;
 	*created = false;
 	_cleanup_close_ int fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT) {
@@ -71,12 +103,10 @@ int hs_dev_open_target(const char *path, uint64_t size, int *fdp, bool *created,
 	*is_blk = S_ISBLK(st.st_mode);
 	if (!S_ISREG(st.st_mode) && !*is_blk)
 		return hs_err(EINVAL, "%s is not a regular file or a block device", path);
-	/* Another name of the file may be anything, a store's file among them:
-	 * writing through this one would change it there too. */
-	if (S_ISREG(st.st_mode) && st.st_nlink > 1)
-		return hs_err(EINVAL, "%s has %llu names (hard links): writing it would change the file under "
-				      "each of them; write to a file of its own", path,
-			      (unsigned long long)st.st_nlink);
+	/* The file may be another one's too, a store's file among them: writing
+	 * through it would change it there. So may a loop device's. */
+	if (!*created && (r0 = shared_file(S_ISREG(st.st_mode) ? path : NULL, &st, path)) < 0)
+		return r0;
 	uint64_t have = 0;
 	int r = fd_size(fd, &st, &have);
 	if (r < 0)

@@ -360,7 +360,8 @@ static int parse_keytext(const char *path, const char *buf, size_t n, json_objec
 /* Read and parse a key file, checking its permissions. */
 static int read_keyfile(const char *path, json_object **out)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO (refused below) would otherwise wait for a writer. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return hs_err(errno, "cannot read key file %s: %s", path, strerror(errno));
 	struct stat st;

@@ -53,6 +53,10 @@ expect_fail "not a raw image file or a block device" "$HS" snapshot "$S" mail01 
 mkfifo "$T/fifo"
 expect_fail "fifo is not a raw image file or a block device" timeout 20 "$HS" backup "$S" mail01 "$T/fifo"
 expect_fail "fifo is not a raw image file or a block device" timeout 20 "$HS" snapshot "$S" two vda="$T/disk.img" vdb="$T/fifo"
+# ... nor where a directory is expected (a drive, a replica, a state).
+expect_fail "fifo is not a directory" timeout 20 "$HS" replicate "$S" "$T/fifo"
+expect_fail "fifo" timeout 20 "$HS" snapshot "$S" mail01 "$T/disk.img" --ship "$T/fifo"
+expect_fail "key file .*/fifo is not a regular file" timeout 20 "$HS" init "$T/enc" --encrypt "$T/fifo"
 rm "$T/fifo"
 if [ "$(id -u)" -ne 0 ]; then
 	cp "$T/disk.img" "$T/noread.img"; chmod 000 "$T/noread.img"

@@ -40,10 +40,22 @@ if mount --bind "$S" "$T/bind" 2>/dev/null; then
 	expect_fail "TARGET .*/bind/x.img is inside the seed" "$HS" restore "$S" mail01 "$T/bind/x.img" --seed "$T/usb"
 	umount "$T/bind"
 fi
-# A hard link to a file of the store: a restore would write through it.
+# A hard link to a file of the store, or the file bind-mounted onto the
+# TARGET: a restore would write through it; so would a loop device on either.
 ln "$S/points/mail01/$id.idx" "$T/hl"
 expect_fail "/hl has 2 names \(hard links\)" "$HS" restore "$S" mail01 "$T/hl"
+if losetup -f >/dev/null 2>&1; then
+	loop=$(losetup -f --show "$T/hl" 2>/dev/null); on_exit "losetup -d $loop 2>/dev/null || true"
+	expect_fail "$loop writes to .*/hl, which has 2 names" "$HS" restore "$S" mail01 "$loop"
+	losetup -d "$loop"
+fi
 rm "$T/hl"
+touch "$T/over.img"
+if mount --bind "$S/points/mail01/$id.idx" "$T/over.img" 2>/dev/null; then
+	on_exit "umount '$T/over.img' 2>/dev/null || true"
+	expect_fail "over.img is a mount point" "$HS" restore "$S" mail01 "$T/over.img"
+	umount "$T/over.img"
+fi
 # Block devices: one carrying the store's filesystem, a loop device whose file is in the store.
 if losetup -f >/dev/null 2>&1 && command -v mkfs.ext4 >/dev/null; then
 	truncate -s 64M "$T/fs.img"; mkfs.ext4 -q "$T/fs.img"
