@@ -29,8 +29,7 @@ static int check_not_nested(const char *store)
 	int r = hs_path_canon(store, p, sizeof p);
 	if (r < 0)
 		return 0; /* the store's creation says what is wrong with the path */
-	for (char *slash; (slash = strrchr(p, '/')) != NULL && p[1];) {
-		slash[slash == p] = 0; /* the parent: "/a/b" -> "/a", "/a" -> "/" */
+	while (hs_path_up(p)) {
 		snprintf(desc, sizeof desc, "%s%shotspare-store.json", p, p[1] ? "/" : "");
 		if (access(desc, F_OK) == 0)
 			return hs_err(EINVAL, "%s would lie inside the store %s", store, p);

@@ -145,6 +145,15 @@ int hs_path_canon(const char *path, char *out, size_t cap)
 	return finish(res, out, cap);
 }
 
+bool hs_path_up(char *p)
+{
+	char *slash = strrchr(p, '/');
+	if (!slash || !strcmp(p, "/"))
+		return false;
+	slash[slash == p] = 0; /* "/a/b" -> "/a"; "/a" -> "/" */
+	return true;
+}
+
 int hs_path_has_prefix(const char *path, const char *dir)
 {
 	size_t n = strlen(dir);
@@ -242,11 +251,8 @@ int hs_path_inside(const char *path, const char *dir)
 	while (r == 0) {
 		if (stat(p, &st) == 0 && tree_has(&t, &st))
 			r = 1;
-		else if (!strcmp(p, "/"))
+		else if (!hs_path_up(p))
 			break;
-		pop(p);
-		if (!p[0])
-			strcpy(p, "/");
 	}
 	free(t.v);
 	return r;

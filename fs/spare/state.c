@@ -348,16 +348,12 @@ fail:
  * from renaming what it holds. 1 with its name in p, 0 if none, -errno. */
 static int loose_ancestor(char *p)
 {
-	char *slash;
-	while ((slash = strrchr(p, '/')) != NULL) {
-		slash[slash == p] = 0; /* "/a/b" -> "/a"; "/a" -> "/" */
+	while (hs_path_up(p)) {
 		struct stat st;
 		if (stat(p, &st) < 0)
 			return -errno;
 		if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
 			return 1;
-		if (p[1] == 0)
-			return 0;
 	}
 	return 0;
 }

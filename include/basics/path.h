@@ -2,6 +2,7 @@
  * writes lies in a directory it reads (a restore onto its own store's files)
  * and whether text meant for a message is safe to echo. */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -22,6 +23,10 @@ int hs_path_inside(const char *path, const char *dir);
  * directory) without looking at the filesystem: for paths that must not be
  * touched (under a FUSE mount that may not answer). 0 or -errno. */
 int hs_path_lexical(const char *path, char *out, size_t cap);
+
+/* Replace the absolute path p by its parent ("/a/b" -> "/a", "/a" -> "/"):
+ * false, p unchanged, when p is "/" (or not absolute). */
+bool hs_path_up(char *p);
 
 /* True if path equals dir or lies under it, comparing canonical strings. */
 int hs_path_has_prefix(const char *path, const char *dir);
