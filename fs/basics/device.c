@@ -162,6 +162,38 @@ bool hs_range_is_hole(int fd, uint64_t off, uint64_t n)
 	return (uint64_t)d >= off + n;
 }
 
+void hs_holes_init(struct hs_holes *h)
+{
+	pthread_mutex_init(&h->lock, NULL);
+	h->from = h->to = 0;
+}
+
+void hs_holes_destroy(struct hs_holes *h)
+{
+	pthread_mutex_destroy(&h->lock);
+}
+
+bool hs_holes_has(struct hs_holes *h, int fd, uint64_t off, uint64_t n)
+{
+	pthread_mutex_lock(&h->lock);
+	bool known = off >= h->from && off + n <= h->to;
+	pthread_mutex_unlock(&h->lock);
+	if (known)
+		return true;
+	off_t d = lseek(fd, (off_t)off, SEEK_DATA);
+	/* ENXIO: no data at or after off, holes to the end. */
+	if (d < 0 && errno != ENXIO)
+		return false;
+	uint64_t end = d < 0 ? UINT64_MAX : (uint64_t)d;
+	if (end < off + n)
+		return false;
+	pthread_mutex_lock(&h->lock);
+	h->from = off;
+	h->to = end;
+	pthread_mutex_unlock(&h->lock);
+	return true;
+}
+
 /* Whether block device number d is t, a partition of t, or stacked on t
  * (device mapper, md: its "slaves" in sysfs), depth levels down. */
 static bool dev_uses(dev_t d, dev_t t, int depth)

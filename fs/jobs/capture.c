@@ -24,6 +24,7 @@ struct disk {
 	struct hs_index *since; /* incremental: the table unchanged chunks come from */
 	int fd;
 	bool is_reg;
+	struct hs_holes holes; /* of a regular file's fd */
 	atomic_uint_fast64_t zero, dedup, fresh, stored, unchanged;
 };
 
@@ -95,7 +96,7 @@ static int read_chunk(struct disk *dk, uint64_t off, uint32_t len, void *plain)
 		r = rd->read(rd->ctx, plain, len, off);
 		return r < 0 ? r : 1;
 	}
-	if (dk->is_reg && hs_range_is_hole(dk->fd, off, len))
+	if (dk->is_reg && hs_holes_has(&dk->holes, dk->fd, off, len))
 		return 0;
 	ssize_t got = hs_pread_full(dk->fd, plain, len, off);
 	if (got < 0)
@@ -336,6 +337,7 @@ static void close_disks(struct disk *d, unsigned n)
 			close(d[k].fd);
 		hs_index_free(d[k].ix);
 		hs_index_free(d[k].since);
+		hs_holes_destroy(&d[k].holes);
 	}
 	free(d);
 }
@@ -346,8 +348,10 @@ static int open_disks(const struct hs_capture_opts *o, struct disk **out, uint64
 	struct disk *d = calloc(o->ndisks, sizeof *d);
 	if (!d)
 		return -ENOMEM;
-	for (unsigned k = 0; k < o->ndisks; k++)
+	for (unsigned k = 0; k < o->ndisks; k++) {
 		d[k].fd = -1;
+		hs_holes_init(&d[k].holes);
+	}
 	int r = 0;
 	*total = 0;
 	for (unsigned k = 0; r == 0 && k < o->ndisks; k++) {

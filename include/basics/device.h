@@ -1,6 +1,7 @@
 /* Images and block devices as SOURCE and TARGET: opening, sizing (the size of
  * a block device comes from the device, not stat) and whole-buffer I/O. */
 #pragma once
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,6 +25,20 @@ int hs_pwrite_full(int fd, const void *buf, size_t n, uint64_t off);
 
 /* True if [off, off+n) of a regular file is one hole (reads as zeros without I/O). */
 bool hs_range_is_hole(int fd, uint64_t off, uint64_t n);
+
+/* The last run of holes one SEEK_DATA found in a file that does not change
+ * while it is read (a capture's source): the chunks inside it need no lseek
+ * of their own, which is most of the time a snapshot of a large sparse image
+ * takes. Shared by threads; zero-initialise it, then hs_holes_init. */
+struct hs_holes {
+	pthread_mutex_t lock;
+	uint64_t from, to; /* [from, to) is known to be holes */
+};
+void hs_holes_init(struct hs_holes *h);
+void hs_holes_destroy(struct hs_holes *h);
+
+/* hs_range_is_hole through h. */
+bool hs_holes_has(struct hs_holes *h, int fd, uint64_t off, uint64_t n);
 
 /* 1 if the filesystem holding path lives on block device dev (on dev itself,
  * a partition of it, or a device stacked on it such as LVM); 0 if not, or
