@@ -142,13 +142,17 @@ int cmd_points(int argc, char **argv)
 		r = hs_store_points_list(st, server, &ids, &n);
 	if (r < 0)
 		return cli_fail("points", r);
+	/* As du, prune and restore say: a name with no points is a mistake
+	 * (prune keeps a server's newest snapshot), not an empty answer. */
+	if (n == 0)
+		return cli_failf("points", "server %s has no points in %s", server, st->be->where);
 	_cleanup_free_ struct hs_point *p = malloc(sizeof *p);
 	/* What each point is, for the drive each needs (a base is older). */
-	_cleanup_free_ struct hs_prune_point *seen = calloc(n ? n : 1, sizeof *seen);
+	_cleanup_free_ struct hs_prune_point *seen = calloc(n, sizeof *seen);
 	if (!p || !seen)
 		return cli_fail("points", -ENOMEM);
 	json_object *arr = json_object_new_array();
-	if (!json && n)
+	if (!json)
 		printf("%-17s %-9s %-21s %10s %16s %10s  %-17s %-16s %s\n", "ID", "KIND", "TIME (UTC)", "SIZE", "NEW",
 		       "READ", "NEEDS DRIVE", "CONSISTENCY", "DISKS");
 	size_t unreadable = 0;
@@ -187,8 +191,6 @@ int cmd_points(int argc, char **argv)
 	}
 	if (json)
 		puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-	else if (n == 0)
-		printf("server %s has no points in %s\n", server, st->be->where);
 	json_object_put(arr);
 	if (unreadable)
 		return cli_failf("points", "%zu of %zu points of %s cannot be read (their indexes are damaged)", unreadable,
