@@ -100,7 +100,7 @@ static const char *warn_cmd;
 
 static void warn_line(const char *line)
 {
-	fprintf(stderr, "hotspare %s: warning: %s\n", warn_cmd, line);
+	hs_warn(warn_cmd, "%s", line);
 }
 
 /* --lvm-snapshot's SIZE: given as --lvm-snapshot=SIZE, or as the next

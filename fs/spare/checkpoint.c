@@ -106,7 +106,7 @@ static void keep_base(struct hs_spare *sp, struct hs_store *st, const struct hs_
 	/* Not fsynced: a base is this daemon's own and gone at the next open. */
 	int r = hs_table_from_index(sp->state->dirfd, sp->state->dir, HS_TABLE_CHECKPOINT, ix, false, st, &t);
 	if (r < 0) {
-		fprintf(stderr, "hotspare: the next checkpoint of %s reads every written chunk: %s\n", sp->state->dir,
+		hs_note("the next checkpoint of %s reads every written chunk: %s", sp->state->dir,
 			hs_err_msg() ? hs_err_msg() : strerror(-r));
 		hs_err_clear();
 		hs_table_forget(sp->state->dirfd, HS_TABLE_CHECKPOINT);

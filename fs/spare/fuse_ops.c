@@ -541,14 +541,14 @@ static void reply_image(fuse_req_t req, struct hs_spare *sp, size_t size, off_t 
 		return;
 	}
 	if (got < 0) {
-		fprintf(stderr, "hotspare: cannot read %zu bytes at %lld of the state's image: %s\n", size,
+		hs_note("cannot read %zu bytes at %lld of the state's image: %s", size,
 			(long long)off, strerror((int)-got));
 		fuse_reply_err(req, EIO);
 		return;
 	}
 short_read:
 	hs_spare_image_short(sp);
-	fprintf(stderr, "hotspare: read of %zu bytes at %lld failed: %s\n", size, (long long)off,
+	hs_note("read of %zu bytes at %lld failed: %s", size, (long long)off,
 		hs_err_msg() ? hs_err_msg() : "short read");
 	fuse_reply_err(req, EIO);
 }
@@ -575,7 +575,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	/* O_DIRECT reads are not read again by the kernel. */
 	bool buffered = !(fi->flags & O_DIRECT);
 	if (buffered && failed_just_now(f, (uint64_t)off, (uint64_t)off + size)) {
-		fprintf(stderr, "hotspare: read of %zu bytes at %lld failed: a read of it failed just now\n", size,
+		hs_note("read of %zu bytes at %lld failed: a read of it failed just now", size,
 			(long long)off);
 		fuse_reply_err(req, EIO);
 		return;
@@ -585,7 +585,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 		if (buffered)
 			note_failed(f, (uint64_t)off, (uint64_t)off + size);
 		const char *m = hs_err_msg();
-		fprintf(stderr, "hotspare: read of %zu bytes at %lld failed: %s\n", size, (long long)off,
+		hs_note("read of %zu bytes at %lld failed: %s", size, (long long)off,
 			m ? m : strerror(-r));
 		fuse_reply_err(req, EIO);
 		return;
@@ -607,7 +607,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
 	if (r < 0) {
 		const char *m = hs_err_msg();
 		if (r != -EFBIG)
-			fprintf(stderr, "hotspare: write of %zu bytes at %lld failed: %s\n", size,
+			hs_note("write of %zu bytes at %lld failed: %s", size,
 				(long long)off, m ? m : strerror(-r));
 		fuse_reply_err(req, r == -EFBIG ? EFBIG : EIO);
 		return;
@@ -623,7 +623,7 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	struct hs_spare *sp = disk_of(F(req), ino);
 	int r = sp ? hs_spare_flush(sp) : 0;
 	if (r < 0)
-		fprintf(stderr, "hotspare: flush failed: %s\n", hs_err_msg() ? hs_err_msg() : strerror(-r));
+		hs_note("flush failed: %s", hs_err_msg() ? hs_err_msg() : strerror(-r));
 	fuse_reply_err(req, r < 0 ? EIO : 0);
 }
 
@@ -783,7 +783,7 @@ int hs_fuse_serve(struct hs_fuse *f, bool signals)
 	 * flushed and closed after this all the same, and that is what the
 	 * caller reports. */
 	if (r == -ECONNABORTED) {
-		fprintf(stderr, "hotspare: the FUSE connection was aborted\n");
+		hs_note("the FUSE connection was aborted");
 		r = 0;
 	}
 	return r < 0 ? r : 0;

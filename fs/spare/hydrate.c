@@ -1,5 +1,6 @@
 /* Background hydration; see hydrate.h. */
 #include "spare/hydrate.h"
+#include "basics/err.h"
 #include "basics/cleanup.h"
 #include "basics/clock.h"
 #include "spare/spare.h"
@@ -104,7 +105,7 @@ static void *flusher(void *arg)
 		if (hs_state_damaged(h->sp->state))
 			continue;
 		if (hs_spare_flush(h->sp) < 0)
-			fprintf(stderr, "hotspare: flushing the state failed; will retry\n");
+			hs_note("flushing the state failed; will retry");
 	}
 	return NULL;
 }

@@ -222,11 +222,11 @@ static void *bg_main(void *arg)
 	int r = hs_scrub(b->sp, false, 1, &b->stop, NULL, &st);
 	hs_scrub_summary(&st, line, sizeof line);
 	if (r == -ECANCELED)
-		fprintf(stderr, "hotspare: scrub stopped at unmount: %s\n", line);
+		hs_note("scrub stopped at unmount: %s", line);
 	else if (r < 0)
-		fprintf(stderr, "hotspare: scrub failed: %s\n", hs_err_msg() ? hs_err_msg() : strerror(-r));
+		hs_note("scrub failed: %s", hs_err_msg() ? hs_err_msg() : strerror(-r));
 	else
-		fprintf(stderr, "hotspare: scrub after an unclean stop: %s\n", line);
+		hs_note("scrub after an unclean stop: %s", line);
 	return NULL;
 }
 

@@ -163,9 +163,9 @@ static void load_trace(struct hs_spare_set *s, unsigned k, const char *path, uin
 	*n = 0;
 	int r = hs_trace_load(path, sp->ix, v, n);
 	if (r == 0)
-		fprintf(stderr, "hotspare: hydrating the %zu chunks of boot trace %s first\n", *n, path);
+		hs_note("hydrating the %zu chunks of boot trace %s first", *n, path);
 	else if (r != -ENOENT)
-		fprintf(stderr, "hotspare: ignoring boot trace: %s\n", hs_err_msg() ? hs_err_msg() : strerror(-r));
+		hs_note("ignoring boot trace: %s", hs_err_msg() ? hs_err_msg() : strerror(-r));
 }
 
 void hs_spare_set_start(struct hs_spare_set *s, unsigned threads, uint64_t readahead_bytes, const char *trace)
@@ -173,7 +173,7 @@ void hs_spare_set_start(struct hs_spare_set *s, unsigned threads, uint64_t reada
 	for (unsigned k = 0; k < s->n; k++) {
 		struct hs_spare *sp = s->disk[k];
 		if (readahead_bytes && hs_readahead_start(sp, HS_READAHEAD_THREADS, readahead_bytes, &sp->ra) < 0) {
-			fprintf(stderr, "hotspare: no read-ahead on %s: cannot start its threads\n", sp->ix->disk);
+			hs_note("no read-ahead on %s: cannot start its threads", sp->ix->disk);
 			sp->ra = NULL;
 		}
 		if (threads) {

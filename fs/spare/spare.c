@@ -481,7 +481,7 @@ static int settle_suspect(struct hs_spare *sp, uint64_t i, void *buf)
 	}
 	atomic_fetch_add(&sp->nbad, 1);
 	if (!sp->quiet)
-		fprintf(stderr, "hotspare: chunk %llu of %s/disk.img does not match point %s@%s: replacing it\n",
+		hs_note("chunk %llu of %s/disk.img does not match point %s@%s: replacing it",
 		(unsigned long long)i, sp->state->dir, sp->ix->server, sp->ix->id);
 	if (!zero_chunk(sp, i))
 		return 1;

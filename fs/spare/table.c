@@ -416,7 +416,7 @@ int hs_table_load(int dirfd, const char *dir, struct hs_store *st, const struct 
 		return r;
 	(*out)->st = st;
 	if (why[0])
-		fprintf(stderr, "hotspare: %s: made again from the store\n", why);
+		hs_note("%s: made again from the store", why);
 	return 0;
 }
 
@@ -510,7 +510,7 @@ static int repair(struct hs_table *t, unsigned seen, const char *what)
 	if (r < 0)
 		return r == -EIO ? r : hs_err(EIO, "%s, and rewriting it failed: %s", what, strerror(-r));
 	atomic_fetch_add(&t->repairs, 1);
-	fprintf(stderr, "hotspare: %s: %llu blocks rewritten from the store\n", what, (unsigned long long)fixed);
+	hs_note("%s: %llu blocks rewritten from the store", what, (unsigned long long)fixed);
 	return 0;
 }
 

@@ -289,8 +289,8 @@ int hs_lease_take(struct hs_store *st, const struct hs_point_ref *points, size_t
 		return r;
 	}
 	if (holder_put(h) < 0) {
-		fprintf(stderr, "hotspare: warning: cannot record in %s that %s%s is in use (%s); a prune "
-			"there would not know (retrying)\n", st->be->where, h->points[0] ? h->points[0] : "",
+		hs_warn(NULL, "cannot record in %s that %s%s is in use (%s); a prune there would not know (retrying)",
+			st->be->where, h->points[0] ? h->points[0] : "",
 			n > 1 ? " and others" : "", hs_err_msg() ? hs_err_msg() : "the store refused it");
 		hs_err_clear();
 	}

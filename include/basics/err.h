@@ -18,3 +18,12 @@ void hs_err_clear(void);
 
 /* Copy another thread's message into this one (workers report through the caller). */
 void hs_err_set_msg(const char *msg);
+
+/* Print "hotspare CMD: warning: MESSAGE" (CMD NULL: "hotspare: warning:")
+ * to stderr as one line: control bytes in the paths and names it echoes
+ * are escaped, as in an error. */
+void hs_warn(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Print "hotspare: MESSAGE" to stderr (a daemon's log) as one line, escaped
+ * as hs_warn does. */
+void hs_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -161,6 +161,42 @@ static void test_escape(void **state)
 	assert_non_null(strstr(tiny, "..."));
 }
 
+/* stderr while fn runs, as a string. */
+static char *stderr_of(void (*fn)(void))
+{
+	char path[] = "/tmp/hs-stderr-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	fflush(stderr);
+	int saved = dup(2);
+	dup2(fd, 2);
+	fn();
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	static char buf[512];
+	ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	return buf;
+}
+
+static void warn_path(void) { hs_warn("backup", "cannot use %s", "/srv/a\nb\x1b[31mc\xe2\x80\xae"); }
+static void note_path(void) { hs_note("boot trace %s", "/t\r\x9b"); }
+static void warn_plain(void) { hs_warn(NULL, "caf\xc3\xa9 %d", 7); }
+
+/* Warnings and a daemon's notes stay one line whatever the paths they echo
+ * hold: control bytes, C1 and bidi overrides escaped, UTF-8 kept. */
+static void test_warn_one_line(void **state)
+{
+	(void)state;
+	assert_string_equal(stderr_of(warn_path),
+			    "hotspare backup: warning: cannot use /srv/a\\x0ab\\x1b[31mc\\xe2\\x80\\xae\n");
+	assert_string_equal(stderr_of(note_path), "hotspare: boot trace /t\\x0d\\x9b\n");
+	assert_string_equal(stderr_of(warn_plain), "hotspare: warning: caf\xc3\xa9 7\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -168,6 +204,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_inside, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_places, setup, teardown),
 		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_warn_one_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
