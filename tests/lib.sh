@@ -10,16 +10,23 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/hs-test.XXXXXX")
 # tests that check the configuration name their own file.
 export HOTSPARE_CONFIG=""
 CLEANUPS=()
-
 # Run cleanup steps (newest first), then remove the temporary directory.
 hs_cleanup() {
 	local i
 	for ((i = ${#CLEANUPS[@]} - 1; i >= 0; i--)); do eval "${CLEANUPS[$i]}" >/dev/null 2>&1 || true; done
-	rm -rf "$T"
+	rm -rf "$T" ${PYBIN:+"$PYBIN"}
 }
 trap hs_cleanup EXIT
 # Register a command to run on exit (e.g. detaching a loop device).
 on_exit() { CLEANUPS+=("$*"); }
+# python3 is Debian's (scripts/deps.sh installs it), not a version manager's
+# shim first in PATH: pyenv's runs a few bash scripts per call, over a second
+# for each json_get on a busy machine. A directory beside $T puts it first.
+PYBIN=
+if [ -x /usr/bin/python3 ] && [ "$(command -v python3)" != /usr/bin/python3 ]; then
+	PYBIN=$T.bin
+	mkdir "$PYBIN" && ln -s /usr/bin/python3 "$PYBIN/python3" && PATH=$PYBIN:$PATH
+fi
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok - $*"; }
