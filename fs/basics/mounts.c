@@ -46,11 +46,12 @@ static char *field(const char *line, int n, char *out, size_t cap)
 	return out;
 }
 
-/* Call fn(arg, mountpoint, fstype) for every line of /proc/self/mountinfo,
- * oldest mount first; a non-zero return stops the walk and is returned.
- * Lines are read whole: a mount point near PATH_MAX makes a line longer than
- * any fixed buffer, and a line cut in two would parse as two wrong mounts. */
-static int each_mount(int (*fn)(void *arg, const char *mnt, const char *fstype), void *arg)
+/* Call fn(arg, mountpoint, fstype, device) for every line of
+ * /proc/self/mountinfo, oldest mount first; a non-zero return stops the walk
+ * and is returned. Lines are read whole: a mount point near PATH_MAX makes a
+ * line longer than any fixed buffer, and a line cut in two would parse as
+ * two wrong mounts. */
+static int each_mount_dev(int (*fn)(void *arg, const char *mnt, const char *fstype, dev_t dev), void *arg)
 {
 	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
 	if (!f)
@@ -67,14 +68,34 @@ static int each_mount(int (*fn)(void *arg, const char *mnt, const char *fstype),
 			if (!(mnt = malloc(mcap = (size_t)n)))
 				return -ENOMEM;
 		}
-		if (!sep || !field(line, 4, mnt, mcap) || !field(sep + 3, 0, fstype, sizeof fstype))
+		unsigned ma, mi;
+		if (!sep || sscanf(line, "%*d %*d %u:%u", &ma, &mi) != 2 || !field(line, 4, mnt, mcap) ||
+		    !field(sep + 3, 0, fstype, sizeof fstype))
 			continue;
 		unescape(mnt);
-		int r = fn(arg, mnt, fstype);
+		int r = fn(arg, mnt, fstype, makedev(ma, mi));
 		if (r)
 			return r;
 	}
 	return ferror(f) ? -EIO : 0;
+}
+
+struct each_adapter {
+	int (*fn)(void *arg, const char *mnt, const char *fstype);
+	void *arg;
+};
+
+static int each_adapted(void *arg, const char *mnt, const char *fstype, dev_t dev)
+{
+	(void)dev;
+	struct each_adapter *a = arg;
+	return a->fn(a->arg, mnt, fstype);
+}
+
+static int each_mount(int (*fn)(void *arg, const char *mnt, const char *fstype), void *arg)
+{
+	struct each_adapter a = { fn, arg };
+	return each_mount_dev(each_adapted, &a);
 }
 
 int hs_mounts_each(int (*fn)(void *arg, const char *mnt, const char *fstype), void *arg)
@@ -100,19 +121,23 @@ struct type_at {
 	char *type;
 	int cap;
 	int found;
+	dev_t dev;
 };
 
-static int type_at(void *arg, const char *mnt, const char *fstype)
+static int type_at(void *arg, const char *mnt, const char *fstype, dev_t dev)
 {
 	struct type_at *t = arg;
 	if (strcmp(mnt, t->want) == 0) {
-		snprintf(t->type, (size_t)t->cap, "%s", fstype);
+		if (t->type)
+			snprintf(t->type, (size_t)t->cap, "%s", fstype);
+		t->dev = dev;
 		t->found = 1; /* the last match is the one on top */
 	}
 	return 0;
 }
 
-int hs_mount_type(const char *path, char *type, int cap)
+/* The mount exactly at path: 1 with t filled, 0 if none, -errno. */
+static int mount_at(const char *path, struct type_at *t)
 {
 	char want[PATH_MAX];
 	if (!realpath(path, want)) {
@@ -121,9 +146,24 @@ int hs_mount_type(const char *path, char *type, int cap)
 			return -errno;
 		snprintf(want, sizeof want, "%s", path);
 	}
-	struct type_at t = { .want = want, .type = type, .cap = cap };
-	int r = each_mount(type_at, &t);
-	return r < 0 ? r : t.found;
+	t->want = want;
+	int r = each_mount_dev(type_at, t);
+	return r < 0 ? r : t->found;
+}
+
+int hs_mount_type(const char *path, char *type, int cap)
+{
+	struct type_at t = { .type = type, .cap = cap };
+	return mount_at(path, &t);
+}
+
+int hs_mount_dev(const char *path, dev_t *dev)
+{
+	struct type_at t = { 0 };
+	int r = mount_at(path, &t);
+	if (r == 1)
+		*dev = t.dev;
+	return r;
 }
 
 struct fuse_above {

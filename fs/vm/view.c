@@ -3,6 +3,7 @@
 #include "basics/clock.h"
 #include "basics/err.h"
 #include "basics/mounts.h"
+#include "basics/openby.h"
 #include "basics/run.h"
 #include "basics/buf.h"
 #include "spare/status.h"
@@ -66,6 +67,17 @@ int hs_spare_unmount(const char *mnt, long pid, unsigned long long start, int bu
 		start = hs_proc_start(pid);
 	int r;
 	char why[1024] = "";
+	/* A copy of the mount in another mount namespace (a QEMU libvirt
+	 * started while it was mounted gets one) is not ours to unmount and
+	 * keeps the daemon serving it. One that a process there uses (that VM
+	 * reads the image) refuses the unmount, as a user here would; one that
+	 * nobody uses has its connection aborted below. */
+	dev_t dev = 0;
+	bool have_dev = hs_mount_dev(mnt, &dev) == 1;
+	struct hs_open_by by;
+	if (have_dev && hs_open_by(dev, (pid_t)pid, &by) == 1 && by.other_ns)
+		return hs_err(EBUSY, "%s is busy: pid %d (%s) has its files open in another mount namespace "
+				     "(a VM started by libvirt?)", mnt, (int)by.pid, by.comm);
 	for (int waited = 0;; waited += 100) {
 		r = geteuid() == 0 ? hs_mount_detach(mnt, false) : run_fusermount(mnt, why, sizeof why);
 		/* Another umount of it at the same moment: EINVAL once it is gone,
@@ -89,9 +101,17 @@ int hs_spare_unmount(const char *mnt, long pid, unsigned long long start, int bu
 	 * A daemon this process forked (a drill's partition files) is its own
 	 * child, reaped as it ends; any other is done once a zombie: its parent
 	 * (init) may take a second or more to reap it. */
+	bool aborted = false;
 	for (int waited = 0; daemon_runs(pid, start); waited += 20) {
 		if (waited >= 600000)
 			return hs_err(ETIMEDOUT, "the daemon (pid %ld) has not exited after 10 minutes", pid);
+		/* Still serving after our mount went: a copy elsewhere holds the
+		 * connection. Nobody using it, it is aborted: the daemon then
+		 * flushes and exits as after an unmount. */
+		if (!aborted && waited >= 500 && have_dev && geteuid() == 0 && hs_open_by(dev, (pid_t)pid, &by) == 0) {
+			hs_fuse_conn_abort(dev);
+			aborted = true;
+		}
 		hs_sleep_ms(20);
 	}
 	return 0;

@@ -10,6 +10,10 @@
  * type (cap bytes). 1 if path is a mount point, 0 if not, -errno. */
 int hs_mount_type(const char *path, char *type, int cap);
 
+/* The device (st_dev) of the mount exactly at path, from mountinfo: 1 with
+ * *dev set, 0 if path is not a mount point, -errno. */
+int hs_mount_dev(const char *path, dev_t *dev);
+
 /* Whether path (which may not exist yet) lies at or under a FUSE mount (a
  * spare's, or any other): the mount's path into mnt. 1 if it does, 0 if not,
  * -errno. A spare's state there would wait on a filesystem that may be its

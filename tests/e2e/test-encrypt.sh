@@ -52,11 +52,14 @@ echo "correct horse battery staple" >"$T/pass"
 # ---- the test disk with a marker file, and a plain store as the control ----
 "$ROOT/scripts/make-test-disk.sh" "$T/disk.img" >/dev/null
 head -c 65536 /dev/urandom >"$T/marker"
+# In a mount namespace of its own: a QEMU that libvirt starts meanwhile
+# (lane vm's) would copy the mount and keep it, and write the image when it
+# goes.
 put_marker() { # IMG: copy the marker into the root filesystem as /srv/marker
 	local dev
 	mkdir -p "$T/m"
 	dev=$(losetup -f --show -o 1048576 "$1")
-	mount -t ext4 "$dev" "$T/m" && cp "$T/marker" "$T/m/srv/marker" && umount "$T/m"
+	unshare -m --propagation private sh -ec "mount -t ext4 '$dev' '$T/m'; cp '$T/marker' '$T/m/srv/marker'; umount '$T/m'"
 	losetup -d "$dev"
 }
 put_marker "$T/disk.img"

@@ -122,3 +122,29 @@ if "$HS" umount "$T/mnt" >"$T/umount.out" 2>&1; then fail "umount exited 0 after
 grep -q "could not close its state cleanly: .*Input/output error" "$T/umount.out" || fail "umount's message: $(cat "$T/umount.out")"
 [ "$(wc -l <"$T/umount.out")" = 1 ] || fail "umount said more than one line: $(cat "$T/umount.out")"
 pass "umount fails, in one line, when its daemon is killed in its flush or its flush fails"
+
+# A copy of the mount in another mount namespace (what a QEMU that libvirt
+# starts gets): nobody using it, umount aborts its connection and is done in
+# seconds, the state flushed (it waited for the copy's end, up to 10 min);
+# a process there with the image open refuses the unmount in one line.
+hs_mount_at "$T/mnt" "$T/store" mail01 "$T/mnt" --state "$T/ns-state"
+unshare -m --propagation private sleep 60 &
+copy=$!
+on_exit "kill $copy"
+wait_for 10 sh -c "grep -q ' $T/mnt ' /proc/$copy/mountinfo" || fail "the namespace has no copy of the mount"
+start=$(date +%s)
+timeout 60 "$HS" umount "$T/mnt" || fail "umount with an idle copy in another namespace"
+[ $(($(date +%s) - start)) -le 20 ] || fail "umount waited $(($(date +%s) - start)) s for an idle copy"
+grep -q "state flushed" "$T/ns-state/daemon.log" || fail "the daemon did not flush: $(tail -n 3 "$T/ns-state/daemon.log")"
+kill "$copy"
+hs_mount_at "$T/mnt" "$T/store" mail01 "$T/mnt" --state "$T/ns-state"
+unshare -m --propagation private sh -c "exec 3<'$T/mnt/mail01.img'; exec sleep 60" &
+user=$!
+on_exit "kill $user"
+wait_for 10 sh -c "ls -l /proc/$user/fd 2>/dev/null | grep -q mail01.img" || fail "the namespace's process did not open the image"
+expect_fail "busy: pid $user \(sleep\) has its files open in another mount namespace" timeout 60 "$HS" umount "$T/mnt"
+[ "$("$HS" status "$T/mnt" --json | json_get - pid)" -gt 0 ] || fail "a refused umount left no mount"
+kill "$user"
+wait_for 10 eval "! proc_running $user" || fail "the namespace's process did not end"
+"$HS" umount "$T/mnt" || fail "umount once the copy's user ended"
+pass "umount aborts a copy of its mount in another namespace that nobody uses; one in use refuses it"
