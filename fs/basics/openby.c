@@ -84,7 +84,7 @@ static bool has_open(long pid, const struct ns_mounts *m)
 	return false;
 }
 
-int hs_open_by(dev_t dev, pid_t skip, struct hs_open_by *by)
+int hs_open_by(dev_t dev, pid_t skip, bool other_only, struct hs_open_by *by)
 {
 	char self_ns[64] = "";
 	ssize_t len = readlink("/proc/self/ns/mnt", self_ns, sizeof self_ns - 1);
@@ -103,11 +103,12 @@ int hs_open_by(dev_t dev, pid_t skip, struct hs_open_by *by)
 		if (*end || pid <= 0 || pid == self || pid == skip)
 			continue;
 		const struct ns_mounts *m = mounts_of(pid, dev, &cache, &n);
-		if (!m || m->n == 0 || !has_open(pid, m))
+		bool other = m && strcmp(m->ns, self_ns) != 0;
+		if (!m || m->n == 0 || (other_only && !other) || !has_open(pid, m))
 			continue;
 		found = 1;
 		by->pid = (pid_t)pid;
-		by->other_ns = strcmp(m->ns, self_ns) != 0;
+		by->other_ns = other;
 		by->comm[0] = 0;
 		char p[64];
 		snprintf(p, sizeof p, "/proc/%ld/comm", pid);

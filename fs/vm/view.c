@@ -75,7 +75,7 @@ int hs_spare_unmount(const char *mnt, long pid, unsigned long long start, int bu
 	dev_t dev = 0;
 	bool have_dev = hs_mount_dev(mnt, &dev) == 1;
 	struct hs_open_by by;
-	if (have_dev && hs_open_by(dev, (pid_t)pid, &by) == 1 && by.other_ns)
+	if (have_dev && hs_open_by(dev, (pid_t)pid, true, &by) == 1)
 		return hs_err(EBUSY, "%s is busy: pid %d (%s) has its files open in another mount namespace "
 				     "(a VM started by libvirt?)", mnt, (int)by.pid, by.comm);
 	for (int waited = 0;; waited += 100) {
@@ -108,7 +108,7 @@ int hs_spare_unmount(const char *mnt, long pid, unsigned long long start, int bu
 		/* Still serving after our mount went: a copy elsewhere holds the
 		 * connection. Nobody using it, it is aborted: the daemon then
 		 * flushes and exits as after an unmount. */
-		if (!aborted && waited >= 500 && have_dev && geteuid() == 0 && hs_open_by(dev, (pid_t)pid, &by) == 0) {
+		if (!aborted && waited >= 500 && have_dev && geteuid() == 0 && hs_open_by(dev, (pid_t)pid, false, &by) == 0) {
 			hs_fuse_conn_abort(dev);
 			aborted = true;
 		}

@@ -15,8 +15,8 @@ struct hs_open_by {
 
 /* Whether a process other than this one and skip (0: none) has a file open
  * on the filesystem of device dev (st_dev of its root), through any mount
- * of it in any namespace. Read from /proc (fdinfo's mnt_id against that
+ * of it in any namespace (other_only: in any but this process's). Read from /proc (fdinfo's mnt_id against that
  * process's mountinfo): nothing on the filesystem is touched, so a daemon
  * that does not answer cannot hang the question. 1 with *by set, 0 if
  * none, -errno. */
-int hs_open_by(dev_t dev, pid_t skip, struct hs_open_by *by);
+int hs_open_by(dev_t dev, pid_t skip, bool other_only, struct hs_open_by *by);
