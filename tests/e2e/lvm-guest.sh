@@ -46,9 +46,14 @@ dd if=/dev/urandom of=/mnt/lv/fill bs=1M count=16 conv=fsync 2>/dev/null
 ) &
 WRITER=$!
 snapshots() { lvs --noheadings -o lv_name @hotspare_snapshot 2>/dev/null | tr -d ' '; }
-wait_snapshot() { # wait until a hotspare snapshot exists (or the pid ended)
+# stop_at_snapshot PID: SIGSTOP the capture as soon as its snapshot's node
+# appears, before it reads (lvs takes long enough in this guest for a whole
+# capture to end first): no sleep, no process per look. True if LVM then
+# lists the snapshot.
+stop_at_snapshot() {
 	i=0
-	while [ -z "$(snapshots)" ] && kill -0 "$1" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.05; i=$((i + 1)); done
+	while [ ! -e "/dev/hsvg/data-hotspare-$1" ] && kill -0 "$1" 2>/dev/null && [ $i -lt 300000 ]; do i=$((i + 1)); done
+	kill -STOP "$1" 2>/dev/null
 	[ -n "$(snapshots)" ]
 }
 $H init "$S" >/dev/null || fail "hotspare init"
@@ -73,8 +78,7 @@ rm -f "$S/locks/lv.lock"
 [ -z "$(snapshots)" ] || fail "a snapshot is left after a failure: $(snapshots)"
 $H backup "$S" lv "$V" --lvm-snapshot 4M --threads 1 >/tmp/out 2>&1 &
 P=$!
-wait_snapshot $P || fail "no snapshot appeared"
-kill -STOP $P
+stop_at_snapshot $P || fail "no snapshot appeared"
 dd if=/dev/urandom of=/mnt/lv/burst bs=1M count=8 conv=fsync 2>/dev/null
 kill -CONT $P
 wait $P && fail "a capture from an overflowed snapshot succeeded"
@@ -86,9 +90,9 @@ rm -f /mnt/lv/burst
 # Stopped by SIGTERM in the middle: it removes its snapshot.
 $H backup "$S" lv "$V" --lvm-snapshot 32M --threads 1 >/tmp/out 2>&1 &
 P=$!
-wait_snapshot $P || fail "no snapshot appeared (SIGTERM)"
-sleep 0.3
+stop_at_snapshot $P || fail "no snapshot appeared (SIGTERM)"
 kill -TERM $P
+kill -CONT $P
 wait $P && fail "a capture stopped by SIGTERM succeeded"
 [ -z "$(snapshots)" ] || fail "a snapshot is left after SIGTERM: $(snapshots)"
 say "stopped by SIGTERM: $(tail -n1 /tmp/out)"
@@ -96,7 +100,7 @@ say "stopped by SIGTERM: $(tail -n1 /tmp/out)"
 # Killed with -9: its snapshot stays, tagged; the next capture removes it.
 $H backup "$S" lv "$V" --lvm-snapshot 32M --threads 1 >/dev/null 2>&1 &
 P=$!
-wait_snapshot $P || fail "no snapshot appeared (kill -9)"
+stop_at_snapshot $P || fail "no snapshot appeared (kill -9)"
 kill -9 $P
 wait $P
 [ -n "$(snapshots)" ] || fail "kill -9 left no snapshot (the test caught nothing)"
